@@ -1,0 +1,441 @@
+/* admin.c - the administration subcommands: init, newlist, aliases,
+ * lists, members, subscribe, unsubscribe, passwd, config, queue. */
+#include "config.h"
+#include "cli.h"
+#include "address.h"
+#include "crypto.h"
+#include "db.h"
+#include "lists.h"
+#include "log.h"
+#include "queue.h"
+#include "settings.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+int
+cmd_init(int argc, char **argv)
+{
+    char *domain = NULL;
+    GOptionEntry entries[] = {
+        { "domain", 0, 0, G_OPTION_ARG_STRING, &domain, "the mail domain of the lists", "D" },
+        G_OPTION_ENTRY_NULL
+    };
+    GError *error = NULL;
+    Instance *inst;
+    char *d;
+
+    cli_parse(&argc, &argv, "init", NULL, "Create an instance (kairan.conf, kairan.db, spool/, queue/).", entries);
+    if (argc > 1)
+        cli_usage_error("init", "unexpected argument %s", argv[1]);
+    if (!domain) {
+        char host[256] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        domain = g_strdup(host);
+    }
+    d = g_ascii_strdown(domain, -1);
+    {
+        char *probe = g_strconcat("x@", d, NULL);
+        char *ok = address_normalize(probe, NULL);
+        g_free(probe);
+        if (!ok)
+            cli_usage_error("init", "'%s' is not a valid domain", domain);
+        g_free(ok);
+    }
+    inst = instance_create(cli_home(), d, &error);
+    if (!inst)
+        cli_exit_error(error);
+    log_open_file(inst->home);
+    log_info("instance created at %s for %s", inst->home, inst->domain);
+    printf("kairan instance at %s (domain %s)\n", inst->home, inst->domain);
+    instance_free(inst);
+    g_free(d);
+    g_free(domain);
+    return 0;
+}
+
+static gboolean
+home_is_default(const Instance *inst)
+{
+    char *dflt = instance_home(KAIRAN_DEFAULT_HOME);
+    gboolean same = g_str_equal(dflt, inst->home);
+    g_free(dflt);
+    return same;
+}
+
+static void
+append_alias_lines(GString *out, const Instance *inst, const char *list)
+{
+    char *prog = home_is_default(inst)
+        ? g_strdup(kairan_binary_path())
+        : g_strdup_printf("%s --home %s", kairan_binary_path(), inst->home);
+    char *ctl = g_strconcat(list, "-ctl:", NULL);
+    char *adm = g_strconcat(list, "-admin:", NULL);
+    char *lst = g_strconcat(list, ":", NULL);
+
+    g_string_append_printf(out, "%-24s\"|%s deliver %s\"\n", lst, prog, list);
+    g_string_append_printf(out, "%-24s\"|%s deliver --ctl %s\"\n", ctl, prog, list);
+    g_string_append_printf(out, "%-24s\"|%s deliver --admin %s\"\n", adm, prog, list);
+    g_free(prog);
+    g_free(ctl);
+    g_free(adm);
+    g_free(lst);
+}
+
+/* write_alias_map - HOME/aliases, the alias map Postfix reads with
+ * alias_maps = hash:HOME/aliases (owned by the kairan user). */
+static gboolean
+write_alias_map(const Instance *inst, GError **error)
+{
+    char **lists = list_names(inst);
+    GString *out = g_string_new("# kairan aliases: written by `kairan aliases`; do not edit.\n"
+                                "# Postfix: alias_maps = hash:/etc/aliases, hash:THIS_FILE; then postalias THIS_FILE\n");
+    char *path = instance_path(inst, "aliases", NULL);
+    char *tmp = instance_path(inst, "tmp", NULL);
+    gboolean ok;
+
+    for (int i = 0; lists[i]; i++)
+        append_alias_lines(out, inst, lists[i]);
+    ok = write_file_atomic(path, tmp, out->str, out->len, error);
+    g_string_free(out, TRUE);
+    g_strfreev(lists);
+    g_free(path);
+    g_free(tmp);
+    return ok;
+}
+
+static int
+run_postalias(const Instance *inst, const char *postfix_conf)
+{
+    char *path = instance_path(inst, "aliases", NULL);
+    const char *args[6];
+    int n = 0, status = -1;
+    GError *error = NULL;
+
+    args[n++] = "postalias";
+    if (postfix_conf) {
+        args[n++] = "-c";
+        args[n++] = postfix_conf;
+    }
+    args[n++] = path;
+    args[n] = NULL;
+    if (!g_spawn_sync(NULL, (char **) args, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, &error)) {
+        fprintf(stderr, "kairan aliases: postalias: %s\n", error->message);
+        g_error_free(error);
+        g_free(path);
+        return EXIT_TEMPFAIL;
+    }
+    g_free(path);
+    return g_spawn_check_wait_status(status, NULL) ? 0 : EXIT_TEMPFAIL;
+}
+
+int
+cmd_newlist(int argc, char **argv)
+{
+    char *owner = NULL, *password_file = NULL;
+    GOptionEntry entries[] = {
+        { "owner", 0, 0, G_OPTION_ARG_STRING, &owner, "owner address", "ADDR" },
+        { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_file, "file holding the owner password (first line)", "F" },
+        G_OPTION_ENTRY_NULL
+    };
+    GError *error = NULL;
+    char *owner_norm = NULL, *hash = NULL;
+    const char *why;
+    Instance *inst;
+    GString *out;
+
+    cli_parse(&argc, &argv, "newlist", "LIST", "Create a list and print its /etc/aliases lines.", entries);
+    if (argc != 2)
+        cli_usage_error("newlist", "give exactly one list name");
+    if (!list_name_valid(argv[1], &why))
+        cli_usage_error("newlist", "%s: %s", argv[1], why);
+    if (owner && !(owner_norm = address_normalize(owner, &why)))
+        cli_usage_error("newlist", "owner %s: %s", owner, why);
+    if (password_file) {
+        char *text = NULL;
+        if (!g_file_get_contents(password_file, &text, NULL, &error))
+            cli_usage_error("newlist", "%s", error->message);
+        g_strdelimit(text, "\r\n", '\0');
+        if (!*text)
+            cli_usage_error("newlist", "the password file is empty");
+        hash = password_hash(text);
+        memset(text, 0, strlen(text));
+        g_free(text);
+    }
+    inst = cli_open();
+    if (!list_create(inst, argv[1], owner_norm, hash, &error))
+        cli_exit_error(error);
+    if (!write_alias_map(inst, &error))
+        cli_exit_error(error);
+    log_info("list %s created (owner %s)", argv[1], owner_norm ? owner_norm : "none");
+    out = g_string_new(NULL);
+    append_alias_lines(out, inst, argv[1]);
+    fputs(out->str, stdout);
+    g_string_free(out, TRUE);
+    instance_free(inst);
+    g_free(owner_norm);
+    g_free(hash);
+    g_free(owner);
+    g_free(password_file);
+    return 0;
+}
+
+int
+cmd_aliases(int argc, char **argv)
+{
+    gboolean postalias = FALSE;
+    char *postfix_conf = NULL;
+    GOptionEntry entries[] = {
+        { "postalias", 0, 0, G_OPTION_ARG_NONE, &postalias, "also run postalias on HOME/aliases", NULL },
+        { "postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &postfix_conf, "Postfix configuration directory for postalias -c", "DIR" },
+        G_OPTION_ENTRY_NULL
+    };
+    GError *error = NULL;
+    Instance *inst;
+    char **lists;
+    GString *out = g_string_new(NULL);
+    int status = 0;
+
+    cli_parse(&argc, &argv, "aliases", NULL,
+              "Print the aliases of every list and write them to HOME/aliases,\n"
+              "the alias map for Postfix's alias_maps (hash:HOME/aliases).", entries);
+    inst = cli_open();
+    lists = list_names(inst);
+    for (int i = 0; lists[i]; i++)
+        append_alias_lines(out, inst, lists[i]);
+    fputs(out->str, stdout);
+    if (!write_alias_map(inst, &error))
+        cli_exit_error(error);
+    if (postalias)
+        status = run_postalias(inst, postfix_conf);
+    g_string_free(out, TRUE);
+    g_strfreev(lists);
+    instance_free(inst);
+    g_free(postfix_conf);
+    return status;
+}
+
+int
+cmd_lists(int argc, char **argv)
+{
+    gboolean verbose = FALSE;
+    GOptionEntry entries[] = {
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "show members and posts", NULL },
+        G_OPTION_ENTRY_NULL
+    };
+    Instance *inst;
+    char **lists;
+
+    cli_parse(&argc, &argv, "lists", NULL, "Show the lists of the instance.", entries);
+    inst = cli_open();
+    lists = list_names(inst);
+    for (int i = 0; lists[i]; i++) {
+        if (verbose)
+            printf("%-24s %6" G_GINT64_FORMAT " members %6" G_GINT64_FORMAT " posts\n", lists[i],
+                   member_count(inst, lists[i]), list_last_number(inst, lists[i]));
+        else
+            printf("%s\n", lists[i]);
+    }
+    g_strfreev(lists);
+    instance_free(inst);
+    return 0;
+}
+
+int
+cmd_members(int argc, char **argv)
+{
+    gboolean verbose = FALSE;
+    GOptionEntry entries[] = {
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "show each member's settings", NULL },
+        G_OPTION_ENTRY_NULL
+    };
+    Instance *inst;
+    GPtrArray *members;
+
+    cli_parse(&argc, &argv, "members", "LIST", "Show the members of a list.", entries);
+    if (argc != 2)
+        cli_usage_error("members", "give one list name");
+    inst = cli_open();
+    cli_need_list(inst, argv[1]);
+    members = member_list(inst, argv[1]);
+    for (guint i = 0; i < members->len; i++) {
+        Member *m = members->pdata[i];
+        if (!verbose) {
+            printf("%s\n", m->address);
+            continue;
+        }
+        printf("%s%s%s%s%s%s\n", m->address,
+               m->post_only ? " post-only" : "",
+               m->nomail && !m->post_only ? " nomail" : "",
+               m->digest ? " digest" : "",
+               m->disabled_reason ? " disabled:" : "",
+               m->disabled_reason ? m->disabled_reason : "");
+    }
+    g_ptr_array_unref(members);
+    instance_free(inst);
+    return 0;
+}
+
+int
+cmd_subscribe(int argc, char **argv)
+{
+    char *name = NULL;
+    gboolean nomail = FALSE, digest = FALSE;
+    GOptionEntry entries[] = {
+        { "name", 0, 0, G_OPTION_ARG_STRING, &name, "the member's name", "NAME" },
+        { "nomail", 0, 0, G_OPTION_ARG_NONE, &nomail, "a post-only address: may post, gets no mail", NULL },
+        { "digest", 0, 0, G_OPTION_ARG_NONE, &digest, "deliver digests instead of each post", NULL },
+        G_OPTION_ENTRY_NULL
+    };
+    GError *error = NULL;
+    const char *why;
+    gboolean existed;
+    Instance *inst;
+    char *addr;
+
+    cli_parse(&argc, &argv, "subscribe", "LIST ADDR", "Add a member to a list (no confirmation).", entries);
+    if (argc != 3)
+        cli_usage_error("subscribe", "give a list name and an address");
+    if (!(addr = address_normalize(argv[2], &why)))
+        cli_usage_error("subscribe", "%s: %s", argv[2], why);
+    inst = cli_open();
+    cli_need_list(inst, argv[1]);
+    if (!member_add(inst, argv[1], addr, name, nomail, &existed, &error))
+        cli_exit_error(error);
+    if (digest && !member_set_flag(inst, argv[1], addr, "digest", TRUE, &error))
+        cli_exit_error(error);
+    log_info("%s: %s %s by the administrator", argv[1], addr, existed ? "updated" : "subscribed");
+    printf("%s: %s %s\n", argv[1], addr, existed ? "was already a member (updated)" : "subscribed");
+    instance_free(inst);
+    g_free(addr);
+    g_free(name);
+    return 0;
+}
+
+int
+cmd_unsubscribe(int argc, char **argv)
+{
+    GError *error = NULL;
+    const char *why;
+    Instance *inst;
+    char *addr;
+
+    cli_parse(&argc, &argv, "unsubscribe", "LIST ADDR", "Remove a member from a list.", NULL);
+    if (argc != 3)
+        cli_usage_error("unsubscribe", "give a list name and an address");
+    if (!(addr = address_normalize(argv[2], &why)))
+        cli_usage_error("unsubscribe", "%s: %s", argv[2], why);
+    inst = cli_open();
+    cli_need_list(inst, argv[1]);
+    if (!member_remove(inst, argv[1], addr, &error))
+        cli_exit_error(error);
+    log_info("%s: %s unsubscribed by the administrator", argv[1], addr);
+    printf("%s: %s unsubscribed\n", argv[1], addr);
+    instance_free(inst);
+    g_free(addr);
+    return 0;
+}
+
+int
+cmd_passwd(int argc, char **argv)
+{
+    GError *error = NULL;
+    Instance *inst;
+    char *password, *hash, *addr = NULL;
+    const char *why;
+    gboolean ok;
+
+    cli_parse(&argc, &argv, "passwd", "LIST [ADDR]",
+              "Set the list owner password, or with ADDR a member's POP3 password.\n"
+              "The password is read from the first line of standard input.", NULL);
+    if (argc != 2 && argc != 3)
+        cli_usage_error("passwd", "give a list name and optionally a member address");
+    if (argc == 3 && !(addr = address_normalize(argv[2], &why)))
+        cli_usage_error("passwd", "%s: %s", argv[2], why);
+    inst = cli_open();
+    cli_need_list(inst, argv[1]);
+    if (isatty(0))
+        fprintf(stderr, "New password: ");
+    password = read_password_fd(0);
+    if (strlen(password) < 4) {
+        fprintf(stderr, "kairan passwd: the password must have at least 4 characters\n");
+        return EXIT_USAGE;
+    }
+    hash = password_hash(password);
+    if (addr) {
+        if (!member_is(inst, argv[1], addr)) {
+            fprintf(stderr, "kairan passwd: %s is not a member of %s\n", addr, argv[1]);
+            return EXIT_NOUSER;
+        }
+        ok = member_set_pop_password(inst, argv[1], addr, password, &error);
+    } else {
+        ok = list_set_password_hash(inst, argv[1], hash, &error);
+    }
+    memset(password, 0, strlen(password));
+    if (!ok)
+        cli_exit_error(error);
+    log_info("%s: password changed for %s", argv[1], addr ? addr : "the owners");
+    printf("%s: password set for %s\n", argv[1], addr ? addr : "the list owners");
+    g_free(password);
+    g_free(hash);
+    g_free(addr);
+    instance_free(inst);
+    return 0;
+}
+
+int
+cmd_config(int argc, char **argv)
+{
+    GError *error = NULL;
+    Instance *inst;
+
+    cli_parse(&argc, &argv, "config", "LIST [KEY [VALUE]]",
+              "Show every setting of a list, one setting, or set one.", NULL);
+    if (argc < 2 || argc > 4)
+        cli_usage_error("config", "give a list name, optionally a key and a value");
+    inst = cli_open();
+    cli_need_list(inst, argv[1]);
+    if (argc == 2) {
+        size_t n;
+        const SettingDef *defs = settings_table(&n);
+        for (size_t i = 0; i < n; i++) {
+            char *v = list_setting(inst, argv[1], defs[i].key);
+            printf("%s = %s\n", defs[i].key, v);
+            g_free(v);
+        }
+    } else if (argc == 3) {
+        char *why = NULL, *v;
+        if (!setting_find(argv[2])) {
+            (void) setting_validate(argv[2], "", &why);
+            fprintf(stderr, "kairan config: %s\n", why);
+            return EXIT_USAGE;
+        }
+        v = list_setting(inst, argv[1], argv[2]);
+        printf("%s\n", v);
+        g_free(v);
+    } else {
+        if (!list_setting_set(inst, argv[1], argv[2], argv[3], &error)) {
+            fprintf(stderr, "kairan config: %s\n", error->message);
+            g_error_free(error);
+            instance_free(inst);
+            return EXIT_USAGE;
+        }
+        log_info("%s: setting %s changed", argv[1], argv[2]);
+    }
+    instance_free(inst);
+    return 0;
+}
+
+int
+cmd_queue(int argc, char **argv)
+{
+    Instance *inst;
+    cli_parse(&argc, &argv, "queue", NULL, "Show the queued messages (like mailq).", NULL);
+    inst = cli_open();
+    queue_print(inst);
+    instance_free(inst);
+    return 0;
+}

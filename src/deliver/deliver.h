@@ -1,0 +1,69 @@
+/* deliver.h - the posting path of `kairan deliver LIST`: parsing the
+ * incoming mail, loop checks, post policy, MIME filtering, numbering,
+ * header rewrite, archive and fan-out through the queue; held posts. */
+#ifndef KAIRAN_DELIVER_H
+#define KAIRAN_DELIVER_H
+
+#include <gmime/gmime.h>
+#include "instance.h"
+
+typedef struct {
+    Instance *inst;
+    char *list;
+    char *envelope_sender;   /* "" for the null sender */
+    GByteArray *raw;         /* the mail as received, without a From_ line */
+    GMimeMessage *msg;
+    char *from_addr;         /* From: address, normalised (may be NULL) */
+    char *from_name;
+    char *message_id;
+} Incoming;
+
+/* incoming_parse - parse raw with GMime (takes raw).  NULL and error
+ * EXIT_DATAERR for empty or unparseable input. */
+Incoming *incoming_parse(Instance *inst, const char *list, const char *sender,
+                         GByteArray *raw, GError **error);
+void incoming_free(Incoming *in);
+/* parse_message_bytes - GMime parse with kairan's parser options. */
+GMimeMessage *parse_message_bytes(const guint8 *data, gsize len);
+
+/* post_process - the whole posting path; returns the exit status. */
+int post_process(Incoming *in);
+
+/* Policy (policy.c). */
+typedef enum { POLICY_ACCEPT, POLICY_HOLD, POLICY_REFUSE } PolicyVerdict;
+PolicyVerdict policy_post(const char *post_policy, gboolean is_member, gboolean is_moderator);
+/* loop_check - a reason to drop the mail silently, or NULL. */
+const char *loop_check(GMimeMessage *msg, const char *list, const char *list_id,
+                       const char *envelope_sender);
+
+/* MIME filtering (mimefilter.c). */
+typedef enum { FILTER_OK, FILTER_REJECT } FilterResult;
+gboolean mime_type_allowed(const char *type, const char *subtype, const char *allowed);
+gboolean message_is_html_only(GMimeMessage *msg);
+/* filter_attachments - apply attachments = strip|reject: *removed gets a
+ * description of what was (or would be) removed, NULL if nothing. */
+FilterResult filter_attachments(GMimeMessage *msg, const char *mode, const char *allowed,
+                                char **removed);
+
+/* Rewrite (rewrite.c). */
+char *subject_tag_apply(const char *subject, const char *tag_format, const char *list, gint64 num);
+void rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint64 num);
+
+/* Distribution (distribute.c): number, rewrite, archive, queue. */
+gboolean distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
+                         const char *author, gint64 *num_out, GError **error);
+char *archive_path(const Instance *inst, const char *list, gint64 num);
+
+/* Held posts (held.c). */
+char *held_store(Instance *inst, const char *list, Incoming *in, const char *reason, GError **error);
+gboolean held_approve(Instance *inst, const char *list, const char *id, gint64 *num, GError **error);
+gboolean held_reject(Instance *inst, const char *list, const char *id, const char *reason,
+                     gboolean notify_sender, GError **error);
+/* held_list_print - `kairan held LIST`. */
+void held_list_print(Instance *inst, const char *list);
+
+/* Command mail and -admin mail (src/ctl). */
+int ctl_process(Incoming *in);
+int admin_mail_process(Incoming *in);
+
+#endif

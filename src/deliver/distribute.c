@@ -1,0 +1,219 @@
+/* distribute.c - an accepted post becomes post number N: under the
+ * database write lock the list's counter is raised, the headers are
+ * rewritten for N, the distributed form is written to
+ * spool/LIST/archive/N (temporary file, fsync, rename), indexed in the
+ * archive table, and queued once for every member recipient (the archive
+ * file is hard-linked into the queue).  Only then is the transaction
+ * committed.  Any failure rolls everything back and removes what was
+ * written, so the caller can exit 75 and the MTA retries: no number is
+ * used twice, none is skipped, nothing half-done stays visible.
+ *
+ * CRASH WINDOW: a crash after the queue commit but before the database
+ * commit leaves the post queued while its number is not counted; the MTA
+ * then retries and the post goes out a second time as the next number. */
+#include "config.h"
+#include "deliver.h"
+#include "address.h"
+#include "db.h"
+#include "lists.h"
+#include "log.h"
+#include "queue.h"
+#include "settings.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *
+archive_path(const Instance *inst, const char *list, gint64 num)
+{
+    char numtext[32];
+    g_snprintf(numtext, sizeof(numtext), "%" G_GINT64_FORMAT, num);
+    return instance_path(inst, "spool", list, "archive", numtext, NULL);
+}
+
+/* write_message_file - serialise msg into path via a temporary file in
+ * the same directory; fsync file and directory. */
+static gboolean
+write_message_file(GMimeMessage *msg, const char *path, gint64 *size, GError **error)
+{
+    char *dir = g_path_get_dirname(path);
+    char *rnd = random_hex(6);
+    char *tmp = g_strdup_printf("%s/.tmp.%ld.%s", dir, (long) getpid(), rnd);
+    GMimeFormatOptions *opts = g_mime_format_options_clone(NULL);
+    GMimeStream *fs;
+    gboolean ok = FALSE;
+    gint64 written;
+    int fd;
+
+    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_UNIX);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "create %s: %s", tmp, g_strerror(errno));
+        goto out;
+    }
+    fs = g_mime_stream_fs_new(fd);     /* owns fd */
+    g_mime_stream_fs_set_owner(GMIME_STREAM_FS(fs), FALSE);
+    written = g_mime_object_write_to_stream(GMIME_OBJECT(msg), opts, fs);
+    if (written < 0 || g_mime_stream_flush(fs) < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "write %s: %s", tmp, g_strerror(errno));
+        g_object_unref(fs);
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    g_object_unref(fs);
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "fsync %s: %s", tmp, g_strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (rename(tmp, path) < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "rename %s: %s", path, g_strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (!fsync_dir(dir, error)) {
+        unlink(path);
+        goto out;
+    }
+    *size = written;
+    ok = TRUE;
+out:
+    g_mime_format_options_free(opts);
+    g_free(dir);
+    g_free(rnd);
+    g_free(tmp);
+    return ok;
+}
+
+static char *
+header_msgid(GMimeMessage *msg, const char *name)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
+    char *id;
+    if (!v)
+        return NULL;
+    id = g_mime_utils_decode_message_id(v);
+    return id;
+}
+
+static char *
+references_text(GMimeMessage *msg)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), "References");
+    GMimeReferences *refs = v ? g_mime_references_parse(NULL, v) : NULL;
+    GString *s = g_string_new(NULL);
+    if (refs) {
+        for (int i = 0; i < g_mime_references_length(refs); i++)
+            g_string_append_printf(s, "%s%s", i ? " " : "", g_mime_references_get_message_id(refs, i));
+        g_mime_references_free(refs);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static gboolean
+index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, gint64 size, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(inst->db,
+        "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
+        " size, in_reply_to, refs) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    char *from_name = NULL;
+    char *from_addr = address_from_header(g_mime_object_get_header(GMIME_OBJECT(msg), "From"), &from_name);
+    char *in_reply_to = header_msgid(msg, "In-Reply-To");
+    char *refs = references_text(msg);
+    GDateTime *date = g_mime_message_get_date(msg);
+    gboolean ok;
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    sqlite3_bind_text(st, 3, g_mime_message_get_message_id(msg), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, date ? g_date_time_to_unix(date) : now_seconds());
+    sqlite3_bind_text(st, 5, from_addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, from_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, g_mime_message_get_subject(msg), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 8, size);
+    sqlite3_bind_text(st, 9, in_reply_to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, refs, -1, SQLITE_STATIC);
+    ok = db_step_done(st, error);
+    g_free(from_name);
+    g_free(from_addr);
+    g_free(in_reply_to);
+    g_free(refs);
+    return ok;
+}
+
+gboolean
+distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
+                const char *author, gint64 *num_out, GError **error)
+{
+    sqlite3_stmt *st;
+    gint64 num = 0, size = 0;
+    char *path = NULL, *sender = NULL, *qid = NULL;
+    GPtrArray *rcpts = NULL;
+    gboolean ok = FALSE;
+
+    if (!db_begin_immediate(inst->db, error))
+        return FALSE;
+    st = db_prepare(inst->db, "UPDATE lists SET seq = seq + 1 WHERE name = ? RETURNING seq");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        num = sqlite3_column_int64(st, 0);
+    else
+        db_set_error(inst->db, error, "numbering");
+    sqlite3_finalize(st);
+    if (num <= 0)
+        goto fail;
+
+    rewrite_headers(inst, list, msg, num);
+    path = archive_path(inst, list, num);
+    if (!write_message_file(msg, path, &size, error)) {
+        g_free(path);
+        path = NULL;
+        goto fail;
+    }
+    if (!index_post(inst, list, num, msg, size, error))
+        goto fail;
+
+    rcpts = list_recipients(inst, list);
+    if (author && !list_setting_bool(inst, list, "send_to_author")) {
+        for (guint i = 0; i < rcpts->len; i++)
+            if (address_equal(rcpts->pdata[i], author)) {
+                g_ptr_array_remove_index(rcpts, i);
+                break;
+            }
+    }
+    if (rcpts->len > 0) {
+        sender = list_address(inst, list, "-admin");
+        qid = queue_submit_file(inst, sender, (const char *const *) rcpts->pdata, rcpts->len, path, error);
+        if (!qid)
+            goto fail;
+    }
+    if (!db_commit(inst->db, error)) {
+        if (qid)
+            queue_remove(inst, qid);
+        goto fail;
+    }
+    if (qid)
+        queue_wakeup(inst);
+    log_info("%s: post %" G_GINT64_FORMAT " from <%s> archived, size=%" G_GINT64_FORMAT
+             ", queued %s for %u recipient(s)", list, num, author ? author : "", size,
+             qid ? qid : "(none)", rcpts->len);
+    *num_out = num;
+    ok = TRUE;
+    goto out;
+fail:
+    db_rollback(inst->db);
+    if (path)
+        unlink(path);
+out:
+    g_free(path);
+    g_free(sender);
+    g_free(qid);
+    if (rcpts)
+        g_ptr_array_unref(rcpts);
+    return ok;
+}

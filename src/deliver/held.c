@@ -1,0 +1,258 @@
+/* held.c - posts held for the moderators: the mail as received is kept
+ * in spool/LIST/held/ID (written atomically) with a row in the held
+ * table; the moderators get a notice with the post attached.  approve
+ * sends it through distribute_post (no second policy check); reject
+ * drops it and, if asked, tells the sender why.  Also the subcommands
+ * held, approve and reject. */
+#include "config.h"
+#include "deliver.h"
+#include "cli/cli.h"
+#include "address.h"
+#include "db.h"
+#include "lists.h"
+#include "log.h"
+#include "notify.h"
+#include "settings.h"
+#include "template.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *
+held_path(const Instance *inst, const char *list, const char *id)
+{
+    return instance_path(inst, "spool", list, "held", id, NULL);
+}
+
+char *
+held_store(Instance *inst, const char *list, Incoming *in, const char *reason, GError **error)
+{
+    char *id = random_hex(4);
+    char *path = held_path(inst, list, id);
+    char *tmpdir = instance_path(inst, "spool", list, "held", NULL);
+    const char *subject = g_mime_message_get_subject(in->msg);
+    const char *sender = in->from_addr ? in->from_addr : in->envelope_sender;
+    sqlite3_stmt *st;
+    char **moderators;
+
+    if (!mkdir_p(tmpdir, 0750, error) ||
+        !write_file_atomic(path, tmpdir, in->raw->data, in->raw->len, error))
+        goto fail;
+    st = db_prepare(inst->db, "INSERT INTO held(list, id, created, sender, subject, reason, size)"
+                              " VALUES(?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_seconds());
+    sqlite3_bind_text(st, 4, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, subject ? subject : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, in->raw->len);
+    if (!db_step_done(st, error)) {
+        unlink(path);
+        goto fail;
+    }
+    log_info("%s: post from <%s> held as %s: %s", list, sender, id, reason);
+
+    moderators = list_moderators(inst, list);
+    for (int i = 0; moderators[i]; i++) {
+        GHashTable *vars = template_vars_new();
+        GError *e = NULL;
+        template_var(vars, "id", id);
+        template_var(vars, "sender", sender);
+        template_var(vars, "subject", subject ? subject : "");
+        template_var(vars, "reason", reason);
+        if (!notify_send(inst, list, "held_notice", vars, moderators[i], NULL, in->msg, &e)) {
+            log_warn("%s: cannot notify moderator %s: %s", list, moderators[i], e->message);
+            g_error_free(e);
+        }
+        g_hash_table_unref(vars);
+    }
+    if (!moderators[0])
+        log_warn("%s: post held as %s but the list has no owners or moderators to tell", list, id);
+    g_strfreev(moderators);
+    g_free(path);
+    g_free(tmpdir);
+    return id;
+fail:
+    g_free(id);
+    g_free(path);
+    g_free(tmpdir);
+    return NULL;
+}
+
+static gboolean
+held_exists(Instance *inst, const char *list, const char *id, char **sender, char **subject)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT sender, subject FROM held WHERE list = ? AND id = ?");
+    gboolean found;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    if (found && sender)
+        *sender = g_strdup((const char *) sqlite3_column_text(st, 0));
+    if (found && subject)
+        *subject = g_strdup((const char *) sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return found;
+}
+
+static gboolean
+held_delete(Instance *inst, const char *list, const char *id, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM held WHERE list = ? AND id = ?");
+    char *path = held_path(inst, list, id);
+    gboolean ok;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    ok = db_step_done(st, error);
+    if (ok)
+        unlink(path);
+    g_free(path);
+    return ok;
+}
+
+gboolean
+held_approve(Instance *inst, const char *list, const char *id, gint64 *num, GError **error)
+{
+    char *path, *data = NULL, *sender = NULL;
+    gsize len = 0;
+    GMimeMessage *msg;
+    gboolean ok;
+
+    if (!str_is_safe_name(id, FALSE) || !held_exists(inst, list, id, &sender, NULL)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "no held post %s in %s", id, list);
+        return FALSE;
+    }
+    path = held_path(inst, list, id);
+    if (!g_file_get_contents(path, &data, &len, NULL)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "held post %s: file %s is missing", id, path);
+        g_free(path);
+        g_free(sender);
+        return FALSE;
+    }
+    msg = parse_message_bytes((guint8 *) data, len);
+    ok = msg && distribute_post(inst, list, msg, sender, num, error);
+    if (!msg)
+        g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "held post %s cannot be parsed", id);
+    if (ok)
+        ok = held_delete(inst, list, id, error);
+    if (ok)
+        log_info("%s: held post %s approved as %" G_GINT64_FORMAT, list, id, *num);
+    if (msg)
+        g_object_unref(msg);
+    g_free(data);
+    g_free(path);
+    g_free(sender);
+    return ok;
+}
+
+gboolean
+held_reject(Instance *inst, const char *list, const char *id, const char *reason,
+            gboolean notify_sender, GError **error)
+{
+    char *sender = NULL, *subject = NULL;
+    gboolean ok;
+
+    if (!str_is_safe_name(id, FALSE) || !held_exists(inst, list, id, &sender, &subject)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "no held post %s in %s", id, list);
+        return FALSE;
+    }
+    ok = held_delete(inst, list, id, error);
+    if (ok && notify_sender && sender && !address_is_mailer_daemon(sender)) {
+        GHashTable *vars = template_vars_new();
+        template_var(vars, "subject", subject);
+        template_var(vars, "reason", reason && *reason ? reason : "(no reason given)");
+        ok = notify_send(inst, list, "held_rejected", vars, sender, NULL, NULL, error);
+        g_hash_table_unref(vars);
+    }
+    if (ok)
+        log_info("%s: held post %s rejected%s%s", list, id, reason ? ": " : "", reason ? reason : "");
+    g_free(sender);
+    g_free(subject);
+    return ok;
+}
+
+void
+held_list_print(Instance *inst, const char *list)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT id, created, sender, subject, reason, size FROM held"
+                                            " WHERE list = ? ORDER BY created, id");
+    int n = 0;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char when[32];
+        time_t t = (time_t) sqlite3_column_int64(st, 1);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+        printf("%s  %s  %-30s %7lld  %s\n      reason: %s\n", sqlite3_column_text(st, 0), when,
+               sqlite3_column_text(st, 2), (long long) sqlite3_column_int64(st, 5),
+               sqlite3_column_text(st, 3), sqlite3_column_text(st, 4));
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (n == 0)
+        printf("no held posts in %s\n", list);
+}
+
+int
+cmd_held(int argc, char **argv)
+{
+    Instance *inst;
+    cli_parse(&argc, &argv, "held", "LIST", "Show the posts held for moderation (ID, date, sender, size, subject).", NULL);
+    if (argc != 2)
+        cli_usage_error("held", "give one list name");
+    inst = cli_open();
+    cli_need_list(inst, argv[1]);
+    held_list_print(inst, argv[1]);
+    instance_free(inst);
+    return 0;
+}
+
+int
+cmd_approve(int argc, char **argv)
+{
+    GError *error = NULL;
+    Instance *inst;
+    gint64 num = 0;
+
+    cli_parse(&argc, &argv, "approve", "LIST ID", "Release a held post to the list.", NULL);
+    if (argc != 3)
+        cli_usage_error("approve", "give a list name and a held post ID");
+    inst = cli_open();
+    cli_need_list(inst, argv[1]);
+    if (!held_approve(inst, argv[1], argv[2], &num, &error))
+        cli_exit_error(error);
+    printf("%s: held post %s distributed as number %" G_GINT64_FORMAT "\n", argv[1], argv[2], num);
+    instance_free(inst);
+    return 0;
+}
+
+int
+cmd_reject(int argc, char **argv)
+{
+    char *reason = NULL;
+    gboolean quiet = FALSE;
+    GOptionEntry entries[] = {
+        { "reason", 0, 0, G_OPTION_ARG_STRING, &reason, "reason told to the sender", "TEXT" },
+        { "quiet", 0, 0, G_OPTION_ARG_NONE, &quiet, "discard without telling the sender", NULL },
+        G_OPTION_ENTRY_NULL
+    };
+    GError *error = NULL;
+    Instance *inst;
+
+    cli_parse(&argc, &argv, "reject", "LIST ID", "Drop a held post (the sender is told, unless --quiet).", entries);
+    if (argc != 3)
+        cli_usage_error("reject", "give a list name and a held post ID");
+    inst = cli_open();
+    cli_need_list(inst, argv[1]);
+    if (!held_reject(inst, argv[1], argv[2], reason, !quiet, &error))
+        cli_exit_error(error);
+    printf("%s: held post %s rejected\n", argv[1], argv[2]);
+    instance_free(inst);
+    g_free(reason);
+    return 0;
+}

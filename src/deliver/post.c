@@ -1,0 +1,238 @@
+/* post.c - parsing the incoming mail and the posting path, in the order
+ * of the foundation issue: loop checks, post policy, size limit, HTML
+ * and attachment policies, then hold, refuse (with one explanatory reply,
+ * never to automatic mail) or distribute. */
+#include "config.h"
+#include "deliver.h"
+#include "address.h"
+#include "lists.h"
+#include "log.h"
+#include "notify.h"
+#include "settings.h"
+#include "template.h"
+#include "util.h"
+
+#include <string.h>
+
+static GMimeParserOptions *
+parser_options(void)
+{
+    static GMimeParserOptions *opts;
+    if (!opts) {
+        static const char *charsets[] = { "utf-8", "iso-2022-jp", "euc-jp", "shift_jis", "iso-8859-1", NULL };
+        opts = g_mime_parser_options_new();
+        g_mime_parser_options_set_fallback_charsets(opts, charsets);
+        g_mime_parser_options_set_rfc2047_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+        g_mime_parser_options_set_address_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+        g_mime_parser_options_set_parameter_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+    }
+    return opts;
+}
+
+GMimeMessage *
+parse_message_bytes(const guint8 *data, gsize len)
+{
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer((const char *) data, len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage *msg;
+
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    msg = g_mime_parser_construct_message(parser, parser_options());
+    g_object_unref(parser);
+    g_object_unref(stream);
+    return msg;
+}
+
+static GMimeMessage *
+parse_message_owned(GByteArray *raw)
+{
+    /* The stream shares raw's buffer: no copy of a large post is made. */
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
+    GMimeParser *parser;
+    GMimeMessage *msg;
+
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    msg = g_mime_parser_construct_message(parser, parser_options());
+    g_object_unref(parser);
+    g_object_unref(stream);
+    return msg;
+}
+
+Incoming *
+incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray *raw, GError **error)
+{
+    Incoming *in;
+    GMimeHeaderList *headers;
+
+    /* An MTA pipe may put an mbox "From " line first. */
+    if (raw->len >= 5 && memcmp(raw->data, "From ", 5) == 0) {
+        guint8 *nl = memchr(raw->data, '\n', raw->len);
+        g_byte_array_remove_range(raw, 0, nl ? (guint) (nl - raw->data + 1) : raw->len);
+    }
+    if (raw->len == 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "empty message on standard input");
+        g_byte_array_unref(raw);
+        return NULL;
+    }
+    in = g_new0(Incoming, 1);
+    in->inst = inst;
+    in->list = g_strdup(list);
+    in->raw = raw;
+    in->msg = parse_message_owned(raw);
+    headers = in->msg ? g_mime_object_get_header_list(GMIME_OBJECT(in->msg)) : NULL;
+    if (!in->msg || g_mime_header_list_get_count(headers) == 0 ||
+        !g_mime_message_get_mime_part(in->msg)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "the input is not a mail message (no header found)");
+        incoming_free(in);
+        return NULL;
+    }
+    in->from_addr = address_from_header(g_mime_object_get_header(GMIME_OBJECT(in->msg), "From"), &in->from_name);
+    if (sender && *sender && !g_str_equal(sender, "<>")) {
+        in->envelope_sender = address_normalize(sender, NULL);
+        if (!in->envelope_sender)
+            in->envelope_sender = g_strdup("");   /* unusable sender: treat as null */
+    } else {
+        in->envelope_sender = g_strdup("");
+    }
+    in->message_id = g_strdup(g_mime_message_get_message_id(in->msg));
+    return in;
+}
+
+void
+incoming_free(Incoming *in)
+{
+    if (!in)
+        return;
+    if (in->msg)
+        g_object_unref(in->msg);
+    if (in->raw)
+        g_byte_array_unref(in->raw);
+    g_free(in->list);
+    g_free(in->envelope_sender);
+    g_free(in->from_addr);
+    g_free(in->from_name);
+    g_free(in->message_id);
+    g_free(in);
+}
+
+/* refuse - reply with the reason (unless the mail is automatic); the
+ * return value is the exit status: 0 once the reply is queued. */
+static int
+refuse(Incoming *in, const char *reason)
+{
+    const char *to = in->from_addr ? in->from_addr : in->envelope_sender;
+    GHashTable *vars;
+    GError *error = NULL;
+    GMimeMessage *attach = in->raw->len <= 65536 ? in->msg : NULL;
+    const char *subject = g_mime_message_get_subject(in->msg);
+    gboolean ok;
+
+    log_info("%s: post from <%s> refused: %s", in->list, to ? to : "", reason);
+    if (notify_is_automatic(in->msg, in->envelope_sender) || !to || !*to) {
+        log_info("%s: no reply to automatic mail from <%s>", in->list, in->envelope_sender);
+        return 0;
+    }
+    vars = template_vars_new();
+    template_var(vars, "reason", reason);
+    template_var(vars, "subject", subject ? subject : "");
+    ok = notify_send(in->inst, in->list, "refused", vars, to, in->message_id, attach, &error);
+    g_hash_table_unref(vars);
+    if (!ok) {
+        log_error("%s: cannot queue the refusal: %s", in->list, error->message);
+        g_error_free(error);
+        return EXIT_TEMPFAIL;
+    }
+    return 0;
+}
+
+static int
+hold(Incoming *in, const char *reason)
+{
+    GError *error = NULL;
+    char *id = held_store(in->inst, in->list, in, reason, &error);
+    if (!id) {
+        log_error("%s: cannot hold the post: %s", in->list, error->message);
+        g_error_free(error);
+        return EXIT_TEMPFAIL;
+    }
+    g_free(id);
+    return 0;
+}
+
+int
+post_process(Incoming *in)
+{
+    Instance *inst = in->inst;
+    const char *list = in->list;
+    char *list_id = g_strdup_printf("<%s.%s>", list, inst->domain);
+    const char *loop;
+    char *post_policy = NULL, *attachments = NULL, *allowed = NULL, *removed = NULL, *reason = NULL;
+    gboolean is_member, is_moderator;
+    gint64 max_size, num = 0;
+    GError *error = NULL;
+    int status;
+
+    loop = loop_check(in->msg, list, list_id, in->envelope_sender);
+    g_free(list_id);
+    if (loop) {
+        log_info("%s: dropped mail from <%s> (%s): %s", list, in->envelope_sender,
+                 in->message_id ? in->message_id : "no Message-ID", loop);
+        return 0;
+    }
+
+    /* Who is posting: the From: address, or the envelope sender. */
+    is_member = (in->from_addr && member_is(inst, list, in->from_addr)) ||
+                (*in->envelope_sender && member_is(inst, list, in->envelope_sender));
+    is_moderator = (in->from_addr && list_is_moderator(inst, list, in->from_addr));
+
+    post_policy = list_setting(inst, list, "post_policy");
+    switch (policy_post(post_policy, is_member, is_moderator)) {
+    case POLICY_REFUSE:
+        status = refuse(in, "only members of the list may post to it");
+        goto out;
+    case POLICY_HOLD:
+        status = hold(in, g_str_equal(post_policy, "moderated")
+                          ? "the list is moderated: every post is approved by a moderator"
+                          : "the sender is not a member of the list");
+        goto out;
+    case POLICY_ACCEPT:
+        break;
+    }
+
+    max_size = list_setting_int(inst, list, "max_size");
+    if (max_size > 0 && (gint64) in->raw->len > max_size) {
+        reason = g_strdup_printf("the post is %u bytes, larger than the list's limit of %" G_GINT64_FORMAT " bytes",
+                                 in->raw->len, max_size);
+        status = refuse(in, reason);
+        goto out;
+    }
+    if (list_setting_is(inst, list, "html", "reject") && message_is_html_only(in->msg)) {
+        status = refuse(in, "the list does not accept HTML-only mail; please send plain text");
+        goto out;
+    }
+    attachments = list_setting(inst, list, "attachments");
+    allowed = list_setting(inst, list, "allowed_types");
+    if (filter_attachments(in->msg, attachments, allowed, &removed) == FILTER_REJECT) {
+        reason = g_strdup_printf("the list does not accept these attachments (allowed types: %s):\n%s",
+                                 allowed, removed);
+        status = refuse(in, reason);
+        goto out;
+    }
+    if (!distribute_post(inst, list, in->msg, in->from_addr ? in->from_addr : in->envelope_sender,
+                         &num, &error)) {
+        log_error("%s: post not stored: %s", list, error->message);
+        status = error->code == EXIT_DATAERR ? EXIT_DATAERR : EXIT_TEMPFAIL;
+        g_error_free(error);
+        goto out;
+    }
+    status = 0;
+out:
+    g_free(post_policy);
+    g_free(attachments);
+    g_free(allowed);
+    g_free(removed);
+    g_free(reason);
+    return status;
+}

@@ -1,0 +1,210 @@
+/* address.c - mail address checking and normalisation.
+ *
+ * kairan keeps every address in one canonical form: the local part as
+ * given (RFC 5321 2.4: it may be case-sensitive), the domain in lower
+ * case.  Anything that could smuggle a header or a command into a reply
+ * (CR, LF, NUL, other controls, unbalanced quotes, more than one '@'
+ * outside quotes) is refused, so an address taken from mail is always
+ * safe to put back into a header. */
+#include "config.h"
+#include "address.h"
+
+#include <string.h>
+#include <gmime/gmime.h>
+
+static gboolean
+atext_char(int c)
+{
+    return g_ascii_isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+static gboolean
+valid_dot_atom(const char *s, size_t len)
+{
+    if (len == 0 || s[0] == '.' || s[len - 1] == '.')
+        return FALSE;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '.') {
+            if (i + 1 < len && s[i + 1] == '.')
+                return FALSE;
+            continue;
+        }
+        if (!atext_char((unsigned char) s[i]))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+valid_quoted(const char *s, size_t len)
+{
+    if (len < 2 || s[0] != '"' || s[len - 1] != '"')
+        return FALSE;
+    for (size_t i = 1; i + 1 < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c < 0x20 || c == 0x7f)
+            return FALSE;
+        if (c == '\\') {
+            i++;
+            if (i + 1 >= len || (unsigned char) s[i] < 0x20)
+                return FALSE;
+        } else if (c == '"') {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+valid_domain(const char *d)
+{
+    size_t len = strlen(d);
+    size_t label = 0;
+
+    if (len == 0 || len > 253)
+        return FALSE;
+    if (d[0] == '[')                    /* address literal */
+        return d[len - 1] == ']' && len > 2 &&
+               strspn(d + 1, "0123456789abcdefABCDEF.:Iv6") == len - 2;
+    if (d[0] == '.' || d[0] == '-' || d[len - 1] == '.')
+        return FALSE;
+    for (size_t i = 0; i < len; i++) {
+        char c = d[i];
+        if (c == '.') {
+            if (label == 0 || d[i - 1] == '-')
+                return FALSE;
+            label = 0;
+            continue;
+        }
+        if (!(g_ascii_isalnum(c) || c == '-' || (unsigned char) c >= 0x80))
+            return FALSE;
+        if (c == '-' && label == 0)
+            return FALSE;
+        if (++label > 63)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+address_normalize(const char *in, const char **why)
+{
+    const char *start, *end, *at = NULL;
+    char *local, *domain, *result;
+    gboolean in_quote = FALSE;
+    const char *dummy;
+
+    if (!why)
+        why = &dummy;
+    if (!in) {
+        *why = "no address given";
+        return NULL;
+    }
+    for (const char *p = in; *p; p++)
+        if ((unsigned char) *p < 0x20 && *p != ' ' && *p != '\t') {
+            *why = "control characters (CR, LF, NUL ...) are not allowed in an address";
+            return NULL;
+        }
+    start = in;
+    while (*start == ' ' || *start == '\t')
+        start++;
+    end = start + strlen(start);
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (end > start && *start == '<' && end[-1] == '>') {
+        start++;
+        end--;
+    }
+    if (end - start > 254) {
+        *why = "address is longer than 254 characters";
+        return NULL;
+    }
+    for (const char *p = start; p < end; p++) {
+        if (*p == '\\' && in_quote) {
+            p++;
+            continue;
+        }
+        if (*p == '"')
+            in_quote = !in_quote;
+        else if (*p == '@' && !in_quote)
+            at = p;                      /* the last unquoted '@' */
+    }
+    if (in_quote) {
+        *why = "unbalanced quote in the address";
+        return NULL;
+    }
+    if (!at || at == start || at + 1 >= end) {
+        *why = "an address needs the form local-part@domain";
+        return NULL;
+    }
+    if (at - start > 64) {
+        *why = "the local part is longer than 64 characters";
+        return NULL;
+    }
+    local = g_strndup(start, (gsize) (at - start));
+    domain = g_ascii_strdown(at + 1, end - at - 1);
+    if (!(valid_dot_atom(local, strlen(local)) || valid_quoted(local, strlen(local)))) {
+        *why = "the local part has characters that are not allowed";
+        result = NULL;
+    } else if (!valid_domain(domain)) {
+        *why = "the domain is not a valid host name";
+        result = NULL;
+    } else {
+        result = g_strconcat(local, "@", domain, NULL);
+    }
+    g_free(local);
+    g_free(domain);
+    return result;
+}
+
+char *
+address_from_header(const char *value, char **name)
+{
+    InternetAddressList *list;
+    char *result = NULL;
+
+    if (name)
+        *name = NULL;
+    if (!value)
+        return NULL;
+    list = internet_address_list_parse(NULL, value);
+    if (!list)
+        return NULL;
+    for (int i = 0; i < internet_address_list_length(list) && !result; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+            result = address_normalize(addr, NULL);
+            if (result && name && internet_address_get_name(ia))
+                *name = g_strdup(internet_address_get_name(ia));
+        }
+    }
+    g_object_unref(list);
+    return result;
+}
+
+gboolean
+address_equal(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+const char *
+address_domain(const char *addr)
+{
+    const char *at = addr ? strrchr(addr, '@') : NULL;
+    return at ? at + 1 : "";
+}
+
+gboolean
+address_is_mailer_daemon(const char *addr)
+{
+    const char *at;
+    size_t n;
+
+    if (!addr || !*addr || g_str_equal(addr, "<>"))
+        return TRUE;
+    at = strrchr(addr, '@');
+    n = at ? (size_t) (at - addr) : strlen(addr);
+    return n == 13 && g_ascii_strncasecmp(addr, "mailer-daemon", 13) == 0;
+}

@@ -1,0 +1,208 @@
+/* db.c - open kairan.db, create or migrate its schema, statement helpers.
+ *
+ * The schema version lives in PRAGMA user_version; db_open() applies every
+ * migration step above it inside one transaction.  Add a step by appending
+ * to migrations[] - never edit an existing one.
+ *
+ * Tables (version 1):
+ *   meta(key, value)                 instance secret and other key/values
+ *   lists(name, created, seq, password_hash)   seq = last post number
+ *   list_settings(list, key, value)  per-list overrides of kairan.conf
+ *   members(list, address, name, nomail, digest, post_only, pop_password,
+ *           apop_secret, bounce_score, bounce_last, disabled_reason, since)
+ *   archive(list, num, message_id, date, from_addr, from_name, subject,
+ *           size, in_reply_to, refs, digested)   one row per post
+ *   held(list, id, created, sender, subject, reason, size)
+ *   tokens(token, list, action, address, extra, expires, used)
+ *   auth_failures(list, at)          admin password failures
+ *   pop_hidden(list, address, num)   DELE'd messages per member
+ *   sessions(id, list, address, csrf, expires)   web sessions
+ */
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+
+static const char *migrations[] = {
+    /* 1: initial schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE lists(name TEXT PRIMARY KEY, created INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL DEFAULT 0, password_hash TEXT);"
+    "CREATE TABLE list_settings(list TEXT NOT NULL, key TEXT NOT NULL, value TEXT,"
+    "  PRIMARY KEY(list, key));"
+    "CREATE TABLE members(list TEXT NOT NULL, address TEXT NOT NULL, name TEXT,"
+    "  nomail INTEGER NOT NULL DEFAULT 0, digest INTEGER NOT NULL DEFAULT 0,"
+    "  post_only INTEGER NOT NULL DEFAULT 0, pop_password TEXT, apop_secret TEXT,"
+    "  bounce_score REAL NOT NULL DEFAULT 0, bounce_last INTEGER,"
+    "  disabled_reason TEXT, since INTEGER NOT NULL,"
+    "  PRIMARY KEY(list, address));"
+    "CREATE TABLE archive(list TEXT NOT NULL, num INTEGER NOT NULL, message_id TEXT,"
+    "  date INTEGER, from_addr TEXT, from_name TEXT, subject TEXT, size INTEGER,"
+    "  in_reply_to TEXT, refs TEXT, digested INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(list, num));"
+    "CREATE INDEX archive_msgid ON archive(list, message_id);"
+    "CREATE TABLE held(list TEXT NOT NULL, id TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  sender TEXT, subject TEXT, reason TEXT, size INTEGER, PRIMARY KEY(list, id));"
+    "CREATE TABLE tokens(token TEXT PRIMARY KEY, list TEXT NOT NULL, action TEXT NOT NULL,"
+    "  address TEXT NOT NULL, extra TEXT, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE auth_failures(list TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE TABLE pop_hidden(list TEXT NOT NULL, address TEXT NOT NULL, num INTEGER NOT NULL,"
+    "  PRIMARY KEY(list, address, num));"
+    "CREATE TABLE sessions(id TEXT PRIMARY KEY, list TEXT, address TEXT, csrf TEXT NOT NULL,"
+    "  expires INTEGER NOT NULL);",
+};
+
+void
+db_set_error(sqlite3 *db, GError **error, const char *what)
+{
+    int code = sqlite3_errcode(db);
+    int status = (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR ||
+                  code == SQLITE_FULL || code == SQLITE_READONLY || code == SQLITE_CANTOPEN ||
+                  code == SQLITE_PROTOCOL) ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
+    g_set_error(error, KAIRAN_ERROR, status, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+gboolean
+db_exec(sqlite3 *db, const char *sql, GError **error)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int code = sqlite3_errcode(db);
+        int status = (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR ||
+                      code == SQLITE_FULL || code == SQLITE_READONLY) ? EXIT_TEMPFAIL : EXIT_SOFTWARE;
+        g_set_error(error, KAIRAN_ERROR, status, "database: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+db_begin_immediate(sqlite3 *db, GError **error)
+{
+    return db_exec(db, "BEGIN IMMEDIATE", error);
+}
+
+gboolean
+db_commit(sqlite3 *db, GError **error)
+{
+    return db_exec(db, "COMMIT", error);
+}
+
+void
+db_rollback(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3_stmt *
+db_prepare(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+            log_fatal(EXIT_TEMPFAIL, "database busy: %s", sqlite3_errmsg(db));
+        log_fatal(EXIT_SOFTWARE, "SQL error: %s in: %s", sqlite3_errmsg(db), sql);
+    }
+    return stmt;
+}
+
+gboolean
+db_step_done(sqlite3_stmt *stmt, GError **error)
+{
+    int rc = sqlite3_step(stmt);
+    gboolean ok = (rc == SQLITE_DONE || rc == SQLITE_ROW);
+    if (!ok)
+        db_set_error(sqlite3_db_handle(stmt), error, "database");
+    sqlite3_finalize(stmt);
+    return ok;
+}
+
+char *
+db_meta_get(sqlite3 *db, const char *key)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT value FROM meta WHERE key = ?");
+    char *v = NULL;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = g_strdup((const char *) sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return v;
+}
+
+gboolean
+db_meta_set(sqlite3 *db, const char *key, const char *value, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return db_step_done(st, error);
+}
+
+static int
+db_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = db_prepare(db, "PRAGMA user_version");
+    int v = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static gboolean
+db_migrate(sqlite3 *db, GError **error)
+{
+    int target = (int) G_N_ELEMENTS(migrations);
+    int version;
+
+    if (db_version(db) >= target)
+        return TRUE;
+    if (!db_begin_immediate(db, error))
+        return FALSE;
+    version = db_version(db);            /* again, under the lock */
+    for (int v = version; v < target; v++) {
+        char *pragma = g_strdup_printf("PRAGMA user_version = %d", v + 1);
+        gboolean ok = db_exec(db, migrations[v], error) && db_exec(db, pragma, error);
+        g_free(pragma);
+        if (!ok) {
+            db_rollback(db);
+            return FALSE;
+        }
+    }
+    return db_commit(db, error);
+}
+
+sqlite3 *
+db_open(const char *path, gboolean create, GError **error)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "cannot open %s: %s", path,
+                    db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 60000);
+    if (!db_exec(db, "PRAGMA journal_mode = WAL", error) ||
+        !db_exec(db, "PRAGMA synchronous = FULL", error) ||
+        !db_exec(db, "PRAGMA foreign_keys = ON", error) ||
+        !db_migrate(db, error)) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void
+db_close(sqlite3 *db)
+{
+    if (db)
+        sqlite3_close(db);
+}

@@ -1,0 +1,349 @@
+/* lists.c - lists and members: rows in kairan.db, directories in spool/.
+ *
+ * A list name is a lower-case word ([a-z0-9][a-z0-9._-]*) that must not end
+ * in -ctl or -admin (those are its command and admin addresses).  Member
+ * addresses are stored normalised (address.c), so comparison is exact. */
+#include "config.h"
+#include "lists.h"
+#include "address.h"
+#include "db.h"
+#include "log.h"
+#include "settings.h"
+#include "util.h"
+#include "crypto.h"
+
+#include <string.h>
+
+gboolean
+list_name_valid(const char *name, const char **why)
+{
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    if (!str_is_safe_name(name, FALSE)) {
+        *why = "a list name is lower-case letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)";
+        return FALSE;
+    }
+    if (g_str_has_suffix(name, "-ctl") || g_str_has_suffix(name, "-admin") ||
+        g_str_has_suffix(name, "-request") || g_str_has_suffix(name, "-owner")) {
+        *why = "a list name must not end in -ctl, -admin, -request or -owner";
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+list_exists(const Instance *inst, const char *list)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT 1 FROM lists WHERE name = ?");
+    gboolean found;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+gboolean
+list_create(Instance *inst, const char *list, const char *owner,
+            const char *password_hash, GError **error)
+{
+    const char *why;
+    sqlite3_stmt *st;
+    char *dir;
+    gboolean ok;
+
+    if (!list_name_valid(list, &why)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s: %s", list, why);
+        return FALSE;
+    }
+    if (list_exists(inst, list)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "list %s exists already", list);
+        return FALSE;
+    }
+    for (const char **sub = (const char *[]) { "archive", "held", NULL }; *sub; sub++) {
+        dir = instance_path(inst, "spool", list, *sub, NULL);
+        ok = mkdir_p(dir, 0750, error);
+        g_free(dir);
+        if (!ok)
+            return FALSE;
+    }
+    if (!db_begin_immediate(inst->db, error))
+        return FALSE;
+    st = db_prepare(inst->db, "INSERT INTO lists(name, created, seq, password_hash) VALUES(?, ?, 0, ?)");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_seconds());
+    sqlite3_bind_text(st, 3, password_hash, -1, SQLITE_STATIC);
+    ok = db_step_done(st, error);
+    if (ok && owner)
+        ok = list_setting_set(inst, list, "owners", owner, error);
+    if (ok)
+        return db_commit(inst->db, error);
+    db_rollback(inst->db);
+    return FALSE;
+}
+
+char **
+list_names(const Instance *inst)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT name FROM lists ORDER BY name");
+    GPtrArray *a = g_ptr_array_new();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_ptr_array_add(a, g_strdup((const char *) sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    g_ptr_array_add(a, NULL);
+    return (char **) g_ptr_array_free(a, FALSE);
+}
+
+gboolean
+list_set_password_hash(Instance *inst, const char *list, const char *hash, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "UPDATE lists SET password_hash = ? WHERE name = ?");
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+    return db_step_done(st, error);
+}
+
+char *
+list_password_hash(const Instance *inst, const char *list)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT password_hash FROM lists WHERE name = ?");
+    char *h = NULL;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        h = g_strdup((const char *) sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return h;
+}
+
+gint64
+list_last_number(const Instance *inst, const char *list)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT seq FROM lists WHERE name = ?");
+    gint64 n = 0;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+void
+member_free(Member *m)
+{
+    if (!m)
+        return;
+    g_free(m->address);
+    g_free(m->name);
+    g_free(m->disabled_reason);
+    g_free(m);
+}
+
+#define MEMBER_COLUMNS "address, name, nomail, digest, post_only, bounce_score, disabled_reason, since"
+
+static Member *
+member_from_row(sqlite3_stmt *st)
+{
+    Member *m = g_new0(Member, 1);
+    m->address = g_strdup((const char *) sqlite3_column_text(st, 0));
+    m->name = sqlite3_column_text(st, 1) ? g_strdup((const char *) sqlite3_column_text(st, 1)) : NULL;
+    m->nomail = sqlite3_column_int(st, 2) != 0;
+    m->digest = sqlite3_column_int(st, 3) != 0;
+    m->post_only = sqlite3_column_int(st, 4) != 0;
+    m->bounce_score = sqlite3_column_double(st, 5);
+    m->disabled_reason = sqlite3_column_text(st, 6) ? g_strdup((const char *) sqlite3_column_text(st, 6)) : NULL;
+    m->since = sqlite3_column_int64(st, 7);
+    return m;
+}
+
+Member *
+member_get(const Instance *inst, const char *list, const char *addr)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT " MEMBER_COLUMNS " FROM members WHERE list = ? AND address = ?");
+    Member *m = NULL;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        m = member_from_row(st);
+    sqlite3_finalize(st);
+    return m;
+}
+
+gboolean
+member_is(const Instance *inst, const char *list, const char *addr)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT 1 FROM members WHERE list = ? AND address = ?");
+    gboolean r;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    r = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return r;
+}
+
+gboolean
+member_add(Instance *inst, const char *list, const char *addr, const char *name,
+           gboolean post_only, gboolean *existed, GError **error)
+{
+    sqlite3_stmt *st;
+    gboolean was = member_is(inst, list, addr);
+
+    if (existed)
+        *existed = was;
+    if (was) {
+        st = db_prepare(inst->db, "UPDATE members SET name = COALESCE(?, name), post_only = ?,"
+                                  " nomail = CASE WHEN ? THEN 1 ELSE nomail END"
+                                  " WHERE list = ? AND address = ?");
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, post_only);
+        sqlite3_bind_int(st, 3, post_only);
+        sqlite3_bind_text(st, 4, list, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, addr, -1, SQLITE_STATIC);
+    } else {
+        st = db_prepare(inst->db, "INSERT INTO members(list, address, name, post_only, nomail, since)"
+                                  " VALUES(?, ?, ?, ?, ?, ?)");
+        sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, post_only);
+        sqlite3_bind_int(st, 5, post_only);
+        sqlite3_bind_int64(st, 6, now_seconds());
+    }
+    return db_step_done(st, error);
+}
+
+gboolean
+member_remove(Instance *inst, const char *list, const char *addr, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM members WHERE list = ? AND address = ?");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    if (!db_step_done(st, error))
+        return FALSE;
+    if (sqlite3_changes(inst->db) == 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "%s is not a member of %s", addr, list);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+member_set_flag(Instance *inst, const char *list, const char *addr,
+                const char *flag, gboolean on, GError **error)
+{
+    const char *sql;
+    sqlite3_stmt *st;
+
+    if (g_str_equal(flag, "nomail"))
+        sql = "UPDATE members SET nomail = ?, disabled_reason = NULL WHERE list = ? AND address = ?";
+    else if (g_str_equal(flag, "digest"))
+        sql = "UPDATE members SET digest = ? WHERE list = ? AND address = ?";
+    else if (g_str_equal(flag, "post_only"))
+        sql = "UPDATE members SET post_only = ? WHERE list = ? AND address = ?";
+    else {
+        g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "unknown member flag %s", flag);
+        return FALSE;
+    }
+    st = db_prepare(inst->db, sql);
+    sqlite3_bind_int(st, 1, on);
+    sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, addr, -1, SQLITE_STATIC);
+    if (!db_step_done(st, error))
+        return FALSE;
+    if (sqlite3_changes(inst->db) == 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "%s is not a member of %s", addr, list);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+GPtrArray *
+member_list(const Instance *inst, const char *list)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT " MEMBER_COLUMNS " FROM members WHERE list = ? ORDER BY address");
+    GPtrArray *a = g_ptr_array_new_with_free_func((GDestroyNotify) member_free);
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_ptr_array_add(a, member_from_row(st));
+    sqlite3_finalize(st);
+    return a;
+}
+
+gint64
+member_count(const Instance *inst, const char *list)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT count(*) FROM members WHERE list = ?");
+    gint64 n = 0;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+GPtrArray *
+list_recipients(const Instance *inst, const char *list)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT address FROM members WHERE list = ?"
+                                            " AND nomail = 0 AND post_only = 0 AND digest = 0");
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_ptr_array_add(a, g_strdup((const char *) sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    return a;
+}
+
+static gboolean
+in_setting(const Instance *inst, const char *list, const char *key, const char *addr)
+{
+    char **addrs = list_setting_addrs(inst, list, key);
+    gboolean found = addr && g_strv_contains((const char *const *) addrs, addr);
+    g_strfreev(addrs);
+    return found;
+}
+
+gboolean
+list_is_owner(const Instance *inst, const char *list, const char *addr)
+{
+    return in_setting(inst, list, "owners", addr);
+}
+
+char **
+list_moderators(const Instance *inst, const char *list)
+{
+    char **m = list_setting_addrs(inst, list, "moderators");
+    if (!m[0]) {
+        g_strfreev(m);
+        m = list_setting_addrs(inst, list, "owners");
+    }
+    return m;
+}
+
+gboolean
+list_is_moderator(const Instance *inst, const char *list, const char *addr)
+{
+    char **m = list_moderators(inst, list);
+    gboolean found = addr && g_strv_contains((const char *const *) m, addr);
+    g_strfreev(m);
+    return found;
+}
+
+gboolean
+member_set_pop_password(Instance *inst, const char *list, const char *addr,
+                        const char *password, GError **error)
+{
+    char *hash = password_hash(password);
+    sqlite3_stmt *st = db_prepare(inst->db, "UPDATE members SET pop_password = ? WHERE list = ? AND address = ?");
+    gboolean ok;
+
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, addr, -1, SQLITE_STATIC);
+    ok = db_step_done(st, error);
+    g_free(hash);
+    if (ok && sqlite3_changes(inst->db) == 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "%s is not a member of %s", addr, list);
+        ok = FALSE;
+    }
+    return ok;
+}

@@ -1,0 +1,61 @@
+/* lists.h - lists and their members in kairan.db. */
+#ifndef KAIRAN_LISTS_H
+#define KAIRAN_LISTS_H
+
+#include "instance.h"
+
+typedef struct {
+    char *address;
+    char *name;
+    gboolean nomail;      /* delivery off (nomail command, bounces) */
+    gboolean digest;      /* gets digests instead of each post */
+    gboolean post_only;   /* an alternative posting address: never mailed */
+    double bounce_score;
+    char *disabled_reason;
+    gint64 since;
+} Member;
+
+gboolean list_name_valid(const char *name, const char **why);
+gboolean list_exists(const Instance *inst, const char *list);
+/* list_create - row in lists, spool/LIST/{archive,held}; owner may be NULL. */
+gboolean list_create(Instance *inst, const char *list, const char *owner,
+                     const char *password_hash, GError **error);
+/* list_names - every list, sorted (NULL-terminated, g_strfreev). */
+char **list_names(const Instance *inst);
+gboolean list_set_password_hash(Instance *inst, const char *list, const char *hash, GError **error);
+char *list_password_hash(const Instance *inst, const char *list);
+/* list_last_number - the last post number given out. */
+gint64 list_last_number(const Instance *inst, const char *list);
+
+void member_free(Member *m);
+/* member_get - NULL if addr is not a member of list. */
+Member *member_get(const Instance *inst, const char *list, const char *addr);
+gboolean member_is(const Instance *inst, const char *list, const char *addr);
+/* member_add - insert (or update name/post_only of) a member; *existed
+ * says whether it was already there. */
+gboolean member_add(Instance *inst, const char *list, const char *addr, const char *name,
+                    gboolean post_only, gboolean *existed, GError **error);
+/* member_remove - FALSE with error EXIT_NOUSER when not a member. */
+gboolean member_remove(Instance *inst, const char *list, const char *addr, GError **error);
+/* member_set_flag - flag is "nomail", "digest" or "post_only". */
+gboolean member_set_flag(Instance *inst, const char *list, const char *addr,
+                         const char *flag, gboolean on, GError **error);
+/* member_list - every member (GPtrArray of Member*, free with g_ptr_array_unref). */
+GPtrArray *member_list(const Instance *inst, const char *list);
+/* member_count - number of members (all kinds). */
+gint64 member_count(const Instance *inst, const char *list);
+/* list_recipients - addresses that get each post: not nomail, not
+ * post_only, not digest (GPtrArray of char*, owned). */
+GPtrArray *list_recipients(const Instance *inst, const char *list);
+/* is_owner / is_moderator - address in the owners / moderators setting
+ * (moderators default to the owners). */
+gboolean list_is_owner(const Instance *inst, const char *list, const char *addr);
+gboolean list_is_moderator(const Instance *inst, const char *list, const char *addr);
+/* list_moderators - moderators, or the owners if none (g_strfreev). */
+char **list_moderators(const Instance *inst, const char *list);
+
+/* member_set_pop_password - store the hash of a member's POP3 password. */
+gboolean member_set_pop_password(Instance *inst, const char *list, const char *addr,
+                                 const char *password, GError **error);
+
+#endif

@@ -1,0 +1,383 @@
+/* queue.c - the persistent queue of HOME/queue.
+ *
+ * ON-DISK FORMAT (version 1)
+ *   queue/tmp/          files being written; anything here after a crash
+ *                       is garbage and may be removed.
+ *   queue/msg/ID        the message, once, exactly as it is to be sent
+ *                       (lines end in LF; the relay sends CRLF and does
+ *                       the dot-stuffing).
+ *   queue/env/ID        the envelope, written once and never changed:
+ *                         V 1
+ *                         T <arrival, seconds since the epoch>
+ *                         S <envelope sender, empty for the null sender>
+ *                         R <recipient>            (one line per recipient)
+ *                       Its rename into env/ is the commit point: a message
+ *                       without an env file does not exist.
+ *   queue/state/ID      append-only journal of per-recipient results,
+ *                       written by the relay, fsynced after each append:
+ *                         D <rcpt>                          delivered
+ *                         B <rcpt> <code> <text>            bounced (final)
+ *                         F <rcpt> <next-try> <code> <text> deferred
+ *                       A line counts only if it ends in LF (a torn last
+ *                       line after a crash is ignored).  Later lines win.
+ *   ID is 13 hex digits of the arrival time in microseconds plus 6 random
+ *   hex digits, so `ls` sorts by arrival.
+ *
+ * Writing order: msg (tmp, fsync, rename), env (tmp, fsync, rename),
+ * fsync of the directories; only then is the mail acknowledged.  Removal:
+ * env first, then state and msg, so a crash never leaves an envelope
+ * without its content. */
+#include "config.h"
+#include "queue.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static gboolean
+queue_dirs(const Instance *inst, GError **error)
+{
+    static const char *subs[] = { "tmp", "msg", "env", "state", NULL };
+    for (int i = 0; subs[i]; i++) {
+        char *d = instance_path(inst, "queue", subs[i], NULL);
+        gboolean ok = g_file_test(d, G_FILE_TEST_IS_DIR) || mkdir_p(d, 0750, error);
+        g_free(d);
+        if (!ok)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static char *
+new_queue_id(void)
+{
+    char *rnd = random_hex(3);
+    char *id = g_strdup_printf("%013" G_GINT64_MODIFIER "X%s", g_get_real_time(), rnd);
+    g_free(rnd);
+    for (char *p = id; *p; p++)
+        *p = g_ascii_toupper(*p);
+    return id;
+}
+
+/* commit_envelope - write queue/env/ID: the commit point of a message. */
+static gboolean
+commit_envelope(const Instance *inst, const char *id, const char *sender,
+                const char *const *rcpts, guint nrcpts, GError **error)
+{
+    char *tmpdir = instance_path(inst, "queue", "tmp", NULL);
+    char *envpath = instance_path(inst, "queue", "env", id, NULL);
+    GString *env = g_string_sized_new(64 + nrcpts * 32);
+    gboolean ok;
+
+    g_string_append_printf(env, "V 1\nT %" G_GINT64_FORMAT "\nS %s\n", now_seconds(),
+                           sender ? sender : "");
+    for (guint i = 0; i < nrcpts; i++) {
+        if (strpbrk(rcpts[i], "\r\n") != NULL)
+            continue;                       /* never let a recipient forge a line */
+        g_string_append_printf(env, "R %s\n", rcpts[i]);
+    }
+    ok = write_file_atomic(envpath, tmpdir, env->str, env->len, error);
+    g_string_free(env, TRUE);
+    g_free(tmpdir);
+    g_free(envpath);
+    return ok;
+}
+
+char *
+queue_submit(const Instance *inst, const char *sender,
+             const char *const *rcpts, guint nrcpts,
+             const void *data, size_t len, GError **error)
+{
+    char *id = new_queue_id();
+    char *tmpdir = instance_path(inst, "queue", "tmp", NULL);
+    char *msgpath = instance_path(inst, "queue", "msg", id, NULL);
+    gboolean ok = FALSE;
+
+    if (!queue_dirs(inst, error))
+        goto out;
+    if (!write_file_atomic(msgpath, tmpdir, data, len, error))
+        goto out;
+    if (!commit_envelope(inst, id, sender, rcpts, nrcpts, error)) {
+        unlink(msgpath);
+        goto out;
+    }
+    ok = TRUE;
+    log_info("%s: queued from=<%s>, nrcpt=%u, size=%zu", id, sender ? sender : "", nrcpts, len);
+out:
+    g_free(tmpdir);
+    g_free(msgpath);
+    if (!ok) {
+        g_free(id);
+        return NULL;
+    }
+    return id;
+}
+
+char *
+queue_submit_file(const Instance *inst, const char *sender,
+                  const char *const *rcpts, guint nrcpts,
+                  const char *content_path, GError **error)
+{
+    char *id = new_queue_id();
+    char *msgpath = instance_path(inst, "queue", "msg", id, NULL);
+    char *msgdir = instance_path(inst, "queue", "msg", NULL);
+    gboolean ok = FALSE;
+    struct stat sb;
+
+    if (!queue_dirs(inst, error))
+        goto out;
+    if (link(content_path, msgpath) == 0) {
+        if (!fsync_dir(msgdir, error)) {
+            unlink(msgpath);
+            goto out;
+        }
+    } else {
+        char *data = NULL;
+        gsize len = 0;
+        char *tmpdir = instance_path(inst, "queue", "tmp", NULL);
+        gboolean copied = g_file_get_contents(content_path, &data, &len, error) &&
+                          write_file_atomic(msgpath, tmpdir, data, len, error);
+        g_free(data);
+        g_free(tmpdir);
+        if (!copied) {
+            if (error && *error)
+                (*error)->code = EXIT_TEMPFAIL;
+            goto out;
+        }
+    }
+    if (!commit_envelope(inst, id, sender, rcpts, nrcpts, error)) {
+        unlink(msgpath);
+        goto out;
+    }
+    ok = TRUE;
+    log_info("%s: queued from=<%s>, nrcpt=%u, size=%lld", id, sender ? sender : "", nrcpts,
+             stat(msgpath, &sb) == 0 ? (long long) sb.st_size : -1LL);
+out:
+    g_free(msgpath);
+    g_free(msgdir);
+    if (!ok) {
+        g_free(id);
+        return NULL;
+    }
+    return id;
+}
+
+void
+queue_wakeup(const Instance *inst)
+{
+    /* The relay watches queue/env with inotify; a FIFO queue/wakeup, if a
+     * relay created one, is poked too so that older set-ups still work. */
+    char *fifo = instance_path(inst, "queue", "wakeup", NULL);
+    int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = write(fd, "w", 1);
+        (void) n;
+        close(fd);
+    }
+    g_free(fifo);
+}
+
+static gint
+cmp_str(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+GPtrArray *
+queue_ids(const Instance *inst)
+{
+    char *dir = instance_path(inst, "queue", "env", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d)))
+        if (name[0] != '.')
+            g_ptr_array_add(ids, g_strdup(name));
+    if (d)
+        g_dir_close(d);
+    g_free(dir);
+    g_ptr_array_sort(ids, cmp_str);
+    return ids;
+}
+
+void
+queue_entry_free(QueueEntry *e)
+{
+    if (!e)
+        return;
+    g_free(e->id);
+    g_free(e->sender);
+    g_ptr_array_unref(e->rcpts);
+    g_hash_table_unref(e->done);
+    g_hash_table_unref(e->deferred);
+    g_free(e);
+}
+
+QueueEntry *
+queue_load(const Instance *inst, const char *id)
+{
+    char *envpath = instance_path(inst, "queue", "env", id, NULL);
+    char *statepath = instance_path(inst, "queue", "state", id, NULL);
+    char *msgpath = instance_path(inst, "queue", "msg", id, NULL);
+    char *text = NULL, *state = NULL;
+    gsize len = 0, slen = 0;
+    QueueEntry *e = NULL;
+    struct stat sb;
+
+    if (!g_file_get_contents(envpath, &text, &len, NULL))
+        goto out;
+    e = g_new0(QueueEntry, 1);
+    e->id = g_strdup(id);
+    e->sender = g_strdup("");
+    e->rcpts = g_ptr_array_new_with_free_func(g_free);
+    e->done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    e->deferred = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    e->size = stat(msgpath, &sb) == 0 ? (gint64) sb.st_size : 0;
+    for (char *line = text, *nl; line < text + len; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        if (line[0] == 'T' && line[1] == ' ')
+            e->arrival = g_ascii_strtoll(line + 2, NULL, 10);
+        else if (line[0] == 'S' && line[1] == ' ') {
+            g_free(e->sender);
+            e->sender = g_strdup(line + 2);
+        } else if (line[0] == 'R' && line[1] == ' ')
+            g_ptr_array_add(e->rcpts, g_strdup(line + 2));
+    }
+    if (g_file_get_contents(statepath, &state, &slen, NULL)) {
+        for (char *line = state, *nl; line < state + slen; line = nl + 1) {
+            char *sp, *rcpt, *rest;
+            nl = strchr(line, '\n');
+            if (!nl)
+                break;                     /* torn last line: ignore */
+            *nl = '\0';
+            if (strlen(line) < 3 || line[1] != ' ')
+                continue;
+            rcpt = line + 2;
+            sp = strchr(rcpt, ' ');
+            rest = sp ? sp + 1 : (char *) "";
+            if (sp)
+                *sp = '\0';
+            if (line[0] == 'D')
+                g_hash_table_replace(e->done, g_strdup(rcpt), g_strdup("D"));
+            else if (line[0] == 'B')
+                g_hash_table_replace(e->done, g_strdup(rcpt), g_strconcat("B ", rest, NULL));
+            else if (line[0] == 'F')
+                g_hash_table_replace(e->deferred, g_strdup(rcpt), g_strdup(rest));
+        }
+    }
+out:
+    g_free(text);
+    g_free(state);
+    g_free(envpath);
+    g_free(statepath);
+    g_free(msgpath);
+    return e;
+}
+
+GPtrArray *
+queue_pending(const QueueEntry *e)
+{
+    GPtrArray *a = g_ptr_array_new();
+    for (guint i = 0; i < e->rcpts->len; i++)
+        if (!g_hash_table_contains(e->done, e->rcpts->pdata[i]))
+            g_ptr_array_add(a, e->rcpts->pdata[i]);
+    return a;
+}
+
+gboolean
+queue_journal_append(const Instance *inst, const char *id, const char *lines, GError **error)
+{
+    char *path = instance_path(inst, "queue", "state", id, NULL);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    size_t len = strlen(lines);
+    gboolean ok = fd >= 0;
+
+    if (ok) {
+        const char *p = lines;
+        while (len > 0) {
+            ssize_t n = write(fd, p, len);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                ok = FALSE;
+                break;
+            }
+            p += n;
+            len -= (size_t) n;
+        }
+        if (ok && fsync(fd) < 0)
+            ok = FALSE;
+    }
+    if (!ok)
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "queue journal %s: %s", path, g_strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    g_free(path);
+    return ok;
+}
+
+void
+queue_remove(const Instance *inst, const char *id)
+{
+    static const char *subs[] = { "env", "state", "msg", NULL };
+    for (int i = 0; subs[i]; i++) {
+        char *p = instance_path(inst, "queue", subs[i], id, NULL);
+        unlink(p);
+        g_free(p);
+    }
+}
+
+int
+queue_print(const Instance *inst)
+{
+    GPtrArray *ids = queue_ids(inst);
+    int count = 0;
+
+    if (ids->len == 0) {
+        printf("Mail queue is empty\n");
+        g_ptr_array_unref(ids);
+        return 0;
+    }
+    printf("%-20s %8s %-19s  %s\n", "-Queue ID-", "--Size--", "----Arrival Time---", "-Sender/Recipient-------");
+    for (guint i = 0; i < ids->len; i++) {
+        QueueEntry *e = queue_load(inst, ids->pdata[i]);
+        GPtrArray *pending;
+        char when[32];
+        struct tm tm;
+        time_t t;
+
+        if (!e)
+            continue;
+        t = (time_t) e->arrival;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
+        pending = queue_pending(e);
+        printf("%-20s %8" G_GINT64_FORMAT " %-19s  %s\n", e->id, e->size, when,
+               *e->sender ? e->sender : "<>");
+        for (guint j = 0; j < pending->len; j++) {
+            const char *why = g_hash_table_lookup(e->deferred, pending->pdata[j]);
+            if (why) {
+                const char *sp = strchr(why, ' ');
+                printf("%*s(%s)\n", 40, "", sp ? sp + 1 : why);
+            }
+            printf("%*s%s\n", 40, "", (char *) pending->pdata[j]);
+        }
+        printf("\n");
+        g_ptr_array_unref(pending);
+        queue_entry_free(e);
+        count++;
+    }
+    printf("-- %d Request%s.\n", count, count == 1 ? "" : "s");
+    g_ptr_array_unref(ids);
+    return count;
+}

@@ -1,0 +1,50 @@
+/* queue.h - kairan's persistent mail queue (HOME/queue), written by
+ * deliver and command replies, sent by the relay.  Format: queue.c. */
+#ifndef KAIRAN_QUEUE_H
+#define KAIRAN_QUEUE_H
+
+#include "instance.h"
+
+typedef struct {
+    char *id;
+    gint64 arrival;
+    char *sender;          /* "" for the null sender */
+    GPtrArray *rcpts;      /* char*: every recipient of the envelope */
+    GHashTable *done;      /* rcpt -> "D" (delivered) or "B ..." (bounced) */
+    GHashTable *deferred;  /* rcpt -> "next_try code text" (last deferral) */
+    gint64 size;
+} QueueEntry;
+
+/* queue_submit - store one message for recipients, crash-safely: the
+ * content in queue/msg/ID, then the envelope in queue/env/ID (the commit
+ * point), each fsynced.  Returns the queue ID or NULL (error is
+ * EXIT_TEMPFAIL).  sender NULL or "" is the null sender. */
+char *queue_submit(const Instance *inst, const char *sender,
+                   const char *const *rcpts, guint nrcpts,
+                   const void *data, size_t len, GError **error);
+/* queue_submit_file - like queue_submit, but the content is an existing
+ * fsynced file (an archive file): it is hard-linked into queue/msg/ID
+ * (copied if the link fails). */
+char *queue_submit_file(const Instance *inst, const char *sender,
+                        const char *const *rcpts, guint nrcpts,
+                        const char *content_path, GError **error);
+/* queue_wakeup - tell a running relay that there is new mail (best effort). */
+void queue_wakeup(const Instance *inst);
+/* queue_ids - IDs with a committed envelope, oldest first. */
+GPtrArray *queue_ids(const Instance *inst);
+/* queue_load - read envelope and state journal of one ID (NULL if gone). */
+QueueEntry *queue_load(const Instance *inst, const char *id);
+void queue_entry_free(QueueEntry *e);
+/* queue_pending - recipients neither delivered nor bounced. */
+GPtrArray *queue_pending(const QueueEntry *e);
+/* queue_journal_append - append state lines (each ending in \n) to
+ * queue/state/ID and fsync. */
+gboolean queue_journal_append(const Instance *inst, const char *id,
+                              const char *lines, GError **error);
+/* queue_remove - remove a finished message (env first, then the rest). */
+void queue_remove(const Instance *inst, const char *id);
+/* queue_print - `kairan queue`: mailq-style listing on stdout; returns
+ * the number of messages. */
+int queue_print(const Instance *inst);
+
+#endif

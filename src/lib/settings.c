@@ -1,0 +1,288 @@
+/* settings.c - the per-list settings of DESIGN.md ("Configuration keys").
+ *
+ * One table names every key, its type, its built-in default and a line of
+ * help.  A value in force is looked up in this order: list_settings in
+ * kairan.db, [list-defaults] in kairan.conf, the built-in default.  An
+ * unknown key or an invalid value is refused with a message naming the
+ * valid ones. */
+#include "config.h"
+#include "settings.h"
+#include "address.h"
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+
+static const SettingDef table[] = {
+    { "post_policy", SETTING_ENUM, "members", "members|anyone|moderated|members-hold",
+      "who may post: members only, anyone, every post held, non-members held" },
+    { "subscribe_policy", SETTING_ENUM, "confirm", "open|confirm|approve|closed",
+      "how subscribe requests are handled" },
+    { "max_size", SETTING_UINT, "10485760", NULL, "largest post in bytes (0 = no limit)" },
+    { "attachments", SETTING_ENUM, "keep", "keep|strip|reject",
+      "what to do with MIME parts whose type is not in allowed_types" },
+    { "allowed_types", SETTING_TYPELIST, "text/plain multipart/*", NULL,
+      "MIME types kept when attachments = strip|reject (type/sub or type/*)" },
+    { "html", SETTING_ENUM, "keep", "keep|reject", "HTML-only posts: keep or refuse" },
+    { "subject_tag", SETTING_TAG, "[%s:%05d]", NULL,
+      "Subject tag; %s = list name, %d (or %05d) = post number; empty = none" },
+    { "reply_to", SETTING_ENUM, "author", "list|author|none",
+      "Reply-To of distributed posts: the list, the author (unchanged), or removed" },
+    { "archive_access", SETTING_ENUM, "members", "members|owners|public",
+      "who may read the archive (POP3, web, get/mget/index)" },
+    { "commands_access", SETTING_ENUM, "members", "members|anyone",
+      "who may use get, mget, index, members, actives" },
+    { "digest_size", SETTING_UINT, "102400", NULL, "send a digest when this many bytes are waiting" },
+    { "digest_interval", SETTING_DURATION, "1d", NULL, "send a digest at least this often" },
+    { "digest_format", SETTING_ENUM, "mime", "mime|plain", "MIME multipart/digest or RFC 1153 plain text" },
+    { "max_commands", SETTING_UINT, "20", NULL, "commands processed per command mail" },
+    { "language", SETTING_ENUM, "en", "en|ja", "language of replies and pages" },
+    { "owners", SETTING_ADDRLIST, "", NULL, "owner addresses (comma separated)" },
+    { "moderators", SETTING_ADDRLIST, "", NULL, "moderator addresses (default: the owners)" },
+    { "remove_headers", SETTING_STRING,
+      "Return-Receipt-To Disposition-Notification-To X-Confirm-Reading-To Errors-To "
+      "DKIM-Signature Domainkey-Signature X-Original-To Delivered-To Approved",
+      NULL, "headers removed from posts (blank separated)" },
+    { "send_to_author", SETTING_BOOL, "yes", NULL, "does the author get a copy of own post" },
+    { "confirm_expiry", SETTING_DURATION, "3d", NULL, "how long confirmation tokens stay valid" },
+    { "bounce_threshold", SETTING_UINT, "5", NULL, "bounce score that disables delivery" },
+    { "description", SETTING_STRING, "", NULL, "one line describing the list" },
+};
+
+const SettingDef *
+settings_table(size_t *count)
+{
+    *count = G_N_ELEMENTS(table);
+    return table;
+}
+
+const SettingDef *
+setting_find(const char *key)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(table); i++)
+        if (g_str_equal(table[i].key, key))
+            return &table[i];
+    return NULL;
+}
+
+static char *
+valid_keys(void)
+{
+    GString *s = g_string_new(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(table); i++)
+        g_string_append_printf(s, "%s%s", i ? ", " : "", table[i].key);
+    return g_string_free(s, FALSE);
+}
+
+static gboolean
+valid_tag(const char *v)
+{
+    int d = 0, s = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p != '%')
+            continue;
+        p++;
+        if (*p == '%')
+            continue;
+        if (*p == 's') {
+            s++;
+            continue;
+        }
+        while (g_ascii_isdigit(*p))
+            p++;
+        if (*p != 'd')
+            return FALSE;
+        d++;
+    }
+    return d <= 1 && s <= 1;
+}
+
+char *
+setting_validate(const char *key, const char *value, char **why)
+{
+    const SettingDef *def = setting_find(key);
+    char *v;
+
+    *why = NULL;
+    if (!def) {
+        char *keys = valid_keys();
+        *why = g_strdup_printf("unknown setting '%s'; valid settings: %s", key, keys);
+        g_free(keys);
+        return NULL;
+    }
+    if (strpbrk(value, "\r\n") != NULL) {
+        *why = g_strdup_printf("%s: a value must be one line", key);
+        return NULL;
+    }
+    v = g_strstrip(g_strdup(value));
+    switch (def->type) {
+    case SETTING_ENUM: {
+        char **words = g_strsplit(def->values, "|", 0);
+        gboolean ok = g_strv_contains((const char *const *) words, v);
+        g_strfreev(words);
+        if (!ok)
+            *why = g_strdup_printf("%s: invalid value '%s'; valid values: %s", key, v, def->values);
+        break;
+    }
+    case SETTING_UINT:
+        if (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 12)
+            *why = g_strdup_printf("%s: '%s' is not a number (use a non-negative integer)", key, v);
+        break;
+    case SETTING_DURATION:
+        if (parse_duration(v) < 0)
+            *why = g_strdup_printf("%s: '%s' is not a duration (e.g. 3600, 30m, 12h, 1d)", key, v);
+        break;
+    case SETTING_BOOL:
+        if (g_ascii_strcasecmp(v, "yes") == 0 || g_str_equal(v, "1") || g_ascii_strcasecmp(v, "true") == 0) {
+            g_free(v);
+            v = g_strdup("yes");
+        } else if (g_ascii_strcasecmp(v, "no") == 0 || g_str_equal(v, "0") || g_ascii_strcasecmp(v, "false") == 0) {
+            g_free(v);
+            v = g_strdup("no");
+        } else {
+            *why = g_strdup_printf("%s: invalid value '%s'; valid values: yes|no", key, v);
+        }
+        break;
+    case SETTING_TAG:
+        if (!valid_tag(v))
+            *why = g_strdup_printf("%s: '%s' may hold one %%d (or %%05d) for the number and one %%s for the list name", key, v);
+        break;
+    case SETTING_ADDRLIST: {
+        char **parts = g_strsplit_set(v, ", \t", 0);
+        GString *out = g_string_new(NULL);
+        for (int i = 0; parts[i] && !*why; i++) {
+            const char *reason;
+            char *a;
+            if (!*parts[i])
+                continue;
+            a = address_normalize(parts[i], &reason);
+            if (!a)
+                *why = g_strdup_printf("%s: '%s': %s", key, parts[i], reason);
+            else
+                g_string_append_printf(out, "%s%s", out->len ? "," : "", a);
+            g_free(a);
+        }
+        g_strfreev(parts);
+        g_free(v);
+        v = g_string_free(out, FALSE);
+        break;
+    }
+    case SETTING_TYPELIST: {
+        char **parts = g_strsplit_set(v, ", \t", 0);
+        for (int i = 0; parts[i] && !*why; i++) {
+            char *slash;
+            if (!*parts[i])
+                continue;
+            slash = strchr(parts[i], '/');
+            if (!slash || slash == parts[i] || !slash[1] || strchr(slash + 1, '/'))
+                *why = g_strdup_printf("%s: '%s' is not a MIME type (type/subtype or type/*)", key, parts[i]);
+        }
+        g_strfreev(parts);
+        break;
+    }
+    case SETTING_STRING:
+        break;
+    }
+    if (*why) {
+        g_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+char *
+list_setting(const Instance *inst, const char *list, const char *key)
+{
+    const SettingDef *def = setting_find(key);
+    sqlite3_stmt *st;
+    char *v = NULL;
+
+    g_return_val_if_fail(def != NULL, g_strdup(""));
+    st = db_prepare(inst->db, "SELECT value FROM list_settings WHERE list = ? AND key = ?");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = g_strdup(sqlite3_column_text(st, 0) ? (const char *) sqlite3_column_text(st, 0) : "");
+    sqlite3_finalize(st);
+    if (!v) {
+        char *raw = g_key_file_get_string(inst->conf, "list-defaults", key, NULL);
+        if (raw) {
+            char *why = NULL;
+            v = setting_validate(key, raw, &why);
+            if (!v)
+                log_warn("kairan.conf [list-defaults]: %s (using the built-in default)", why);
+            g_free(why);
+            g_free(raw);
+        }
+    }
+    if (!v)
+        v = g_strdup(def->dflt);
+    return v;
+}
+
+gint64
+list_setting_int(const Instance *inst, const char *list, const char *key)
+{
+    const SettingDef *def = setting_find(key);
+    char *v = list_setting(inst, list, key);
+    gint64 r = (def && def->type == SETTING_DURATION) ? parse_duration(v) : g_ascii_strtoll(v, NULL, 10);
+    g_free(v);
+    return r < 0 ? 0 : r;
+}
+
+gboolean
+list_setting_bool(const Instance *inst, const char *list, const char *key)
+{
+    return list_setting_is(inst, list, key, "yes");
+}
+
+gboolean
+list_setting_is(const Instance *inst, const char *list, const char *key, const char *word)
+{
+    char *v = list_setting(inst, list, key);
+    gboolean r = g_str_equal(v, word);
+    g_free(v);
+    return r;
+}
+
+char **
+list_setting_addrs(const Instance *inst, const char *list, const char *key)
+{
+    char *v = list_setting(inst, list, key);
+    char **parts = g_strsplit_set(v, ", \t", 0);
+    GPtrArray *out = g_ptr_array_new();
+
+    for (int i = 0; parts[i]; i++) {
+        char *a = *parts[i] ? address_normalize(parts[i], NULL) : NULL;
+        if (a)
+            g_ptr_array_add(out, a);
+    }
+    g_ptr_array_add(out, NULL);
+    g_strfreev(parts);
+    g_free(v);
+    return (char **) g_ptr_array_free(out, FALSE);
+}
+
+gboolean
+list_setting_set(Instance *inst, const char *list, const char *key,
+                 const char *value, GError **error)
+{
+    char *why = NULL;
+    char *v = setting_validate(key, value, &why);
+    sqlite3_stmt *st;
+    gboolean ok;
+
+    if (!v) {
+        g_set_error_literal(error, KAIRAN_ERROR, EXIT_USAGE, why);
+        g_free(why);
+        return FALSE;
+    }
+    st = db_prepare(inst->db, "INSERT OR REPLACE INTO list_settings(list, key, value) VALUES(?, ?, ?)");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, v, -1, SQLITE_STATIC);
+    ok = db_step_done(st, error);
+    g_free(v);
+    return ok;
+}

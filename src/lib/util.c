@@ -1,0 +1,194 @@
+/* util.c - file and string helpers: atomic writes (tmp + fsync + rename +
+ * fsync of the directory), whole-descriptor reads, random hex strings,
+ * durations and name checks.  Everything that acknowledges mail stores it
+ * through write_file_atomic first. */
+#include "config.h"
+#include "util.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+
+GQuark
+kairan_error_quark(void)
+{
+    return g_quark_from_static_string("kairan-error");
+}
+
+gboolean
+fsync_dir(const char *dir, GError **error)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "fsync %s: %s", dir, g_strerror(e));
+        return FALSE;
+    }
+    close(fd);
+    return TRUE;
+}
+
+gboolean
+mkdir_p(const char *dir, int mode, GError **error)
+{
+    if (g_mkdir_with_parents(dir, mode) < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "mkdir %s: %s", dir, g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return FALSE;
+        }
+        p += n;
+        len -= (size_t) n;
+    }
+    return TRUE;
+}
+
+gboolean
+write_file_atomic(const char *path, const char *tmpdir, const void *data,
+                  size_t len, GError **error)
+{
+    char *rnd = random_hex(8);
+    char *tmp = g_strdup_printf("%s/.tmp.%ld.%s", tmpdir, (long) getpid(), rnd);
+    char *dir = g_path_get_dirname(path);
+    gboolean ok = FALSE;
+    int fd;
+
+    g_free(rnd);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "create %s: %s", tmp, g_strerror(errno));
+        goto out;
+    }
+    if (!write_all(fd, data, len) || fsync(fd) < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "write %s: %s", tmp, g_strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    if (close(fd) < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "close %s: %s", tmp, g_strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (rename(tmp, path) < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "rename %s: %s", path, g_strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    ok = fsync_dir(dir, error);
+out:
+    g_free(tmp);
+    g_free(dir);
+    return ok;
+}
+
+GByteArray *
+read_fd_all(int fd, size_t max, gboolean *truncated, GError **error)
+{
+    GByteArray *buf = g_byte_array_sized_new(65536);
+    char chunk[65536];
+
+    if (truncated)
+        *truncated = FALSE;
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "read: %s", g_strerror(errno));
+            g_byte_array_free(buf, TRUE);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        if (max && buf->len + (size_t) n > max) {
+            if (truncated)
+                *truncated = TRUE;
+            /* keep draining so the writer is not killed by SIGPIPE */
+            continue;
+        }
+        g_byte_array_append(buf, (guint8 *) chunk, (guint) n);
+    }
+    return buf;
+}
+
+char *
+random_hex(size_t nbytes)
+{
+    unsigned char raw[64];
+    GString *s = g_string_sized_new(nbytes * 2 + 1);
+
+    g_assert(nbytes <= sizeof(raw));
+    if (RAND_bytes(raw, (int) nbytes) != 1)
+        log_fatal(EXIT_SOFTWARE, "RAND_bytes failed");
+    for (size_t i = 0; i < nbytes; i++)
+        g_string_append_printf(s, "%02x", raw[i]);
+    return g_string_free(s, FALSE);
+}
+
+gint64
+now_seconds(void)
+{
+    return g_get_real_time() / G_USEC_PER_SEC;
+}
+
+gint64
+parse_duration(const char *s)
+{
+    char *end;
+    gint64 v;
+
+    if (!s || !*s || !g_ascii_isdigit(*s))
+        return -1;
+    v = g_ascii_strtoll(s, &end, 10);
+    if (v < 0 || v > G_MAXINT32)
+        return -1;
+    if (*end == '\0' || g_str_equal(end, "s"))
+        return v;
+    if (g_str_equal(end, "m"))
+        return v * 60;
+    if (g_str_equal(end, "h"))
+        return v * 3600;
+    if (g_str_equal(end, "d"))
+        return v * 86400;
+    if (g_str_equal(end, "w"))
+        return v * 7 * 86400;
+    return -1;
+}
+
+gboolean
+str_is_safe_name(const char *s, gboolean allow_upper)
+{
+    if (!s || !*s || strlen(s) > 64)
+        return FALSE;
+    if (!g_ascii_isalnum(s[0]))
+        return FALSE;
+    for (const char *p = s; *p; p++) {
+        if (g_ascii_islower(*p) || g_ascii_isdigit(*p) || *p == '-' || *p == '_' || *p == '.')
+            continue;
+        if (allow_upper && g_ascii_isupper(*p))
+            continue;
+        return FALSE;
+    }
+    return strstr(s, "..") == NULL;
+}

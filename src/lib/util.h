@@ -1,0 +1,28 @@
+/* util.h - small file and string helpers shared by every kairan module. */
+#ifndef KAIRAN_UTIL_H
+#define KAIRAN_UTIL_H
+
+#include <glib.h>
+#include <stddef.h>
+
+#define KAIRAN_ERROR kairan_error_quark()
+GQuark kairan_error_quark(void);
+/* Error codes carried in GError->code: the sysexits status to exit with. */
+
+/* write_file_atomic - write data to TMPDIR/unique, fsync, rename to path,
+ * fsync the directory.  tmpdir must be on the same file system. */
+gboolean write_file_atomic(const char *path, const char *tmpdir,
+                           const void *data, size_t len, GError **error);
+gboolean fsync_dir(const char *dir, GError **error);
+gboolean mkdir_p(const char *dir, int mode, GError **error);
+/* read_fd_all - read a whole descriptor, up to max bytes (0 = no limit);
+ * *truncated is set when more was there. */
+GByteArray *read_fd_all(int fd, size_t max, gboolean *truncated, GError **error);
+char *random_hex(size_t nbytes);
+gint64 now_seconds(void);
+/* parse_duration - "300", "5m", "2h", "5d", "1w" -> seconds; -1 if bad. */
+gint64 parse_duration(const char *s);
+/* str_is_safe_name - a list or ID name: [a-z0-9][a-z0-9._-]* (no paths). */
+gboolean str_is_safe_name(const char *s, gboolean allow_upper);
+
+#endif
