@@ -8,6 +8,8 @@
  *     one that is a member counts.  Delayed/relayed/delivered groups are
  *     no failures, but the mail is still a bounce (it is not forwarded).
  *  2. X-Failed-Recipients (Exim, Gmail).
+ *     A multipart/report whose MIME structure is broken is searched
+ *     for the same fields in its text.
  *  3. Other reports from a mailer daemon (null or MAILER-DAEMON/postmaster
  *     sender, or a typical Subject): the addresses in the text parts
  *     before the returned message (qmail, Exchange, m-FILTER, Biglobe...)
@@ -200,6 +202,14 @@ looks_like_daemon(GMimeMessage *msg, const char *envelope_sender)
     return daemon;
 }
 
+static gboolean
+is_report(GMimeMessage *msg)
+{
+    GMimeObject *top = g_mime_message_get_mime_part(msg);
+    GMimeContentType *ct = top ? g_mime_object_get_content_type(top) : NULL;
+    return ct && g_mime_content_type_is_type(ct, "multipart", "report");
+}
+
 /* report_text_cut - the text before the returned message starts. */
 static void
 report_text_cut(GString *text)
@@ -274,6 +284,17 @@ bounce_failed_recipients(GMimeMessage *msg, const char *envelope_sender, GPtrArr
     walk(g_mime_message_get_mime_part(msg), &has_dsn, out, text);
     if (has_dsn)
         goto done;
+    if (is_report(msg) || looks_like_daemon(msg, envelope_sender)) {
+        /* a report whose MIME structure was lost: DSN fields in the text */
+        char *body = g_mime_object_to_string(g_mime_message_get_mime_part(msg), NULL);
+        char *low = g_ascii_strdown(body, -1);
+        if (strstr(low, "\nfinal-recipient:") && strstr(low, "\naction:"))
+            parse_dsn_fields(body, out);
+        g_free(low);
+        g_free(body);
+        if (out->len > 0)
+            goto done;
+    }
     xfr = g_mime_object_get_header(GMIME_OBJECT(msg), "X-Failed-Recipients");
     if (xfr) {
         char **parts = g_strsplit_set(xfr, ", \t\r\n", 0);
@@ -496,6 +517,7 @@ bounce_process(Incoming *in)
 {
     Instance *inst = in->inst;
     GPtrArray *members, *failed;
+    GHashTable *seen;
     char *token, *verp;
     int status = 0;
 
@@ -530,6 +552,7 @@ bounce_process(Incoming *in)
     if (failed->len == 0)
         log_info("%s: bounce from <%s> without failed recipients (delay or notice): dropped",
                  in->list, in->envelope_sender);
+    seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; i < failed->len && status == 0; i++) {
         BounceRcpt *b = failed->pdata[i];
         Member *m = member_get(inst, in->list, b->address);
@@ -540,6 +563,11 @@ bounce_process(Incoming *in)
             log_info("%s: bounce for <%s>, not a member: ignored", in->list, b->address);
             continue;
         }
+        if (g_hash_table_contains(seen, m->address)) {   /* one count per mail */
+            member_free(m);
+            continue;
+        }
+        g_hash_table_add(seen, g_strdup(m->address));
         if (!count_bounce(in, m, b->hard, &error)) {
             log_error("%s: cannot record the bounce of <%s>: %s", in->list, m->address, error->message);
             status = EXIT_TEMPFAIL;
@@ -547,6 +575,7 @@ bounce_process(Incoming *in)
         }
         member_free(m);
     }
+    g_hash_table_unref(seen);
     g_ptr_array_unref(failed);
     return status;
 }

@@ -241,7 +241,7 @@ cmd_confirm(CtlSession *s, char **argv, int argc)
     TokenStatus ts;
     GError *error = NULL;
 
-    if (argc != 2) {
+    if (argc < 2) {     /* words after the token (a Subject) are ignored */
         ctl_reply_say(s->reply, "usage", "usage", "confirm TOKEN", NULL);
         return;
     }
