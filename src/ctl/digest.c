@@ -326,6 +326,8 @@ digest_list(Instance *inst, const char *list, gboolean force, GError **error)
     rcpts = digest_recipients(inst, list);
     volume = meta_int(inst, "digest_volume", list);
     volume = volume < 0 ? 1 : volume + 1;
+    if (rcpts->len == 0)
+        volume--;                   /* nobody reads digests: no issue number used */
     if (rcpts->len > 0) {
         char *subject = g_strdup_printf("%s digest, issue %" G_GINT64_FORMAT, list, volume);
         char *to = list_address(inst, list, NULL);
@@ -360,7 +362,8 @@ digest_list(Instance *inst, const char *list, gboolean force, GError **error)
         }
     }
     if (!meta_int_set(inst, "digest_last", list, now, error) ||
-        !meta_int_set(inst, "digest_volume", list, volume, error) || !db_commit(inst->db, error)) {
+        (volume > 0 && !meta_int_set(inst, "digest_volume", list, volume, error)) ||
+        !db_commit(inst->db, error)) {
         db_rollback(inst->db);
         sent = -1;
         goto out;

@@ -127,6 +127,20 @@ db.close()
 t.eq(name and name[0], "山田 太郎", "name from the Japanese subscribe command stored")
 inst.config("team", "language", "en")
 
+# Shift_JIS, quoted-printable, and HTML mail with a text alternative
+m = EmailMessage()
+m["From"] = "hanako@example.jp"
+m["To"] = f"team-ctl@{DOMAIN}"
+m["Subject"] = "コマンド"
+m.set_content("# summary\n以上\nend\n", charset="shift_jis", cte="quoted-printable")
+m.add_alternative("<p>summary</p><p>index</p>", subtype="html")
+inst.clear_queue()
+inst.deliver("team", m.as_bytes(), sender="hanako@example.jp", mode="--ctl")
+rep = reply_to("hanako@example.jp")
+text = body_text(rep[0]["msg"]) if rep else ""
+t.ok(">>> summary" in text and ">>> 以上" in text and ">>> index" not in text,
+     "Shift_JIS quoted-printable text alternative of an HTML mail read", text)
+
 # --- member commands --------------------------------------------------------
 ctl("status\nsummary\ndigest on\nnomail\npassword secret99\n# mail\nbogus\nend\nhelp\n")
 text = body_text(reply_to("member@example.org")[0]["msg"])

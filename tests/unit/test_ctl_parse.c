@@ -95,6 +95,40 @@ test_range(void)
     g_array_unref(a);
 }
 
+static void
+test_verp(void)
+{
+    char *a = bounce_verp_decode("team-admin+Taro.Y=Example.JP@lists.example.test", "team");
+    g_assert_cmpstr(a, ==, "Taro.Y@example.jp");
+    g_free(a);
+    g_assert_null(bounce_verp_decode("team-admin@lists.example.test", "team"));
+    g_assert_null(bounce_verp_decode("other-admin+a=b.example@lists.example.test", "team"));
+    g_assert_null(bounce_verp_decode(NULL, "team"));
+}
+
+static void
+test_dsn(void)
+{
+    static const char dsn[] =
+        "From: MAILER-DAEMON@mx.example\nSubject: Undelivered\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\nfailed\n"
+        "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\n"
+        "Original-Recipient: rfc822;Member@Example.ORG\nFinal-Recipient: rfc822; m@mail.example.org\n"
+        "Action: failed\nStatus: 5.1.1\n\n"
+        "Final-Recipient: rfc822; late@example.org\nAction: delayed\nStatus: 4.4.1\n\n"
+        "--b\nContent-Type: message/rfc822\n\nFrom: poster@example.org\nSubject: x\n\nhi\n--b--\n";
+    GMimeMessage *msg = parse_message_bytes((const guint8 *) dsn, sizeof(dsn) - 1);
+    GPtrArray *f = bounce_failed_recipients(msg, "", NULL);
+    g_assert_nonnull(f);
+    g_assert_cmpuint(f->len, ==, 1);
+    g_assert_cmpstr(((BounceRcpt *) f->pdata[0])->address, ==, "Member@example.org");
+    g_assert_cmpstr(((BounceRcpt *) f->pdata[0])->alt, ==, "m@mail.example.org");
+    g_assert_true(((BounceRcpt *) f->pdata[0])->hard);
+    g_ptr_array_unref(f);
+    g_object_unref(msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -105,5 +139,7 @@ main(int argc, char **argv)
     g_test_add_func("/ctl/max_commands", test_max);
     g_test_add_func("/ctl/mask", test_mask);
     g_test_add_func("/ctl/range", test_range);
+    g_test_add_func("/ctl/verp", test_verp);
+    g_test_add_func("/ctl/dsn", test_dsn);
     return g_test_run();
 }
