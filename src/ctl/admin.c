@@ -132,6 +132,11 @@ authenticate(CtlSession *s, const char *password)
         s->admin_failed = TRUE;
         return FALSE;
     }
+    if (s->admin_failed) {
+        /* one guess per mail: later `admin pass` lines are not checked */
+        ctl_reply_say(s->reply, "auth_failed", NULL);
+        return FALSE;
+    }
     if (!s->is_owner) {
         log_warn("%s: admin authentication refused for <%s>: not an owner", list, s->sender);
         ctl_reply_say(s->reply, "auth_failed", NULL);

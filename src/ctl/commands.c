@@ -143,14 +143,28 @@ ctl_chaddr_apply(Instance *inst, const char *list, const char *old_addr,
         g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s is already a member of %s", new_addr, list);
         return FALSE;
     }
+    if (!db_begin_immediate(inst->db, error))
+        return FALSE;
     st = db_prepare(inst->db, "UPDATE members SET address = ? WHERE list = ? AND address = ?");
     sqlite3_bind_text(st, 1, new_addr, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, old_addr, -1, SQLITE_STATIC);
-    if (!db_step_done(st, error))
+    if (!db_step_done(st, error)) {
+        db_rollback(inst->db);
         return FALSE;
+    }
     if (sqlite3_changes(inst->db) == 0) {
+        db_rollback(inst->db);
         g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "%s is not a member of %s", old_addr, list);
+        return FALSE;
+    }
+    /* the messages the member DELE'd over POP3 stay hidden */
+    st = db_prepare(inst->db, "UPDATE OR IGNORE pop_hidden SET address = ? WHERE list = ? AND address = ?");
+    sqlite3_bind_text(st, 1, new_addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, old_addr, -1, SQLITE_STATIC);
+    if (!db_step_done(st, error) || !db_commit(inst->db, error)) {
+        db_rollback(inst->db);
         return FALSE;
     }
     log_info("%s: member <%s> changed address to <%s>", list, old_addr, new_addr);

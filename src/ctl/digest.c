@@ -289,6 +289,30 @@ meta_int_set(Instance *inst, const char *key, const char *list, gint64 value, GE
     return ok;
 }
 
+/* digest_list_headers - List-Id, List-Post, List-Help, List-Unsubscribe
+ * of a digest mail (RFC 2369/2919), as members see on single posts. */
+static void
+digest_list_headers(Instance *inst, const char *list, GMimeMessage *msg)
+{
+    GMimeObject *o = GMIME_OBJECT(msg);
+    char *addr = list_address(inst, list, NULL), *ctl = list_address(inst, list, "-ctl");
+    char *id = g_strdup_printf("<%s.%s>", list, inst->domain);
+    char *post = g_strdup_printf("<mailto:%s>", addr);
+    char *help = g_strdup_printf("<mailto:%s?subject=help>", ctl);
+    char *unsub = g_strdup_printf("<mailto:%s?subject=unsubscribe>", ctl);
+
+    g_mime_object_set_header(o, "List-Id", id, NULL);
+    g_mime_object_set_header(o, "List-Post", post, NULL);
+    g_mime_object_set_header(o, "List-Help", help, NULL);
+    g_mime_object_set_header(o, "List-Unsubscribe", unsub, NULL);
+    g_free(addr);
+    g_free(ctl);
+    g_free(id);
+    g_free(post);
+    g_free(help);
+    g_free(unsub);
+}
+
 /* digest_list - send the digest of one list if due; -1 error, else the
  * number of digest mails queued. */
 static int
@@ -334,6 +358,8 @@ digest_list(Instance *inst, const char *list, gboolean force, GError **error)
         gboolean plain = list_setting_is(inst, list, "digest_format", "plain");
         mails = digest_build_chunks(inst, list, nums, plain, subject, to,
                                     (gsize) list_setting_int(inst, list, "mget_max_size"));
+        for (guint i = 0; i < mails->len; i++)
+            digest_list_headers(inst, list, mails->pdata[i]);
         for (guint i = 0; i < mails->len; i++) {
             if (!notify_queue(inst, list, mails->pdata[i], (const char *const *) rcpts->pdata,
                               rcpts->len, error)) {

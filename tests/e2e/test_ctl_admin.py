@@ -4,6 +4,7 @@ approve/reject/passwd, wrong passwords refused and locked after 5 with
 the owners told, and the password never in the queue or the log."""
 import glob
 import re
+import sqlite3
 from kt import *
 
 PW = "Sup3r-Secret-Pw"
@@ -76,6 +77,15 @@ t.ok("Authentication failed" in text and "y@example.net" not in inst.check("memb
      "right password from a non-owner refused", text)
 
 # --- wrong passwords: refused, locked after 5, owners told ------------------
+r, text = ctl("admin pass guess-a\nadmin pass guess-b\nadmin pass guess-c\n")
+db = sqlite3.connect(inst.path("kairan.db"))
+nfail = db.execute("SELECT count(*) FROM auth_failures WHERE list='team'").fetchone()[0]
+db.close()
+t.eq(nfail, 1, "only the first admin pass of a mail is checked (one guess per mail)")
+db = sqlite3.connect(inst.path("kairan.db"))
+db.execute("DELETE FROM auth_failures")
+db.commit()
+db.close()
 for i in range(4):
     r, text = ctl(f"admin pass wrong-{i}-guess\nadmin add evil@example.com")
 t.ok(text.count("Authentication failed") >= 1 and "evil@example.com" not in inst.check("members", "team"),

@@ -108,6 +108,7 @@ if q:
     subs = subjects_of_digest(q[0]["msg"])
     t.eq(len(subs), 8, "the digest holds the 8 undigested posts")
     t.ok("post number 8" in subs[-1], "in order, last one last")
+    t.eq(q[0]["msg"]["List-Id"], f"<team.{DOMAIN}>", "digest carries List-Id")
 db = sqlite3.connect(inst.path("kairan.db"))
 n = db.execute("SELECT count(*) FROM archive WHERE list='team' AND digested=0").fetchone()[0]
 db.close()
