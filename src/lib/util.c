@@ -68,8 +68,8 @@ write_file_atomic(const char *path, const char *tmpdir, const void *data,
                   size_t len, GError **error)
 {
     char *rnd = random_hex(8);
-    char *tmp = g_strdup_printf("%s/.tmp.%ld.%s", tmpdir, (long) getpid(), rnd);
     char *dir = g_path_get_dirname(path);
+    char *tmp = g_strdup_printf("%s/.tmp.%ld.%s", tmpdir ? tmpdir : dir, (long) getpid(), rnd);
     gboolean ok = FALSE;
     int fd;
 
