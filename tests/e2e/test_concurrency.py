@@ -32,4 +32,21 @@ subjects = sorted(str(inst.archive("team", n)["Subject"]).split("] ")[1] for n i
 t.eq(subjects, sorted(f"concurrent {i}" for i in range(50)), "every post archived exactly once")
 t.eq(len(inst.queue()), 50, "one queued fan-out per post")
 t.eq(inst.check("lists", "--verbose").split()[3], "50", "list counter at 50")
+
+# A database locked for longer than db_busy_timeout: 75, nothing visible.
+import sqlite3
+with open(inst.path("kairan.conf"), "a") as f:
+    pass
+conf = open(inst.path("kairan.conf")).read().replace("[global]\n", "[global]\ndb_busy_timeout=1\n", 1)
+open(inst.path("kairan.conf"), "w").write(conf)
+locker = sqlite3.connect(inst.path("kairan.db"), timeout=5, isolation_level=None)
+locker.execute("BEGIN IMMEDIATE")
+r = inst.deliver("team", make_msg("while locked"))
+locker.execute("ROLLBACK")
+locker.close()
+t.eq(r.returncode, 75, "database locked past db_busy_timeout: exit 75 (the MTA retries)")
+t.eq(inst.archive_numbers("team"), list(range(1, 51)), "nothing archived while locked")
+t.eq(len(inst.queue()), 50, "nothing queued while locked")
+r = inst.deliver("team", make_msg("after the lock"))
+t.ok(r.returncode == 0 and inst.archive_numbers("team")[-1] == 51, "the retry gets number 51")
 t.done()
