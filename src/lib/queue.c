@@ -80,7 +80,9 @@ commit_envelope(const Instance *inst, const char *id, const char *sender,
     for (guint i = 0; i < nrcpts; i++) {
         if (strpbrk(rcpts[i], "\r\n") != NULL)
             continue;                       /* never let a recipient forge a line */
-        g_string_append_printf(env, "R %s\n", rcpts[i]);
+        g_string_append_len(env, "R ", 2);
+        g_string_append(env, rcpts[i]);
+        g_string_append_c(env, '\n');
     }
     ok = write_file_atomic(envpath, NULL, env->str, env->len, error);
     g_string_free(env, TRUE);
