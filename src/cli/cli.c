@@ -60,6 +60,9 @@ cli_parse(int *argc, char ***argv, const char *name, const char *params,
     if (entries)
         g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_help_enabled(ctx, TRUE);
+    /* config LIST KEY VALUE: a value may start with '-' */
+    if (g_str_equal(name, "config"))
+        g_option_context_set_strict_posix(ctx, TRUE);
     if (!g_option_context_parse(ctx, argc, argv, &error)) {
         fprintf(stderr, "kairan %s: %s\nTry 'kairan %s --help'.\n", name, error->message, name);
         exit(EXIT_USAGE);

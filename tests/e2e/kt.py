@@ -189,9 +189,7 @@ def corpus_files(sub=None):
     out = []
     for root, _, files in os.walk(base):
         for f in sorted(files):
-            if f.endswith((".md", ".txt")) and f == "SOURCES.md":
-                continue
-            if f == "SOURCES.md":
+            if f.startswith(".") or f.endswith(".md"):
                 continue
             out.append(os.path.join(root, f))
     return sorted(out)
