@@ -17,6 +17,7 @@
  *   auth_failures(list, at)          admin password failures
  *   pop_hidden(list, address, num)   DELE'd messages per member
  *   sessions(id, list, address, csrf, expires)   web sessions
+ *     (+ role: admin|owner|member, web migration)
  */
 #include "config.h"
 #include "db.h"
@@ -54,6 +55,8 @@ static const char *migrations[] = {
     "  expires INTEGER NOT NULL);",
     /* 2: the fan-out reads only this index (no table lookups per member) */
     "CREATE INDEX members_delivery ON members(list, nomail, post_only, digest, address);",
+    /* 3 (web): the role of a session (admin, owner, member) */
+    "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT 'owner';",
 };
 
 void
