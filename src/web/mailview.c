@@ -23,7 +23,13 @@ add_attachment(MailView *v, GMimeObject *part)
     MailAttachment *a = g_new0(MailAttachment, 1);
     GMimeContentType *ct = g_mime_object_get_content_type(part);
     a->index = (int) v->attachments->len + 1;
-    a->mime_type = ct ? g_ascii_strdown(g_mime_content_type_get_mime_type(ct), -1) : g_strdup("application/octet-stream");
+    if (ct) {
+        char *t = g_mime_content_type_get_mime_type(ct);     /* allocated */
+        a->mime_type = g_ascii_strdown(t, -1);
+        g_free(t);
+    } else {
+        a->mime_type = g_strdup("application/octet-stream");
+    }
     if (GMIME_IS_PART(part) && g_mime_part_get_filename(GMIME_PART(part)))
         a->filename = g_strdup(g_mime_part_get_filename(GMIME_PART(part)));
     a->part = part;
