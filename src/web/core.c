@@ -392,7 +392,7 @@ pick_lang(WebRequest *req)
         if (r)
             return r;
     }
-    return "en";
+    return NULL;
 }
 
 static gboolean
@@ -520,6 +520,7 @@ web_handle(Instance *inst, WebRequest *req)
     WebCtx c = { 0 };
     const char *m = req->method;
     gboolean head = g_str_equal(m, "HEAD");
+    const char *pref;
 
     c.inst = inst;
     c.req = req;
@@ -531,7 +532,8 @@ web_handle(Instance *inst, WebRequest *req)
         web_fail(&c, 400, T(&c, "The address of this page is malformed."));
         goto out;
     }
-    c.lang = pick_lang(req);
+    pref = pick_lang(req);     /* NULL: no stated preference */
+    c.lang = pref ? pref : "en";
     {
         const char *anon = g_hash_table_lookup(req->cookies, ANON_COOKIE);
         if (anon && strlen(anon) == 32 && strspn(anon, "0123456789abcdef") == 32)
@@ -552,6 +554,15 @@ web_handle(Instance *inst, WebRequest *req)
         goto out;
     }
     c.nseg = (int) g_strv_length(c.seg);
+    if (!pref) {
+        /* no stated preference: a list's pages speak the list's language */
+        char *ll = NULL;
+        if (inst && c.nseg >= 2 && (g_str_equal(c.seg[0], "list") || g_str_equal(c.seg[0], "admin")) &&
+            str_is_safe_name(c.seg[1], FALSE) && list_exists(inst, c.seg[1]))
+            ll = list_setting(inst, c.seg[1], "language");
+        c.lang = ll && g_str_equal(ll, "ja") ? "ja" : "en";
+        g_free(ll);
+    }
     if (g_str_equal(req->method, "POST") && !parse_body(req)) {
         web_fail(&c, 400, T(&c, "The form data could not be read."));
         goto out;

@@ -106,6 +106,27 @@ form_parse_urlencoded(GHashTable *params, const char *data, gsize len)
     return TRUE;
 }
 
+/* upload_text - an uploaded text file as UTF-8: UTF-8 (a BOM dropped),
+ * else CP932 (Shift_JIS as Japanese spreadsheets save CSV), else
+ * Latin-1; "" for binary data with NUL bytes. */
+static char *
+upload_text(const guint8 *data, gsize len)
+{
+    char *out;
+    if (len == 0 || memchr(data, 0, len))
+        return g_strdup("");
+    if (len >= 3 && data[0] == 0xef && data[1] == 0xbb && data[2] == 0xbf) {
+        data += 3;
+        len -= 3;
+    }
+    if (g_utf8_validate((const char *) data, (gssize) len, NULL))
+        return g_strndup((const char *) data, len);
+    out = g_convert((const char *) data, (gssize) len, "UTF-8", "CP932", NULL, NULL, NULL);
+    if (!out)
+        out = g_convert((const char *) data, (gssize) len, "UTF-8", "ISO-8859-1", NULL, NULL, NULL);
+    return out ? out : g_strdup("");
+}
+
 gboolean
 form_parse_multipart(GHashTable *params, const char *content_type, const guint8 *data, gsize len)
 {
@@ -144,12 +165,7 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
             if (g_mime_part_get_content(GMIME_PART(part)))
                 g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(part)), mem);
             content = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-            value = content->len ? g_strndup((const char *) content->data, content->len) : g_strdup("");
-            if (!g_utf8_validate(value, -1, NULL) || strlen(value) != content->len) {
-                /* not text: keep it out rather than pass bytes around */
-                g_free(value);
-                value = g_strdup("");
-            }
+            value = upload_text(content->data, content->len);
             params_add(params, name, value);
             if (filename) {
                 char *fn = g_strconcat(name, ".filename", NULL);

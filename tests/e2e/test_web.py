@@ -224,6 +224,38 @@ def scenario(kind):
         r = c.get("/login?lang=ja")
         t.ok("ログイン" in r.text and 'lang="ja"' in r.text, P + "pages in Japanese")
 
+        # the instance admin password: every list
+        inst.newlist("other", owner="boss@example.org")
+        r = inst.run("web", "--set-admin-password", stdin=b"admin-pass-123\n")
+        t.ok(r.returncode == 0, P + "kairan web --set-admin-password", r.stderr)
+        adm = WebClient(inst, server=server, cgi=(kind == "cgi"))
+        r = adm.login("", "root@example.org", "admin-pass-123")
+        t.eq(r.status, 303, P + "admin password logs in")
+        r = adm.get("/admin")
+        t.ok("/admin/other/members" in r.text and "/admin/team/members" in r.text, P + "admin sees every list")
+        r = c.get("/admin/other/members")
+        t.eq(r.status, 403, P + "an owner of team may not manage other")
+
+        # a member with a POP3 password reads a members-only archive, nothing else
+        inst.run("passwd", "team", "member@example.org", stdin=b"pop-pass-1\n")
+        mb = WebClient(inst, server=server, cgi=(kind == "cgi"))
+        r = mb.login("team", "member@example.org", "pop-pass-1")
+        t.ok(r.status == 303 and r.header("Location").endswith("/list/team/archive"), P + "member login goes to the archive")
+        t.eq(mb.get("/list/team/archive").status, 200, P + "member reads the members-only archive")
+        t.eq(mb.get("/admin/team/members").status, 303, P + "member cannot open the members page")
+
+        # pagination
+        c.form_post("/admin/team/members", data={"do": "add",
+                    "addresses": "\n".join(f"p{i:03d}@example.org" for i in range(120))})
+        r = c.get("/admin/team/members?page=2")
+        t.ok("page 2 / 3" in r.text and "p045@example.org" in r.text and "p000@example.org" not in r.text,
+             P + "members are paginated")
+
+        # a list in Japanese speaks Japanese to a browser without a preference
+        inst.config("other", "language", "ja")
+        r = WebClient(inst, server=server, cgi=(kind == "cgi"), lang="fr").get("/list/other/subscribe")
+        t.ok('lang="ja"' in r.text and "購読" in r.text, P + "a ja list's pages are in Japanese by default")
+
         # logout
         r = c.form_post("/admin", "/logout")
         t.ok(r.status == 303, P + "logout")

@@ -81,6 +81,15 @@ try:
         r = v.get("/admin")
         t.eq(r.status, 200, P + "the victim's own new session works")
 
+        # expiry: a session past its time is not accepted
+        import sqlite3
+        db = sqlite3.connect(inst.path("kairan.db"))
+        db.execute("UPDATE sessions SET expires = 1 WHERE id = ?", (v.cookies["kairan_sid"],))
+        db.commit()
+        db.close()
+        r = v.get("/admin")
+        t.eq(r.status, 303, P + "an expired session is not accepted")
+
         # path traversal
         for path in ["/list/team/archive/../../../kairan.conf", "/list/team/archive/%2e%2e/%2e%2e/kairan.conf",
                      "/list/team/archive/1/attachment/..%2f..%2f..%2fkairan.db", "/list/team/archive/-1",

@@ -48,6 +48,8 @@ test_multipart(void)
         "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n"
         "--XyZ\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"m.csv\"\r\n"
         "Content-Type: text/csv\r\n\r\na@example.org,Anna\r\nb@example.org\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"sjis\"; filename=\"s.csv\"\r\n\r\n"
+        "x@example.org,\x93\xfa\x96\x7b\r\n"
         "--XyZ\r\nContent-Disposition: form-data; name=\"empty\"; filename=\"\"\r\n"
         "Content-Type: application/octet-stream\r\n\r\n\r\n"
         "--XyZ--\r\n";
@@ -57,6 +59,7 @@ test_multipart(void)
     g_assert_nonnull(strstr(params_get(p, "csv"), "b@example.org"));
     g_assert_cmpstr(params_get(p, "csv.filename"), ==, "m.csv");
     g_assert_cmpstr(params_get(p, "empty"), ==, "");
+    g_assert_cmpstr(params_get(p, "sjis"), ==, "x@example.org,\xe6\x97\xa5\xe6\x9c\xac");
     g_hash_table_unref(p);
 }
 
