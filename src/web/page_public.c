@@ -169,7 +169,24 @@ page_subscribe(WebCtx *c, const char *list, const char *action)
     TData *d;
 
     if (!g_str_equal(c->req->method, "POST")) {
-        sub_form(c, 200, list, action, NULL, NULL, param(c, "a"));
+        const char *a = param(c, "a"), *s = param(c, "s");
+        char *oa = a && s && g_str_equal(action, "unsubscribe") ? address_normalize(a, NULL) : NULL;
+        char *want = oa ? web_oneclick_sig(c->inst, list, oa) : NULL;
+        if (want && const_time_equal(s, want) && member_is(c->inst, list, oa)) {
+            /* a signed link opened in a browser: one button, no mail round trip */
+            TData *od = tdata_new();
+            char *ea = url_encode(oa);
+            tdata_set(od, "list", list);
+            tdata_set(od, "base", c->req->base);
+            tdata_set(od, "address", oa);
+            tdata_setf(od, "query", "a=%s&s=%s", ea, s);
+            page_render(c, 200, "oneclick", od, T(c, "Unsubscribe"));
+            g_free(ea);
+        } else {
+            sub_form(c, 200, list, action, NULL, NULL, a);
+        }
+        g_free(oa);
+        g_free(want);
         return;
     }
     if (g_str_equal(action, "unsubscribe") && oc && g_str_equal(oc, "One-Click")) {

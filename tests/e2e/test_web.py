@@ -201,6 +201,10 @@ def scenario(kind):
         t.eq(r.status, 403, P + "one-click with a bad signature is refused")
         r = bare.post("/list/team/unsubscribe", {"List-Unsubscribe": "One-Click"})
         t.eq(r.status, 400, P + "one-click without a member is 400")
+        r = bare.get(f"/list/team/unsubscribe?a=bob%40example.org&s={sig}")
+        t.ok(r.status == 200 and 'value="One-Click"' in r.text and "bob@example.org" in r.text,
+             P + "the signed link opened in a browser shows a one-button form")
+        t.ok("bob@example.org" in inst.check("members", "team"), P + "GET of the signed link changes nothing")
         r = bare.post(f"/list/team/unsubscribe?a=bob%40example.org&s={sig}", {"List-Unsubscribe": "One-Click"})
         t.ok(r.status == 200 and "bob@example.org" not in inst.check("members", "team"), P + "signed one-click unsubscribes at once")
 
