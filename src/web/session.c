@@ -102,7 +102,7 @@ failures(Instance *inst, const char *key)
 static void
 record_failure(Instance *inst, const char *key)
 {
-    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM auth_failures WHERE list LIKE 'web%' AND at < ?");
+    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM auth_failures WHERE (list LIKE 'web:%' OR list LIKE 'web-ip:%') AND at < ?");
     sqlite3_bind_int64(st, 1, now_seconds() - LOGIN_WINDOW);
     db_step_done(st, NULL);       /* old failures no longer count: forget them */
     st = db_prepare(inst->db, "INSERT INTO auth_failures(list, at) VALUES(?, ?)");
