@@ -16,6 +16,7 @@
  *   GET  /list/LIST/archive[/thread|/N|/N/attachment/K]
  *   GET|POST /list/LIST/subscribe | /list/LIST/unsubscribe (and RFC 8058)
  *   GET|POST /confirm/TOKEN         the link of a confirmation mail
+ *   GET|POST /list/LIST/password, /password/TOKEN   a member's POP3 password
  * State changes only by POST, each checked against a CSRF token. */
 #include "config.h"
 #include "webint.h"
@@ -445,6 +446,10 @@ route(WebCtx *c)
         page_confirm(c, s[1]);
         return;
     }
+    if (n == 2 && g_str_equal(s[0], "password")) {
+        page_password_set(c, s[1]);
+        return;
+    }
     if (g_str_equal(s[0], "admin")) {
         if (!c->sess || g_str_equal(c->sess->role, "member")) {
             if (post) {
@@ -499,6 +504,10 @@ route(WebCtx *c)
         }
         if (n == 3 && (g_str_equal(s[2], "subscribe") || g_str_equal(s[2], "unsubscribe"))) {
             page_subscribe(c, s[1], s[2]);
+            return;
+        }
+        if (n == 3 && g_str_equal(s[2], "password")) {
+            page_password_request(c, s[1]);
             return;
         }
         if (g_str_equal(s[2], "archive")) {

@@ -74,4 +74,8 @@ void page_list_info(WebCtx *c, const char *list);
 void page_subscribe(WebCtx *c, const char *list, const char *action);
 void page_confirm(WebCtx *c, const char *token);
 
+/* page_password.c */
+void page_password_request(WebCtx *c, const char *list);
+void page_password_set(WebCtx *c, const char *token);
+
 #endif

@@ -248,6 +248,28 @@ def scenario(kind):
         t.eq(mb.get("/list/team/archive").status, 200, P + "member reads the members-only archive")
         t.eq(mb.get("/admin/team/members").status, 303, P + "member cannot open the members page")
 
+        # a member sets the POP3 password through a mailed link
+        inst.clear_queue()
+        pw = WebClient(inst, server=server, cgi=(kind == "cgi"))
+        r = pw.form_post("/list/team/password", data={"address": "carol@example.org"})
+        r2 = pw.form_post("/list/team/password", data={"address": "stranger@example.org"})
+        t.ok(r.status == 200 and r2.status == 200 and r.text.count("on its way") == r2.text.count("on its way") == 1,
+             P + "password request answers the same for members and strangers")
+        mails = [q for q in inst.queue() if "POP3 password" in str(q["msg"]["Subject"])]
+        t.ok(len(mails) == 1 and mails[0]["rcpts"] == ["carol@example.org"], P + "only the member gets the link")
+        m = re.search(r"https?://\S+/password/([0-9a-f]{32})", mails[0]["msg"].get_body(("plain",)).get_content()) if mails else None
+        t.ok(m is not None, P + "the mail carries the link")
+        if m:
+            ppath = "/password/" + m.group(1)
+            r = pw.form_post(ppath, data={"password": "carol-pop-1", "password2": "carol-pop-2"})
+            t.ok(r.status == 400 and "differ" in r.text, P + "two different passwords are refused")
+            r = pw.form_post(ppath, data={"password": "carol-pop-1", "password2": "carol-pop-1"})
+            t.ok(r.status == 200 and "password is set" in r.text, P + "password set")
+            r = pw.form_post(ppath, data={"password": "other-pass-9", "password2": "other-pass-9"})
+            t.ok(r.status in (400, 404), P + "the link works once")
+            r = WebClient(inst, server=server, cgi=(kind == "cgi")).login("team", "carol@example.org", "carol-pop-1")
+            t.eq(r.status, 303, P + "the new password logs the member in")
+
         # pagination
         c.form_post("/admin/team/members", data={"do": "add",
                     "addresses": "\n".join(f"p{i:03d}@example.org" for i in range(120))})
