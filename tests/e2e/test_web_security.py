@@ -67,6 +67,11 @@ try:
         r = c.post("/logout", {})
         t.eq(r.status, 403, P + "logout without CSRF token is 403")
 
+        r = c.get("/list/team/archive?page=%zz")
+        t.eq(r.status, 400, P + "a malformed query string is 400")
+        r = c.post("/admin/team/members", raw_body=b"csrf=%G0", content_type="application/x-www-form-urlencoded")
+        t.eq(r.status, 400, P + "a malformed form body is 400")
+
         # session fixation
         fix = "ab" * 32
         v = mk()
