@@ -225,6 +225,13 @@ def scenario(kind):
         else:
             r = c.post("/admin/team/members", raw_body=b"x" * (4 * 1024 * 1024 + 10), content_type="application/x-www-form-urlencoded")
             t.eq(r.status, 413, P + "a body over the limit is 413")
+        r = c.request("HEAD", "/login")
+        t.ok(r.status == 200 and r.body == b"", P + "HEAD answers without a body")
+        if kind == "http":
+            r2 = inst.run("web", "--listen", f"127.0.0.1:{server.port}", timeout=20)
+            t.ok(r2.returncode == 75 and b"cannot listen" in r2.stderr, P + "a port in use: exit 75 with a message", r2.stderr)
+            r2 = inst.run("web", "--listen", "nonsense")
+            t.eq(r2.returncode, 64, P + "a bad --listen is a usage error")
         r = c.get("/login?lang=ja")
         t.ok("ログイン" in r.text and 'lang="ja"' in r.text, P + "pages in Japanese")
 
