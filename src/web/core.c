@@ -422,6 +422,7 @@ route(WebCtx *c)
     char **s = c->seg;
     int n = c->nseg;
     gboolean post = is_post(c);
+    const char *allow = "GET, HEAD";
 
     if (n == 0) {
         if (post) goto not_allowed;
@@ -438,6 +439,7 @@ route(WebCtx *c)
         return;
     }
     if (n == 1 && g_str_equal(s[0], "logout")) {
+        allow = "POST";
         if (!post) goto not_allowed;
         page_logout(c);
         return;
@@ -520,7 +522,7 @@ route(WebCtx *c)
     return;
 not_allowed:
     web_fail(c, 405, NULL);
-    web_response_header(c->resp, "Allow", "GET, HEAD");
+    web_response_header(c->resp, "Allow", allow);
 }
 
 WebResponse *

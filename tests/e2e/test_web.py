@@ -213,6 +213,8 @@ def scenario(kind):
         t.ok(r.status == 405 and r.header("Allow"), P + "PUT is 405 with Allow")
         r = c.post("/list/team/archive", {"x": "1"})
         t.eq(r.status, 405, P + "POST to a GET page is 405")
+        r = c.get("/logout")
+        t.ok(r.status == 405 and r.header("Allow") == "POST", P + "GET /logout is 405, Allow: POST")
         r = c.get("/no/such/page")
         t.ok(r.status == 404 and "Page not found" in r.text, P + "unknown page is a friendly 404")
         if kind == "http":
