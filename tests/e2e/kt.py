@@ -253,3 +253,76 @@ def body_text(msg):
     """The first text/plain part of a parsed message, decoded."""
     part = msg.get_body(preferencelist=("plain",))
     return part.get_content() if part is not None else ""
+
+
+# ---- POP3 helpers (src/pop3) ------------------------------------------
+
+def set_global(inst, **keys):
+    """Set [global] keys in the instance's kairan.conf (GLib key file)."""
+    path = inst.path("kairan.conf")
+    with open(path) as f:
+        lines = f.read().split("\n")
+    start = lines.index("[global]") + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
+    for key, value in keys.items():
+        for i in range(start, end):
+            if lines[i].split("=", 1)[0].strip() == key:
+                lines[i] = f"{key}={value}"
+                break
+        else:
+            lines.insert(start, f"{key}={value}")
+            end += 1
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+class Pop3d:
+    """`kairan pop3d` on a free loopback port; use as a context manager
+    (stops the daemon on exit, also on failure)."""
+
+    def __init__(self, inst, **conf):
+        if conf:
+            set_global(inst, **conf)
+        self.inst = inst
+        self.port = free_port()
+        self.proc = subprocess.Popen([KAIRAN, "--home", inst.home, "pop3d", "--listen",
+                                      f"127.0.0.1:{self.port}"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("pop3d did not start: " + self.proc.stderr.read().decode())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def self_signed_cert(directory, cn="localhost"):
+    """A self-signed certificate and key made by `openssl req`: (cert, key)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={cn}", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def crlf_size(data):
+    """The octet count of bytes in CRLF form (what POP3 LIST reports)."""
+    out = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if out and not out.endswith(b"\n"):
+        out += b"\r\n"
+    return len(out)
