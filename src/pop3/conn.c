@@ -86,23 +86,30 @@ pop3_conn_free(Pop3Conn *c)
     g_free(c);
 }
 
-/* raw_read - some bytes into buf; 0 on EOF, error or timeout. */
+/* raw_read - some bytes into buf; 0 on EOF or error, -1 on timeout. */
 static ssize_t
 raw_read(Pop3Conn *c, char *buf, size_t len)
 {
     for (;;) {
         if (c->ssl) {
             int n = SSL_read(c->ssl, buf, (int) len);
+            int err;
             if (n > 0)
                 return n;
-            if (SSL_get_error(c->ssl, n) == SSL_ERROR_SYSCALL && errno == EINTR)
+            err = SSL_get_error(c->ssl, n);
+            if (err == SSL_ERROR_SYSCALL && errno == EINTR)
                 continue;
             ERR_clear_error();
+            if (err == SSL_ERROR_WANT_READ ||
+                (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)))
+                return -1;
             return 0;
         } else {
             ssize_t n = read(c->fd, buf, len);
             if (n < 0 && errno == EINTR)
                 continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return -1;
             return n > 0 ? n : 0;
         }
     }
@@ -203,7 +210,9 @@ pop3_conn_read_line(Pop3Conn *c, GString *line, size_t max)
         if (!pop3_conn_flush(c))
             return POP3_READ_EOF;
         n = raw_read(c, c->inbuf + c->inlen, sizeof(c->inbuf) - c->inlen);
-        if (n <= 0)
+        if (n < 0)
+            return POP3_READ_TIMEOUT;
+        if (n == 0)
             return POP3_READ_EOF;
         c->inlen += (size_t) n;
     }

@@ -84,14 +84,14 @@ typedef struct {
     gboolean broken;        /* write failed or timed out */
 } Pop3Conn;
 
-typedef enum { POP3_READ_OK, POP3_READ_TOOLONG, POP3_READ_EOF } Pop3ReadStatus;
+typedef enum { POP3_READ_OK, POP3_READ_TOOLONG, POP3_READ_EOF, POP3_READ_TIMEOUT } Pop3ReadStatus;
 
 Pop3Conn *pop3_conn_new(int fd, int timeout_ms);
 void pop3_conn_free(Pop3Conn *c);
 /* pop3_conn_read_line - the next line without CR/LF into line (cleared
  * first).  A line longer than max is consumed up to its LF and reported
  * as POP3_READ_TOOLONG.  Flushes buffered output before it blocks.
- * EOF on close, error or idle timeout. */
+ * EOF on close or error, TIMEOUT after the idle timeout. */
 Pop3ReadStatus pop3_conn_read_line(Pop3Conn *c, GString *line, size_t max);
 /* pop3_conn_printf - append a line (CRLF added) to the output buffer. */
 void pop3_conn_printf(Pop3Conn *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

@@ -195,6 +195,7 @@ do_auth(Session *s, const Pop3Command *cmd)
     line = g_string_new(NULL);
     switch (pop3_conn_read_line(s->c, line, POP3_MAX_SASL_LINE)) {
     case POP3_READ_EOF:
+    case POP3_READ_TIMEOUT:
         s->state = STATE_DONE;
         break;
     case POP3_READ_TOOLONG:
@@ -441,6 +442,12 @@ pop3_session_run(const Pop3Config *cfg, Pop3Conn *c)
 
         if (st == POP3_READ_EOF)
             break;
+        if (st == POP3_READ_TIMEOUT) {
+            /* RFC 1939 section 3: close without entering UPDATE */
+            log_info("pop3: %s idle for too long, disconnected", c->peer);
+            pop3_conn_printf(c, "-ERR [SYS/TEMP] disconnected for inactivity");
+            break;
+        }
         if (st == POP3_READ_TOOLONG) {
             pop3_conn_printf(c, "-ERR line too long");
             continue;

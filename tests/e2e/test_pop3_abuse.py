@@ -181,7 +181,7 @@ with Pop3d(inst, pop3_timeout="2", pop3_max_clients="3") as d:
     t0 = time.time()
     c.s.settimeout(10)
     rest = c.f.readline()
-    t.ok(rest == b"" and 1.5 < time.time() - t0 < 6, f"an idle client is dropped after pop3_timeout "
+    t.ok(rest.startswith(b"-ERR") and c.f.readline() == b"" and 1.5 < time.time() - t0 < 6, f"an idle client is dropped after pop3_timeout "
          f"({time.time() - t0:.1f} s)", rest)
     c.close()
 with Pop3d(inst, pop3_max_clients="3") as d:
