@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ session_thread(gpointer data)
 
     pop3_session_run(job->cfg, c);
     pop3_conn_free(c);
+    OPENSSL_thread_stop();      /* this thread's DRBGs and error queue */
     g_free(job);
     g_atomic_int_dec_and_test(&active_sessions);
     return NULL;
@@ -274,6 +276,10 @@ cmd_pop3d(int argc, char **argv)
     log_info("pop3d stopping (%d sessions open)", g_atomic_int_get(&active_sessions));
     g_free(where);
     g_free(listen_opt);
+    g_free(cfg.home);
+    g_free(cfg.hostname);
+    if (cfg.tls)
+        SSL_CTX_free(cfg.tls);
     /* session threads still running end with the process */
     return 0;
 }
