@@ -285,12 +285,15 @@ class Pop3d:
             set_global(inst, **conf)
         self.inst = inst
         self.port = free_port()
-        self.proc = subprocess.Popen([KAIRAN, "--home", inst.home, "pop3d", "--listen",
-                                      f"127.0.0.1:{self.port}"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # output to a file, not a pipe nobody reads (a full pipe would block it)
+        self.errfile = inst.path(f"pop3d-{self.port}.err")
+        with open(self.errfile, "wb") as err:
+            self.proc = subprocess.Popen([KAIRAN, "--home", inst.home, "pop3d", "--listen",
+                                          f"127.0.0.1:{self.port}"],
+                                         stdout=err, stderr=subprocess.STDOUT)
         if not wait_port(self.port):
             self.stop()
-            raise RuntimeError("pop3d did not start: " + self.proc.stderr.read().decode())
+            raise RuntimeError("pop3d did not start: " + self.output())
 
     def stop(self):
         if self.proc.poll() is None:
@@ -303,6 +306,11 @@ class Pop3d:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def output(self):
+        """What the daemon wrote on stdout/stderr so far."""
+        with open(self.errfile, "rb") as f:
+            return f.read().decode(errors="replace")
 
     def __enter__(self):
         return self

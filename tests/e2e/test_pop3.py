@@ -271,6 +271,8 @@ with Pop3d(inst, tls_cert=cert, tls_key=key, pop3_login_delay="0.05") as d:
     inst.config("team", "archive_access", "members")
     t.ok(d.alive(), "pop3d still running")
 
+out = d.output()
+t.ok("Sanitizer" not in out and "runtime error" not in out, "pop3d stopped without sanitizer reports", out[-3000:])
 # pop3_plaintext_auth = tls: no USER/PASS before STLS, even from loopback
 with Pop3d(inst, tls_cert=cert, tls_key=key, pop3_plaintext_auth="tls", pop3_login_delay="0") as d:
     p = poplib.POP3("127.0.0.1", d.port, timeout=10)

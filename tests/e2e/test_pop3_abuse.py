@@ -175,6 +175,8 @@ with Pop3d(inst, pop3_login_delay="0.02", pop3_login_failures="10", pop3_login_w
     t.ok(b.cmd("QUIT").startswith("+OK"), "bob quits")
     b.close()
 
+out = d.output()
+t.ok("Sanitizer" not in out and "runtime error" not in out, "pop3d stopped without sanitizer reports", out[-3000:])
 # idle timeout and the bound on clients
 with Pop3d(inst, pop3_timeout="2", pop3_max_clients="3") as d:
     c = Client(d.port)

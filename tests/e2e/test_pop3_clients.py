@@ -111,4 +111,6 @@ with Pop3d(inst, pop3_login_delay="0.05") as d:
              "the archive itself is unchanged after fetchmail's DELEs")
         shutil.rmtree(work, ignore_errors=True)
     t.ok(d.alive(), "pop3d still running")
+out = d.output()
+t.ok("Sanitizer" not in out and "runtime error" not in out, "pop3d stopped without sanitizer reports", out[-3000:])
 t.done()
