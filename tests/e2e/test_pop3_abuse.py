@@ -72,7 +72,7 @@ def rss_kb(pid):
     return 0
 
 
-with Pop3d(inst, pop3_login_delay="0.02", pop3_login_failures="10", pop3_login_window="3") as d:
+with Pop3d(inst, pop3_login_delay="0.02", pop3_login_failures="10", pop3_login_window="10m") as d:
     b = Client(d.port)
     t.ok(b.login("bob@example.org/team", "bobpass").startswith("+OK"), "bob logs in")
     a = Client(d.port)
@@ -132,9 +132,25 @@ with Pop3d(inst, pop3_login_delay="0.02", pop3_login_failures="10", pop3_login_w
          "a new client is still greeted and served")
     c.multi()
     c.close()
-    time.sleep(3.2)
+    a.cmd("QUIT")
+    a.close()
+    t.ok(b.cmd("QUIT").startswith("+OK"), "bob quits")
+    b.close()
+out = d.output()
+t.ok("Sanitizer" not in out and "runtime error" not in out, "pop3d stopped without sanitizer reports", out[-3000:])
+
+# the lockout ends with its window; a fresh daemon (the counts are in memory)
+with Pop3d(inst, pop3_login_delay="0.02", pop3_login_failures="3", pop3_login_window="5") as d:
+    b = Client(d.port)
+    t.ok(b.login("bob@example.org/team", "bobpass").startswith("+OK"), "bob logs in")
+    a = Client(d.port)
+    t.ok(all(a.login("ann@example.org/team", "bad").startswith("-ERR [AUTH]") for _ in range(3)),
+         "three wrong passwords")
+    t.ok(a.login("ann@example.org/team", "annpass").startswith("-ERR [AUTH]"),
+         "pop3_login_failures = 3: the right password is refused now")
+    time.sleep(5.2)
     t.ok(a.login("ann@example.org/team", "annpass").startswith("+OK"),
-         "after the window (3 s) the right password works again")
+         "after pop3_login_window (5 s) the right password works again")
     a.cmd("QUIT")
     a.close()
 
