@@ -11,7 +11,10 @@ import socket
 import sqlite3
 import time
 
-from kt import Tap, Instance, Pop3d, make_msg
+from kt import KAIRAN, Tap, Instance, Pop3d, make_msg
+
+with open(KAIRAN, "rb") as f:
+    ASAN = b"__asan_init" in f.read()
 
 t = Tap()
 inst = Instance()
@@ -163,7 +166,10 @@ with Pop3d(inst, pop3_login_delay="0.02", pop3_login_failures="3", pop3_login_wi
     got = sum(len(x) for x in e.multi())
     rss1 = rss_kb(d.proc.pid)
     t.ok(resp.startswith("+OK") and got >= size, f"RETR of the 8 MB post ({got} octets on the wire)")
-    t.ok(rss1 - rss0 < 3000, f"pop3d RSS grew by {rss1 - rss0} kB for an 8 MB RETR (streamed)")
+    if ASAN:
+        t.skip("pop3d RSS flat during an 8 MB RETR", "AddressSanitizer build (its quarantine keeps freed memory)")
+    else:
+        t.ok(rss1 - rss0 < 3000, f"pop3d RSS grew by {rss1 - rss0} kB for an 8 MB RETR (streamed)")
     e.cmd("QUIT")
     e.close()
 
