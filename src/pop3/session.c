@@ -69,17 +69,20 @@ send_capa(Session *s)
     pop3_conn_printf(c, ".");
 }
 
-/* login_done - after a checked login: open the mailbox or refuse. */
+/* login_done - after a checked login: open the mailbox or refuse.  who
+ * is the user name tried (for the log only; may be s->user). */
 static void
-login_done(Session *s, gboolean ok, const char *how)
+login_done(Session *s, gboolean ok, const char *how, const char *who)
 {
     GError *error = NULL;
+    char *pending = s->user;    /* USER is used up by any attempt */
 
-    g_free(s->user);
     s->user = NULL;
     if (!ok) {
         pop3_ratelimit_fail(s->cfg, s->c->peer);
-        log_info("pop3: %s login failed from %s", how, s->c->peer);
+        /* the log gets the user name (for fail2ban and the like), never the password */
+        log_info("pop3: %s login failed for %s from %s", how, who ? who : "(none)", s->c->peer);
+        g_free(pending);
         if (!pop3_conn_flush(s->c))
             return;
         if (s->cfg->fail_delay > 0)
@@ -87,6 +90,7 @@ login_done(Session *s, gboolean ok, const char *how)
         pop3_conn_printf(s->c, AUTH_FAILED);
         return;
     }
+    g_free(pending);
     s->mb = pop3_mailbox_open(s->inst, &s->login, &error);
     if (!s->mb) {
         log_warn("pop3: cannot open the archive of %s: %s", s->login.list, error->message);
@@ -104,11 +108,11 @@ login_done(Session *s, gboolean ok, const char *how)
 
 /* blocked - the address has used up its failures: refuse without checking. */
 static gboolean
-blocked(Session *s)
+blocked(Session *s, const char *who)
 {
     if (!pop3_ratelimit_blocked(s->cfg, s->c->peer))
         return FALSE;
-    login_done(s, FALSE, "rate-limited");
+    login_done(s, FALSE, "rate-limited", who);
     return TRUE;
 }
 
@@ -125,9 +129,9 @@ do_pass(Session *s, const char *password)
         pop3_conn_printf(s->c, "-ERR give USER first");
         return;
     }
-    if (blocked(s))
+    if (blocked(s, s->user))
         return;
-    login_done(s, pop3_auth_password(s->inst, s->user, password, &s->login), "USER/PASS");
+    login_done(s, pop3_auth_password(s->inst, s->user, password, &s->login), "USER/PASS", s->user);
 }
 
 /* sasl_plain - decode "authzid NUL authcid NUL passwd" (RFC 4616) and
@@ -159,9 +163,9 @@ sasl_plain(Session *s, const char *b64)
     }
     if (!well_formed) {
         pop3_conn_printf(s->c, "-ERR malformed AUTH PLAIN response");
-    } else if (!blocked(s)) {
+    } else if (!blocked(s, authcid)) {
         gboolean ok = pop3_auth_password(s->inst, authcid, passwd, &s->login);
-        login_done(s, ok, "AUTH PLAIN");
+        login_done(s, ok, "AUTH PLAIN", authcid);
     }
     memset(raw, 0, len);
     g_free(raw);
@@ -260,9 +264,9 @@ authorization(Session *s, const Pop3Command *cmd)
             pop3_conn_printf(c, "-ERR APOP is not available here");
             break;
         }
-        if (!blocked(s))
+        if (!blocked(s, cmd->argv[0]))
             login_done(s, pop3_auth_apop(s->inst, cmd->argv[0], s->banner, cmd->argv[1], &s->login),
-                       "APOP");
+                       "APOP", cmd->argv[0]);
         break;
     case POP3_CMD_AUTH:
         do_auth(s, cmd);

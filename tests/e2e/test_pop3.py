@@ -309,4 +309,8 @@ row = db.execute("SELECT pop_password, apop_secret FROM members WHERE address = 
 db.close()
 t.ok(row[0].startswith("pbkdf2-sha256$") and row[1] is None,
      "kairan passwd with pop3_apop = no stores only the PBKDF2 hash", row)
+log = inst.log()
+t.ok("login failed for nobody@example.org/team from 127.0.0.1" in log, "failed logins are logged with user and address")
+t.ok(not any(pw in log for pw in ("ann pass 1", "bobpass", "ownerpass", "wrong")),
+     "no password (right or wrong) in kairan.log")
 t.done()
