@@ -12,7 +12,7 @@ import socket
 import ssl
 import tempfile
 
-from kt import Tap, Instance, Pop3d, make_msg, self_signed_cert, crlf_size
+from kt import Tap, Instance, Pop3d, make_msg, self_signed_cert, crlf_size, ctl_mail
 
 poplib._MAXLINE = 100000   # one post has a 5000-octet line
 t = Tap()
@@ -182,6 +182,16 @@ with Pop3d(inst, tls_cert=cert, tls_key=key, pop3_login_delay="0.05") as d:
     except poplib.error_proto as e:
         t.ok(str(e).startswith("b'-ERR [AUTH]"), "APOP with a wrong secret: -ERR [AUTH]", e)
     p.quit()
+
+    # the `password` command mail sets the POP3 password (and APOP secret) too
+    r = inst.deliver("team", ctl_mail(body="password by-mail-7\n", frm="bob@example.org"),
+                     sender="bob@example.org", mode="--ctl")
+    t.eq(r.returncode, 0, "command mail `password by-mail-7` accepted")
+    p = poplib.POP3("127.0.0.1", d.port, timeout=10)
+    t.ok(p.apop("bob@example.org/team", "by-mail-7").startswith(b"+OK"),
+         "APOP with the password set by command mail")
+    p.quit()
+    inst.check("passwd", "team", "bob@example.org", stdin=b"bobpass\n")
 
     # AUTH PLAIN, with an initial response and with a continuation
     s, f, _ = raw(d.port)
