@@ -265,23 +265,24 @@ import urllib.parse
 KAIRAN_CGI = os.environ.get("KAIRAN_CGI") or os.path.join(os.path.dirname(KAIRAN), "cgi", "kairan.cgi")
 
 
-def set_global(inst, key, value):
-    """Set (or add) a [global] key in the instance's kairan.conf."""
+def set_global(inst, key=None, value=None, **keys):
+    """Set (or add) [global] keys in the instance's kairan.conf:
+    set_global(inst, "web_url", "http://x/") or set_global(inst, pop3_apop="no")."""
+    if key is not None:
+        keys = {key: value, **keys}
     p = inst.path("kairan.conf")
     lines = open(p, encoding="utf-8").read().split("\n")
-    out, done, in_global = [], False, False
-    for line in lines:
-        if line.startswith("["):
-            if in_global and not done:
-                out.append(f"{key}={value}")
-                done = True
-            in_global = line.strip() == "[global]"
-        if in_global and line.startswith(key + "="):
-            line, done = f"{key}={value}", True
-        out.append(line)
-    if not done:
-        out.append(f"{key}={value}")
-    open(p, "w", encoding="utf-8").write("\n".join(out))
+    start = lines.index("[global]") + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
+    for k, v in keys.items():
+        for i in range(start, end):
+            if lines[i].split("=", 1)[0].strip() == k:
+                lines[i] = f"{k}={v}"
+                break
+        else:
+            lines.insert(start, f"{k}={v}")
+            end += 1
+    open(p, "w", encoding="utf-8").write("\n".join(lines))
 
 
 class WebServer:
@@ -447,3 +448,65 @@ def confirm_links(inst):
         text = body.get_content() if body else ""
         links += re.findall(r"https?://\S+/confirm/[0-9a-f]{32}", text)
     return links
+
+
+# ---- POP3 helpers (src/pop3) ------------------------------------------
+
+class Pop3d:
+    """`kairan pop3d` on a free loopback port; use as a context manager
+    (stops the daemon on exit, also on failure)."""
+
+    def __init__(self, inst, **conf):
+        if conf:
+            set_global(inst, **conf)
+        self.inst = inst
+        self.port = free_port()
+        # output to a file, not a pipe nobody reads (a full pipe would block it)
+        self.errfile = inst.path(f"pop3d-{self.port}.err")
+        with open(self.errfile, "wb") as err:
+            self.proc = subprocess.Popen([KAIRAN, "--home", inst.home, "pop3d", "--listen",
+                                          f"127.0.0.1:{self.port}"],
+                                         stdout=err, stderr=subprocess.STDOUT)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("pop3d did not start: " + self.output())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def output(self):
+        """What the daemon wrote on stdout/stderr so far."""
+        with open(self.errfile, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def self_signed_cert(directory, cn="localhost"):
+    """A self-signed certificate and key made by `openssl req`: (cert, key)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={cn}", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def crlf_size(data):
+    """The octet count of bytes in CRLF form (what POP3 LIST reports)."""
+    out = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if out and not out.endswith(b"\n"):
+        out += b"\r\n"
+    return len(out)
