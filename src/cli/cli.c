@@ -51,10 +51,13 @@ cli_parse(int *argc, char ***argv, const char *name, const char *params,
         { "home", 0, 0, G_OPTION_ARG_FILENAME, &home, "the instance directory (default: $KAIRAN_HOME)", "DIR" },
         G_OPTION_ENTRY_NULL
     };
-    char *title = g_strdup_printf("%s%s%s", name, params ? " " : "", params ? params : "");
+    char *title = g_strdup(params ? params : "");
+    char *prgname = g_strdup_printf("kairan %s", name);
     GOptionContext *ctx = g_option_context_new(title);
     GError *error = NULL;
 
+    g_set_prgname(prgname);
+    g_free(prgname);
     g_option_context_set_summary(ctx, summary);
     g_option_context_add_main_entries(ctx, common, NULL);
     if (entries)
