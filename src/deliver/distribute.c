@@ -15,8 +15,10 @@
 #include "deliver.h"
 #include "address.h"
 #include "db.h"
+#include "dkim.h"
 #include "lists.h"
 #include "log.h"
+#include "notify.h"
 #include "queue.h"
 #include "settings.h"
 #include "util.h"
@@ -35,58 +37,20 @@ archive_path(const Instance *inst, const char *list, gint64 num)
     return instance_path(inst, "spool", list, "archive", numtext, NULL);
 }
 
-/* write_message_file - serialise msg into path via a temporary file in
- * the same directory; fsync file and directory. */
+/* write_message_file - serialise msg, DKIM-sign those exact bytes
+ * (dkim.c), write them to path atomically (fsync file and directory). */
 static gboolean
-write_message_file(GMimeMessage *msg, const char *path, gint64 *size, GError **error)
+write_message_file(const Instance *inst, GMimeMessage *msg, const char *path, gint64 *size, GError **error)
 {
     char *dir = g_path_get_dirname(path);
-    char *rnd = random_hex(6);
-    char *tmp = g_strdup_printf("%s/.tmp.%ld.%s", dir, (long) getpid(), rnd);
-    GMimeFormatOptions *opts = g_mime_format_options_clone(NULL);
-    GMimeStream *fs;
-    gboolean ok = FALSE;
-    gint64 written;
-    int fd;
+    GByteArray *bytes = message_to_bytes(msg);
+    gboolean ok = dkim_sign_bytes(inst, bytes, error) &&
+                  write_file_atomic(path, dir, bytes->data, bytes->len, error);
 
-    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_UNIX);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "create %s: %s", tmp, g_strerror(errno));
-        goto out;
-    }
-    fs = g_mime_stream_fs_new(fd);     /* owns fd */
-    g_mime_stream_fs_set_owner(GMIME_STREAM_FS(fs), FALSE);
-    written = g_mime_object_write_to_stream(GMIME_OBJECT(msg), opts, fs);
-    if (written < 0 || g_mime_stream_flush(fs) < 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "write %s: %s", tmp, g_strerror(errno));
-        g_object_unref(fs);
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    g_object_unref(fs);
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "fsync %s: %s", tmp, g_strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) < 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "rename %s: %s", path, g_strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (!fsync_dir(dir, error)) {
-        unlink(path);
-        goto out;
-    }
-    *size = written;
-    ok = TRUE;
-out:
-    g_mime_format_options_free(opts);
+    if (ok)
+        *size = bytes->len;
+    g_byte_array_unref(bytes);
     g_free(dir);
-    g_free(rnd);
-    g_free(tmp);
     return ok;
 }
 
@@ -170,7 +134,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
 
     rewrite_headers(inst, list, msg, num);
     path = archive_path(inst, list, num);
-    if (!write_message_file(msg, path, &size, error)) {
+    if (!write_message_file(inst, msg, path, &size, error)) {
         g_free(path);
         path = NULL;
         goto fail;

@@ -216,3 +216,92 @@ def wait_port(port, host="127.0.0.1", timeout=10.0):
 
 def which(prog):
     return shutil.which(prog) or (os.path.exists(f"/usr/sbin/{prog}") and f"/usr/sbin/{prog}") or None
+
+
+# --- deliverability (issue 8): DKIM records, dnsmasq, independent verifiers ---
+
+def dkim_record(keygen_output):
+    """(name, value) of the TXT record printed by `kairan dkim-keygen`."""
+    import re
+    text = keygen_output.decode() if isinstance(keygen_output, bytes) else keygen_output
+    m = re.search(r'^(\S+)\.\s+IN\s+TXT\s+\((.*)\)\s*$', text, re.M)
+    if not m:
+        return None, None
+    return m.group(1), "".join(re.findall(r'"([^"]*)"', m.group(2)))
+
+
+def dnsmasq_start(txt_records=(), port=None):
+    """A real dnsmasq on 127.0.0.1:port answering the given (name, value)
+    TXT records and nothing else; returns (process, port).  Stop it with
+    proc.terminate(); proc.wait()."""
+    port = port or free_port()
+    args = [which("dnsmasq") or "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+            f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+            "--no-hosts", "--user=nobody", "--pid-file="]
+    for name, value in txt_records:
+        chunks = [value[i:i + 250] for i in range(0, len(value), 250)] or [""]
+        args.append(f"--txt-record={name}," + ",".join(chunks))
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if not wait_port(port):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError("dnsmasq did not start: " + proc.stderr.read().decode(errors="replace"))
+    return proc, port
+
+
+_DKIMPY = r'''
+import dkim, json, sys
+recs = {k.rstrip(".").lower(): v for k, v in json.loads(sys.argv[1]).items()}
+def dnsfunc(name, timeout=5):
+    name = name.decode() if isinstance(name, bytes) else name
+    v = recs.get(name.rstrip(".").lower())
+    return v.encode() if v is not None else None
+raw = sys.stdin.buffer.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+ok = dkim.verify(raw, dnsfunc=dnsfunc)
+print("pass" if ok else "fail")
+'''
+
+
+def dkimpy_verify(raw, records):
+    """Verify the first DKIM-Signature of raw with dkimpy (Debian's
+    python3-dkim, run by /usr/bin/python3); records: {name: TXT value}.
+    True/False, or None when dkimpy is not installed."""
+    import json
+    py = "/usr/bin/python3"
+    if not os.path.exists(py) or subprocess.run([py, "-c", "import dkim, nacl"],
+                                                capture_output=True).returncode != 0:
+        return None
+    r = subprocess.run([py, "-c", _DKIMPY, json.dumps(records)], input=raw, capture_output=True)
+    return r.stdout.strip() == b"pass"
+
+
+def opendkim_verify(raw, records):
+    """Verify raw with opendkim-testmsg (opendkim-tools), which looks the
+    key up through the system resolver: it runs in a private mount and
+    network namespace where /etc/resolv.conf names a real dnsmasq on
+    127.0.0.1:53 serving records.  Returns opendkim-testmsg's exit status
+    (0 = good signature), or None when namespaces or the tools are not
+    available (needs root)."""
+    if os.geteuid() != 0 or not which("opendkim-testmsg") or not which("unshare"):
+        return None
+    d = tempfile.mkdtemp(prefix="kairan-dkimns-")
+    try:
+        with open(os.path.join(d, "resolv.conf"), "w") as f:
+            f.write("nameserver 127.0.0.1\n")
+        with open(os.path.join(d, "msg"), "wb") as f:
+            f.write(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+        recs = ""
+        for name, value in records.items():
+            chunks = [value[i:i + 250] for i in range(0, len(value), 250)]
+            arg = f"--txt-record={name}," + ",".join(chunks)
+            recs += " '" + arg.replace("'", "'\\''") + "'"
+        script = (f"ip link set lo up || exit 111; mount --bind {d}/resolv.conf /etc/resolv.conf || exit 111; "
+                  f"{which('dnsmasq')} --conf-file=/dev/null --port=53 --listen-address=127.0.0.1 "
+                  f"--bind-interfaces --no-resolv --no-hosts --user=nobody --pid-file={d}/pid{recs} || exit 111; "
+                  f"opendkim-testmsg < {d}/msg; rc=$?; kill $(cat {d}/pid); exit $rc")
+        r = subprocess.run(["unshare", "-mn", "sh", "-c", script], capture_output=True, timeout=60)
+        if r.returncode == 111:
+            return None
+        return r.returncode
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
