@@ -16,6 +16,7 @@
 #include "address.h"
 #include "db.h"
 #include "dkim.h"
+#include "dmarc.h"
 #include "lists.h"
 #include "log.h"
 #include "notify.h"
@@ -80,13 +81,14 @@ references_text(GMimeMessage *msg)
 }
 
 static gboolean
-index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, gint64 size, GError **error)
+index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
+           gint64 size, GError **error)
 {
     sqlite3_stmt *st = db_prepare(inst->db,
         "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
         " size, in_reply_to, refs) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     char *from_name = NULL;
-    char *from_addr = address_from_header(g_mime_object_get_header(GMIME_OBJECT(msg), "From"), &from_name);
+    char *from_addr = address_from_header(from, &from_name);
     char *in_reply_to = header_msgid(msg, "In-Reply-To");
     char *refs = references_text(msg);
     GDateTime *date = g_mime_message_get_date(msg);
@@ -119,6 +121,9 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     char *path = NULL, *sender = NULL, *qid = NULL;
     GPtrArray *rcpts = NULL;
     gboolean ok = FALSE;
+    DmarcAction dmarc = dmarc_decide(inst, list, msg);   /* may ask DNS: before the lock */
+    GMimeMessage *out = NULL;
+    char *author_from = NULL;
 
     if (!db_begin_immediate(inst->db, error))
         return FALSE;
@@ -133,13 +138,15 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         goto fail;
 
     rewrite_headers(inst, list, msg, num);
+    author_from = g_strdup(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
+    out = dmarc_apply(inst, list, msg, dmarc);        /* dmarc.c: the index keeps the author */
     path = archive_path(inst, list, num);
-    if (!write_message_file(inst, msg, path, &size, error)) {
+    if (!write_message_file(inst, out, path, &size, error)) {
         g_free(path);
         path = NULL;
         goto fail;
     }
-    if (!index_post(inst, list, num, msg, size, error))
+    if (!index_post(inst, list, num, msg, author_from, size, error))
         goto fail;
 
     rcpts = list_recipients(inst, list);
@@ -174,6 +181,9 @@ fail:
     if (path)
         unlink(path);
 out:
+    if (out)
+        g_object_unref(out);
+    g_free(author_from);
     g_free(path);
     g_free(sender);
     g_free(qid);

@@ -230,14 +230,16 @@ def dkim_record(keygen_output):
     return m.group(1), "".join(re.findall(r'"([^"]*)"', m.group(2)))
 
 
-def dnsmasq_start(txt_records=(), port=None):
+def dnsmasq_start(txt_records=(), port=None, local=("test",)):
     """A real dnsmasq on 127.0.0.1:port answering the given (name, value)
-    TXT records and nothing else; returns (process, port).  Stop it with
-    proc.terminate(); proc.wait()."""
+    TXT records; names under the `local` domains that it has no data for
+    get NXDOMAIN (anything else: REFUSED, there is no upstream).  Returns
+    (process, port); stop it with proc.terminate(); proc.wait()."""
     port = port or free_port()
     args = [which("dnsmasq") or "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
             f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
             "--no-hosts", "--user=nobody", "--pid-file="]
+    args += [f"--local=/{d}/" for d in local]
     for name, value in txt_records:
         chunks = [value[i:i + 250] for i in range(0, len(value), 250)] or [""]
         args.append(f"--txt-record={name}," + ",".join(chunks))
