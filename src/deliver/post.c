@@ -186,7 +186,7 @@ post_process(Incoming *in)
     /* Virus/spam check before anything else is done with it (scan.c). */
     switch (scan_post(in, &reason)) {
     case SCAN_REJECT:
-        status = refuse(in, reason);
+        status = scan_refuse(in, reason);
         goto out;
     case SCAN_HOLD:
         status = hold(in, reason);

@@ -78,6 +78,7 @@ ns = notices_to("member@example.org")
 t.ok(len(ns) == 1 and "virus found: EICAR test file" in notice_text(ns[0]),
      "the refusal mail to the sender carries the filter's stdout as the reason",
      notice_text(ns[0]) if ns else "no notice")
+t.ok(ns and EICAR not in ns[0]["raw"], "the refusal does not mail the virus back (no attachment)")
 t.ok(not [q for q in inst.queue() if "reader@example.net" in q["rcpts"]], "nothing was sent to the members")
 
 # hold
