@@ -267,7 +267,7 @@ scan_command(const char *command, const guint8 *data, gsize len, char **env_extr
             }
         }
     }
-    while (!timed_out && !reaped) {
+    for (gulong pause = 100; !timed_out && !reaped; pause = MIN(pause * 2, 20000)) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             reaped = TRUE;
@@ -276,7 +276,7 @@ scan_command(const char *command, const guint8 *data, gsize len, char **env_extr
         else if (now_ms() >= deadline)
             timed_out = TRUE;
         else
-            g_usleep(5000);
+            g_usleep(pause);
     }
     if (timed_out) {
         kill(-pid, SIGKILL);
