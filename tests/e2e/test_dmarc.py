@@ -141,6 +141,25 @@ try:
     if ok is not None:
         t.ok(ok, "wrap: the wrapper's DKIM signature verifies (dkimpy)")
 
+    # --- a held post approved later gets the same treatment -------------------
+    inst.config("team", "dmarc", "auto")
+    inst.config("team", "post_policy", "moderated")
+    n0 = len(inst.archive_numbers("team"))
+    r = inst.deliver("team", make_msg(frm="Rokuro <rokuro@strict.test>", subject="held one"),
+                     sender="rokuro@strict.test")
+    ids = re.findall(r"^(\S+)", inst.run("held", "team").stdout.decode(), re.M)
+    ids = [i for i in ids if re.fullmatch(r"[0-9a-f]{6,}", i)]
+    r = inst.run("approve", "team", ids[0]) if ids else None
+    nums = inst.archive_numbers("team")
+    if r is not None and r.returncode == 0 and len(nums) == n0 + 1:
+        raw = open(inst.path("spool", "team", "archive", str(nums[-1])), "rb").read()
+        m = email.message_from_bytes(raw, policy=email.policy.default)
+        t.ok("Rokuro via team" in str(m["From"]) and dkimpy_verify(raw, {rec_name: rec_value}) is not False,
+             "an approved held post from a p=reject domain is munged and signed", m["From"])
+    else:
+        t.ok(False, "held post approved", (r.stderr if r is not None else b"no held id"))
+    inst.config("team", "post_policy", "anyone")
+
     # --- off ------------------------------------------------------------------
     inst.config("team", "dmarc", "off")
     res = post("goro@strict.test", name="Goro")
