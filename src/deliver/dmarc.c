@@ -21,6 +21,11 @@
  * wrapped, DESIGN.md); the archive index (archive.from_addr/from_name)
  * keeps the author (distribute.c indexes the From before dmarc_apply).
  *
+ * CONFIGURATION: per list `dmarc` (settings.c); [global] dns_resolver
+ * (host:port; empty = the system's resolver) and dmarc_cache_ttl (how
+ * long a looked-up policy is reused; 1h; 0 = ask every time).  A DNS
+ * failure is not cached and leaves From as it is.
+ *
  * Without [global] dns_resolver, names reserved for testing and
  * documentation (RFC 2606/6761: .test, .example, .invalid, .localhost,
  * example.com/net/org) are not looked up. */
@@ -132,9 +137,9 @@ dmarc_domain_policy(Instance *inst, const char *domain)
     g_free(resolver);
     if (reserved)
         return g_strdup("");
-    st = db_prepare(inst->db, "SELECT policy FROM dmarc_cache WHERE domain = ? AND expires > ?");
+    st = db_prepare(inst->db, "SELECT policy FROM dmarc_cache WHERE domain = ? AND fetched > ?");
     sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_seconds());
+    sqlite3_bind_int64(st, 2, now_seconds() - instance_global_int(inst, "dmarc_cache_ttl", 3600));
     if (sqlite3_step(st) == SQLITE_ROW)
         policy = g_strdup((const char *) sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
@@ -150,10 +155,10 @@ dmarc_domain_policy(Instance *inst, const char *domain)
     g_free(org);
     if (policy) {
         GError *e = NULL;
-        st = db_prepare(inst->db, "INSERT OR REPLACE INTO dmarc_cache(domain, policy, expires) VALUES(?, ?, ?)");
+        st = db_prepare(inst->db, "INSERT OR REPLACE INTO dmarc_cache(domain, policy, fetched) VALUES(?, ?, ?)");
         sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, policy, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now_seconds() + instance_global_int(inst, "dmarc_cache_ttl", 3600));
+        sqlite3_bind_int64(st, 3, now_seconds());
         if (!db_step_done(st, &e)) {
             log_warn("DMARC: cannot cache the policy of %s: %s", domain, e->message);
             g_error_free(e);

@@ -16,8 +16,8 @@ typedef enum { DMARC_KEEP, DMARC_MUNGE, DMARC_WRAP } DmarcAction;
 
 /* dmarc_domain_policy - the policy in force for mail From: domain:
  * "reject", "quarantine", "none", or "" when none is published; NULL
- * when DNS failed.  Answers are cached (dmarc_cache, [global]
- * dmarc_cache_ttl, default 1h). */
+ * when DNS failed.  Answers are cached in kairan.db (dmarc_cache)
+ * and reused for [global] dmarc_cache_ttl (default 1h, 0 = never). */
 char *dmarc_domain_policy(Instance *inst, const char *domain);
 
 /* dmarc_decide - the list's dmarc setting applied to msg (no lock held:

@@ -17,7 +17,7 @@
  *   auth_failures(list, at)          admin password failures
  *   pop_hidden(list, address, num)   DELE'd messages per member
  *   sessions(id, list, address, csrf, expires)   web sessions
- *   dmarc_cache(domain, policy, expires)   DMARC p= of author domains (dmarc.c)
+ *   dmarc_cache(domain, policy, fetched)   DMARC p= of author domains (dmarc.c)
  */
 #include "config.h"
 #include "db.h"
@@ -55,8 +55,8 @@ static const char *migrations[] = {
     "  expires INTEGER NOT NULL);",
     /* 2: the fan-out reads only this index (no table lookups per member) */
     "CREATE INDEX members_delivery ON members(list, nomail, post_only, digest, address);",
-    /* 3 (issue 8): DMARC policies of author domains, cached until expires */
-    "CREATE TABLE dmarc_cache(domain TEXT PRIMARY KEY, policy TEXT NOT NULL, expires INTEGER NOT NULL);",
+    /* 3 (issue 8): DMARC policies of author domains and when they were looked up */
+    "CREATE TABLE dmarc_cache(domain TEXT PRIMARY KEY, policy TEXT NOT NULL, fetched INTEGER NOT NULL);",
 };
 
 void

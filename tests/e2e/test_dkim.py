@@ -155,6 +155,21 @@ else:
                 bad.append(os.path.basename(path))
         t.ok(not bad, "Japanese corpus posts signed with ed25519 verify (opendkim-testmsg)", bad)
 
+# --- the key of the From: domain is used when there is one -----------------
+r = inst.run("dkim-keygen", "Example.COM", "--selector", "own", "--type", "ed25519")
+own_name, own_value = dkim_record(r.stdout)
+with open(inst.path("kairan.conf")) as f:
+    conf = f.read()
+conf = conf.replace("[dkim]\n", "[dkim]\nexample.com=own:dkim/example.com.own.key\n", 1)
+open(inst.path("kairan.conf"), "w").write(conf)
+records[own_name] = own_value
+raw, r = post(raw=make_msg(frm="Boss <boss@EXAMPLE.com>", subject="from a signing domain"))
+sig = raw.split(b"\n\n")[0].decode() if raw else ""
+t.ok("d=example.com;" in sig and "s=own;" in sig, "a post From: a domain with its own [dkim] key is signed d=that domain",
+     sig[:300])
+if raw and have_dkimpy:
+    t.ok(dkimpy_verify(raw, records), "the From-domain signature verifies (dkimpy)")
+
 # --- no key configured: no signature, posts still flow ---------------------
 conf = open(inst.path("kairan.conf")).read()
 open(inst.path("kairan.conf"), "w").write(re.sub(r"^\[dkim\][^\[]*", "", conf, flags=re.M))

@@ -112,6 +112,15 @@ try:
     t.ok(res[0] is not None and "jiro@unknown-domain.test" in str(res[1]["From"]),
          "a DNS failure does not stop the post (From kept)")
 
+    # dmarc_cache_ttl = 0: nothing is reused, so with DNS down nothing is known.
+    conf = open(inst.path("kairan.conf")).read().replace("[global]\n", "[global]\ndmarc_cache_ttl=0\n", 1)
+    open(inst.path("kairan.conf"), "w").write(conf)
+    res = post("saburo@strict.test", name="Saburo")
+    t.ok(res[0] is not None and "saburo@strict.test" in str(res[1]["From"]),
+         "dmarc_cache_ttl=0: the cached answer is not used (DNS down, From kept)")
+    conf = open(inst.path("kairan.conf")).read().replace("dmarc_cache_ttl=0\n", "", 1)
+    open(inst.path("kairan.conf"), "w").write(conf)
+
     # --- munge, reply_to = list ---------------------------------------------
     inst.config("team", "dmarc", "munge")
     inst.config("team", "reply_to", "list")
