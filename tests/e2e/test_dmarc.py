@@ -8,6 +8,7 @@ organisational-domain fallback of mail.org.test.
 """
 import email
 import email.policy
+import os
 import re
 import sqlite3
 
@@ -168,6 +169,41 @@ try:
     else:
         t.ok(False, "held post approved", (r.stderr if r is not None else b"no held id"))
     inst.config("team", "post_policy", "anyone")
+
+    # --- Japanese corpus posts, munged and wrapped, stay readable and verify ---
+    files = corpus_files("japanese")
+    if not files:
+        t.skip("Japanese corpus posts munged", "../shared/corpus/japanese is absent")
+    else:
+        inst.config("team", "max_size", "0")
+        for mode in ("munge", "wrap"):
+            inst.config("team", "dmarc", mode)
+            bad, n = [], 0
+            for path in files:
+                data = open(path, "rb").read()
+                orig = email.message_from_bytes(data, policy=email.policy.default)
+                try:
+                    author = orig["From"].addresses[0]
+                except Exception:
+                    continue          # no usable From: nothing to munge
+                nums = inst.archive_numbers("team")
+                r = inst.deliver("team", data, sender=author.addr_spec or "x@example.net")
+                after = inst.archive_numbers("team")
+                if r.returncode != 0 or len(after) != len(nums) + 1:
+                    bad.append(os.path.basename(path) + ": not archived")
+                    continue
+                n += 1
+                raw = open(inst.path("spool", "team", "archive", str(after[-1])), "rb").read()
+                m = email.message_from_bytes(raw, policy=email.policy.default)
+                want = f"{author.display_name or author.addr_spec} via team"
+                if str(m["From"].addresses[0].display_name) != want:
+                    bad.append(f"{os.path.basename(path)}: From {m['From']!r}, want {want!r}")
+                elif dkimpy_verify(raw, {rec_name: rec_value}) is False:
+                    bad.append(os.path.basename(path) + ": signature does not verify")
+                elif index_from(after[-1])[0] != author.addr_spec.lower():
+                    bad.append(os.path.basename(path) + f": index {index_from(after[-1])}")
+            t.ok(n > 0 and not bad, f"{mode}: {n} Japanese corpus posts keep the author's name readable "
+                 "('NAME via team'), verify, and are indexed by author", bad)
 
     # --- off ------------------------------------------------------------------
     inst.config("team", "dmarc", "off")
