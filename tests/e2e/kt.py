@@ -277,33 +277,43 @@ def dkimpy_verify(raw, records):
     return r.stdout.strip() == b"pass"
 
 
-def opendkim_verify(raw, records):
-    """Verify raw with opendkim-testmsg (opendkim-tools), which looks the
-    key up through the system resolver: it runs in a private mount and
-    network namespace where /etc/resolv.conf names a real dnsmasq on
-    127.0.0.1:53 serving records.  Returns opendkim-testmsg's exit status
-    (0 = good signature), or None when namespaces or the tools are not
-    available (needs root)."""
-    if os.geteuid() != 0 or not which("opendkim-testmsg") or not which("unshare"):
+def run_with_dns(records, command, files=None):
+    """Run the shell command in a private mount and network namespace
+    where /etc/resolv.conf names a real dnsmasq on 127.0.0.1:53 serving
+    records ({name: TXT value}), for tools that only use the system
+    resolver.  files ({name: bytes}) are written to a temporary directory
+    whose path the command gets as $D.  Returns the CompletedProcess, or
+    None when namespaces are not available (needs root)."""
+    if os.geteuid() != 0 or not which("unshare") or not which("dnsmasq"):
         return None
-    d = tempfile.mkdtemp(prefix="kairan-dkimns-")
+    d = tempfile.mkdtemp(prefix="kairan-dnsns-")
     try:
         with open(os.path.join(d, "resolv.conf"), "w") as f:
             f.write("nameserver 127.0.0.1\n")
-        with open(os.path.join(d, "msg"), "wb") as f:
-            f.write(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+        for name, data in (files or {}).items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
         recs = ""
         for name, value in records.items():
             chunks = [value[i:i + 250] for i in range(0, len(value), 250)]
             arg = f"--txt-record={name}," + ",".join(chunks)
             recs += " '" + arg.replace("'", "'\\''") + "'"
-        script = (f"ip link set lo up || exit 111; mount --bind {d}/resolv.conf /etc/resolv.conf || exit 111; "
+        script = (f"D={d}; ip link set lo up || exit 111; mount --bind {d}/resolv.conf /etc/resolv.conf || exit 111; "
                   f"{which('dnsmasq')} --conf-file=/dev/null --port=53 --listen-address=127.0.0.1 "
                   f"--bind-interfaces --no-resolv --no-hosts --user=nobody --pid-file={d}/pid{recs} || exit 111; "
-                  f"opendkim-testmsg < {d}/msg; rc=$?; kill $(cat {d}/pid); exit $rc")
+                  f"{command}; rc=$?; kill $(cat {d}/pid); exit $rc")
         r = subprocess.run(["unshare", "-mn", "sh", "-c", script], capture_output=True, timeout=60)
-        if r.returncode == 111:
-            return None
-        return r.returncode
+        return None if r.returncode == 111 else r
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def opendkim_verify(raw, records):
+    """Verify raw with opendkim-testmsg (opendkim-tools), which looks the
+    key up through the system resolver (run_with_dns).  Returns its exit
+    status (0 = good signature), or None when it cannot run here."""
+    if not which("opendkim-testmsg"):
+        return None
+    msg = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    r = run_with_dns(records, 'opendkim-testmsg < "$D/msg"', {"msg": msg})
+    return None if r is None else r.returncode
