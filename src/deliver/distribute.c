@@ -50,6 +50,8 @@ write_message_file(const Instance *inst, GMimeMessage *msg, const char *path, gi
 
     if (ok)
         *size = bytes->len;
+    else
+        unlink(path);           /* renamed but the directory not synced: not there */
     g_byte_array_unref(bytes);
     g_free(dir);
     return ok;
