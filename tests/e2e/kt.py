@@ -218,6 +218,43 @@ def which(prog):
     return shutil.which(prog) or (os.path.exists(f"/usr/sbin/{prog}") and f"/usr/sbin/{prog}") or None
 
 
+# ---- command mail helpers (src/ctl tests) -------------------------------
+
+def ctl_mail(body="", subject="", frm="member@example.org", to=f"team-ctl@{DOMAIN}", extra="",
+             charset="utf-8"):
+    """A command mail (bytes) built with Python's email package."""
+    from email.message import EmailMessage
+    m = EmailMessage()
+    m["From"] = frm
+    m["To"] = to
+    m["Subject"] = subject
+    m["Message-ID"] = f"<{time.time_ns()}.{os.getpid()}@example.org>"
+    for line in extra.splitlines():
+        if line.strip():
+            k, v = line.split(":", 1)
+            m[k.strip()] = v.strip()
+    m.set_content(body, charset=charset)
+    return m.as_bytes()
+
+
+def notices(inst, kind=None, to=None):
+    """Queued mails kairan wrote (X-Kairan-Notice), optionally of one kind
+    (template name) and/or for one recipient."""
+    out = []
+    for q in inst.queue():
+        n = q["msg"].get("X-Kairan-Notice")
+        if n is None or (kind and n != kind) or (to and to not in q["rcpts"]):
+            continue
+        out.append(q)
+    return out
+
+
+def body_text(msg):
+    """The first text/plain part of a parsed message, decoded."""
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
 # --- deliverability (issue 8): DKIM records, dnsmasq, independent verifiers ---
 
 def dkim_record(keygen_output):
