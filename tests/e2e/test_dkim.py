@@ -124,6 +124,15 @@ t.ok(r.returncode == 0 and len(q) == 1 and q[0]["raw"].startswith(b"DKIM-Signatu
 if q:
     verify(q[0]["raw"], "refusal notice", opendkim=False)
 
+# command-mail replies (src/ctl) go through the same notice path
+inst.clear_queue()
+r = inst.deliver("team", make_msg(subject="help", to=f"team-ctl@{DOMAIN}", body="help\n"), mode="--ctl")
+q = inst.queue()
+t.ok(r.returncode == 0 and len(q) == 1 and q[0]["raw"].startswith(b"DKIM-Signature:"),
+     "the reply to command mail is signed", r.stderr)
+if q:
+    verify(q[0]["raw"], "command reply", opendkim=False)
+
 # --- Japanese corpus posts -------------------------------------------------
 files = corpus_files("japanese")
 if not files:
