@@ -111,7 +111,7 @@ canon_header(GString *out, const guint8 *field, gsize len)
 {
     const guint8 *colon = memchr(field, ':', len);
     gsize nlen = colon ? (gsize) (colon - field) : len;
-    gsize i, start = out->len;
+    gsize i, start;
     gboolean space = FALSE;
 
     while (nlen > 0 && (field[nlen - 1] == ' ' || field[nlen - 1] == '\t'))
@@ -137,7 +137,9 @@ canon_header(GString *out, const guint8 *field, gsize len)
     }
 }
 
-/* canon_body - relaxed body canonicalisation into a SHA-256 context. */
+/* hash_body - relaxed body canonicalisation (RFC 6376 3.4.4) into a
+ * digest context: white space runs become one SP, trailing white space
+ * and trailing empty lines go, every line ends in CRLF. */
 static void
 hash_body(EVP_MD_CTX *ctx, const guint8 *body, gsize len)
 {
