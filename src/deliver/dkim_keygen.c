@@ -1,7 +1,8 @@
 /* dkim_keygen.c - `kairan dkim-keygen DOMAIN [--selector S] [--type
  * rsa|ed25519] [--bits N] [--enable]`: make a DKIM private key under
- * HOME/dkim/ (mode 0600) and print the DNS TXT record to publish, in zone
- * file form, with the kairan.conf line that turns signing on.  With
+ * HOME/dkim/DOMAIN.SELECTOR.key (mode 0600) and print the DNS TXT record
+ * to publish, in zone file form (also kept in DOMAIN.SELECTOR.txt), with
+ * the kairan.conf line that turns signing on.  With
  * --enable that line is written into kairan.conf's [dkim] group. */
 #include "config.h"
 #include "cli/cli.h"
@@ -49,7 +50,8 @@ cmd_dkim_keygen(int argc, char **argv)
     };
     GError *error = NULL;
     Instance *inst;
-    char *domain, *dir, *file, *path, *txt = NULL, *conf_value, *probe, *ok_addr;
+    char *domain, *dir, *file, *path, *txt = NULL, *conf_value, *probe, *ok_addr, *txt_path;
+    GString *record;
 
     cli_parse(&argc, &argv, "dkim-keygen", "DOMAIN",
               "Make a DKIM signing key for DOMAIN and print the DNS TXT record to publish.", entries);
@@ -86,17 +88,24 @@ cmd_dkim_keygen(int argc, char **argv)
     log_info("DKIM %s key for %s (selector %s) written to %s%s", type, domain, selector, path,
              enable ? ", enabled" : "");
 
+    /* The zone file line; TXT strings are at most 255 octets: split. */
+    record = g_string_new(NULL);
+    g_string_append_printf(record, "%s._domainkey.%s. IN TXT (", selector, domain);
+    for (size_t off = 0, n = strlen(txt); off < n; off += 250)
+        g_string_append_printf(record, " \"%.*s\"", (int) MIN((size_t) 250, n - off), txt + off);
+    g_string_append(record, " )\n");
+    txt_path = g_strdup_printf("%.*s.txt", (int) (strlen(path) - 4), path);
+    if (!write_file_atomic(txt_path, dir, record->str, record->len, &error))
+        cli_exit_error(error);
+
     printf("; DKIM %s key for %s, selector %s: private key in %s\n", type, domain, selector, path);
     if (enable)
         printf("; signing is on: kairan.conf [dkim] %s=%s\n", domain, conf_value);
     else
         printf("; to sign with it, add to kairan.conf:\n;   [dkim]\n;   %s=%s\n", domain, conf_value);
-    printf("; publish this record in DNS first:\n");
-    /* TXT strings are at most 255 octets: split the value. */
-    printf("%s._domainkey.%s. IN TXT (", selector, domain);
-    for (size_t off = 0, n = strlen(txt); off < n; off += 250)
-        printf(" \"%.*s\"", (int) MIN((size_t) 250, n - off), txt + off);
-    printf(" )\n");
+    printf("; publish this record in DNS first (also in %s):\n%s", txt_path, record->str);
+    g_string_free(record, TRUE);
+    g_free(txt_path);
 
     g_free(conf_value);
     g_free(txt);

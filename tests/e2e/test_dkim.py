@@ -32,6 +32,8 @@ t.ok(pk.returncode == 0 and b"2048 bit" in pk.stdout, "p= is a 2048-bit RSA publ
 keyfile = inst.path("dkim", f"{DOMAIN}.rsa1.key")
 t.ok(os.path.exists(keyfile) and stat.S_IMODE(os.stat(keyfile).st_mode) == 0o600,
      "private key written under HOME/dkim with mode 0600")
+t.eq(dkim_record(open(inst.path("dkim", f"{DOMAIN}.rsa1.txt")).read()), (rsa_name, rsa_value),
+     "the record is also kept in HOME/dkim/DOMAIN.SELECTOR.txt")
 t.ok(re.search(rf"^{re.escape(DOMAIN)}\s*=\s*rsa1:dkim/", open(inst.path("kairan.conf")).read(), re.M),
      "--enable writes the [dkim] line into kairan.conf")
 
