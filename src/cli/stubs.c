@@ -16,4 +16,3 @@ not_yet(int argc, char **argv, const char *name, const char *params, const char 
 
 int cmd_relay(int argc, char **argv) { return not_yet(argc, argv, "relay", NULL, "SMTP relay and queue runner (--listen HOST:PORT)."); }
 int cmd_flush(int argc, char **argv) { return not_yet(argc, argv, "flush", NULL, "Retry every queued message now."); }
-int cmd_dkim_keygen(int argc, char **argv) { return not_yet(argc, argv, "dkim-keygen", "DOMAIN", "Make a DKIM key and print its DNS TXT record."); }

@@ -15,8 +15,11 @@
 #include "deliver.h"
 #include "address.h"
 #include "db.h"
+#include "dkim.h"
+#include "dmarc.h"
 #include "lists.h"
 #include "log.h"
+#include "notify.h"
 #include "queue.h"
 #include "settings.h"
 #include "util.h"
@@ -35,58 +38,22 @@ archive_path(const Instance *inst, const char *list, gint64 num)
     return instance_path(inst, "spool", list, "archive", numtext, NULL);
 }
 
-/* write_message_file - serialise msg into path via a temporary file in
- * the same directory; fsync file and directory. */
+/* write_message_file - serialise msg, DKIM-sign those exact bytes
+ * (dkim.c), write them to path atomically (fsync file and directory). */
 static gboolean
-write_message_file(GMimeMessage *msg, const char *path, gint64 *size, GError **error)
+write_message_file(const Instance *inst, GMimeMessage *msg, const char *path, gint64 *size, GError **error)
 {
     char *dir = g_path_get_dirname(path);
-    char *rnd = random_hex(6);
-    char *tmp = g_strdup_printf("%s/.tmp.%ld.%s", dir, (long) getpid(), rnd);
-    GMimeFormatOptions *opts = g_mime_format_options_clone(NULL);
-    GMimeStream *fs;
-    gboolean ok = FALSE;
-    gint64 written;
-    int fd;
+    GByteArray *bytes = message_to_bytes(msg);
+    gboolean ok = dkim_sign_bytes(inst, bytes, error) &&
+                  write_file_atomic(path, dir, bytes->data, bytes->len, error);
 
-    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_UNIX);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "create %s: %s", tmp, g_strerror(errno));
-        goto out;
-    }
-    fs = g_mime_stream_fs_new(fd);     /* owns fd */
-    g_mime_stream_fs_set_owner(GMIME_STREAM_FS(fs), FALSE);
-    written = g_mime_object_write_to_stream(GMIME_OBJECT(msg), opts, fs);
-    if (written < 0 || g_mime_stream_flush(fs) < 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "write %s: %s", tmp, g_strerror(errno));
-        g_object_unref(fs);
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    g_object_unref(fs);
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "fsync %s: %s", tmp, g_strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) < 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "rename %s: %s", path, g_strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (!fsync_dir(dir, error)) {
-        unlink(path);
-        goto out;
-    }
-    *size = written;
-    ok = TRUE;
-out:
-    g_mime_format_options_free(opts);
+    if (ok)
+        *size = bytes->len;
+    else
+        unlink(path);           /* renamed but the directory not synced: not there */
+    g_byte_array_unref(bytes);
     g_free(dir);
-    g_free(rnd);
-    g_free(tmp);
     return ok;
 }
 
@@ -116,13 +83,14 @@ references_text(GMimeMessage *msg)
 }
 
 static gboolean
-index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, gint64 size, GError **error)
+index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
+           gint64 size, GError **error)
 {
     sqlite3_stmt *st = db_prepare(inst->db,
         "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
         " size, in_reply_to, refs) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     char *from_name = NULL;
-    char *from_addr = address_from_header(g_mime_object_get_header(GMIME_OBJECT(msg), "From"), &from_name);
+    char *from_addr = address_from_header(from, &from_name);
     char *in_reply_to = header_msgid(msg, "In-Reply-To");
     char *refs = references_text(msg);
     GDateTime *date = g_mime_message_get_date(msg);
@@ -155,6 +123,9 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     char *path = NULL, *sender = NULL, *qid = NULL;
     GPtrArray *rcpts = NULL;
     gboolean ok = FALSE;
+    DmarcAction dmarc = dmarc_decide(inst, list, msg);   /* may ask DNS: before the lock */
+    GMimeMessage *out = NULL;
+    char *author_from = NULL;
 
     if (!db_begin_immediate(inst->db, error))
         return FALSE;
@@ -169,13 +140,15 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         goto fail;
 
     rewrite_headers(inst, list, msg, num);
+    author_from = g_strdup(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
+    out = dmarc_apply(inst, list, msg, dmarc);        /* dmarc.c: the index keeps the author */
     path = archive_path(inst, list, num);
-    if (!write_message_file(msg, path, &size, error)) {
+    if (!write_message_file(inst, out, path, &size, error)) {
         g_free(path);
         path = NULL;
         goto fail;
     }
-    if (!index_post(inst, list, num, msg, size, error))
+    if (!index_post(inst, list, num, msg, author_from, size, error))
         goto fail;
 
     rcpts = list_recipients(inst, list);
@@ -210,6 +183,9 @@ fail:
     if (path)
         unlink(path);
 out:
+    if (out)
+        g_object_unref(out);
+    g_free(author_from);
     g_free(path);
     g_free(sender);
     g_free(qid);

@@ -8,6 +8,7 @@
 #include "lists.h"
 #include "log.h"
 #include "notify.h"
+#include "scan.h"
 #include "settings.h"
 #include "template.h"
 #include "util.h"
@@ -180,6 +181,22 @@ post_process(Incoming *in)
         log_info("%s: dropped mail from <%s> (%s): %s", list, in->envelope_sender,
                  in->message_id ? in->message_id : "no Message-ID", loop);
         return 0;
+    }
+
+    /* Virus/spam check before anything else is done with it (scan.c). */
+    switch (scan_post(in, &reason)) {
+    case SCAN_REJECT:
+        status = scan_refuse(in, reason);
+        goto out;
+    case SCAN_HOLD:
+        status = hold(in, reason);
+        goto out;
+    case SCAN_TEMPFAIL:
+        log_error("%s: post from <%s> not accepted now: %s", list, in->envelope_sender, reason);
+        status = EXIT_TEMPFAIL;
+        goto out;
+    case SCAN_ACCEPT:
+        break;
     }
 
     /* Who is posting: the From: address, or the envelope sender. */

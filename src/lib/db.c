@@ -17,7 +17,8 @@
  *   auth_failures(list, at)          admin password failures
  *   pop_hidden(list, address, num)   DELE'd messages per member
  *   sessions(id, list, address, csrf, expires)   web sessions
- *     (+ role: admin|owner|member, web migration)
+ *     (+ role: admin|owner|member, migration 3)
+ *   dmarc_cache(domain, policy, fetched)   DMARC p= of author domains (dmarc.c, migration 4)
  */
 #include "config.h"
 #include "db.h"
@@ -57,6 +58,8 @@ static const char *migrations[] = {
     "CREATE INDEX members_delivery ON members(list, nomail, post_only, digest, address);",
     /* 3 (web): the role of a session (admin, owner, member) */
     "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT 'owner';",
+    /* 4 (issue 8): DMARC policies of author domains and when they were looked up */
+    "CREATE TABLE dmarc_cache(domain TEXT PRIMARY KEY, policy TEXT NOT NULL, fetched INTEGER NOT NULL);",
 };
 
 void

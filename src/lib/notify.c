@@ -8,6 +8,7 @@
 #include "config.h"
 #include "notify.h"
 #include "address.h"
+#include "dkim.h"
 #include "queue.h"
 #include "settings.h"
 #include "template.h"
@@ -172,7 +173,8 @@ notify_queue(const Instance *inst, const char *list, GMimeMessage *msg,
 {
     GByteArray *bytes = message_to_bytes(msg);
     char *sender = list ? list_address(inst, list, "-admin") : g_strdup("");
-    char *id = queue_submit(inst, sender, rcpts, nrcpts, bytes->data, bytes->len, error);
+    char *id = dkim_sign_bytes(inst, bytes, error)        /* dkim.c */
+                   ? queue_submit(inst, sender, rcpts, nrcpts, bytes->data, bytes->len, error) : NULL;
 
     g_byte_array_unref(bytes);
     g_free(sender);

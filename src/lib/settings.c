@@ -50,6 +50,9 @@ static const SettingDef table[] = {
     { "confirm_expiry", SETTING_DURATION, "3d", NULL, "how long confirmation tokens stay valid" },
     { "bounce_threshold", SETTING_UINT, "5", NULL, "bounce score that disables delivery" },
     { "description", SETTING_STRING, "", NULL, "one line describing the list" },
+    { "dmarc", SETTING_ENUM, "auto", "auto|munge|wrap|off",
+      "DMARC-safe posts: rewrite From when the author's domain has p=reject|quarantine (auto), always (munge), "
+      "send the post as a message/rfc822 attachment (wrap), or never (off)" },
 };
 
 const SettingDef *
