@@ -382,7 +382,8 @@ cmd_data(Session *s)
             reply(s, "451 4.3.0 Local error: cannot queue the message");
             return;
         }
-        log_info("%s: client=%s, from=<%s>, size=%" G_GINT64_FORMAT, qid, s->peer, s->sender, size);
+        log_info("%s: client=%s, from=<%s>, size=%" G_GINT64_FORMAT "%s%s", qid, s->peer, s->sender, size,
+                 s->c->ssl ? ", tls=" : "", s->c->ssl ? conn_tls_version(s->c) : "");
         reply(s, "250 2.0.0 Ok: queued as %s", qid);
         g_free(qid);
     } else {
