@@ -364,3 +364,15 @@ def wait_for(cond, timeout=20.0, step=0.1):
             return True
         time.sleep(step)
     return bool(cond())
+
+
+def bulk_members(inst, name, addrs):
+    """Add many members at once straight into kairan.db (test set-up for
+    fan-out tests; `kairan subscribe` per address would take minutes)."""
+    import sqlite3
+    db = sqlite3.connect(inst.path("kairan.db"), timeout=30)
+    now = int(time.time())
+    with db:
+        db.executemany("INSERT OR IGNORE INTO members(list, address, since) VALUES(?, ?, ?)",
+                       [(name, a, now) for a in addrs])
+    db.close()
