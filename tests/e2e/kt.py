@@ -297,8 +297,9 @@ class Sink:
 class Relay:
     """`kairan relay` of an Instance on a free port (stopped by stop())."""
 
-    def __init__(self, inst, port=None, conf=None):
+    def __init__(self, inst, port=None, conf=None, user=None):
         self.inst = inst
+        self.user = user
         self.port = port or free_port()
         if conf:
             set_global(inst, conf)
@@ -311,7 +312,8 @@ class Relay:
         self.errlog = open(os.path.join(self.inst.home, "relay.stderr"), "ab")
         self.proc = subprocess.Popen([KAIRAN, "--home", self.inst.home, "relay", "--listen",
                                       f"127.0.0.1:{self.port}"], env=e,
-                                     stdout=subprocess.DEVNULL, stderr=self.errlog)
+                                     stdout=subprocess.DEVNULL, stderr=self.errlog,
+                                     **({"user": self.user} if self.user else {}))
         if not wait_port(self.port):
             self.stop()
             raise RuntimeError("kairan relay did not start: " + open(os.path.join(self.inst.home, "relay.stderr")).read())
