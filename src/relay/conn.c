@@ -67,6 +67,8 @@ raw_read(Conn *c, void *buf, size_t len)
         ssize_t n = recv(c->fd, buf, len, 0);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return -2;
         return n;
     }
 }
@@ -162,6 +164,8 @@ conn_read_line(Conn *c, GString *line, size_t max)
         ssize_t n = raw_read(c, c->rbuf, sizeof(c->rbuf));
         if (n == 0)
             return 0;
+        if (n == -2)
+            return -2;
         if (n < 0) {
             c->failed = TRUE;
             return -1;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -23,6 +24,8 @@ local_deliver(Relay *r, const char *list, const char *mode, const char *sender, 
     const char *argv[12];
     int n = 0, status = 0, errpipe[2], devnull;
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, dflt;
     pid_t pid;
     GString *err = g_string_new(NULL);
     char buf[1024];
@@ -49,12 +52,22 @@ local_deliver(Relay *r, const char *list, const char *mode, const char *sender, 
     posix_spawn_file_actions_adddup2(&fa, fd, 0);
     posix_spawn_file_actions_adddup2(&fa, devnull, 1);
     posix_spawn_file_actions_adddup2(&fa, errpipe[1], 2);
-    if (posix_spawn(&pid, argv[0], &fa, NULL, (char *const *) argv, environ) != 0) {
+    /* The relay blocks SIGTERM/SIGINT/SIGHUP (signalfd) and ignores
+     * SIGPIPE: the child gets a clean signal state. */
+    posix_spawnattr_init(&attr);
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (posix_spawn(&pid, argv[0], &fa, &attr, (char *const *) argv, environ) != 0) {
         log_error("cannot run %s: %s", argv[0], g_strerror(errno));
         status = EXIT_TEMPFAIL;
         pid = -1;
     }
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     close(errpipe[1]);
     close(devnull);
     while ((k = read(errpipe[0], buf, sizeof(buf))) > 0 || (k < 0 && errno == EINTR))

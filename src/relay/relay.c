@@ -9,7 +9,7 @@
  *   message_size_limit [20971520]      smtpd_timeout [300] smtp_timeout [300]
  *   smtpd_max_connections [100]        smtpd_max_per_client [20]
  *   smtpd_max_recipients [1000]        smtpd_max_errors [10]
- *   smtp_max_connections [20]          smtp_max_per_destination [4]
+ *   smtp_max_connections [20]          smtp_max_per_destination [10]
  *
  * `kairan flush` creates queue/flush and pokes queue/wakeup: the running
  * relay sees the file (inotify on queue/), removes it and retries every
@@ -22,9 +22,11 @@
 #include "log.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <ares.h>
 
@@ -59,7 +61,7 @@ relay_config_load(Instance *inst, GError **error)
     r->smtpd_max_rcpt = MAX(1, conf_int(inst, "smtpd_max_recipients", 1000));
     r->smtpd_max_errors = MAX(1, conf_int(inst, "smtpd_max_errors", 10));
     r->out_max_total = MAX(1, conf_int(inst, "smtp_max_connections", 20));
-    r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination", 4));
+    r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination", 10));
 
     r->mynetworks = g_ptr_array_new_with_free_func(g_object_unref);
     nets = instance_global_default(inst, "mynetworks", "127.0.0.0/8;::1");
@@ -176,6 +178,17 @@ relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode)
     return TRUE;
 }
 
+void
+relay_block_signals(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+}
+
 int
 cmd_relay(int argc, char **argv)
 {
@@ -195,6 +208,7 @@ cmd_relay(int argc, char **argv)
     inst = cli_open();
     log_set_stderr(TRUE);
     signal(SIGPIPE, SIG_IGN);
+    relay_block_signals();
     dns_init();
     r = relay_config_load(inst, &error);
     if (!r)
@@ -232,13 +246,70 @@ cmd_flush(int argc, char **argv)
     return 0;
 }
 
+/* queue_show - mailq-style listing: per message its ID, size, arrival
+ * and sender, then each pending recipient, preceded by its last error and
+ * the time of the next try when it was deferred; a summary line last. */
+static int
+queue_show(Instance *inst)
+{
+    GPtrArray *ids = queue_ids(inst);
+    gint64 bytes = 0, rcpts = 0;
+    int count = 0;
+
+    if (ids->len == 0) {
+        printf("Mail queue is empty\n");
+        g_ptr_array_unref(ids);
+        return 0;
+    }
+    printf("%-20s %8s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----", "-Sender/Recipient-------");
+    for (guint i = 0; i < ids->len; i++) {
+        QueueEntry *e = queue_load(inst, ids->pdata[i]);
+        GPtrArray *pending;
+        char when[32];
+        struct tm tm;
+        time_t t;
+
+        if (!e)
+            continue;
+        t = (time_t) e->arrival;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
+        pending = queue_pending(e);
+        printf("%-20s %8" G_GINT64_FORMAT " %-20s %s\n", e->id, e->size, when, *e->sender ? e->sender : "<>");
+        for (guint j = 0; j < pending->len; j++) {
+            const char *why = g_hash_table_lookup(e->deferred, pending->pdata[j]);
+            if (why) {
+                char *end = NULL;
+                time_t next = (time_t) g_ascii_strtoll(why, &end, 10);
+                char nt[16];
+                localtime_r(&next, &tm);
+                strftime(nt, sizeof(nt), "%H:%M:%S", &tm);
+                printf("%*s(%s; next try %s)\n", 30, "", end && *end == ' ' ? end + 1 : why, nt);
+            }
+            printf("%*s%s\n", 51, "", (char *) pending->pdata[j]);
+        }
+        printf("%*s(%u of %u recipients pending)\n\n", 51, "", pending->len, e->rcpts->len);
+        bytes += e->size;
+        rcpts += pending->len;
+        g_ptr_array_unref(pending);
+        queue_entry_free(e);
+        count++;
+    }
+    printf("-- %" G_GINT64_FORMAT " Kbytes in %d Request%s, %" G_GINT64_FORMAT " recipient%s pending.\n",
+           (bytes + 1023) / 1024, count, count == 1 ? "" : "s", rcpts, rcpts == 1 ? "" : "s");
+    g_ptr_array_unref(ids);
+    return count;
+}
+
 int
 cmd_queue(int argc, char **argv)
 {
     Instance *inst;
-    cli_parse(&argc, &argv, "queue", NULL, "Show the queued messages (like mailq).", NULL);
+    cli_parse(&argc, &argv, "queue", NULL,
+              "Show the queued messages like mailq: ID, size, arrival, sender, and each pending\n"
+              "recipient with its last error and next try.", NULL);
     inst = cli_open();
-    queue_print(inst);
+    queue_show(inst);
     instance_free(inst);
     return 0;
 }

@@ -57,7 +57,8 @@ Conn *conn_new(int fd, int timeout_sec);
 void conn_free(Conn *c);
 /* conn_read_line - one line without its CRLF or bare LF into line.
  * Returns 1 for a whole line, 2 for max bytes of a longer line (the rest
- * follows), 0 at EOF, -1 on error or timeout.  Flushes output first. */
+ * follows), 0 at EOF, -1 on error, -2 on timeout (plain text only; the
+ * connection may still be written to).  Flushes output first. */
 int conn_read_line(Conn *c, GString *line, size_t max);
 void conn_write(Conn *c, const void *data, size_t len);
 void conn_printf(Conn *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -121,6 +122,10 @@ gboolean bounce_queue(Relay *r, const char *qid, const char *sender, gint64 arri
 
 /* smtp_server.c */
 gboolean smtp_server_start(Relay *r, const char *listen, GError **error);
+
+/* relay_block_signals - SIGTERM, SIGINT, SIGHUP blocked in every thread;
+ * the runner takes them through a signalfd. */
+void relay_block_signals(void);
 
 /* runner.c */
 int runner_run(Relay *r);

@@ -561,6 +561,26 @@ take_flush(void)
     return there;
 }
 
+/* clean_tmp - the SMTP server's unfinished DATA files (queue/tmp/smtpd.*)
+ * of an earlier run: never acknowledged, so garbage. */
+static void
+clean_tmp(void)
+{
+    char *dir = instance_path(R.r->inst, "queue", "tmp", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        if (g_str_has_prefix(name, "smtpd.")) {
+            char *p = g_build_filename(dir, name, NULL);
+            unlink(p);
+            g_free(p);
+        }
+    }
+    if (d)
+        g_dir_close(d);
+    g_free(dir);
+}
+
 static void
 drain(int fd)
 {
@@ -608,11 +628,12 @@ runner_run(Relay *r)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    relay_block_signals();
     sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     for (int i = 0; i < r->out_max_total; i++)
         g_thread_unref(g_thread_new("smtp", worker, NULL));
 
+    clean_tmp();
     take_flush();
     full_scan(TRUE);
     for (;;) {

@@ -551,6 +551,11 @@ session_run(Session *s)
         int rc = conn_read_line(s->c, line, CMD_MAX);
         char *cmd, *arg;
 
+        if (rc == -2) {
+            reply(s, "421 4.4.2 %s Error: timeout exceeded", r->inst->hostname);
+            log_info("smtpd: timeout after %d s from %s", r->smtpd_timeout, s->peer);
+            break;
+        }
         if (rc <= 0)
             break;
         if (rc == 2) {

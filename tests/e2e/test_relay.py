@@ -67,7 +67,8 @@ try:
     # 3. open relay attempt from outside mynetworks (127.0.0.1 excluded)
     inst2 = Instance()
     inst2.newlist("team")
-    relay2 = Relay(inst2, conf={"mynetworks": "10.0.0.0/8", "routes": f"elsewhere.test=[127.0.0.1]:{sink.port}"})
+    relay2 = Relay(inst2, conf={"mynetworks": "10.0.0.0/8", "routes": f"elsewhere.test=[127.0.0.1]:{sink.port}",
+                                "smtpd_timeout": "1", "smtpd_max_per_client": "2"})
     try:
         s2 = smtplib.SMTP("127.0.0.1", relay2.port, timeout=30)
         s2.ehlo("outside.example.net")
@@ -82,6 +83,18 @@ try:
                            capture_output=True, timeout=30)
         t.ok(r.returncode != 0 and b"550 5.7.1 Relaying denied" in r.stdout, "swaks open-relay attempt refused",
              r.stdout)
+        # connection limit per client, and the per-command timeout
+        socks = [socket.create_connection(("127.0.0.1", relay2.port), timeout=10) for _ in range(3)]
+        greets = [x.makefile("rb").readline() for x in socks]
+        t.ok(greets[0].startswith(b"220") and greets[1].startswith(b"220") and greets[2].startswith(b"421"),
+             "third connection from one client: 421 (smtpd_max_per_client=2)", greets)
+        t0 = time.time()
+        f = socks[0].makefile("rb")
+        line = f.readline()
+        t.ok(line.startswith(b"421 4.4.2") and time.time() - t0 < 5, "idle client: 421 timeout after smtpd_timeout",
+             line)
+        for x in socks:
+            x.close()
     finally:
         relay2.stop()
 

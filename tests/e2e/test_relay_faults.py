@@ -38,7 +38,8 @@ try:
     t.ok(wait_for(lambda: "to=<soft@example.test>" in inst.log() and "status=deferred" in inst.log(), 10),
          "4xx reply: recipient deferred", inst.log()[-2000:])
     q = inst.check("queue")
-    t.ok("soft@example.test" in q and "4" in q, "kairan queue lists the deferred recipient with its error", q)
+    t.ok("soft@example.test" in q and "next try" in q and "said: 4" in q and "1 Request" in q,
+         "kairan queue lists the deferred recipient with its error and next try", q)
     port = bad.port
     bad.cleanup()
     sinks.remove(bad)
