@@ -428,7 +428,8 @@ auth_check(Relay *r, const char *user, const char *pass)
     return ok;
 }
 
-/* b64_line - read one base64 AUTH response line; NULL on cancel/error. */
+/* auth_response - send a 334 prompt, read the base64 answer and decode
+ * it; NULL when the client cancels ("*") or the line is bad. */
 static char *
 auth_response(Session *s, const char *prompt, gsize *len)
 {

@@ -6,6 +6,7 @@ the connection after the message data (retried), `kairan flush`, and the
 null sender getting no bounce."""
 import email
 import email.policy
+import re
 import smtplib
 import time
 
@@ -98,7 +99,16 @@ try:
     time.sleep(0.5)
     t.eq(len(good.transactions()), before, "nothing sent back for the null sender")
 
-    # 5. `kairan flush` retries at once, long before the back-off is over
+    # 5. a member's server refuses (5xx): the bounce goes to LIST-admin, which
+    #    the runner hands to `kairan deliver --admin` itself (relay=local)
+    inst.newlist("team")
+    inst.subscribe("team", "gone@example.test", "sender@example.org")
+    r = inst.deliver("team", make_msg(subject="to a list", to=f"team@{DOMAIN}"), sender="sender@example.org")
+    t.eq(r.returncode, 0, "post to a list with a member whose server refuses")
+    t.ok(wait_for(lambda: re.search(rf"to=<team-admin@{re.escape(DOMAIN)}>, relay=local", inst.log()), 15),
+         "the bounce for LIST-admin is delivered locally through kairan deliver --admin", inst.log()[-1500:])
+
+    # 6. `kairan flush` retries at once, long before the back-off is over
     relay.stop()
     set_global(inst, {"retry_min": "1h", "retry_max": "2h"})
     relay.start()
