@@ -27,6 +27,8 @@
  *   queue/flush         a flag file written by `kairan flush`: the relay
  *                       (inotify on queue/) removes it and retries every
  *                       deferred recipient at once.
+ *   queue/relay.pid     the running relay's PID, flock()ed while it runs
+ *                       (a second relay for the same instance refuses).
  *   The relay also keeps its unfinished SMTP DATA in queue/tmp/smtpd.*
  *   and removes leftovers of those at start.  F lines carry the next try
  *   as seconds since the epoch; the retry interval is

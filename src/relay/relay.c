@@ -8,7 +8,7 @@
  *   max_queue_lifetime [5d]            retry_min [5m]  retry_max [1h]
  *   message_size_limit [20971520]      smtpd_timeout [300] smtp_timeout [300]
  *   smtpd_max_connections [100]        smtpd_max_per_client [20]
- *   smtpd_max_recipients [1000]        smtpd_max_errors [10]
+ *   smtpd_max_recipients [1000]        smtpd_max_errors [20]
  *   smtp_max_connections [20]          smtp_max_per_destination [10]
  *
  * `kairan flush` creates queue/flush and pokes queue/wakeup: the running
@@ -59,7 +59,7 @@ relay_config_load(Instance *inst, GError **error)
     r->smtpd_max_conn = MAX(1, conf_int(inst, "smtpd_max_connections", 100));
     r->smtpd_max_per_client = MAX(1, conf_int(inst, "smtpd_max_per_client", 20));
     r->smtpd_max_rcpt = MAX(1, conf_int(inst, "smtpd_max_recipients", 1000));
-    r->smtpd_max_errors = MAX(1, conf_int(inst, "smtpd_max_errors", 10));
+    r->smtpd_max_errors = MAX(1, conf_int(inst, "smtpd_max_errors", 20));
     r->out_max_total = MAX(1, conf_int(inst, "smtp_max_connections", 20));
     r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination", 10));
 
@@ -213,6 +213,7 @@ cmd_relay(int argc, char **argv)
     r = relay_config_load(inst, &error);
     if (!r)
         cli_exit_error(error);
+    runner_prepare(r);
     if (!smtp_server_start(r, listen ? listen : r->listen, &error))
         cli_exit_error(error);
     log_info("relay started on %s", listen ? listen : r->listen);

@@ -104,6 +104,9 @@ const char *smtp_client_relay(SmtpClient *c);
 gboolean smtp_client_send(SmtpClient *c, const char *sender, RcptResult *res, guint n,
                           GBytes *wire, gint64 size);
 void smtp_client_close(SmtpClient *c, gboolean quit);
+/* smtp_client_retryable - the last send found a reused connection already
+ * closed by the server (no reply at all): worth one retry on a new one. */
+gboolean smtp_client_retryable(SmtpClient *c);
 /* smtp_wire_form - queue file (LF) -> CRLF, dot-stuffed, with ".\r\n". */
 GBytes *smtp_wire_form(const char *data, gsize len);
 
@@ -128,6 +131,7 @@ gboolean smtp_server_start(Relay *r, const char *listen, GError **error);
 void relay_block_signals(void);
 
 /* runner.c */
+void runner_prepare(Relay *r);
 int runner_run(Relay *r);
 
 #endif

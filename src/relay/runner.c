@@ -37,6 +37,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -275,49 +276,69 @@ pop_batch(Dest *d)
     return b;
 }
 
+/* open_dest - a connection to d, or NULL with *code and *text set. */
+static SmtpClient *
+open_dest(Dest *d, int *code, char **text)
+{
+    GError *error = NULL;
+    GPtrArray *targets = dns_targets(R.r, d->target, d->is_route, &error);
+    SmtpClient *sc = NULL;
+
+    if (targets) {
+        sc = smtp_client_open(R.r, targets, &error);
+        g_ptr_array_unref(targets);
+        if (!sc)
+            *code = error->code;
+    } else {
+        *code = error->code == 5 ? 550 : 451;
+    }
+    if (!sc) {
+        *text = g_strdup(error->message);
+        g_clear_error(&error);
+    }
+    return sc;
+}
+
 static void
 serve(Dest *d, Batch *b)
 {
-    Relay *r = R.r;
     SmtpClient *sc = NULL;
 
     for (; b; b = pop_batch(d)) {
         RcptResult *res;
         gboolean ok;
+        int code = 0;
+        char *text = NULL;
 
         if (d->local) {
             deliver_local(b);
             continue;
         }
-        if (!sc) {
-            GError *error = NULL;
-            GPtrArray *targets = dns_targets(r, d->target, d->is_route, &error);
-            int code;
-            if (targets) {
-                sc = smtp_client_open(r, targets, &error);
-                g_ptr_array_unref(targets);
-                code = sc ? 250 : error->code;
-            } else {
-                code = error->code == 5 ? 550 : 451;
-            }
-            if (!sc) {
-                /* The destination is unreachable: every batch waiting for it
-                 * gets the same answer now instead of one timeout each. */
-                char *text = g_strdup(error->message);
-                g_clear_error(&error);
+        if (!sc && !(sc = open_dest(d, &code, &text))) {
+            /* The destination is unreachable: every batch waiting for it
+             * gets the same answer now instead of one timeout each. */
+            fail_batch(b, code, text, d->target);
+            while ((b = pop_batch(d)))
                 fail_batch(b, code, text, d->target);
-                while ((b = pop_batch(d)))
-                    fail_batch(b, code, text, d->target);
-                g_free(text);
-                return;
-            }
+            g_free(text);
+            return;
         }
         res = results_new(b);
         ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size);
-        complete_batch(b, res, smtp_client_relay(sc));
+        if (!ok && smtp_client_retryable(sc)) {
+            /* the server had closed the idle connection: once more, fresh */
+            smtp_client_close(sc, FALSE);
+            if ((sc = open_dest(d, &code, &text))) {
+                results_free(res, b->rcpts->len);
+                res = results_new(b);
+                ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size);
+            }
+            g_free(text);
+        }
+        complete_batch(b, res, sc ? smtp_client_relay(sc) : d->target);
         results_free(res, b->rcpts->len);
         batch_free(b);
-        if (!ok) {
+        if (!ok && sc) {
             smtp_client_close(sc, FALSE);
             sc = NULL;
         }
@@ -432,6 +453,7 @@ dispatch(Msg *m, gint64 now)
     gint64 waiting = G_MAXINT64;
     char *path, *data = NULL;
     gsize len = 0;
+    GBytes *wire;
 
     if (!e) {
         msg_forget(m, FALSE);
@@ -454,6 +476,7 @@ dispatch(Msg *m, gint64 now)
         return;
     }
     g_free(path);
+    wire = smtp_wire_form(data, len);
     batches = g_ptr_array_new();
     open = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_mutex_lock(&R.lock);
@@ -489,7 +512,7 @@ dispatch(Msg *m, gint64 now)
         m->sender = g_strdup(e->sender);
         m->arrival = e->arrival;
         m->size = (gint64) len;
-        m->wire = smtp_wire_form(data, len);
+        m->wire = g_steal_pointer(&wire);
         for (guint i = 0; i < batches->len; i += 2)
             g_queue_push_tail(&((Dest *) batches->pdata[i])->batches, batches->pdata[i + 1]);
         g_cond_broadcast(&R.cond);
@@ -499,6 +522,8 @@ dispatch(Msg *m, gint64 now)
     g_mutex_unlock(&R.lock);
     g_hash_table_unref(open);
     g_ptr_array_unref(batches);
+    if (wire)
+        g_bytes_unref(wire);
     g_free(data);
     g_ptr_array_unref(pending);
     queue_entry_free(e);
@@ -589,16 +614,16 @@ drain(int fd)
         ;
 }
 
-int
-runner_run(Relay *r)
+/* runner_prepare - before the SMTP server starts: the queue directories,
+ * the lock that keeps a second relay away, and the removal of DATA files
+ * an earlier run left unfinished. */
+void
+runner_prepare(Relay *r)
 {
     static const char *subs[] = { "tmp", "msg", "env", "state", NULL };
-    char *qdir = instance_path(r->inst, "queue", NULL);
-    char *envdir = instance_path(r->inst, "queue", "env", NULL);
-    char *fifo = instance_path(r->inst, "queue", "wakeup", NULL);
-    int ino, fifo_fd, sfd, wd_env, wd_q;
-    sigset_t mask;
     GError *error = NULL;
+    char *lockpath;
+    int lockfd;
 
     for (int i = 0; subs[i]; i++) {
         char *d = instance_path(r->inst, "queue", subs[i], NULL);
@@ -606,6 +631,30 @@ runner_run(Relay *r)
             log_fatal(EXIT_TEMPFAIL, "%s", error->message);
         g_free(d);
     }
+    lockpath = instance_path(r->inst, "queue", "relay.pid", NULL);
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0)
+        log_fatal(EXIT_TEMPFAIL, "another kairan relay is running for %s (%s is locked)", r->inst->home, lockpath);
+    {
+        char pid[32];
+        int n = g_snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+        if (ftruncate(lockfd, 0) < 0 || write(lockfd, pid, n) != n)
+            log_warn("cannot write %s", lockpath);
+    }
+    g_free(lockpath);                  /* lockfd stays open: the lock lives */
+    R.r = r;
+    clean_tmp();
+}
+
+int
+runner_run(Relay *r)
+{
+    char *qdir = instance_path(r->inst, "queue", NULL);
+    char *envdir = instance_path(r->inst, "queue", "env", NULL);
+    char *fifo = instance_path(r->inst, "queue", "wakeup", NULL);
+    int ino, fifo_fd, sfd, wd_env, wd_q;
+    sigset_t mask;
+
     R.r = r;
     g_mutex_init(&R.lock);
     g_cond_init(&R.cond);
@@ -633,7 +682,6 @@ runner_run(Relay *r)
     for (int i = 0; i < r->out_max_total; i++)
         g_thread_unref(g_thread_new("smtp", worker, NULL));
 
-    clean_tmp();
     take_flush();
     full_scan(TRUE);
     for (;;) {

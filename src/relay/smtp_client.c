@@ -28,7 +28,15 @@ struct SmtpClient {
     Conn *c;
     char *relay;           /* host[addr]:port, for logs */
     gboolean pipelining, starttls, size, esmtp;
+    int txns;              /* transactions started on this connection */
+    gboolean lost_early;   /* the last one lost the connection before any reply */
 };
+
+gboolean
+smtp_client_retryable(SmtpClient *c)
+{
+    return c->lost_early && c->txns > 1;
+}
 
 const char *
 smtp_client_relay(SmtpClient *c)
@@ -282,14 +290,18 @@ smtp_client_send(SmtpClient *sc, const char *sender, RcptResult *res, guint n, G
 
     for (guint i = 0; i < n; i++)
         res[i].code = 0;
+    sc->txns++;
+    sc->lost_early = FALSE;
     conn_printf(c, "MAIL FROM:<%s>", sender);
     if (sc->size && size > 0)
         conn_printf(c, " SIZE=%" G_GINT64_FORMAT, size);
     conn_printf(c, "\r\n");
     if (!sc->pipelining) {
         code = read_reply(c, text);
-        if (code < 0)
+        if (code < 0) {
+            sc->lost_early = TRUE;
             goto lost;
+        }
         if (code / 100 != 2) {
             for (guint i = 0; i < n; i++)
                 set_result(&res[i], code, sc->relay, text);
@@ -320,8 +332,10 @@ smtp_client_send(SmtpClient *sc, const char *sender, RcptResult *res, guint n, G
             conn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
         conn_printf(c, "DATA\r\n");
         mail = read_reply(c, text);
-        if (mail < 0)
+        if (mail < 0) {
+            sc->lost_early = TRUE;
             goto lost;
+        }
         if (mail / 100 != 2)
             for (guint i = 0; i < n; i++)
                 set_result(&res[i], mail, sc->relay, text);

@@ -146,7 +146,12 @@ try:
     t.ok(lines[-1].startswith(b"421"), "too many errors: 421 and disconnect", lines)
     sock.close()
 
-    # 7. the queue is empty afterwards
+    # 7. one relay per instance
+    r = inst.run("relay", "--listen", f"127.0.0.1:{free_port()}", timeout=20)
+    t.ok(r.returncode == 75 and b"another kairan relay is running" in r.stderr,
+         "a second relay for the same instance refuses to start", r.stderr)
+
+    # 8. the queue is empty afterwards
     t.ok(wait_for(lambda: "Mail queue is empty" in inst.check("queue"), 10), "kairan queue shows an empty queue",
          inst.check("queue"))
     log = inst.log()
