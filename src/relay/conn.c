@@ -151,7 +151,8 @@ conn_read_line(Conn *c, GString *line, size_t max)
         while (c->rpos < c->rlen) {
             char ch = c->rbuf[c->rpos++];
             if (ch == '\n') {
-                if (line->len > 0 && line->str[line->len - 1] == '\r')
+                c->crlf = line->len > 0 && line->str[line->len - 1] == '\r';
+                if (c->crlf)
                     g_string_truncate(line, line->len - 1);
                 return 1;
             }

@@ -52,6 +52,7 @@ typedef struct {
     size_t rpos, rlen;
     GString *wbuf;
     gboolean failed;
+    gboolean crlf;          /* the last line read ended in CRLF */
 } Conn;
 Conn *conn_new(int fd, int timeout_sec);
 void conn_free(Conn *c);

@@ -6,8 +6,10 @@
  * 1000 octets (500 5.5.2 beyond), smtpd_max_recipients per transaction
  * (452 4.5.3), message_size_limit during DATA (552 5.3.4, announced with
  * SIZE), smtpd_max_errors errors per session (then 421 and disconnect).
- * A bare LF ends a line just like CRLF (RFC 5321 says a server may do
- * so; the queue stores LF anyway).  Replies are buffered and written when
+ * A bare LF ends a line just like CRLF in commands and message text (the
+ * queue stores LF anyway), but only <CRLF>.<CRLF> ends DATA: a "." line
+ * next to a bare LF is kept as text, so no message can be smuggled past
+ * an upstream MTA that reads the data differently (CVE-2023-51764 kind).  Replies are buffered and written when
  * the next read would block, so PIPELINING clients get them in batches.
  *
  * Relay control: RCPT to LIST, LIST-ctl, LIST-admin @domain is taken from
@@ -241,7 +243,7 @@ static gboolean
 read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big)
 {
     GString *line = g_string_sized_new(1024);
-    gboolean at_start = TRUE, ok = FALSE;
+    gboolean at_start = TRUE, ok = FALSE, prev_crlf = TRUE;
 
     *too_big = FALSE;
     for (;;) {
@@ -252,13 +254,18 @@ read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big)
         if (rc <= 0)
             break;
         if (at_start && rc == 1 && len == 1 && p[0] == '.') {
-            ok = TRUE;
-            break;
-        }
-        if (at_start && len > 0 && p[0] == '.') {
+            if (prev_crlf && s->c->crlf) {
+                ok = TRUE;
+                break;
+            }
+            /* "." with a bare LF before or after it is text, never the end:
+             * no SMTP smuggling through us (only CRLF.CRLF ends DATA). */
+        } else if (at_start && len > 0 && p[0] == '.') {
             p++;
             len--;
         }
+        if (rc == 1)
+            prev_crlf = s->c->crlf;
         *size += (gint64) len + (rc == 1);
         if (s->r->max_size > 0 && *size > s->r->max_size)
             *too_big = TRUE;

@@ -137,6 +137,23 @@ try:
     t.ok(m and b"\n.\n..two dots\n.x\n" in m[0].replace(b"\r\n", b"\n"), "dot-stuffing round trip keeps the text",
          m[0][-200:] if m else None)
     s.quit()
+    # only CRLF.CRLF ends DATA: a bare-LF "." cannot smuggle a second message
+    before = len(sink.recipients())
+    sock = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
+    f = sock.makefile("rb")
+    f.readline()
+    sock.sendall(b"EHLO c.example.org\r\nMAIL FROM:<member@example.org>\r\nRCPT TO:<smuggle@example.test>\r\n"
+                 b"DATA\r\n")
+    while not f.readline().startswith(b"354"):
+        pass
+    sock.sendall(b"Subject: one\r\n\r\nbody\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.test>\r\n"
+                 b"DATA\r\n\r\nsmuggled\r\n.\r\nQUIT\r\n")
+    rest = f.read()
+    sock.close()
+    t.ok(rest.count(b"250 2.0.0") == 1, "a bare-LF dot line does not end DATA (no SMTP smuggling)", rest)
+    sink.wait_recipients(before + 1)
+    time.sleep(0.3)
+    t.ok("<victim@example.test>" not in sink.recipients(), "nothing smuggled to a second recipient")
     sock = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
     f = sock.makefile("rb")
     f.readline()
