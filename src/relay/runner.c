@@ -120,6 +120,23 @@ wake_main(void)
 
 /* ---- completing a batch (worker threads) ---- */
 
+/* arrival_us - the arrival in microseconds: the first 13 hex digits of
+ * the queue ID (queue.c), else the envelope's T line. */
+static gint64
+arrival_us(const Msg *m)
+{
+    char hex[14];
+    char *end;
+    gint64 us;
+
+    if (strlen(m->id) < 13)
+        return m->arrival * G_USEC_PER_SEC;
+    memcpy(hex, m->id, 13);
+    hex[13] = '\0';
+    us = g_ascii_strtoll(hex, &end, 16);
+    return *end == '\0' && us > 0 ? us : m->arrival * G_USEC_PER_SEC;
+}
+
 /* reply_of - the remote's reply without the "HOST said: " prefix. */
 static const char *
 reply_of(const char *text)
@@ -138,7 +155,7 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
     GArray *hard = g_array_new(FALSE, FALSE, sizeof(RcptResult));
     GArray *expired = g_array_new(FALSE, FALSE, sizeof(RcptResult));
     gint64 now = now_s();
-    double delay = (double) g_get_real_time() / G_USEC_PER_SEC - (double) m->arrival;
+    double delay = (double) (g_get_real_time() - arrival_us(m)) / G_USEC_PER_SEC;
     gint64 backoff = CLAMP(now - m->arrival, r->retry_min, r->retry_max);
     GError *error = NULL;
     guint n = b->rcpts->len;
