@@ -10,6 +10,8 @@
  *   smtpd_max_connections [100]        smtpd_max_per_client [20]
  *   smtpd_max_recipients [1000]        smtpd_max_errors [20]
  *   smtp_max_connections [20]          smtp_max_per_destination [10]
+ *   smtp_connect_timeout [30]          smtp_connection_cache_time [2]
+ *                                      (idle outbound connection kept for reuse)
  *
  * `kairan flush` creates queue/flush and pokes queue/wakeup: the running
  * relay sees the file (inotify on queue/), removes it and retries every
@@ -62,6 +64,7 @@ relay_config_load(Instance *inst, GError **error)
     r->smtpd_max_errors = MAX(1, conf_int(inst, "smtpd_max_errors", 20));
     r->out_max_total = MAX(1, conf_int(inst, "smtp_max_connections", 20));
     r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination", 10));
+    r->conn_cache_time = conf_int(inst, "smtp_connection_cache_time", 2);
 
     r->mynetworks = g_ptr_array_new_with_free_func(g_object_unref);
     nets = instance_global_default(inst, "mynetworks", "127.0.0.0/8;::1");

@@ -65,6 +65,7 @@ typedef struct {
     gboolean is_route, local;
     GQueue batches;
     int active;
+    int idle;                 /* connected workers waiting for more batches */
 } Dest;
 
 static struct {
@@ -75,7 +76,14 @@ static struct {
     GHashTable *dests;        /* key -> Dest*, under lock */
     GAsyncQueue *finished;    /* Msg* whose batches are all back */
     int wake[2];
+    int busy_msgs;            /* main thread: messages out with workers */
+    gint64 busy_bytes;        /* ... and the size of their wire forms */
 } R;
+
+/* Bounded memory: at most this much is handed to the workers at a time;
+ * the rest stays due and goes out as earlier messages come back. */
+#define MAX_BUSY_MSGS 1000
+#define MAX_BUSY_BYTES (32 * 1024 * 1024)
 
 static void
 msg_free(gpointer p)
@@ -293,6 +301,31 @@ pop_batch(Dest *d)
     return b;
 }
 
+/* pop_batch_wait - the next batch for d; with an open connection, wait
+ * up to smtp_connection_cache_time for one, so that messages arriving one
+ * after another share the connection (other workers leave a destination
+ * with an idle connection alone). */
+static Batch *
+pop_batch_wait(Dest *d, gboolean connected)
+{
+    gint64 end = g_get_monotonic_time() + (gint64) R.r->conn_cache_time * G_TIME_SPAN_SECOND;
+    Batch *b;
+
+    g_mutex_lock(&R.lock);
+    while (!(b = g_queue_pop_head(&d->batches)) && connected && R.r->conn_cache_time > 0) {
+        gboolean signalled;
+        d->idle++;
+        signalled = g_cond_wait_until(&R.cond, &R.lock, end);
+        d->idle--;
+        if (!signalled) {
+            b = g_queue_pop_head(&d->batches);
+            break;
+        }
+    }
+    g_mutex_unlock(&R.lock);
+    return b;
+}
+
 /* open_dest - a connection to d, or NULL with *code and *text set. */
 static SmtpClient *
 open_dest(Dest *d, int *code, char **text)
@@ -321,7 +354,7 @@ serve(Dest *d, Batch *b)
 {
     SmtpClient *sc = NULL;
 
-    for (; b; b = pop_batch(d)) {
+    for (; b; b = pop_batch_wait(d, sc != NULL)) {
         RcptResult *res;
         gboolean ok;
         int code = 0;
@@ -377,7 +410,7 @@ worker(gpointer data)
         g_hash_table_iter_init(&it, R.dests);
         while (g_hash_table_iter_next(&it, NULL, &v)) {
             Dest *x = v;
-            if (!g_queue_is_empty(&x->batches) && x->active < R.r->out_max_per_dest) {
+            if (!g_queue_is_empty(&x->batches) && x->active < R.r->out_max_per_dest && x->idle == 0) {
                 d = x;
                 break;
             }
@@ -530,6 +563,8 @@ dispatch(Msg *m, gint64 now)
         m->arrival = e->arrival;
         m->size = (gint64) len;
         m->wire = g_steal_pointer(&wire);
+        R.busy_msgs++;
+        R.busy_bytes += (gint64) g_bytes_get_size(m->wire);
         for (guint i = 0; i < batches->len; i += 2)
             g_queue_push_tail(&((Dest *) batches->pdata[i])->batches, batches->pdata[i + 1]);
         g_cond_broadcast(&R.cond);
@@ -555,6 +590,8 @@ finalize(Msg *m, gint64 now)
     gint64 due = G_MAXINT64;
 
     m->busy = FALSE;
+    R.busy_msgs--;
+    R.busy_bytes -= m->wire ? (gint64) g_bytes_get_size(m->wire) : 0;
     g_clear_pointer(&m->wire, g_bytes_unref);
     if (!e) {
         msg_forget(m, FALSE);
@@ -589,6 +626,12 @@ full_scan(gboolean force)
             ((Msg *) v)->due = 0;
         }
     }
+}
+
+static gint
+cmp_msg_id(gconstpointer a, gconstpointer b)
+{
+    return strcmp((*(Msg *const *) a)->id, (*(Msg *const *) b)->id);
 }
 
 /* take_flush - TRUE (and the flag removed) if `kairan flush` asked. */
@@ -723,8 +766,12 @@ runner_run(Relay *r)
             else
                 next = MIN(next, m->due);
         }
-        for (guint i = 0; i < due->len; i++)
+        g_ptr_array_sort(due, cmp_msg_id);             /* oldest first */
+        for (guint i = 0; i < due->len; i++) {
+            if (R.busy_msgs >= MAX_BUSY_MSGS || R.busy_bytes >= MAX_BUSY_BYTES)
+                break;              /* the rest when a message comes back (wake pipe) */
             dispatch(due->pdata[i], now);
+        }
         g_ptr_array_unref(due);
 
         timeout = (int) CLAMP((next - now) * 1000, 0, 1000);

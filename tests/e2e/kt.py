@@ -239,7 +239,9 @@ class Sink:
         if os.geteuid() == 0:
             args += ["-u", "nobody"]
         args += list(extra) + ["-d", os.path.join(self.dir, "%M."), f"127.0.0.1:{self.port}", "1000"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        fd, self.counters = tempfile.mkstemp(prefix="kairan-sink-counters-")
+        self.proc = subprocess.Popen(args, stdout=fd, stderr=subprocess.DEVNULL)
+        os.close(fd)
         if not wait_port(self.port):
             self.stop()
             raise RuntimeError("smtp-sink did not start")
@@ -257,6 +259,15 @@ class Sink:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if os.path.exists(self.counters):
+            os.unlink(self.counters)
+
+    def sessions(self):
+        """SMTP sessions the sink has seen so far (its -c counters)."""
+        with open(self.counters, "rb") as f:
+            text = f.read().decode(errors="replace").replace("\r", "\n")
+        found = [line for line in text.split("\n") if "sess=" in line]
+        return int(found[-1].split("sess=")[1].split()[0]) if found else 0
 
     def transactions(self):
         """List of (mail_from, [rcpts], message bytes) for every dump file."""

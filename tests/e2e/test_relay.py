@@ -122,6 +122,15 @@ try:
     t.eq(refused, {}, "relay from mynetworks accepted")
     t.ok(sink.wait_recipients(before + 2), "relayed mail delivered to both recipients")
 
+    # connection reuse: messages one after another share a connection
+    before_sess, before = sink.sessions(), len(sink.recipients())
+    for i in range(20):
+        s.sendmail("member@example.org", [f"reuse{i}@example.test"], make_msg())
+    t.ok(sink.wait_recipients(before + 20), "20 relayed messages delivered")
+    wait_for(lambda: sink.sessions() > before_sess, 6)      # idle connections close after 2 s
+    used = sink.sessions() - before_sess
+    t.ok(1 <= used <= 10, f"outbound connections reused ({used} sessions for 20 messages)")
+
     # 6. robustness: long line, size limit during DATA, dot-stuffing, error limit
     code, msg = s.docmd("NOOP " + "x" * 2000)
     t.ok(code == 500 and b"too long" in msg, "overlong command line: 500 5.5.2", msg)
