@@ -102,9 +102,10 @@ typedef struct SmtpClient SmtpClient;
 SmtpClient *smtp_client_open(Relay *r, GPtrArray *targets, GError **error);
 const char *smtp_client_relay(SmtpClient *c);
 /* smtp_client_send - one transaction; fills res[i].code/.text.  FALSE
- * when the connection must not be reused. */
+ * when the connection must not be reused.  eightbit: the message has
+ * 8-bit octets (BODY=8BITMIME where the server offers it). */
 gboolean smtp_client_send(SmtpClient *c, const char *sender, RcptResult *res, guint n,
-                          GBytes *wire, gint64 size);
+                          GBytes *wire, gint64 size, gboolean eightbit);
 void smtp_client_close(SmtpClient *c, gboolean quit);
 /* smtp_client_retryable - the last send found a reused connection already
  * closed by the server (no reply at all): worth one retry on a new one. */

@@ -51,6 +51,7 @@ typedef struct {
     char *sender;
     gint64 arrival, size;
     GBytes *wire;
+    gboolean eightbit;        /* the content has octets >= 0x80 */
     GMutex jlock;
 } Msg;
 
@@ -374,14 +375,14 @@ serve(Dest *d, Batch *b)
             return;
         }
         res = results_new(b);
-        ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size);
+        ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
         if (!ok && smtp_client_retryable(sc)) {
             /* the server had closed the idle connection: once more, fresh */
             smtp_client_close(sc, FALSE);
             if ((sc = open_dest(d, &code, &text))) {
                 results_free(res, b->rcpts->len);
                 res = results_new(b);
-                ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size);
+                ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
             }
             g_free(text);
         }
@@ -563,6 +564,9 @@ dispatch(Msg *m, gint64 now)
         m->arrival = e->arrival;
         m->size = (gint64) len;
         m->wire = g_steal_pointer(&wire);
+        m->eightbit = FALSE;
+        for (gsize i = 0; i < len && !m->eightbit; i++)
+            m->eightbit = (unsigned char) data[i] >= 0x80;
         R.busy_msgs++;
         R.busy_bytes += (gint64) g_bytes_get_size(m->wire);
         for (guint i = 0; i < batches->len; i += 2)

@@ -27,7 +27,7 @@ struct SmtpClient {
     Relay *r;
     Conn *c;
     char *relay;           /* host[addr]:port, for logs */
-    gboolean pipelining, starttls, size, esmtp;
+    gboolean pipelining, starttls, size, esmtp, eightbitmime;
     int txns;              /* transactions started on this connection */
     gboolean lost_early;   /* the last one lost the connection before any reply */
 };
@@ -161,7 +161,7 @@ ehlo(SmtpClient *sc, GString *text)
     if (code == 250) {
         char **lines = g_strsplit(text->str, "\n", -1);
         sc->esmtp = TRUE;
-        sc->pipelining = sc->starttls = sc->size = FALSE;
+        sc->pipelining = sc->starttls = sc->size = sc->eightbitmime = FALSE;
         for (char **l = lines; *l; l++) {
             const char *kw = strlen(*l) > 4 ? *l + 4 : "";
             if (g_ascii_strncasecmp(kw, "PIPELINING", 10) == 0)
@@ -170,6 +170,8 @@ ehlo(SmtpClient *sc, GString *text)
                 sc->starttls = TRUE;
             else if (g_ascii_strncasecmp(kw, "SIZE", 4) == 0)
                 sc->size = TRUE;
+            else if (g_ascii_strncasecmp(kw, "8BITMIME", 8) == 0)
+                sc->eightbitmime = TRUE;
         }
         g_strfreev(lines);
         return code;
@@ -278,7 +280,8 @@ set_lost(RcptResult *res, guint n, const char *relay, const char *when)
 }
 
 gboolean
-smtp_client_send(SmtpClient *sc, const char *sender, RcptResult *res, guint n, GBytes *wire, gint64 size)
+smtp_client_send(SmtpClient *sc, const char *sender, RcptResult *res, guint n, GBytes *wire, gint64 size,
+                 gboolean eightbit)
 {
     Conn *c = sc->c;
     GString *text = g_string_new(NULL);
@@ -295,6 +298,8 @@ smtp_client_send(SmtpClient *sc, const char *sender, RcptResult *res, guint n, G
     conn_printf(c, "MAIL FROM:<%s>", sender);
     if (sc->size && size > 0)
         conn_printf(c, " SIZE=%" G_GINT64_FORMAT, size);
+    if (sc->eightbitmime && eightbit)
+        conn_printf(c, " BODY=8BITMIME");
     conn_printf(c, "\r\n");
     if (!sc->pipelining) {
         code = read_reply(c, text);

@@ -122,6 +122,15 @@ try:
     t.eq(refused, {}, "relay from mynetworks accepted")
     t.ok(sink.wait_recipients(before + 2), "relayed mail delivered to both recipients")
 
+    # 8-bit content goes out with BODY=8BITMIME (smtp-sink offers it)
+    before = len(sink.recipients())
+    s.sendmail("member@example.org", ["eight@example.test"], make_msg(body="Grüße, 日本語\n"), ["BODY=8BITMIME"])
+    sink.wait_recipients(before + 1)
+    dumps = [open(os.path.join(sink.dir, n), "rb").read() for n in os.listdir(sink.dir)]
+    d8 = [d for d in dumps if b"<eight@example.test>" in d]
+    t.ok(d8 and b"BODY=8BITMIME" in d8[0].split(b"\n\n")[0], "8-bit message relayed with BODY=8BITMIME",
+         d8[0][:300] if d8 else None)
+
     # connection reuse: messages one after another share a connection
     before_sess, before = sink.sessions(), len(sink.recipients())
     for i in range(20):
