@@ -57,15 +57,18 @@ wait_channel(ares_channel ch)
     for (;;) {
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
         struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-        int bm = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM), n = 0, rc;
+        /* the bits by hand: c-ares' own macros shift a signed 1 into bit 31 */
+        unsigned bm = (unsigned) ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+        int n = 0, rc;
         struct timeval tv, *tvp;
 
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            if (!ARES_GETSOCK_READABLE(bm, i) && !ARES_GETSOCK_WRITABLE(bm, i))
+            gboolean rd = (bm & (1u << i)) != 0;
+            gboolean wr = (bm & (1u << (i + ARES_GETSOCK_MAXNUM))) != 0;
+            if (!rd && !wr)
                 continue;
             pfd[n].fd = socks[i];
-            pfd[n].events = (ARES_GETSOCK_READABLE(bm, i) ? POLLIN : 0) |
-                            (ARES_GETSOCK_WRITABLE(bm, i) ? POLLOUT : 0);
+            pfd[n].events = (rd ? POLLIN : 0) | (wr ? POLLOUT : 0);
             pfd[n].revents = 0;
             n++;
         }
