@@ -344,7 +344,7 @@ cmd_passwd(int argc, char **argv)
 {
     GError *error = NULL;
     Instance *inst;
-    char *password, *hash, *addr = NULL;
+    g_autofree char *password = NULL, *hash = NULL, *addr = NULL;
     const char *why;
     gboolean ok;
 
@@ -362,12 +362,14 @@ cmd_passwd(int argc, char **argv)
     password = read_password_fd(0);
     if (strlen(password) < 4) {
         fprintf(stderr, "kairan passwd: the password must have at least 4 characters\n");
+        instance_free(inst);
         return EXIT_USAGE;
     }
     hash = password_hash(password);
     if (addr) {
         if (!member_is(inst, argv[1], addr)) {
             fprintf(stderr, "kairan passwd: %s is not a member of %s\n", addr, argv[1]);
+            instance_free(inst);
             return EXIT_NOUSER;
         }
         ok = member_set_pop_password(inst, argv[1], addr, password, &error);
@@ -379,9 +381,6 @@ cmd_passwd(int argc, char **argv)
         cli_exit_error(error);
     log_info("%s: password changed for %s", argv[1], addr ? addr : "the owners");
     printf("%s: password set for %s\n", argv[1], addr ? addr : "the list owners");
-    g_free(password);
-    g_free(hash);
-    g_free(addr);
     instance_free(inst);
     return 0;
 }
@@ -411,6 +410,8 @@ cmd_config(int argc, char **argv)
         if (!setting_find(argv[2])) {
             (void) setting_validate(argv[2], "", &why);
             fprintf(stderr, "kairan config: %s\n", why);
+            g_free(why);
+            instance_free(inst);
             return EXIT_USAGE;
         }
         v = list_setting(inst, argv[1], argv[2]);

@@ -51,15 +51,21 @@ cli_parse(int *argc, char ***argv, const char *name, const char *params,
         { "home", 0, 0, G_OPTION_ARG_FILENAME, &home, "the instance directory (default: $KAIRAN_HOME)", "DIR" },
         G_OPTION_ENTRY_NULL
     };
-    char *title = g_strdup_printf("%s%s%s", name, params ? " " : "", params ? params : "");
+    char *title = g_strdup(params ? params : "");
+    char *prgname = g_strdup_printf("kairan %s", name);
     GOptionContext *ctx = g_option_context_new(title);
     GError *error = NULL;
 
+    g_set_prgname(prgname);
+    g_free(prgname);
     g_option_context_set_summary(ctx, summary);
     g_option_context_add_main_entries(ctx, common, NULL);
     if (entries)
         g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_help_enabled(ctx, TRUE);
+    /* config LIST KEY VALUE: a value may start with '-' */
+    if (g_str_equal(name, "config"))
+        g_option_context_set_strict_posix(ctx, TRUE);
     if (!g_option_context_parse(ctx, argc, argv, &error)) {
         fprintf(stderr, "kairan %s: %s\nTry 'kairan %s --help'.\n", name, error->message, name);
         exit(EXIT_USAGE);

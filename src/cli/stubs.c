@@ -14,7 +14,4 @@ not_yet(int argc, char **argv, const char *name, const char *params, const char 
     return EXIT_SOFTWARE;
 }
 
-int cmd_digest(int argc, char **argv) { return not_yet(argc, argv, "digest", "[LIST]", "Send the digests that are due."); }
 int cmd_dkim_keygen(int argc, char **argv) { return not_yet(argc, argv, "dkim-keygen", "DOMAIN", "Make a DKIM key and print its DNS TXT record."); }
-int cmd_pop3d(int argc, char **argv) { return not_yet(argc, argv, "pop3d", NULL, "POP3 access to list archives (--listen HOST:PORT)."); }
-int cmd_web(int argc, char **argv) { return not_yet(argc, argv, "web", NULL, "Web management interface (--listen HOST:PORT)."); }

@@ -21,7 +21,7 @@ int
 cmd_deliver(int argc, char **argv)
 {
     gboolean ctl = FALSE, admin = FALSE;
-    char *sender = NULL;
+    g_autofree char *sender = NULL;
     GOptionEntry entries[] = {
         { "ctl", 0, 0, G_OPTION_ARG_NONE, &ctl, "the mail is command mail for LIST-ctl", NULL },
         { "admin", 0, 0, G_OPTION_ARG_NONE, &admin, "the mail is for LIST-admin (bounces, owners)", NULL },
@@ -81,6 +81,5 @@ cmd_deliver(int argc, char **argv)
         status = post_process(in);
     incoming_free(in);
     instance_free(inst);
-    g_free(sender);
     return status;
 }

@@ -150,20 +150,25 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
     char *remove = list_setting(inst, list, "remove_headers");
     char *description = list_setting(inst, list, "description");
     char *web_url = instance_global(inst, "web_url");
-    const char *raw_subject = g_mime_object_get_header(obj, "Subject");
+    GMimeHeader *subject_header = g_mime_header_list_get_header(g_mime_object_get_header_list(obj), "Subject");
+    const char *raw_subject = subject_header ? g_mime_header_get_raw_value(subject_header) : NULL;
     const char *subject = g_mime_message_get_subject(msg);
     char *post = list_address(inst, list, NULL);
     char *ctl = list_address(inst, list, "-ctl");
     char *numtext = g_strdup_printf("%" G_GINT64_FORMAT, num);
-    char *value, *new_subject, *charset;
+    char *value, *new_subject;
+    const char *charset;
     char **names;
 
     /* Subject */
     new_subject = subject_tag_apply(subject, tag_format, list, num);
-    charset = (raw_subject && g_strrstr(raw_subject, "=?") &&
-               (strstr(raw_subject, "ISO-2022-JP") || strstr(raw_subject, "iso-2022-jp") ||
-                strstr(raw_subject, "Iso-2022-jp")))
-              ? "iso-2022-jp" : "utf-8";
+    charset = "utf-8";
+    if (raw_subject) {
+        char *lower = g_ascii_strdown(raw_subject, -1);
+        if (strstr(lower, "=?iso-2022-jp?"))
+            charset = "iso-2022-jp";
+        g_free(lower);
+    }
     g_mime_message_set_subject(msg, new_subject, charset);
 
     /* Configured removals, and every header we are about to set. */

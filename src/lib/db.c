@@ -4,7 +4,7 @@
  * migration step above it inside one transaction.  Add a step by appending
  * to migrations[] - never edit an existing one.
  *
- * Tables (version 1):
+ * Tables (version 1; version 2 adds the covering index members_delivery):
  *   meta(key, value)                 instance secret and other key/values
  *   lists(name, created, seq, password_hash)   seq = last post number
  *   list_settings(list, key, value)  per-list overrides of kairan.conf
@@ -17,6 +17,7 @@
  *   auth_failures(list, at)          admin password failures
  *   pop_hidden(list, address, num)   DELE'd messages per member
  *   sessions(id, list, address, csrf, expires)   web sessions
+ *     (+ role: admin|owner|member, web migration)
  */
 #include "config.h"
 #include "db.h"
@@ -52,6 +53,10 @@ static const char *migrations[] = {
     "  PRIMARY KEY(list, address, num));"
     "CREATE TABLE sessions(id TEXT PRIMARY KEY, list TEXT, address TEXT, csrf TEXT NOT NULL,"
     "  expires INTEGER NOT NULL);",
+    /* 2: the fan-out reads only this index (no table lookups per member) */
+    "CREATE INDEX members_delivery ON members(list, nomail, post_only, digest, address);",
+    /* 3 (web): the role of a session (admin, owner, member) */
+    "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT 'owner';",
 };
 
 void

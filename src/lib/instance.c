@@ -181,6 +181,7 @@ instance_open(const char *home, GError **error)
         instance_free(inst);
         return NULL;
     }
+    sqlite3_busy_timeout(inst->db, (int) (instance_global_int(inst, "db_busy_timeout", 60) * 1000));
     inst->secret = db_meta_get(inst->db, "secret");
     return inst;
 }

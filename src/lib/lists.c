@@ -328,17 +328,36 @@ list_is_moderator(const Instance *inst, const char *list, const char *addr)
     return found;
 }
 
+/* The APOP secret (RFC 1939 APOP needs the shared secret itself, not a
+ * hash of it) is kept in members.apop_secret, readable in kairan.db,
+ * unless [global] pop3_apop = no: then only the PBKDF2 hash is kept,
+ * any old secret is cleared, and pop3d offers no APOP. */
+static gboolean
+apop_enabled(const Instance *inst)
+{
+    char *v = instance_global_default(inst, "pop3_apop", "yes");
+    gboolean on = !(g_ascii_strcasecmp(v, "no") == 0 || g_ascii_strcasecmp(v, "false") == 0 ||
+                    g_strcmp0(v, "0") == 0);
+    g_free(v);
+    return on;
+}
+
 gboolean
 member_set_pop_password(Instance *inst, const char *list, const char *addr,
                         const char *password, GError **error)
 {
     char *hash = password_hash(password);
-    sqlite3_stmt *st = db_prepare(inst->db, "UPDATE members SET pop_password = ? WHERE list = ? AND address = ?");
+    sqlite3_stmt *st = db_prepare(inst->db,
+        "UPDATE members SET pop_password = ?, apop_secret = ? WHERE list = ? AND address = ?");
     gboolean ok;
 
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, addr, -1, SQLITE_STATIC);
+    if (apop_enabled(inst))
+        sqlite3_bind_text(st, 2, password, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, addr, -1, SQLITE_STATIC);
     ok = db_step_done(st, error);
     g_free(hash);
     if (ok && sqlite3_changes(inst->db) == 0) {
@@ -346,4 +365,52 @@ member_set_pop_password(Instance *inst, const char *list, const char *addr,
         ok = FALSE;
     }
     return ok;
+}
+
+/* member_pop_column - one text column of a member row (NULL if none). */
+static char *
+member_pop_column(const Instance *inst, const char *list, const char *addr,
+                  const char *sql, gboolean *is_member)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, sql);
+    char *v = NULL;
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    if (is_member)
+        *is_member = FALSE;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (is_member)
+            *is_member = TRUE;
+        if (sqlite3_column_text(st, 0))
+            v = g_strdup((const char *) sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+gboolean
+member_pop_password_verify(const Instance *inst, const char *list, const char *addr,
+                           const char *password, gboolean *is_member)
+{
+    char *hash = member_pop_column(inst, list, addr,
+        "SELECT pop_password FROM members WHERE list = ? AND address = ?", is_member);
+    gboolean ok = hash && password_verify(password, hash);
+    g_free(hash);
+    return ok;
+}
+
+char *
+member_apop_secret(const Instance *inst, const char *list, const char *addr)
+{
+    if (!apop_enabled(inst))
+        return NULL;
+    return member_pop_column(inst, list, addr,
+        "SELECT apop_secret FROM members WHERE list = ? AND address = ?", NULL);
+}
+
+gboolean
+pop3_apop_enabled(const Instance *inst)
+{
+    return apop_enabled(inst);
 }

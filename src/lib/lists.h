@@ -54,8 +54,20 @@ gboolean list_is_moderator(const Instance *inst, const char *list, const char *a
 /* list_moderators - moderators, or the owners if none (g_strfreev). */
 char **list_moderators(const Instance *inst, const char *list);
 
-/* member_set_pop_password - store the hash of a member's POP3 password. */
+/* member_set_pop_password - store the hash of a member's POP3 password,
+ * and, unless [global] pop3_apop = no, the password itself as the APOP
+ * secret (APOP needs the shared secret; see lists.c). */
 gboolean member_set_pop_password(Instance *inst, const char *list, const char *addr,
                                  const char *password, GError **error);
+/* member_pop_password_verify - TRUE if password matches the member's
+ * POP3 password hash; *is_member (may be NULL) says whether addr is a
+ * member at all. */
+gboolean member_pop_password_verify(const Instance *inst, const char *list, const char *addr,
+                                    const char *password, gboolean *is_member);
+/* member_apop_secret - the member's APOP secret, NULL if none or if
+ * APOP is off (pop3_apop = no). */
+char *member_apop_secret(const Instance *inst, const char *list, const char *addr);
+/* pop3_apop_enabled - [global] pop3_apop (default yes). */
+gboolean pop3_apop_enabled(const Instance *inst);
 
 #endif

@@ -91,9 +91,11 @@ commit_envelope(const Instance *inst, const char *id, const char *sender,
     for (guint i = 0; i < nrcpts; i++) {
         if (strpbrk(rcpts[i], "\r\n") != NULL)
             continue;                       /* never let a recipient forge a line */
-        g_string_append_printf(env, "R %s\n", rcpts[i]);
+        g_string_append_len(env, "R ", 2);
+        g_string_append(env, rcpts[i]);
+        g_string_append_c(env, '\n');
     }
-    ok = write_file_atomic(envpath, tmpdir, env->str, env->len, error);
+    ok = write_file_atomic(envpath, NULL, env->str, env->len, error);
     g_string_free(env, TRUE);
     g_free(tmpdir);
     g_free(envpath);
@@ -112,7 +114,7 @@ queue_submit(const Instance *inst, const char *sender,
 
     if (!queue_dirs(inst, error))
         goto out;
-    if (!write_file_atomic(msgpath, tmpdir, data, len, error))
+    if (!write_file_atomic(msgpath, NULL, data, len, error))
         goto out;
     if (!commit_envelope(inst, id, sender, rcpts, nrcpts, error)) {
         unlink(msgpath);
@@ -153,7 +155,7 @@ queue_submit_file(const Instance *inst, const char *sender,
         gsize len = 0;
         char *tmpdir = instance_path(inst, "queue", "tmp", NULL);
         gboolean copied = g_file_get_contents(content_path, &data, &len, error) &&
-                          write_file_atomic(msgpath, tmpdir, data, len, error);
+                          write_file_atomic(msgpath, NULL, data, len, error);
         g_free(data);
         g_free(tmpdir);
         if (!copied) {

@@ -36,6 +36,8 @@ static const SettingDef table[] = {
     { "digest_size", SETTING_UINT, "102400", NULL, "send a digest when this many bytes are waiting" },
     { "digest_interval", SETTING_DURATION, "1d", NULL, "send a digest at least this often" },
     { "digest_format", SETTING_ENUM, "mime", "mime|plain", "MIME multipart/digest or RFC 1153 plain text" },
+    { "mget_max_size", SETTING_UINT, "1048576", NULL,
+      "largest mget or digest mail in bytes; larger bundles are split (0 = no limit)" },
     { "max_commands", SETTING_UINT, "20", NULL, "commands processed per command mail" },
     { "language", SETTING_ENUM, "en", "en|ja", "language of replies and pages" },
     { "owners", SETTING_ADDRLIST, "", NULL, "owner addresses (comma separated)" },

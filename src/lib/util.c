@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/rand.h>
@@ -68,8 +69,8 @@ write_file_atomic(const char *path, const char *tmpdir, const void *data,
                   size_t len, GError **error)
 {
     char *rnd = random_hex(8);
-    char *tmp = g_strdup_printf("%s/.tmp.%ld.%s", tmpdir, (long) getpid(), rnd);
     char *dir = g_path_get_dirname(path);
+    char *tmp = g_strdup_printf("%s/.tmp.%ld.%s", tmpdir ? tmpdir : dir, (long) getpid(), rnd);
     gboolean ok = FALSE;
     int fd;
 
@@ -137,10 +138,22 @@ random_hex(size_t nbytes)
 {
     unsigned char raw[64];
     GString *s = g_string_sized_new(nbytes * 2 + 1);
+    size_t got = 0;
 
+    /* The kernel's CSPRNG: as strong as OpenSSL's RAND_bytes, without the
+     * cost of seeding OpenSSL's DRBG in every short-lived deliver run. */
     g_assert(nbytes <= sizeof(raw));
-    if (RAND_bytes(raw, (int) nbytes) != 1)
-        log_fatal(EXIT_SOFTWARE, "RAND_bytes failed");
+    while (got < nbytes) {
+        ssize_t n = getrandom(raw + got, nbytes - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (RAND_bytes(raw + got, (int) (nbytes - got)) != 1)
+                log_fatal(EXIT_SOFTWARE, "no random numbers: getrandom and RAND_bytes failed");
+            break;
+        }
+        got += (size_t) n;
+    }
     for (size_t i = 0; i < nbytes; i++)
         g_string_append_printf(s, "%02x", raw[i]);
     return g_string_free(s, FALSE);

@@ -10,7 +10,8 @@ GQuark kairan_error_quark(void);
 /* Error codes carried in GError->code: the sysexits status to exit with. */
 
 /* write_file_atomic - write data to TMPDIR/unique, fsync, rename to path,
- * fsync the directory.  tmpdir must be on the same file system. */
+ * fsync the directory.  tmpdir must be on the same file system; NULL means
+ * the directory of path itself (a dot file there). */
 gboolean write_file_atomic(const char *path, const char *tmpdir,
                            const void *data, size_t len, GError **error);
 gboolean fsync_dir(const char *dir, GError **error);

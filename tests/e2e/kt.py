@@ -189,9 +189,7 @@ def corpus_files(sub=None):
     out = []
     for root, _, files in os.walk(base):
         for f in sorted(files):
-            if f.endswith((".md", ".txt")) and f == "SOURCES.md":
-                continue
-            if f == "SOURCES.md":
+            if f.startswith(".") or f.endswith(".md"):
                 continue
             out.append(os.path.join(root, f))
     return sorted(out)
@@ -218,6 +216,300 @@ def wait_port(port, host="127.0.0.1", timeout=10.0):
 
 def which(prog):
     return shutil.which(prog) or (os.path.exists(f"/usr/sbin/{prog}") and f"/usr/sbin/{prog}") or None
+
+
+# ---- command mail helpers (src/ctl tests) -------------------------------
+
+def ctl_mail(body="", subject="", frm="member@example.org", to=f"team-ctl@{DOMAIN}", extra="",
+             charset="utf-8"):
+    """A command mail (bytes) built with Python's email package."""
+    from email.message import EmailMessage
+    m = EmailMessage()
+    m["From"] = frm
+    m["To"] = to
+    m["Subject"] = subject
+    m["Message-ID"] = f"<{time.time_ns()}.{os.getpid()}@example.org>"
+    for line in extra.splitlines():
+        if line.strip():
+            k, v = line.split(":", 1)
+            m[k.strip()] = v.strip()
+    m.set_content(body, charset=charset)
+    return m.as_bytes()
+
+
+def notices(inst, kind=None, to=None):
+    """Queued mails kairan wrote (X-Kairan-Notice), optionally of one kind
+    (template name) and/or for one recipient."""
+    out = []
+    for q in inst.queue():
+        n = q["msg"].get("X-Kairan-Notice")
+        if n is None or (kind and n != kind) or (to and to not in q["rcpts"]):
+            continue
+        out.append(q)
+    return out
+
+
+def body_text(msg):
+    """The first text/plain part of a parsed message, decoded."""
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
+# ---- web interface helpers (src/web) ----
+
+import http.client
+import re
+import signal
+import urllib.parse
+
+KAIRAN_CGI = os.environ.get("KAIRAN_CGI") or os.path.join(os.path.dirname(KAIRAN), "cgi", "kairan.cgi")
+
+
+def set_global(inst, key=None, value=None, **keys):
+    """Set (or add) [global] keys in the instance's kairan.conf:
+    set_global(inst, "web_url", "http://x/") or set_global(inst, pop3_apop="no")."""
+    if key is not None:
+        keys = {key: value, **keys}
+    p = inst.path("kairan.conf")
+    lines = open(p, encoding="utf-8").read().split("\n")
+    start = lines.index("[global]") + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
+    for k, v in keys.items():
+        for i in range(start, end):
+            if lines[i].split("=", 1)[0].strip() == k:
+                lines[i] = f"{k}={v}"
+                break
+        else:
+            lines.insert(start, f"{k}={v}")
+            end += 1
+    open(p, "w", encoding="utf-8").write("\n".join(lines))
+
+
+class WebServer:
+    """`kairan web` on a free loopback port; stop() (or `with`) ends it."""
+
+    def __init__(self, inst, port=None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        e = dict(os.environ)
+        e.pop("KAIRAN_HOME", None)
+        self.proc = subprocess.Popen([KAIRAN, "--home", inst.home, "web", "--listen", f"127.0.0.1:{self.port}"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("kairan web did not start: " + self.proc.stderr.read().decode(errors="replace"))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+        self.proc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+
+class WebResp:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+        self.text = body.decode("utf-8", errors="replace")
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+
+class WebClient:
+    """A cookie-keeping client of the web interface, through `kairan web`
+    (server=WebServer) or through cgi/kairan.cgi (cgi=True, run with CGI/1.1
+    environment variables).  Paths are below the base ("/login")."""
+
+    CGI_BASE = "/cgi-bin/kairan.cgi"
+
+    def __init__(self, inst, server=None, cgi=False, remote_addr="127.0.0.1", lang="en"):
+        self.inst, self.server, self.cgi = inst, server, cgi
+        self.cookies = {}
+        self.remote_addr = remote_addr
+        self.lang = lang
+        self.base = self.CGI_BASE if cgi else ""
+
+    def _store_cookies(self, resp):
+        for sc in resp.header_all("Set-Cookie"):
+            nv = sc.split(";", 1)[0]
+            name, _, value = nv.partition("=")
+            if "Max-Age=0" in sc or value == "":
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = value.strip()
+
+    def request(self, method, path, data=None, headers=None, files=None, raw_body=None, content_type=None):
+        headers = dict(headers or {})
+        body = b""
+        if files:
+            boundary = "kt" + os.urandom(8).hex()
+            parts = []
+            for k, v in (data or {}).items():
+                parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode())
+            for k, (fname, content) in files.items():
+                parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{fname}\"\r\n"
+                             f"Content-Type: text/csv\r\n\r\n".encode() + content + b"\r\n")
+            body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+            content_type = f"multipart/form-data; boundary={boundary}"
+        elif raw_body is not None:
+            body = raw_body
+        elif data is not None:
+            body = urllib.parse.urlencode(data, doseq=True).encode()
+            content_type = content_type or "application/x-www-form-urlencoded"
+        if content_type:
+            headers["Content-Type"] = content_type
+        if self.cookies and "Cookie" not in headers:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        headers.setdefault("Accept-Language", self.lang)
+        resp = self._cgi(method, path, headers, body) if self.cgi else self._http(method, path, headers, body)
+        self._store_cookies(resp)
+        return resp
+
+    def _http(self, method, path, headers, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            conn.request(method, path, body=body if (body or method == "POST") else None, headers=headers)
+            r = conn.getresponse()
+            return WebResp(r.status, r.getheaders(), r.read())
+        finally:
+            conn.close()
+
+    def _cgi(self, method, path, headers, body):
+        p, _, q = path.partition("?")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HTTP_")}
+        env.update({"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method,
+                    "PATH_INFO": urllib.parse.unquote(p) if "%00" not in p else p, "QUERY_STRING": q,
+                    "SCRIPT_NAME": self.CGI_BASE, "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+                    "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": self.remote_addr,
+                    "KAIRAN_HOME": self.inst.home, "CONTENT_LENGTH": str(len(body))})
+        for k, v in headers.items():
+            if k.lower() == "content-type":
+                env["CONTENT_TYPE"] = v
+            elif k.lower() == "content-length":
+                env["CONTENT_LENGTH"] = v
+            else:
+                env["HTTP_" + k.upper().replace("-", "_")] = v
+        r = subprocess.run([KAIRAN_CGI], input=body, capture_output=True, env=env, timeout=60)
+        head, _, rest = r.stdout.partition(b"\r\n\r\n")
+        status, hdrs = 200, []
+        for line in head.decode("utf-8", errors="replace").split("\r\n"):
+            k, _, v = line.partition(":")
+            if k.lower() == "status":
+                status = int(v.strip().split()[0])
+            elif k:
+                hdrs.append((k.strip(), v.strip()))
+        return WebResp(status, hdrs, rest)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, data=None, **kw):
+        return self.request("POST", path, data=data, **kw)
+
+    def csrf(self, path):
+        r = self.get(path)
+        m = re.search(r'name="csrf" value="([0-9a-f]+)"', r.text)
+        return m.group(1) if m else None
+
+    def form_post(self, page, action=None, data=None, **kw):
+        """GET page for its CSRF token, then POST data (plus csrf) to action."""
+        d = dict(data or {})
+        d["csrf"] = self.csrf(page)
+        return self.post(action or page, d, **kw)
+
+    def login(self, list_name, address, password):
+        return self.form_post("/login", data={"list": list_name, "address": address, "password": password})
+
+
+def confirm_links(inst):
+    """Confirmation links (…/confirm/TOKEN) in the queued mails."""
+    links = []
+    for q in inst.queue():
+        body = q["msg"].get_body(preferencelist=("plain",))
+        text = body.get_content() if body else ""
+        links += re.findall(r"https?://\S+/confirm/[0-9a-f]{32}", text)
+    return links
+
+
+# ---- POP3 helpers (src/pop3) ------------------------------------------
+
+class Pop3d:
+    """`kairan pop3d` on a free loopback port; use as a context manager
+    (stops the daemon on exit, also on failure)."""
+
+    def __init__(self, inst, **conf):
+        if conf:
+            set_global(inst, **conf)
+        self.inst = inst
+        self.port = free_port()
+        # output to a file, not a pipe nobody reads (a full pipe would block it)
+        self.errfile = inst.path(f"pop3d-{self.port}.err")
+        with open(self.errfile, "wb") as err:
+            self.proc = subprocess.Popen([KAIRAN, "--home", inst.home, "pop3d", "--listen",
+                                          f"127.0.0.1:{self.port}"],
+                                         stdout=err, stderr=subprocess.STDOUT)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("pop3d did not start: " + self.output())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def output(self):
+        """What the daemon wrote on stdout/stderr so far."""
+        with open(self.errfile, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def self_signed_cert(directory, cn="localhost"):
+    """A self-signed certificate and key made by `openssl req`: (cert, key)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={cn}", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def crlf_size(data):
+    """The octet count of bytes in CRLF form (what POP3 LIST reports)."""
+    out = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if out and not out.endswith(b"\n"):
+        out += b"\r\n"
+    return len(out)
 
 
 # ---- relay helpers (src/relay) ----
@@ -313,7 +605,7 @@ class Relay:
         self.user = user
         self.port = port or free_port()
         if conf:
-            set_global(inst, conf)
+            set_global(inst, **conf)
         self.proc = None
         self.start()
 
@@ -344,30 +636,6 @@ class Relay:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-
-
-def set_global(inst, conf):
-    """Set [global] keys of the instance's kairan.conf (dict)."""
-    path = inst.path("kairan.conf")
-    lines = open(path).read().split("\n")
-    out, in_global, seen = [], False, set()
-    for line in lines:
-        s = line.strip()
-        if s.startswith("["):
-            if in_global:
-                out += [f"{k}={v}" for k, v in conf.items() if k not in seen]
-                seen.update(conf)
-            in_global = s == "[global]"
-        elif in_global and "=" in s and not s.startswith("#"):
-            k = s.split("=", 1)[0].strip()
-            if k in conf:
-                line = f"{k}={conf[k]}"
-                seen.add(k)
-        out.append(line)
-    if in_global:
-        out += [f"{k}={v}" for k, v in conf.items() if k not in seen]
-    with open(path, "w") as f:
-        f.write("\n".join(out))
 
 
 def wait_for(cond, timeout=20.0, step=0.1):

@@ -110,7 +110,7 @@ try:
 
     # 6. `kairan flush` retries at once, long before the back-off is over
     relay.stop()
-    set_global(inst, {"retry_min": "1h", "retry_max": "2h"})
+    set_global(inst, retry_min="1h", retry_max="2h")
     relay.start()
     bad.cleanup()
     sinks.remove(bad)

@@ -76,7 +76,7 @@ try:
     relay2 = Relay(inst2, conf={"tls_cert": cert, "tls_key": key, "retry_min": "1h",
                                 "routes": f"example.test=[127.0.0.1]:{sink.port}"})
     relay.stop()
-    set_global(inst, {"routes": f"example.net=[127.0.0.1]:{relay2.port}", "mynetworks": "127.0.0.0/8"})
+    set_global(inst, routes=f"example.net=[127.0.0.1]:{relay2.port}", mynetworks="127.0.0.0/8")
     relay.start()
     s = smtplib.SMTP("127.0.0.1", relay.port, timeout=30)
     s.sendmail("member@example.org", ["x@example.net"], make_msg())

@@ -1,0 +1,632 @@
+/* commands.c - the member commands of command mail: help, guide,
+ * subscribe, confirm, unsubscribe (bye, signoff), chaddr, get, mget,
+ * index, members, actives, status, summary, digest, nomail, mail,
+ * password.
+ *
+ * chaddr OLD NEW is confirmed by both mailboxes: a token goes to OLD
+ * (so a forged From: cannot move anybody's subscription); its `confirm`
+ * sends a second token to NEW (so nobody can subscribe a mailbox that
+ * did not ask); the change happens when that one is confirmed.  The
+ * member keeps its settings (digest, nomail, POP3 password).
+ *
+ * Who may use what: members and actives follow commands_access
+ * (members|anyone); get, mget and index follow archive_access
+ * (public: anyone, members: members - or anyone when commands_access is
+ * anyone -, owners: owners only).  Owners may always. */
+#include "config.h"
+#include "ctl.h"
+#include "address.h"
+#include "db.h"
+#include "lists.h"
+#include "log.h"
+#include "notify.h"
+#include "settings.h"
+#include "subscription.h"
+#include "template.h"
+#include "token.h"
+#include "util.h"
+
+#include <string.h>
+#include <time.h>
+
+#define MGET_MAX_POSTS 1000
+#define INDEX_MAX_LINES 1000
+
+gboolean
+ctl_archive_allowed(CtlSession *s)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    gboolean ok;
+    char *access;
+
+    if (s->is_owner)
+        return TRUE;
+    access = list_setting(inst, list, "archive_access");
+    if (g_str_equal(access, "public"))
+        ok = TRUE;
+    else if (g_str_equal(access, "members"))
+        ok = s->is_member || list_setting_is(inst, list, "commands_access", "anyone");
+    else
+        ok = FALSE;
+    g_free(access);
+    return ok;
+}
+
+static gboolean
+members_allowed(CtlSession *s)
+{
+    return s->is_owner || s->is_member ||
+           list_setting_is(s->in->inst, s->in->list, "commands_access", "anyone");
+}
+
+static void
+say_error(CtlSession *s, GError *error)
+{
+    ctl_reply_say(s->reply, "error", "reason", error ? error->message : "", NULL);
+    log_error("%s: command failed: %s", s->in->list, error ? error->message : "");
+}
+
+/* text_template - a body-only template (help, guide) expanded for the list. */
+static char *
+text_template(CtlSession *s, const char *name)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    char *tmpl = template_load(s->reply->lang, name);
+    GHashTable *vars = template_vars_new();
+    char *a = list_address(inst, list, NULL), *c = list_address(inst, list, "-ctl"),
+         *ad = list_address(inst, list, "-admin"), *desc = list_setting(inst, list, "description");
+    char *out;
+
+    template_var(vars, "list", list);
+    template_var(vars, "list_address", a);
+    template_var(vars, "ctl_address", c);
+    template_var(vars, "admin_address", ad);
+    template_var(vars, "description", desc);
+    out = template_expand(tmpl ? tmpl : name, vars);
+    g_hash_table_unref(vars);
+    g_free(a);
+    g_free(c);
+    g_free(ad);
+    g_free(desc);
+    g_free(tmpl);
+    return out;
+}
+
+static void
+say_subresult(CtlSession *s, SubResult r, const char *action, const char *address, GError *error)
+{
+    const char *key = NULL;
+    switch (r) {
+    case SUB_DONE: key = g_str_equal(action, "subscribe") ? "subscribed" : "unsubscribed"; break;
+    case SUB_CONFIRM_SENT: key = g_str_equal(action, "subscribe") ? "confirm_sent" : "confirm_sent_unsub"; break;
+    case SUB_PENDING_APPROVAL: key = "pending_approval"; break;
+    case SUB_ALREADY: key = g_str_equal(action, "subscribe") ? "already_member" : "not_member_addr"; break;
+    case SUB_REFUSED: key = error ? NULL : "closed"; break;
+    case SUB_BAD_TOKEN: key = "token_unknown"; break;
+    }
+    if (key)
+        ctl_reply_say(s->reply, key, "address", address, NULL);
+    else
+        say_error(s, error);
+}
+
+static void
+cmd_subscribe(CtlSession *s, char **argv, int argc)
+{
+    GError *error = NULL;
+    char *name = argc > 1 ? g_strjoinv(" ", argv + 1) : g_strdup(s->in->from_name);
+    SubResult r = subscription_request(s->in->inst, s->in->list, "subscribe", s->sender,
+                                       name && *name ? name : NULL, NULL, &error);
+    say_subresult(s, r, "subscribe", s->sender, error);
+    g_clear_error(&error);
+    g_free(name);
+}
+
+static void
+cmd_unsubscribe(CtlSession *s)
+{
+    GError *error = NULL;
+    SubResult r = subscription_request(s->in->inst, s->in->list, "unsubscribe", s->sender,
+                                       NULL, NULL, &error);
+    say_subresult(s, r, "unsubscribe", s->sender, error);
+    g_clear_error(&error);
+}
+
+gboolean
+ctl_chaddr_apply(Instance *inst, const char *list, const char *old_addr,
+                 const char *new_addr, GError **error)
+{
+    sqlite3_stmt *st;
+    if (member_is(inst, list, new_addr)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s is already a member of %s", new_addr, list);
+        return FALSE;
+    }
+    if (!db_begin_immediate(inst->db, error))
+        return FALSE;
+    st = db_prepare(inst->db, "UPDATE members SET address = ? WHERE list = ? AND address = ?");
+    sqlite3_bind_text(st, 1, new_addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, old_addr, -1, SQLITE_STATIC);
+    if (!db_step_done(st, error)) {
+        db_rollback(inst->db);
+        return FALSE;
+    }
+    if (sqlite3_changes(inst->db) == 0) {
+        db_rollback(inst->db);
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "%s is not a member of %s", old_addr, list);
+        return FALSE;
+    }
+    /* the messages the member DELE'd over POP3 stay hidden */
+    st = db_prepare(inst->db, "UPDATE OR IGNORE pop_hidden SET address = ? WHERE list = ? AND address = ?");
+    sqlite3_bind_text(st, 1, new_addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, old_addr, -1, SQLITE_STATIC);
+    if (!db_step_done(st, error) || !db_commit(inst->db, error)) {
+        db_rollback(inst->db);
+        return FALSE;
+    }
+    log_info("%s: member <%s> changed address to <%s>", list, old_addr, new_addr);
+    return TRUE;
+}
+
+/* send_chaddr_token - mail a chaddr confirmation (step 1 to OLD, step 2
+ * to NEW). */
+static gboolean
+send_chaddr_token(CtlSession *s, const char *action, const char *to, const char *old_addr,
+                  const char *new_addr, GError **error)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    gint64 lifetime = list_setting_int(inst, list, "confirm_expiry");
+    char *token = token_create(inst, list, action, old_addr, new_addr, lifetime, error);
+    char *ctl = list_address(inst, list, "-ctl");
+    GHashTable *vars;
+    GMimeMessage *msg;
+    gboolean ok;
+
+    if (!token) {
+        g_free(ctl);
+        return FALSE;
+    }
+    vars = template_vars_new();
+    template_var(vars, "token", token);
+    template_var(vars, "old", old_addr);
+    template_var(vars, "new", new_addr);
+    msg = notify_build(inst, list, g_str_equal(action, "chaddr-old") ? "confirm_chaddr_old" : "confirm_chaddr_new",
+                       vars, ctl, to, NULL, NULL);
+    g_mime_object_set_header(GMIME_OBJECT(msg), "Reply-To", ctl, NULL);
+    {
+        const char *rcpts[] = { to };
+        ok = notify_queue(inst, list, msg, rcpts, 1, error);
+    }
+    g_object_unref(msg);
+    g_hash_table_unref(vars);
+    g_free(token);
+    g_free(ctl);
+    return ok;
+}
+
+static void
+cmd_chaddr(CtlSession *s, char **argv, int argc)
+{
+    Instance *inst = s->in->inst;
+    char *old_addr, *new_addr;
+    GError *error = NULL;
+
+    if (argc != 3) {
+        ctl_reply_say(s->reply, "usage", "usage", "chaddr OLD-ADDRESS NEW-ADDRESS", NULL);
+        return;
+    }
+    old_addr = address_normalize(argv[1], NULL);
+    new_addr = address_normalize(argv[2], NULL);
+    if (!old_addr || !new_addr)
+        ctl_reply_say(s->reply, "bad_address", "address", !old_addr ? argv[1] : argv[2], NULL);
+    else if (!member_is(inst, s->in->list, old_addr))
+        ctl_reply_say(s->reply, "not_member_addr", "address", old_addr, NULL);
+    else if (member_is(inst, s->in->list, new_addr))
+        ctl_reply_say(s->reply, "already_member", "address", new_addr, NULL);
+    else if (!send_chaddr_token(s, "chaddr-old", old_addr, old_addr, new_addr, &error))
+        say_error(s, error);
+    else
+        ctl_reply_say(s->reply, "chaddr_sent_old", "old", old_addr, "new", new_addr, NULL);
+    g_clear_error(&error);
+    g_free(old_addr);
+    g_free(new_addr);
+}
+
+static void
+reset_bounces(Instance *inst, const char *list, const char *addr)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "UPDATE members SET bounce_score = 0, bounce_last = NULL,"
+                                            " disabled_reason = NULL WHERE list = ? AND address = ?");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    db_step_done(st, NULL);
+}
+
+static void
+cmd_confirm(CtlSession *s, char **argv, int argc)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    char *tlist = NULL, *action = NULL, *address = NULL, *extra = NULL, *token;
+    TokenStatus ts;
+    GError *error = NULL;
+
+    if (argc < 2) {     /* words after the token (a Subject) are ignored */
+        ctl_reply_say(s->reply, "usage", "usage", "confirm TOKEN", NULL);
+        return;
+    }
+    token = g_ascii_strdown(argv[1], -1);
+    ts = token_peek(inst, token, &tlist, &action, &address, &extra);
+    if (ts == TOKEN_OK && !g_str_equal(tlist, list))
+        ts = TOKEN_UNKNOWN;
+    if (ts != TOKEN_OK) {
+        ctl_reply_say(s->reply, ts == TOKEN_EXPIRED ? "token_expired" : ts == TOKEN_USED ? "token_used"
+                                                                                        : "token_unknown", NULL);
+        log_info("%s: confirm from <%s> refused: %s", list, s->sender, token_status_text(ts));
+        goto out;
+    }
+    if (g_str_equal(action, "subscribe") || g_str_equal(action, "unsubscribe")) {
+        SubResult r = subscription_confirm(inst, token, NULL, NULL, &error);
+        say_subresult(s, r, action, address, error);
+        goto out;
+    }
+    if (token_consume(inst, token, NULL, NULL, NULL, NULL) != TOKEN_OK) {
+        ctl_reply_say(s->reply, "token_used", NULL);
+        goto out;
+    }
+    if (g_str_equal(action, "chaddr-old")) {
+        if (!send_chaddr_token(s, "chaddr-new", extra, address, extra, &error))
+            say_error(s, error);
+        else
+            ctl_reply_say(s->reply, "chaddr_sent_new", "old", address, "new", extra, NULL);
+    } else if (g_str_equal(action, "chaddr-new")) {
+        if (!ctl_chaddr_apply(inst, list, address, extra, &error))
+            say_error(s, error);
+        else
+            ctl_reply_say(s->reply, "chaddr_done", "old", address, "new", extra, NULL);
+    } else if (g_str_equal(action, "reenable")) {
+        if (!member_set_flag(inst, list, address, "nomail", FALSE, &error))
+            say_error(s, error);
+        else {
+            reset_bounces(inst, list, address);
+            log_info("%s: delivery to <%s> re-enabled by confirmation", list, address);
+            ctl_reply_say(s->reply, "mail_on", "address", address, NULL);
+        }
+    } else {
+        ctl_reply_say(s->reply, "token_unknown", NULL);
+    }
+out:
+    g_clear_error(&error);
+    g_free(token);
+    g_free(tlist);
+    g_free(action);
+    g_free(address);
+    g_free(extra);
+}
+
+static GMimeMessage *
+load_post(Instance *inst, const char *list, gint64 num)
+{
+    char *path = archive_path(inst, list, num), *data = NULL;
+    gsize len = 0;
+    GMimeMessage *msg = NULL;
+    if (g_file_get_contents(path, &data, &len, NULL))
+        msg = parse_message_bytes((guint8 *) data, len);
+    g_free(data);
+    g_free(path);
+    return msg;
+}
+
+static void
+cmd_get(CtlSession *s, char **argv, int argc)
+{
+    gint64 num;
+    char *end;
+    GMimeMessage *msg;
+
+    if (argc != 2) {
+        ctl_reply_say(s->reply, "usage", "usage", "get NUMBER", NULL);
+        return;
+    }
+    if (!ctl_archive_allowed(s)) {
+        ctl_reply_say(s->reply, "not_allowed", NULL);
+        return;
+    }
+    num = g_ascii_strtoll(argv[1], &end, 10);
+    msg = (*end || num <= 0) ? NULL : load_post(s->in->inst, s->in->list, num);
+    if (!msg) {
+        ctl_reply_say(s->reply, "no_such_post", "num", argv[1], NULL);
+        return;
+    }
+    {
+        GMimeMessagePart *part = g_mime_message_part_new_with_message("rfc822", msg);
+        ctl_reply_attach(s->reply, GMIME_OBJECT(part));
+        g_object_unref(part);
+    }
+    ctl_reply_say(s->reply, "get_attached", "num", argv[1], NULL);
+    g_object_unref(msg);
+}
+
+static void
+cmd_mget(CtlSession *s, char **argv, int argc)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    const char *why = NULL;
+    gboolean plain = FALSE;
+    GArray *nums;
+    GPtrArray *mails;
+    GError *error = NULL;
+    char *subject;
+    guint queued = 0;
+
+    if (argc < 2 || argc > 3) {
+        ctl_reply_say(s->reply, "usage", "usage", "mget RANGE [mime|plain]   (e.g. mget 1-10, mget last:5)", NULL);
+        return;
+    }
+    if (argc == 3) {
+        char *f = g_ascii_strdown(argv[2], -1);
+        if (g_str_equal(f, "plain") || g_str_equal(f, "rfc1153") || g_str_equal(f, "text"))
+            plain = TRUE;
+        else if (!(g_str_equal(f, "mime") || g_str_equal(f, "mp") || g_str_equal(f, "digest"))) {
+            ctl_reply_say(s->reply, "usage", "usage", "mget RANGE [mime|plain]", NULL);
+            g_free(f);
+            return;
+        }
+        g_free(f);
+    }
+    if (!ctl_archive_allowed(s)) {
+        ctl_reply_say(s->reply, "not_allowed", NULL);
+        return;
+    }
+    nums = digest_parse_range(argv[1], list_last_number(inst, list), MGET_MAX_POSTS, &why);
+    if (!nums) {
+        ctl_reply_say(s->reply, "bad_range", "range", argv[1], "reason", why, NULL);
+        return;
+    }
+    if (nums->len == 0) {
+        ctl_reply_say(s->reply, "no_such_post", "num", argv[1], NULL);
+        g_array_unref(nums);
+        return;
+    }
+    subject = g_strdup_printf("%s: mget %s", list, argv[1]);
+    mails = digest_build_chunks(inst, list, nums, plain, subject, s->sender,
+                                (gsize) list_setting_int(inst, list, "mget_max_size"));
+    for (guint i = 0; i < mails->len; i++) {
+        const char *rcpts[] = { s->sender };
+        if (!notify_queue(inst, list, mails->pdata[i], rcpts, 1, &error))
+            break;
+        queued++;
+    }
+    if (error)
+        say_error(s, error);
+    else {
+        char *n = g_strdup_printf("%u", nums->len), *m = g_strdup_printf("%u", queued);
+        ctl_reply_say(s->reply, "mget_sent", "range", argv[1], "count", n, "mails", m, NULL);
+        g_free(n);
+        g_free(m);
+    }
+    g_clear_error(&error);
+    g_free(subject);
+    g_ptr_array_unref(mails);
+    g_array_unref(nums);
+}
+
+static void
+format_date(gint64 t, char *buf, size_t n)
+{
+    time_t tt = (time_t) t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+static void
+cmd_index(CtlSession *s)
+{
+    Instance *inst = s->in->inst;
+    sqlite3_stmt *st;
+    GString *out = g_string_new(NULL);
+    int n = 0;
+
+    if (!ctl_archive_allowed(s)) {
+        ctl_reply_say(s->reply, "not_allowed", NULL);
+        g_string_free(out, TRUE);
+        return;
+    }
+    st = db_prepare(inst->db, "SELECT num, date, from_addr, subject, size FROM"
+                              " (SELECT * FROM archive WHERE list = ? ORDER BY num DESC LIMIT ?) ORDER BY num");
+    sqlite3_bind_text(st, 1, s->in->list, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, INDEX_MAX_LINES);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char when[32];
+        const char *subj = (const char *) sqlite3_column_text(st, 3);
+        char *dec = subj ? g_mime_utils_header_decode_text(NULL, subj) : g_strdup("");
+        g_strdelimit(dec, "\r\n\t", ' ');
+        format_date(sqlite3_column_int64(st, 1), when, sizeof(when));
+        g_string_append_printf(out, "%6lld  %s  %-28s %7lld  %s\n", (long long) sqlite3_column_int64(st, 0),
+                               when, sqlite3_column_text(st, 2) ? (const char *) sqlite3_column_text(st, 2) : "",
+                               (long long) sqlite3_column_int64(st, 4), dec);
+        g_free(dec);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (n == 0)
+        ctl_reply_say(s->reply, "archive_empty", NULL);
+    else
+        ctl_reply_raw(s->reply, out->str);
+    g_string_free(out, TRUE);
+}
+
+static void
+cmd_members(CtlSession *s, gboolean actives_only)
+{
+    GPtrArray *m;
+    GString *out;
+    char *count;
+    guint shown = 0;
+
+    if (!members_allowed(s)) {
+        ctl_reply_say(s->reply, "not_allowed", NULL);
+        return;
+    }
+    m = member_list(s->in->inst, s->in->list);
+    out = g_string_new(NULL);
+    for (guint i = 0; i < m->len; i++) {
+        Member *x = m->pdata[i];
+        if (actives_only && (x->nomail || x->post_only))
+            continue;
+        g_string_append_printf(out, "  %s%s%s%s\n", x->address, x->digest ? " (digest)" : "",
+                               !actives_only && x->nomail ? " (nomail)" : "",
+                               !actives_only && x->post_only ? " (post only)" : "");
+        shown++;
+    }
+    count = g_strdup_printf("%u", shown);
+    ctl_reply_say(s->reply, actives_only ? "actives_count" : "members_count", "count", count, NULL);
+    ctl_reply_raw(s->reply, out->str);
+    g_free(count);
+    g_string_free(out, TRUE);
+    g_ptr_array_unref(m);
+}
+
+static void
+cmd_status(CtlSession *s)
+{
+    Member *m = member_get(s->in->inst, s->in->list, s->sender);
+    char since[32], *score;
+
+    if (!m) {
+        ctl_reply_say(s->reply, "not_member_addr", "address", s->sender, NULL);
+        return;
+    }
+    format_date(m->since, since, sizeof(since));
+    score = g_strdup_printf("%.1f", m->bounce_score);
+    ctl_reply_say(s->reply, "status", "address", m->address, "name", m->name ? m->name : "",
+                  "since", since, "mail", m->nomail ? "off" : "on", "digest", m->digest ? "on" : "off",
+                  "reason", m->disabled_reason ? m->disabled_reason : "-", "bounce_score", score, NULL);
+    g_free(score);
+    member_free(m);
+}
+
+static void
+cmd_summary(CtlSession *s)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    char *members = g_strdup_printf("%" G_GINT64_FORMAT, member_count(inst, list));
+    char *posts = g_strdup_printf("%" G_GINT64_FORMAT, list_last_number(inst, list));
+    char *desc = list_setting(inst, list, "description");
+    char *sp = list_setting(inst, list, "subscribe_policy"), *pp = list_setting(inst, list, "post_policy");
+    char *addr = list_address(inst, list, NULL);
+
+    ctl_reply_say(s->reply, "summary", "address", addr, "description", desc, "members", members,
+                  "posts", posts, "subscribe_policy", sp, "post_policy", pp, NULL);
+    g_free(members);
+    g_free(posts);
+    g_free(desc);
+    g_free(sp);
+    g_free(pp);
+    g_free(addr);
+}
+
+static gboolean
+need_member(CtlSession *s)
+{
+    if (member_is(s->in->inst, s->in->list, s->sender))
+        return TRUE;
+    ctl_reply_say(s->reply, "not_member_addr", "address", s->sender, NULL);
+    return FALSE;
+}
+
+static void
+cmd_flag(CtlSession *s, const char *flag, gboolean on, const char *key)
+{
+    GError *error = NULL;
+    if (!need_member(s))
+        return;
+    if (!member_set_flag(s->in->inst, s->in->list, s->sender, flag, on, &error)) {
+        say_error(s, error);
+        g_error_free(error);
+        return;
+    }
+    if (g_str_equal(flag, "nomail") && !on)
+        reset_bounces(s->in->inst, s->in->list, s->sender);
+    log_info("%s: <%s> set %s %s", s->in->list, s->sender, flag, on ? "on" : "off");
+    ctl_reply_say(s->reply, key, "address", s->sender, NULL);
+}
+
+static void
+cmd_password(CtlSession *s, char **argv, int argc)
+{
+    GError *error = NULL;
+    if (argc != 2) {
+        ctl_reply_say(s->reply, "usage", "usage", "password NEW-PASSWORD", NULL);
+        return;
+    }
+    if (!need_member(s))
+        return;
+    if (g_utf8_strlen(argv[1], -1) < 6) {
+        ctl_reply_say(s->reply, "password_short", NULL);
+        return;
+    }
+    if (!member_set_pop_password(s->in->inst, s->in->list, s->sender, argv[1], &error)) {
+        say_error(s, error);
+        g_error_free(error);
+        return;
+    }
+    log_info("%s: <%s> changed the POP3 password", s->in->list, s->sender);
+    ctl_reply_say(s->reply, "password_set", "address", s->sender, NULL);
+}
+
+void
+ctl_member_command(CtlSession *s, char **argv, int argc)
+{
+    const char *c = argv[0];
+
+    if (g_str_equal(c, "help") || g_str_equal(c, "guide")) {
+        char *t = text_template(s, c);
+        ctl_reply_raw(s->reply, t);
+        g_free(t);
+    } else if (g_str_equal(c, "subscribe")) {
+        cmd_subscribe(s, argv, argc);
+    } else if (g_str_equal(c, "confirm")) {
+        cmd_confirm(s, argv, argc);
+    } else if (g_str_equal(c, "unsubscribe") || g_str_equal(c, "bye") || g_str_equal(c, "signoff")) {
+        cmd_unsubscribe(s);
+    } else if (g_str_equal(c, "chaddr")) {
+        cmd_chaddr(s, argv, argc);
+    } else if (g_str_equal(c, "get")) {
+        cmd_get(s, argv, argc);
+    } else if (g_str_equal(c, "mget")) {
+        cmd_mget(s, argv, argc);
+    } else if (g_str_equal(c, "index")) {
+        cmd_index(s);
+    } else if (g_str_equal(c, "members")) {
+        cmd_members(s, FALSE);
+    } else if (g_str_equal(c, "actives")) {
+        cmd_members(s, TRUE);
+    } else if (g_str_equal(c, "status")) {
+        cmd_status(s);
+    } else if (g_str_equal(c, "summary")) {
+        cmd_summary(s);
+    } else if (g_str_equal(c, "digest")) {
+        if (argc == 2 && g_ascii_strcasecmp(argv[1], "on") == 0)
+            cmd_flag(s, "digest", TRUE, "digest_on");
+        else if (argc == 2 && g_ascii_strcasecmp(argv[1], "off") == 0)
+            cmd_flag(s, "digest", FALSE, "digest_off");
+        else
+            ctl_reply_say(s->reply, "usage", "usage", "digest on|off", NULL);
+    } else if (g_str_equal(c, "nomail")) {
+        cmd_flag(s, "nomail", TRUE, "mail_off");
+    } else if (g_str_equal(c, "mail")) {
+        cmd_flag(s, "nomail", FALSE, "mail_on");
+    } else if (g_str_equal(c, "password") || g_str_equal(c, "passwd")) {
+        cmd_password(s, argv, argc);
+    } else {
+        ctl_reply_say(s->reply, "unknown_command", NULL);
+    }
+}

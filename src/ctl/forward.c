@@ -1,0 +1,73 @@
+/* forward.c - mail to LIST-admin that is not a bounce goes to the list's
+ * owners through the queue, as received, with an X-Kairan-Forwarded
+ * header in front.  Envelope sender LIST-admin@domain, so an owner's
+ * bounce comes back here; a bounce that quotes our own forwarding header
+ * is dropped instead of being forwarded again (no loop between a broken
+ * owner address and -admin). */
+#include "config.h"
+#include "ctl.h"
+#include "lists.h"
+#include "log.h"
+#include "queue.h"
+#include "settings.h"
+
+#include <string.h>
+
+static gboolean
+contains(GByteArray *raw, const char *needle)
+{
+    gsize n = strlen(needle);
+    if (raw->len < n)
+        return FALSE;
+    for (gsize i = 0; i + n <= raw->len; i++)
+        if (raw->data[i] == (guint8) needle[0] && memcmp(raw->data + i, needle, n) == 0)
+            return TRUE;
+    return FALSE;
+}
+
+int
+forward_to_owners(Incoming *in)
+{
+    Instance *inst = in->inst;
+    char **owners = list_setting_addrs(inst, in->list, "owners");
+    char *marker = g_strdup_printf("X-Kairan-Forwarded: %s", in->list);
+    char *sender = NULL, *id = NULL;
+    GByteArray *data = NULL;
+    GError *error = NULL;
+    int status = 0;
+
+    if (!owners[0]) {
+        log_warn("%s: mail to -admin from <%s> dropped: the list has no owners", in->list,
+                 in->envelope_sender);
+        goto out;
+    }
+    if (contains(in->raw, marker)) {
+        log_info("%s: mail to -admin from <%s> quotes our own forward (a returned forward): dropped",
+                 in->list, in->envelope_sender);
+        goto out;
+    }
+    data = g_byte_array_sized_new(in->raw->len + 64);
+    g_byte_array_append(data, (const guint8 *) marker, strlen(marker));
+    g_byte_array_append(data, (const guint8 *) "\n", 1);
+    g_byte_array_append(data, in->raw->data, in->raw->len);
+    sender = list_address(inst, in->list, "-admin");
+    id = queue_submit(inst, sender, (const char *const *) owners, g_strv_length(owners),
+                      data->data, data->len, &error);
+    if (!id) {
+        log_error("%s: cannot forward -admin mail: %s", in->list, error->message);
+        g_error_free(error);
+        status = EXIT_TEMPFAIL;
+        goto out;
+    }
+    queue_wakeup(inst);
+    log_info("%s: mail to -admin from <%s> forwarded to %u owner(s) as %s", in->list,
+             in->envelope_sender, g_strv_length(owners), id);
+out:
+    g_strfreev(owners);
+    g_free(marker);
+    g_free(sender);
+    g_free(id);
+    if (data)
+        g_byte_array_unref(data);
+    return status;
+}

@@ -1,0 +1,285 @@
+/* pop3d.c - `kairan pop3d [--listen HOST:PORT]`: the POP3 server that
+ * gives members their list's archive (DESIGN.md "POP3").
+ *
+ * One thread per client, at most pop3_max_clients at once (one more is
+ * told "-ERR [SYS/TEMP]" and closed); each session opens its own
+ * database connection.  SIGTERM/SIGINT stop the daemon; sessions that
+ * have not reached QUIT then apply no deletions (RFC 1939).
+ *
+ * [global] keys of kairan.conf read here:
+ *   pop3_listen          HOST:PORT to listen on (127.0.0.1:1110);
+ *                        --listen overrides it.  [::1]:1110 for IPv6.
+ *   tls_cert, tls_key    PEM files; when both are set, STLS is offered.
+ *   pop3_plaintext_auth  where USER/PASS and AUTH PLAIN are allowed:
+ *                        loopback (default: over TLS, or from a loopback
+ *                        address), tls (only over TLS), any.
+ *   pop3_apop            yes (default) | no.  yes keeps each member's
+ *                        POP3 password also as the APOP secret in
+ *                        kairan.db (APOP needs the secret itself); no
+ *                        keeps only the PBKDF2 hash and offers no APOP.
+ *   pop3_login_delay     seconds to wait before a failed login is
+ *                        answered (2; fractions allowed).
+ *   pop3_login_failures  failed logins per client address within
+ *                        pop3_login_window (15m) after which that address
+ *                        is refused until the window has passed (10;
+ *                        0 = no limit).
+ *   pop3_max_clients     sessions at once (100).
+ *   pop3_timeout         idle time after which a session is closed
+ *                        (10m, the minimum RFC 1939 allows). */
+#define _GNU_SOURCE 1     /* accept4 */
+#include "config.h"
+#include "pop3.h"
+#include "cli/cli.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stopping;
+static gint active_sessions;
+
+static void
+on_signal(int sig)
+{
+    (void) sig;
+    stopping = 1;
+}
+
+typedef struct {
+    const Pop3Config *cfg;
+    int fd;
+} Job;
+
+static gpointer
+session_thread(gpointer data)
+{
+    Job *job = data;
+    Pop3Conn *c = pop3_conn_new(job->fd, job->cfg->timeout_ms);
+
+    pop3_session_run(job->cfg, c);
+    pop3_conn_free(c);
+    OPENSSL_thread_stop();      /* this thread's DRBGs and error queue */
+    g_free(job);
+    g_atomic_int_dec_and_test(&active_sessions);
+    return NULL;
+}
+
+/* split_host_port - "host:port", "[v6]:port" -> host and port. */
+static gboolean
+split_host_port(const char *text, char **host, char **port)
+{
+    const char *colon;
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':' || !close[2])
+            return FALSE;
+        *host = g_strndup(text + 1, (gsize) (close - text - 1));
+        *port = g_strdup(close + 2);
+        return TRUE;
+    }
+    colon = strrchr(text, ':');
+    if (!colon || colon == text || !colon[1])
+        return FALSE;
+    *host = g_strndup(text, (gsize) (colon - text));
+    *port = g_strdup(colon + 1);
+    return TRUE;
+}
+
+static int
+listen_on(const char *where, GError **error)
+{
+    struct addrinfo hints = { 0 }, *res = NULL;
+    char *host = NULL, *port = NULL;
+    int fd = -1, rc, one = 1;
+
+    if (!split_host_port(where, &host, &port)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s: give HOST:PORT", where);
+        return -1;
+    }
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG, "%s: %s", where, gai_strerror(rc));
+        goto out;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
+            break;
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "cannot listen on %s: %s", where,
+                    g_strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    if (fd >= 0)
+        g_clear_error(error);
+out:
+    if (res)
+        freeaddrinfo(res);
+    g_free(host);
+    g_free(port);
+    return fd;
+}
+
+static gboolean
+load_config(Instance *inst, Pop3Config *cfg, GError **error)
+{
+    char *v, *cert, *key;
+    gint64 d;
+
+    v = instance_global_default(inst, "pop3_plaintext_auth", "loopback");
+    if (g_str_equal(v, "loopback"))
+        cfg->plaintext = POP3_PLAIN_LOOPBACK;
+    else if (g_str_equal(v, "tls"))
+        cfg->plaintext = POP3_PLAIN_TLS;
+    else if (g_str_equal(v, "any"))
+        cfg->plaintext = POP3_PLAIN_ANY;
+    else {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG,
+                    "pop3_plaintext_auth = %s: use loopback, tls or any", v);
+        g_free(v);
+        return FALSE;
+    }
+    g_free(v);
+
+    v = instance_global_default(inst, "pop3_login_delay", "2");
+    cfg->fail_delay = g_ascii_strtod(v, NULL);
+    if (cfg->fail_delay < 0 || cfg->fail_delay > 60)
+        cfg->fail_delay = 2;
+    g_free(v);
+    cfg->max_failures = (int) instance_global_int(inst, "pop3_login_failures", 10);
+    v = instance_global_default(inst, "pop3_login_window", "15m");
+    d = parse_duration(v);
+    cfg->failure_window = d > 0 ? d : 900;
+    g_free(v);
+    cfg->max_clients = (int) instance_global_int(inst, "pop3_max_clients", 100);
+    if (cfg->max_clients < 1)
+        cfg->max_clients = 100;
+    v = instance_global_default(inst, "pop3_timeout", "10m");
+    d = parse_duration(v);
+    cfg->timeout_ms = (int) (d > 0 && d < 86400 ? d : 600) * 1000;
+    g_free(v);
+
+    cert = instance_global(inst, "tls_cert");
+    key = instance_global(inst, "tls_key");
+    if (cert && *cert && key && *key) {
+        cfg->tls = pop3_tls_context(cert, key, error);
+        if (!cfg->tls) {
+            g_free(cert);
+            g_free(key);
+            return FALSE;
+        }
+    }
+    g_free(cert);
+    g_free(key);
+    cfg->home = g_strdup(inst->home);
+    cfg->hostname = g_strdup(inst->hostname ? inst->hostname : inst->domain);
+    return TRUE;
+}
+
+int
+cmd_pop3d(int argc, char **argv)
+{
+    char *listen_opt = NULL, *where;
+    GOptionEntry entries[] = {
+        { "listen", 0, 0, G_OPTION_ARG_STRING, &listen_opt,
+          "address to listen on (default: [global] pop3_listen, 127.0.0.1:1110)", "HOST:PORT" },
+        G_OPTION_ENTRY_NULL
+    };
+    Pop3Config cfg = { 0 };
+    GError *error = NULL;
+    struct sigaction sa;
+    Instance *inst;
+    int lfd;
+
+    cli_parse(&argc, &argv, "pop3d", NULL,
+              "POP3 access to list archives (RFC 1939, CAPA, UIDL, TOP, APOP, STLS, AUTH PLAIN).\n"
+              "User name ADDRESS/LIST, password set with `kairan passwd LIST ADDRESS`.\n"
+              "kairan.conf [global] keys: pop3_listen, tls_cert, tls_key,\n"
+              "pop3_plaintext_auth (loopback|tls|any), pop3_apop (yes|no),\n"
+              "pop3_login_delay (2), pop3_login_failures (10), pop3_login_window (15m),\n"
+              "pop3_max_clients (100), pop3_timeout (10m).", entries);
+    if (argc != 1)
+        cli_usage_error("pop3d", "no arguments expected");
+    inst = cli_open();
+    log_open_file(inst->home);
+    if (!load_config(inst, &cfg, &error))
+        cli_exit_error(error);
+    where = listen_opt ? g_strdup(listen_opt) : instance_global_default(inst, "pop3_listen", "127.0.0.1:1110");
+    lfd = listen_on(where, &error);
+    if (lfd < 0)
+        cli_exit_error(error);
+    instance_free(inst);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    pop3_ratelimit_init();
+    pop3_size_cache_init();
+    log_info("pop3d listening on %s%s", where, cfg.tls ? " (STLS offered)" : "");
+    printf("kairan pop3d: listening on %s\n", where);
+    fflush(stdout);
+
+    while (!stopping) {
+        struct pollfd pfd = { lfd, POLLIN, 0 };
+        int fd;
+
+        if (poll(&pfd, 1, 500) <= 0)
+            continue;
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (g_atomic_int_get(&active_sessions) >= cfg.max_clients) {
+            static const char busy[] = "-ERR [SYS/TEMP] too many connections, try later\r\n";
+            ssize_t n = write(fd, busy, sizeof(busy) - 1);
+            (void) n;
+            close(fd);
+            log_warn("pop3d: %d sessions already, a connection was turned away", cfg.max_clients);
+            continue;
+        }
+        {
+            Job *job = g_new(Job, 1);
+            GThread *t;
+            job->cfg = &cfg;
+            job->fd = fd;
+            g_atomic_int_inc(&active_sessions);
+            t = g_thread_try_new("pop3", session_thread, job, &error);
+            if (!t) {
+                log_warn("pop3d: cannot start a session thread: %s", error->message);
+                g_clear_error(&error);
+                g_atomic_int_dec_and_test(&active_sessions);
+                close(fd);
+                g_free(job);
+                continue;
+            }
+            g_thread_unref(t);
+        }
+    }
+    close(lfd);
+    log_info("pop3d stopping (%d sessions open)", g_atomic_int_get(&active_sessions));
+    g_free(where);
+    g_free(listen_opt);
+    g_free(cfg.home);
+    g_free(cfg.hostname);
+    if (cfg.tls)
+        SSL_CTX_free(cfg.tls);
+    /* session threads still running end with the process */
+    return 0;
+}

@@ -1,0 +1,44 @@
+/* httputil.h - small, transport-free HTTP helpers of the web interface:
+ * percent-decoding, query and form parsing (urlencoded and multipart via
+ * GMime), cookies, HTML escaping, CSV fields.  Each is a pure function
+ * with a unit test in tests/unit/test_web_http.c. */
+#ifndef KAIRAN_WEB_HTTPUTIL_H
+#define KAIRAN_WEB_HTTPUTIL_H
+
+#include <glib.h>
+
+/* url_decode - percent-decode len bytes of s ('+' is a blank when
+ * plus_is_space).  NULL when the result is not valid UTF-8, holds a NUL
+ * byte or a '%' is not followed by two hex digits. */
+char *url_decode(const char *s, gssize len, gboolean plus_is_space);
+/* url_encode - percent-encode everything but unreserved characters. */
+char *url_encode(const char *s);
+/* params_new - the table form_parse_urlencoded fills:
+ * name -> GPtrArray of values (both owned). */
+GHashTable *params_new(void);
+void params_add(GHashTable *params, const char *name, const char *value);
+/* form_parse_urlencoded - parse a=1&b=2 into params; FALSE when a name
+ * or value does not decode (the caller answers 400). */
+gboolean form_parse_urlencoded(GHashTable *params, const char *data, gsize len);
+/* form_parse_multipart - parse a multipart/form-data body (RFC 7578)
+ * with GMime; fields go into params by name, an uploaded file's content
+ * as the value and its file name as "NAME.filename". */
+gboolean form_parse_multipart(GHashTable *params, const char *content_type,
+                              const guint8 *data, gsize len);
+/* params_get - first value of name or NULL; params_all - every value. */
+const char *params_get(GHashTable *params, const char *name);
+GPtrArray *params_all(GHashTable *params, const char *name);
+/* cookie_parse - "a=1; b=2" -> name -> value (first wins). */
+GHashTable *cookie_parse(const char *header);
+/* html_escape - & < > " ' as entities. */
+char *html_escape(const char *s);
+/* csv_field - one CSV field, quoted when needed; a leading = + - @ is
+ * prefixed with ' so spreadsheets do not run it as a formula. */
+void csv_field(GString *out, const char *s);
+/* csv_split_line - the fields of one CSV line (quotes honoured). */
+char **csv_split_line(const char *line);
+/* path_split - "/a/b/c" -> {"a","b","c"} decoded; NULL if a segment
+ * does not decode, is "." or "..", or holds '/'. */
+char **path_split(const char *path);
+
+#endif

@@ -1,0 +1,268 @@
+/* session.c - logging in and out of the web interface.
+ *
+ * Who may log in, with the password of what:
+ *   admin  - any address with the instance admin password (all lists);
+ *            its hash is the meta row web_admin_password_hash, set with
+ *            `kairan web --set-admin-password` (password on stdin)
+ *   owner  - an address in the list's owners setting with the list
+ *            password (`kairan passwd LIST`)
+ *   member - a member with its POP3 password: reads an archive whose
+ *            archive_access is members, nothing else
+ * A session is a row in the sessions table: a 256-bit id from
+ * RAND_bytes (the cookie kairan_sid: HttpOnly, SameSite=Strict, Secure
+ * over TLS), a CSRF token of its own, and an expiry (8 hours).  Login
+ * always makes a new id, so an id planted before login is worthless
+ * (session fixation), and logout deletes the row.
+ * Failed logins are counted in auth_failures per address ("web:ADDR")
+ * and per client ("web-ip:IP"): after 5 failures within 15 minutes that
+ * address or client is locked out (429) until the window has passed. */
+#include "config.h"
+#include "webint.h"
+#include "address.h"
+#include "crypto.h"
+#include "db.h"
+#include "lists.h"
+#include "log.h"
+#include "settings.h"
+#include "util.h"
+
+#include <string.h>
+#include <openssl/rand.h>
+
+char *
+admin_password_hash(const Instance *inst)
+{
+    return db_meta_get(inst->db, "web_admin_password_hash");
+}
+
+void
+session_free(WebSession *s)
+{
+    if (!s)
+        return;
+    g_free(s->id);
+    g_free(s->list);
+    g_free(s->address);
+    g_free(s->role);
+    g_free(s->csrf);
+    g_free(s);
+}
+
+static char *
+random_id(void)
+{
+    unsigned char raw[32];
+    GString *s = g_string_sized_new(65);
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        log_fatal(EXIT_SOFTWARE, "RAND_bytes failed");
+    for (size_t i = 0; i < sizeof(raw); i++)
+        g_string_append_printf(s, "%02x", raw[i]);
+    return g_string_free(s, FALSE);
+}
+
+void
+session_load(WebCtx *c)
+{
+    const char *id = g_hash_table_lookup(c->req->cookies, SESSION_COOKIE);
+    sqlite3_stmt *st;
+    if (!id || strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
+        return;
+    st = db_prepare(c->inst->db, "SELECT list, address, role, csrf FROM sessions WHERE id = ? AND expires > ?");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_seconds());
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        WebSession *s = g_new0(WebSession, 1);
+        s->id = g_strdup(id);
+        s->list = sqlite3_column_text(st, 0) ? g_strdup((const char *) sqlite3_column_text(st, 0)) : NULL;
+        s->address = g_strdup((const char *) sqlite3_column_text(st, 1));
+        s->role = g_strdup((const char *) sqlite3_column_text(st, 2));
+        s->csrf = g_strdup((const char *) sqlite3_column_text(st, 3));
+        /* an owner removed from the owners setting loses the session */
+        if (g_str_equal(s->role, "owner") && (!s->list || !list_is_owner(c->inst, s->list, s->address)))
+            session_free(s);
+        else
+            c->sess = s;
+    }
+    sqlite3_finalize(st);
+}
+
+static gint64
+failures(Instance *inst, const char *key)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT COUNT(*) FROM auth_failures WHERE list = ? AND at > ?");
+    gint64 n = 0;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_seconds() - LOGIN_WINDOW);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void
+record_failure(Instance *inst, const char *key)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM auth_failures WHERE (list LIKE 'web:%' OR list LIKE 'web-ip:%') AND at < ?");
+    sqlite3_bind_int64(st, 1, now_seconds() - LOGIN_WINDOW);
+    db_step_done(st, NULL);       /* old failures no longer count: forget them */
+    st = db_prepare(inst->db, "INSERT INTO auth_failures(list, at) VALUES(?, ?)");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_seconds());
+    db_step_done(st, NULL);
+}
+
+static void
+clear_failures(Instance *inst, const char *key)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM auth_failures WHERE list = ?");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    db_step_done(st, NULL);
+}
+
+static void
+login_form(WebCtx *c, int status, const char *error, const char *address, const char *list)
+{
+    TData *d = tdata_new();
+    char **lists = list_names(c->inst);
+    tdata_set(d, "csrf", csrf_token(c));
+    tdata_set(d, "error", error);
+    tdata_set(d, "address", address);
+    for (int i = 0; lists[i]; i++) {
+        TData *it = tdata_add(d, "lists");
+        tdata_set(it, "name", lists[i]);
+        tdata_set_bool(it, "selected", list && g_str_equal(list, lists[i]));
+    }
+    g_strfreev(lists);
+    page_render(c, status, "login", d, T(c, "Log in"));
+}
+
+/* check_password - the role the address and password give on list
+ * (list may be NULL or "" for the admin), or NULL. */
+static const char *
+check_password(WebCtx *c, const char *list, const char *addr, const char *password)
+{
+    char *hash = admin_password_hash(c->inst);
+    const char *role = NULL;
+    if (hash && password_verify(password, hash))
+        role = "admin";
+    g_free(hash);
+    if (role || !list || !*list || !list_exists(c->inst, list))
+        return role;
+    if (list_is_owner(c->inst, list, addr)) {
+        hash = list_password_hash(c->inst, list);
+        if (hash && password_verify(password, hash))
+            role = "owner";
+        g_free(hash);
+    }
+    if (!role && member_is(c->inst, list, addr)) {
+        sqlite3_stmt *st = db_prepare(c->inst->db, "SELECT pop_password FROM members WHERE list = ? AND address = ?");
+        sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+            password_verify(password, (const char *) sqlite3_column_text(st, 0)))
+            role = "member";
+        sqlite3_finalize(st);
+    }
+    return role;
+}
+
+void
+page_login(WebCtx *c)
+{
+    const char *list, *password, *why = NULL;
+    char *addr, *addr_key, *ip_key, *id, *csrf;
+    const char *role;
+    sqlite3_stmt *st;
+
+    if (!g_str_equal(c->req->method, "POST")) {
+        login_form(c, 200, NULL, NULL, param(c, "list"));
+        return;
+    }
+    if (!csrf_check(c)) {
+        web_fail(c, 403, T(c, "The form has expired or did not come from this site. Please reload the page and try again."));
+        return;
+    }
+    list = form(c, "list");
+    password = form(c, "password");
+    addr = address_normalize(form(c, "address") ? form(c, "address") : "", &why);
+    if (!addr || !password || !*password) {
+        login_form(c, 400, T(c, "Enter your address and password."), form(c, "address"), list);
+        g_free(addr);
+        return;
+    }
+    addr_key = g_strconcat("web:", addr, NULL);
+    ip_key = g_strconcat("web-ip:", c->req->remote_addr ? c->req->remote_addr : "-", NULL);
+    if (failures(c->inst, addr_key) >= LOGIN_MAX_FAILURES || failures(c->inst, ip_key) >= LOGIN_MAX_FAILURES) {
+        log_warn("web: login of <%s> from %s refused: locked out", addr, c->req->remote_addr ? c->req->remote_addr : "-");
+        login_form(c, 429, T(c, "Too many failed logins. Try again in 15 minutes."), addr, list);
+        goto out;
+    }
+    role = check_password(c, list, addr, password);
+    if (!role) {
+        record_failure(c->inst, addr_key);
+        record_failure(c->inst, ip_key);
+        log_warn("web: failed login of <%s> for %s from %s", addr, list && *list ? list : "(all lists)",
+                 c->req->remote_addr ? c->req->remote_addr : "-");
+        login_form(c, 403, T(c, "The address or password is wrong."), addr, list);
+        goto out;
+    }
+    clear_failures(c->inst, addr_key);
+    /* a new id every time: an id known before login is never promoted */
+    {
+        const char *old = g_hash_table_lookup(c->req->cookies, SESSION_COOKIE);
+        st = db_prepare(c->inst->db, "DELETE FROM sessions WHERE id = ? OR expires <= ?");
+        sqlite3_bind_text(st, 1, old ? old : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now_seconds());
+        db_step_done(st, NULL);
+    }
+    id = random_id();
+    csrf = random_id();
+    st = db_prepare(c->inst->db, "INSERT INTO sessions(id, list, address, csrf, expires, role) VALUES(?, ?, ?, ?, ?, ?)");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (g_str_equal(role, "admin"))
+        sqlite3_bind_null(st, 2);
+    else
+        sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, csrf, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now_seconds() + SESSION_LIFETIME);
+    sqlite3_bind_text(st, 6, role, -1, SQLITE_STATIC);
+    if (!db_step_done(st, NULL)) {
+        web_fail(c, 503, NULL);
+    } else {
+        log_info("web: <%s> logged in as %s%s%s", addr, role, g_str_equal(role, "admin") ? "" : " of ",
+                 g_str_equal(role, "admin") ? "" : list);
+        set_cookie(c, SESSION_COOKIE, id, SESSION_LIFETIME);
+        if (g_str_equal(role, "member")) {
+            char *to = g_strdup_printf("/list/%s/archive", list);
+            web_redirect(c, to);
+            g_free(to);
+        } else {
+            web_redirect(c, "/admin");
+        }
+    }
+    g_free(id);
+    g_free(csrf);
+out:
+    g_free(addr_key);
+    g_free(ip_key);
+    g_free(addr);
+}
+
+void
+page_logout(WebCtx *c)
+{
+    if (c->sess) {
+        sqlite3_stmt *st;
+        if (!csrf_check(c)) {
+            web_fail(c, 403, T(c, "The form has expired or did not come from this site. Please reload the page and try again."));
+            return;
+        }
+        st = db_prepare(c->inst->db, "DELETE FROM sessions WHERE id = ?");
+        sqlite3_bind_text(st, 1, c->sess->id, -1, SQLITE_STATIC);
+        db_step_done(st, NULL);
+        log_info("web: <%s> logged out", c->sess->address);
+    }
+    set_cookie(c, SESSION_COOKIE, "", 0);
+    web_redirect(c, "/login");
+}

@@ -1,0 +1,124 @@
+"""test_ctl_admin.py - password-checked admin commands in command mail:
+admin pass, fml's approve PASSWORD COMMAND, add/bye/config/members/held/
+approve/reject/passwd, wrong passwords refused and locked after 5 with
+the owners told, and the password never in the queue or the log."""
+import glob
+import re
+import sqlite3
+from kt import *
+
+PW = "Sup3r-Secret-Pw"
+t = Tap()
+inst = Instance()
+inst.newlist("team", owner="owner@example.org", password=PW)
+inst.subscribe("team", "member@example.org")
+
+
+def ctl(body, frm="owner@example.org", subject=""):
+    inst.clear_queue()
+    r = inst.deliver("team", ctl_mail(body, subject, frm), sender=frm, mode="--ctl")
+    reps = notices(inst, "ctl_reply", frm)
+    return r, (body_text(reps[0]["msg"]) if reps else None)
+
+
+def everything_written():
+    """Every file in the queue and the log, as bytes."""
+    data = b""
+    for p in glob.glob(inst.path("queue", "*", "*")):
+        with open(p, "rb") as f:
+            data += f.read()
+    data += inst.log().encode()
+    return data
+
+
+# --- admin add / members / config / bye --------------------------------
+r, text = ctl(f"admin pass {PW}\nadmin add new@example.net New Person\nadmin members\n"
+              "admin config max_size 5000\nadmin config post_policy\nadmin config nosuchkey 1\n"
+              "admin bye member@example.org\n")
+t.eq(r.returncode, 0, "admin mail accepted")
+t.ok(text and ">>> admin pass ********" in text, "password masked in the reply", text)
+t.ok(PW not in (text or ""), "password not in the reply text")
+t.ok("Authenticated" in text, "authenticated")
+ms = inst.check("members", "team")
+t.ok("new@example.net" in ms and "member@example.org" not in ms, "admin add and admin bye applied", ms)
+t.ok(inst.check("config", "team", "max_size").strip().endswith("5000"), "admin config set max_size")
+t.ok("post_policy = members" in text, "admin config KEY shows the value", text)
+t.ok("unknown setting" in text, "unknown setting refused with the valid ones")
+t.ok(len(notices(inst, "welcome", "new@example.net")) == 1, "welcome mail for the added member")
+t.ok(PW.encode() not in everything_written(), "password never in queue files or the log")
+
+# --- fml style approve PASSWORD COMMAND ---------------------------------
+r, text = ctl(f"approve {PW} admin add fml@example.net\napprove {PW} members\n")
+t.ok("fml@example.net" in inst.check("members", "team"), "approve PASSWORD admin add works")
+t.ok(f"approve ******** admin add fml@example.net" in text and PW not in text, "approve line masked", text)
+
+# --- held post approve/reject by mail -----------------------------------
+inst.config("team", "post_policy", "moderated")
+inst.clear_queue()
+inst.deliver("team", make_msg(subject="needs approval", frm="new@example.net"), sender="new@example.net")
+inst.deliver("team", make_msg(subject="to be rejected", frm="new@example.net"), sender="new@example.net")
+held = inst.check("held", "team")
+ids = dict((subj.strip(), i) for i, subj in re.findall(r"^([0-9a-f]{8})\s.*\d\s+(needs approval|to be rejected)$", held, re.M))
+t.eq(len(ids), 2, "two posts held")
+ids = [ids.get("needs approval"), ids.get("to be rejected")]
+r, text = ctl(f"admin pass {PW}\nadmin held\nadmin approve {ids[0]}\nadmin reject {ids[1]} off topic\n")
+t.ok("needs approval" in text and "to be rejected" in text, "admin held lists the held posts", text)
+t.ok("distributed as number 1" in text, "admin approve distributed the held post", text)
+t.ok(inst.archive("team", 1) is not None and "needs approval" in inst.archive("team", 1)["Subject"],
+     "approved post is in the archive")
+t.ok("no held posts" in inst.check("held", "team"), "nothing held any more")
+t.ok(len(notices(inst, "held_rejected", "new@example.net")) == 1, "rejected post's sender told")
+
+# --- not authenticated / not an owner -------------------------------------
+r, text = ctl("admin add x@example.net")
+t.ok("admin pass PASSWORD" in text and "x@example.net" not in inst.check("members", "team"),
+     "admin command without admin pass refused")
+r, text = ctl(f"admin pass {PW}\nadmin add y@example.net", frm="member2@example.org")
+t.ok("Authentication failed" in text and "y@example.net" not in inst.check("members", "team"),
+     "right password from a non-owner refused", text)
+
+# --- wrong passwords: refused, locked after 5, owners told ------------------
+r, text = ctl("admin pass guess-a\nadmin pass guess-b\nadmin pass guess-c\n")
+db = sqlite3.connect(inst.path("kairan.db"))
+nfail = db.execute("SELECT count(*) FROM auth_failures WHERE list='team'").fetchone()[0]
+db.close()
+t.eq(nfail, 1, "only the first admin pass of a mail is checked (one guess per mail)")
+db = sqlite3.connect(inst.path("kairan.db"))
+db.execute("DELETE FROM auth_failures")
+db.commit()
+db.close()
+for i in range(4):
+    r, text = ctl(f"admin pass wrong-{i}-guess\nadmin add evil@example.com")
+t.ok(text.count("Authentication failed") >= 1 and "evil@example.com" not in inst.check("members", "team"),
+     "wrong password refused", text)
+t.ok("wrong-" not in text, "wrong password not echoed", text)
+t.ok("locked" not in text, "not locked after 4 failures")
+r, text = ctl("admin pass wrong-4-guess")
+t.ok("Authentication failed" in text, "5th failure: authentication failed")
+locks = notices(inst, "admin_locked", "owner@example.org")
+t.eq(len(locks), 1, "owners notified of the lock")
+r, text = ctl(f"admin pass {PW}\nadmin add z@example.net")
+t.ok("locked" in text and "z@example.net" not in inst.check("members", "team"),
+     "right password refused while locked", text)
+log = inst.log()
+t.ok("wrong-" not in log and PW not in log, "no password (right or wrong) in the log")
+t.ok(b"wrong-4" not in everything_written() and PW.encode() not in everything_written(),
+     "no password in queue files")
+# the lock ends after an hour: move it back
+import sqlite3
+db = sqlite3.connect(inst.path("kairan.db"))
+db.execute("UPDATE meta SET value = '1' WHERE key = 'admin_lock:team'")
+db.commit()
+db.close()
+r, text = ctl(f"admin pass {PW}\nadmin add z@example.net")
+t.ok("z@example.net" in inst.check("members", "team"), "works again once the lock expired")
+
+# --- admin passwd ------------------------------------------------------------
+NEW = "An0ther-Secret-Pw"
+r, text = ctl(f"admin pass {PW}\nadmin passwd {NEW}\n")
+t.ok("owner password was changed" in text and NEW not in text, "admin passwd changed it, masked", text)
+r, text = ctl(f"admin pass {NEW}\nadmin members\n")
+t.ok("Authenticated" in text and "z@example.net" in text, "new password works")
+t.ok(NEW.encode() not in everything_written(), "new password not in queue or log")
+
+t.done()

@@ -1,0 +1,154 @@
+/* test_web_http.c - unit tests of the web interface's transport-free
+ * helpers: percent-decoding, forms, cookies, escaping, CSV, path
+ * splitting and the escaping template engine. */
+#include "config.h"
+#include "web/httputil.h"
+#include "web/tmpl.h"
+
+#include <string.h>
+#include <gmime/gmime.h>
+
+static void
+test_url_decode(void)
+{
+    char *s = url_decode("a%20b+c", -1, TRUE);
+    g_assert_cmpstr(s, ==, "a b c");
+    g_free(s);
+    s = url_decode("a+b", -1, FALSE);
+    g_assert_cmpstr(s, ==, "a+b");
+    g_free(s);
+    s = url_decode("%E6%97%A5", -1, FALSE);
+    g_assert_cmpstr(s, ==, "\xe6\x97\xa5");
+    g_free(s);
+    g_assert_null(url_decode("%zz", -1, FALSE));
+    g_assert_null(url_decode("abc%4", -1, FALSE));
+    g_assert_null(url_decode("a%00b", -1, FALSE));
+    g_assert_null(url_decode("%ff%fe", -1, FALSE));
+}
+
+static void
+test_form(void)
+{
+    GHashTable *p = params_new();
+    g_assert_true(form_parse_urlencoded(p, "a=1&b=x%26y&a=2&empty=&flag", 27));
+    g_assert_cmpstr(params_get(p, "a"), ==, "1");
+    g_assert_cmpuint(params_all(p, "a")->len, ==, 2);
+    g_assert_cmpstr(params_get(p, "b"), ==, "x&y");
+    g_assert_cmpstr(params_get(p, "empty"), ==, "");
+    g_assert_cmpstr(params_get(p, "flag"), ==, "");
+    g_assert_null(params_get(p, "missing"));
+    g_assert_false(form_parse_urlencoded(p, "x=%G1", 5));
+    g_hash_table_unref(p);
+}
+
+static void
+test_multipart(void)
+{
+    const char *body =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"m.csv\"\r\n"
+        "Content-Type: text/csv\r\n\r\na@example.org,Anna\r\nb@example.org\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"sjis\"; filename=\"s.csv\"\r\n\r\n"
+        "x@example.org,\x93\xfa\x96\x7b\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"empty\"; filename=\"\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n\r\n"
+        "--XyZ--\r\n";
+    GHashTable *p = params_new();
+    g_assert_true(form_parse_multipart(p, "multipart/form-data; boundary=XyZ", (const guint8 *) body, strlen(body)));
+    g_assert_cmpstr(params_get(p, "csrf"), ==, "tok");
+    g_assert_nonnull(strstr(params_get(p, "csv"), "b@example.org"));
+    g_assert_cmpstr(params_get(p, "csv.filename"), ==, "m.csv");
+    g_assert_cmpstr(params_get(p, "empty"), ==, "");
+    g_assert_cmpstr(params_get(p, "sjis"), ==, "x@example.org,\xe6\x97\xa5\xe6\x9c\xac");
+    g_hash_table_unref(p);
+}
+
+static void
+test_cookies(void)
+{
+    GHashTable *c = cookie_parse("a=1; kairan_sid=abc ; a=2;junk; b = x=y");
+    g_assert_cmpstr(g_hash_table_lookup(c, "a"), ==, "1");
+    g_assert_cmpstr(g_hash_table_lookup(c, "kairan_sid"), ==, "abc");
+    g_assert_cmpstr(g_hash_table_lookup(c, "b"), ==, "x=y");
+    g_hash_table_unref(c);
+}
+
+static void
+test_escape(void)
+{
+    char *s = html_escape("<script>alert('x')</script>&\"");
+    g_assert_cmpstr(s, ==, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;");
+    g_free(s);
+}
+
+static void
+test_csv(void)
+{
+    GString *o = g_string_new(NULL);
+    char **f;
+    csv_field(o, "plain");
+    g_string_append_c(o, ',');
+    csv_field(o, "a,\"b\"");
+    g_string_append_c(o, ',');
+    csv_field(o, "=cmd()");
+    g_assert_cmpstr(o->str, ==, "plain,\"a,\"\"b\"\"\",\"'=cmd()\"");
+    g_string_free(o, TRUE);
+    f = csv_split_line("x@y.org, \"Doe, John\"\r");
+    g_assert_cmpstr(f[0], ==, "x@y.org");
+    g_assert_cmpstr(f[1], ==, "Doe, John");
+    g_assert_null(f[2]);
+    g_strfreev(f);
+}
+
+static void
+test_path(void)
+{
+    char **s = path_split("/list/team/archive/12");
+    g_assert_cmpuint(g_strv_length(s), ==, 4);
+    g_assert_cmpstr(s[1], ==, "team");
+    g_strfreev(s);
+    g_assert_null(path_split("/list/../etc/passwd"));
+    g_assert_null(path_split("/list/%2e%2e/x"));
+    g_assert_null(path_split("/list/a%2Fb"));
+    g_assert_null(path_split("/list/%00"));
+    s = path_split("/");
+    g_assert_cmpuint(g_strv_length(s), ==, 0);
+    g_strfreev(s);
+}
+
+static void
+test_tmpl(void)
+{
+    TData *d = tdata_new();
+    TData *it;
+    char *out;
+    tdata_set(d, "subject", "<b>hi</b>");
+    tdata_set_html(d, "frag", "<i>ok</i>");
+    tdata_set(d, "x", "\"q\"");
+    it = tdata_add(d, "items");
+    tdata_set(it, "n", "1");
+    it = tdata_add(d, "items");
+    tdata_set(it, "n", "2");
+    tdata_set_bool(it, "last", TRUE);
+    out = tmpl_render_text("{{subject}}|{{{subject}}}|{{{frag}}}|{{#items}}[{{n}}{{#last}}!{{/last}}]{{/items}}"
+                           "|{{^none}}empty{{/none}}|{{#none}}no{{/none}}|<a title=\"{{x}}\">", d, "en");
+    g_assert_cmpstr(out, ==, "&lt;b&gt;hi&lt;/b&gt;|&lt;b&gt;hi&lt;/b&gt;|<i>ok</i>|[1][2!]|empty||<a title=\"&quot;q&quot;\">");
+    g_free(out);
+    tdata_free(d);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_mime_init();
+    g_test_add_func("/web/url_decode", test_url_decode);
+    g_test_add_func("/web/form", test_form);
+    g_test_add_func("/web/multipart", test_multipart);
+    g_test_add_func("/web/cookies", test_cookies);
+    g_test_add_func("/web/escape", test_escape);
+    g_test_add_func("/web/csv", test_csv);
+    g_test_add_func("/web/path", test_path);
+    g_test_add_func("/web/tmpl", test_tmpl);
+    return g_test_run();
+}
