@@ -1,5 +1,5 @@
 /* admin.c - the administration subcommands: init, newlist, aliases,
- * lists, members, subscribe, unsubscribe, passwd, config, queue. */
+ * lists, members, subscribe, unsubscribe, passwd, config. */
 #include "config.h"
 #include "cli.h"
 #include "address.h"
@@ -426,17 +426,6 @@ cmd_config(int argc, char **argv)
         }
         log_info("%s: setting %s changed", argv[1], argv[2]);
     }
-    instance_free(inst);
-    return 0;
-}
-
-int
-cmd_queue(int argc, char **argv)
-{
-    Instance *inst;
-    cli_parse(&argc, &argv, "queue", NULL, "Show the queued messages (like mailq).", NULL);
-    inst = cli_open();
-    queue_print(inst);
     instance_free(inst);
     return 0;
 }

@@ -22,6 +22,17 @@
  *                       line after a crash is ignored).  Later lines win.
  *   ID is 13 hex digits of the arrival time in microseconds plus 6 random
  *   hex digits, so `ls` sorts by arrival.
+ *   queue/wakeup        a FIFO the running relay creates and holds open;
+ *                       queue_wakeup() writes a byte into it (best effort).
+ *   queue/flush         a flag file written by `kairan flush`: the relay
+ *                       (inotify on queue/) removes it and retries every
+ *                       deferred recipient at once.
+ *   queue/relay.pid     the running relay's PID, flock()ed while it runs
+ *                       (a second relay for the same instance refuses).
+ *   The relay also keeps its unfinished SMTP DATA in queue/tmp/smtpd.*
+ *   and removes leftovers of those at start.  F lines carry the next try
+ *   as seconds since the epoch; the retry interval is
+ *   clamp(age of the message, retry_min, retry_max) (src/relay/runner.c).
  *
  * Writing order: msg (tmp, fsync, rename), env (tmp, fsync, rename),
  * fsync of the directories; only then is the mail acknowledged.  Removal:

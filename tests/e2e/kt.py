@@ -643,3 +643,150 @@ def opendkim_verify(raw, records):
     msg = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     r = run_with_dns(records, 'opendkim-testmsg < "$D/msg"', {"msg": msg})
     return None if r is None else r.returncode
+
+
+# ---- relay helpers (src/relay) ----
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+class Sink:
+    """Postfix's smtp-sink on a loopback port, dumping every transaction
+    into its own file under a temporary directory (-d).  extra: more
+    smtp-sink options, e.g. ["-r", "RCPT"] (4xx), ["-f", "RCPT"] (5xx),
+    ["-q", "."] (drop after the final dot)."""
+
+    def __init__(self, port=None, extra=()):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="kairan-sink-")
+        os.chmod(self.dir, 0o1777)
+        args = [SMTP_SINK, "-c"]
+        if os.geteuid() == 0:
+            args += ["-u", "nobody"]
+        args += list(extra) + ["-d", os.path.join(self.dir, "%M."), f"127.0.0.1:{self.port}", "1000"]
+        fd, self.counters = tempfile.mkstemp(prefix="kairan-sink-counters-")
+        self.proc = subprocess.Popen(args, stdout=fd, stderr=subprocess.DEVNULL)
+        os.close(fd)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("smtp-sink did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.path.exists(self.counters):
+            os.unlink(self.counters)
+
+    def sessions(self):
+        """SMTP sessions the sink has seen so far (its -c counters)."""
+        with open(self.counters, "rb") as f:
+            text = f.read().decode(errors="replace").replace("\r", "\n")
+        found = [line for line in text.split("\n") if "sess=" in line]
+        return int(found[-1].split("sess=")[1].split()[0]) if found else 0
+
+    def transactions(self):
+        """List of (mail_from, [rcpts], message bytes) for every dump file."""
+        out = []
+        for name in sorted(os.listdir(self.dir)):
+            p = os.path.join(self.dir, name)
+            if not os.path.isfile(p):
+                continue
+            with open(p, "rb") as f:
+                data = f.read()
+            head, _, body = data.partition(b"\n\n") if data.startswith(b"X-") else (b"", b"", data)
+            sender, rcpts, rest = None, [], []
+            lines = data.split(b"\n")
+            i = 0
+            while i < len(lines) and lines[i].startswith(b"X-"):
+                line = lines[i].decode(errors="replace")
+                if line.startswith("X-Mail-Args:"):
+                    sender = line.split(":", 1)[1].strip().split(" ")[0]
+                elif line.startswith("X-Rcpt-Args:"):
+                    rcpts.append(line.split(":", 1)[1].strip().split(" ")[0])
+                i += 1
+            out.append((sender, rcpts, b"\n".join(lines[i:])))
+        return out
+
+    def recipients(self):
+        """Every recipient seen (with repetitions)."""
+        return [r for _, rs, _ in self.transactions() for r in rs]
+
+    def wait_recipients(self, n, timeout=20.0):
+        end = time.time() + timeout
+        while time.time() < end:
+            if len(self.recipients()) >= n:
+                return True
+            time.sleep(0.1)
+        return len(self.recipients()) >= n
+
+
+class Relay:
+    """`kairan relay` of an Instance on a free port (stopped by stop())."""
+
+    def __init__(self, inst, port=None, conf=None, user=None):
+        self.inst = inst
+        self.user = user
+        self.port = port or free_port()
+        if conf:
+            set_global(inst, **conf)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        e = dict(os.environ)
+        e.pop("KAIRAN_HOME", None)
+        self.errlog = open(os.path.join(self.inst.home, "relay.stderr"), "ab")
+        self.proc = subprocess.Popen([KAIRAN, "--home", self.inst.home, "relay", "--listen",
+                                      f"127.0.0.1:{self.port}"], env=e,
+                                     stdout=subprocess.DEVNULL, stderr=self.errlog,
+                                     **({"user": self.user} if self.user else {}))
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("kairan relay did not start: " + open(os.path.join(self.inst.home, "relay.stderr")).read())
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def wait_for(cond, timeout=20.0, step=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())
+
+
+def bulk_members(inst, name, addrs):
+    """Add many members at once straight into kairan.db (test set-up for
+    fan-out tests; `kairan subscribe` per address would take minutes)."""
+    import sqlite3
+    db = sqlite3.connect(inst.path("kairan.db"), timeout=30)
+    now = int(time.time())
+    with db:
+        db.executemany("INSERT OR IGNORE INTO members(list, address, since) VALUES(?, ?, ?)",
+                       [(name, a, now) for a in addrs])
+    db.close()

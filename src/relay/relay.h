@@ -1,0 +1,140 @@
+/* relay.h - internals of `kairan relay`: the ESMTP server, the queue
+ * runner with its SMTP client, DNS, TLS, bounces and local delivery.
+ * One daemon, threads with blocking sockets:
+ *   - the main thread runs the queue runner (runner.c),
+ *   - one thread accepts SMTP connections, one thread per client
+ *     (smtp_server.c), bounded by smtpd_max_connections,
+ *   - smtp_max_connections worker threads deliver batches (smtp_client.c),
+ *     at most smtp_max_per_destination at a time to one destination. */
+#ifndef KAIRAN_RELAY_H
+#define KAIRAN_RELAY_H
+
+#include <glib.h>
+#include <gio/gio.h>
+#include <openssl/ssl.h>
+#include "instance.h"
+#include "queue.h"
+
+/* The configuration of one relay, from kairan.conf [global]. */
+typedef struct {
+    Instance *inst;
+    GMutex db_lock;              /* inst->db is shared by all threads */
+    char *listen;                /* relay_listen */
+    GPtrArray *mynetworks;       /* GInetAddressMask* */
+    char *smarthost;             /* host:port or [addr]:port; NULL = none */
+    GHashTable *routes;          /* domain -> "[addr]:port" / "host:port" */
+    char *dns_resolver;          /* host:port or NULL */
+    int mx_port;                 /* port used for MX/A delivery (25) */
+    int max_rcpt_per_txn;
+    gint64 max_lifetime, retry_min, retry_max;   /* seconds */
+    gint64 max_size;             /* message_size_limit, bytes */
+    int smtpd_timeout, smtp_timeout, connect_timeout;   /* seconds */
+    int smtpd_max_conn, smtpd_max_per_client, smtpd_max_rcpt, smtpd_max_errors;
+    int out_max_total, out_max_per_dest;
+    int conn_cache_time;         /* seconds an idle outbound connection waits */
+    SSL_CTX *server_tls;         /* NULL when no tls_cert/tls_key */
+    SSL_CTX *client_tls;
+} Relay;
+
+Relay *relay_config_load(Instance *inst, GError **error);
+void relay_config_free(Relay *r);
+/* relay_client_allowed - is addr (numeric) inside mynetworks? */
+gboolean relay_client_allowed(const Relay *r, const char *addr);
+/* relay_local_target - for rcpt in our domain: TRUE, and *list and *mode
+ * ("", "--ctl", "--admin") when it is a list address (*list NULL when
+ * not).  FALSE for other domains. */
+gboolean relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode);
+
+/* conn.c - a buffered, optionally TLS, blocking socket with timeouts. */
+typedef struct {
+    int fd;
+    SSL *ssl;
+    char rbuf[16384];
+    size_t rpos, rlen;
+    GString *wbuf;
+    gboolean failed;
+    gboolean crlf;          /* the last line read ended in CRLF */
+} Conn;
+Conn *conn_new(int fd, int timeout_sec);
+void conn_free(Conn *c);
+/* conn_read_line - one line without its CRLF or bare LF into line.
+ * Returns 1 for a whole line, 2 for max bytes of a longer line (the rest
+ * follows), 0 at EOF, -1 on error, -2 on timeout (plain text only; the
+ * connection may still be written to).  Flushes output first. */
+int conn_read_line(Conn *c, GString *line, size_t max);
+void conn_write(Conn *c, const void *data, size_t len);
+void conn_printf(Conn *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+gboolean conn_flush(Conn *c);
+gboolean conn_has_input(Conn *c);
+void conn_discard_input(Conn *c);
+gboolean conn_tls_server(Conn *c, SSL_CTX *ctx);
+gboolean conn_tls_client(Conn *c, SSL_CTX *ctx, const char *sni);
+const char *conn_tls_version(Conn *c);
+
+/* tls.c */
+SSL_CTX *tls_server_ctx(const char *cert, const char *key, GError **error);
+SSL_CTX *tls_client_ctx(void);
+
+/* dns.c - where mail for a domain goes. */
+typedef struct {
+    char *host;      /* name for logs and SNI */
+    char *addr;      /* numeric address */
+    int port;
+} Target;
+void target_free(Target *t);
+/* dns_targets - the addresses to try in order, for a route value
+ * ("[addr]:port", "host:port") or a domain (MX, else A/AAAA).  Errors:
+ * code 5 = permanent (no such domain), 4 = temporary. */
+GPtrArray *dns_targets(Relay *r, const char *dest, gboolean is_route, GError **error);
+void dns_init(void);
+/* split_hostport - "host:port" or "[addr]:port" (port default dflt). */
+gboolean split_hostport(const char *s, char **host, int *port, int dflt);
+
+/* smtp_client.c */
+typedef struct {
+    char *rcpt;
+    int code;        /* SMTP reply code, 0 = not tried */
+    char *text;      /* the reply, for logs and bounces */
+} RcptResult;
+typedef struct SmtpClient SmtpClient;
+/* smtp_client_open - connect to the first target that answers, EHLO,
+ * opportunistic STARTTLS.  Error code is an SMTP code (4xx/5xx). */
+SmtpClient *smtp_client_open(Relay *r, GPtrArray *targets, GError **error);
+const char *smtp_client_relay(SmtpClient *c);
+/* smtp_client_send - one transaction; fills res[i].code/.text.  FALSE
+ * when the connection must not be reused.  eightbit: the message has
+ * 8-bit octets (BODY=8BITMIME where the server offers it). */
+gboolean smtp_client_send(SmtpClient *c, const char *sender, RcptResult *res, guint n,
+                          GBytes *wire, gint64 size, gboolean eightbit);
+void smtp_client_close(SmtpClient *c, gboolean quit);
+/* smtp_client_retryable - the last send found a reused connection already
+ * closed by the server (no reply at all): worth one retry on a new one. */
+gboolean smtp_client_retryable(SmtpClient *c);
+/* smtp_wire_form - queue file (LF) -> CRLF, dot-stuffed, with ".\r\n". */
+GBytes *smtp_wire_form(const char *data, gsize len);
+
+/* local.c - hand a message to `kairan deliver` (same path as an MTA pipe).
+ * Returns the exit status (75 when it could not run); *why gets its
+ * stderr (may be NULL). */
+int local_deliver(Relay *r, const char *list, const char *mode, const char *sender,
+                  int fd, char **why);
+/* local_status - map deliver's exit status to an SMTP reply code+text. */
+int local_status(int status, const char **text);
+
+/* bounce.c - queue an RFC 3464 report for failed recipients to sender
+ * (nothing for the null sender).  FALSE when it could not be queued. */
+gboolean bounce_queue(Relay *r, const char *qid, const char *sender, gint64 arrival,
+                      RcptResult *failed, guint n, gboolean expired, GError **error);
+
+/* smtp_server.c */
+gboolean smtp_server_start(Relay *r, const char *listen, GError **error);
+
+/* relay_block_signals - SIGTERM, SIGINT, SIGHUP blocked in every thread;
+ * the runner takes them through a signalfd. */
+void relay_block_signals(void);
+
+/* runner.c */
+void runner_prepare(Relay *r);
+int runner_run(Relay *r);
+
+#endif

@@ -1,0 +1,826 @@
+/* runner.c - the queue runner of `kairan relay`.
+ *
+ * The main thread keeps a table of queued message IDs with the time each
+ * is due.  It learns about new messages from inotify on queue/env (the
+ * rename that commits an envelope), from the FIFO queue/wakeup that
+ * queue_wakeup() pokes, and from a full scan at start and on flush (the
+ * file queue/flush, watched on queue/).  A due message is loaded
+ * (envelope + journal); its pending recipients are grouped by
+ * destination - the instance's own domain is delivered locally through
+ * `kairan deliver`, a domain in `routes` or the `smarthost` goes there,
+ * anything else by MX - and cut into batches of max_rcpt_per_txn.
+ *
+ * smtp_max_connections worker threads take batches; at most
+ * smtp_max_per_destination of them serve one destination at a time, and
+ * a worker sends batch after batch for its destination over one
+ * connection (reuse across messages too).  After each transaction the
+ * worker appends the results to queue/state/ID and fsyncs: D for 2xx,
+ * B for 5xx (after the bounce has been queued), F with the next try for
+ * 4xx or a failed connection.  Only what the remote acknowledged becomes
+ * D, so after kill -9 a restart resends exactly the recipients without a
+ * D or B line: duplicates are limited to the transactions in flight.
+ * When the last batch of a message is back, the main thread reloads it
+ * and removes it (queue_remove) once no recipient is pending.
+ *
+ * Retry back-off: next try = now + clamp(age of the message, retry_min,
+ * retry_max), which doubles the interval from retry_min (5m) up to
+ * retry_max (1h) for a message retried on time.  A temporary failure
+ * after max_queue_lifetime (5d) becomes a bounce (Status 4.4.7). */
+#define _GNU_SOURCE 1
+#include "config.h"
+#include "relay.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    char *id;
+    gint64 due;
+    gboolean busy, force;
+    int outstanding;          /* batches out; under R.lock */
+    char *sender;
+    gint64 arrival, size;
+    GBytes *wire;
+    gboolean eightbit;        /* the content has octets >= 0x80 */
+    GMutex jlock;
+} Msg;
+
+typedef struct {
+    Msg *m;
+    GPtrArray *rcpts;         /* char*, owned */
+} Batch;
+
+typedef struct {
+    char *key;
+    char *target;             /* domain or route value; NULL for local */
+    gboolean is_route, local;
+    GQueue batches;
+    int active;
+    int idle;                 /* connected workers waiting for more batches */
+} Dest;
+
+static struct {
+    Relay *r;
+    GMutex lock;
+    GCond cond;
+    GHashTable *msgs;         /* id -> Msg*, main thread only */
+    GHashTable *dests;        /* key -> Dest*, under lock */
+    GAsyncQueue *finished;    /* Msg* whose batches are all back */
+    int wake[2];
+    int busy_msgs;            /* main thread: messages out with workers */
+    gint64 busy_bytes;        /* ... and the size of their wire forms */
+} R;
+
+/* Bounded memory: at most this much is handed to the workers at a time;
+ * the rest stays due and goes out as earlier messages come back. */
+#define MAX_BUSY_MSGS 1000
+#define MAX_BUSY_BYTES (32 * 1024 * 1024)
+
+static void
+msg_free(gpointer p)
+{
+    Msg *m = p;
+    g_free(m->id);
+    g_free(m->sender);
+    if (m->wire)
+        g_bytes_unref(m->wire);
+    g_mutex_clear(&m->jlock);
+    g_free(m);
+}
+
+static void
+dest_free(gpointer p)
+{
+    Dest *d = p;
+    g_free(d->key);
+    g_free(d->target);
+    g_free(d);
+}
+
+static void
+batch_free(Batch *b)
+{
+    g_ptr_array_unref(b->rcpts);
+    g_free(b);
+}
+
+static gint64
+now_s(void)
+{
+    return g_get_real_time() / G_USEC_PER_SEC;
+}
+
+static void
+wake_main(void)
+{
+    ssize_t n = write(R.wake[1], "x", 1);
+    (void) n;
+}
+
+/* ---- completing a batch (worker threads) ---- */
+
+/* arrival_us - the arrival in microseconds: the first 13 hex digits of
+ * the queue ID (queue.c), else the envelope's T line. */
+static gint64
+arrival_us(const Msg *m)
+{
+    char hex[14];
+    char *end;
+    gint64 us;
+
+    if (strlen(m->id) < 13)
+        return m->arrival * G_USEC_PER_SEC;
+    memcpy(hex, m->id, 13);
+    hex[13] = '\0';
+    us = g_ascii_strtoll(hex, &end, 16);
+    return *end == '\0' && us > 0 ? us : m->arrival * G_USEC_PER_SEC;
+}
+
+/* reply_of - the remote's reply without the "HOST said: " prefix. */
+static const char *
+reply_of(const char *text)
+{
+    const char *said = text ? strstr(text, " said: ") : NULL;
+    return said ? said + 7 : (text ? text : "");
+}
+
+
+static void
+complete_batch(Batch *b, RcptResult *res, const char *relay)
+{
+    Relay *r = R.r;
+    Msg *m = b->m;
+    GString *j = g_string_new(NULL);
+    GArray *hard = g_array_new(FALSE, FALSE, sizeof(RcptResult));
+    GArray *expired = g_array_new(FALSE, FALSE, sizeof(RcptResult));
+    gint64 now = now_s();
+    double delay = (double) (g_get_real_time() - arrival_us(m)) / G_USEC_PER_SEC;
+    gint64 backoff = CLAMP(now - m->arrival, r->retry_min, r->retry_max);
+    GError *error = NULL;
+    guint n = b->rcpts->len;
+    gboolean done;
+
+    for (guint i = 0; i < n; i++) {
+        RcptResult *x = &res[i];
+        const char *text = x->text ? x->text : "";
+        if (x->code / 100 == 2) {
+            g_string_append_printf(j, "D %s\n", x->rcpt);
+            log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=sent (%s)", m->id, x->rcpt, relay, delay, reply_of(text));
+        } else if (x->code / 100 == 5) {
+            g_array_append_val(hard, *x);
+        } else if (now - m->arrival >= r->max_lifetime) {
+            g_array_append_val(expired, *x);
+        } else {
+            g_string_append_printf(j, "F %s %" G_GINT64_FORMAT " %d %s\n", x->rcpt, now + backoff,
+                                   x->code ? x->code : 421, text);
+            log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=deferred (%s)", m->id, x->rcpt, relay, delay, reply_of(text));
+        }
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        GArray *a = pass ? expired : hard;
+        gboolean queued;
+        if (a->len == 0)
+            continue;
+        queued = bounce_queue(r, m->id, m->sender, m->arrival, (RcptResult *) a->data, a->len, pass == 1, &error);
+        if (!queued) {
+            log_error("%s: cannot queue a bounce: %s", m->id, error ? error->message : "?");
+            g_clear_error(&error);
+        }
+        for (guint i = 0; i < a->len; i++) {
+            RcptResult *x = &g_array_index(a, RcptResult, i);
+            const char *text = x->text ? x->text : "";
+            if (queued) {
+                g_string_append_printf(j, "B %s %d %s\n", x->rcpt, x->code, text);
+                log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=%s (%s)", m->id, x->rcpt, relay, delay,
+                         pass ? "expired" : "bounced", reply_of(text));
+            } else {
+                g_string_append_printf(j, "F %s %" G_GINT64_FORMAT " %d %s\n", x->rcpt, now + backoff, x->code, text);
+            }
+        }
+    }
+    g_mutex_lock(&m->jlock);
+    if (j->len && !queue_journal_append(r->inst, m->id, j->str, &error)) {
+        log_error("%s: %s", m->id, error->message);
+        g_clear_error(&error);
+    }
+    g_mutex_unlock(&m->jlock);
+    g_string_free(j, TRUE);
+    g_array_unref(hard);
+    g_array_unref(expired);
+
+    g_mutex_lock(&R.lock);
+    done = --m->outstanding == 0;
+    g_mutex_unlock(&R.lock);
+    if (done) {
+        g_async_queue_push(R.finished, m);
+        wake_main();
+    }
+}
+
+static RcptResult *
+results_new(Batch *b)
+{
+    RcptResult *res = g_new0(RcptResult, b->rcpts->len);
+    for (guint i = 0; i < b->rcpts->len; i++)
+        res[i].rcpt = b->rcpts->pdata[i];
+    return res;
+}
+
+static void
+results_free(RcptResult *res, guint n)
+{
+    for (guint i = 0; i < n; i++)
+        g_free(res[i].text);
+    g_free(res);
+}
+
+static void
+fail_batch(Batch *b, int code, const char *text, const char *relay)
+{
+    RcptResult *res = results_new(b);
+    for (guint i = 0; i < b->rcpts->len; i++) {
+        res[i].code = code;
+        res[i].text = g_strdup(text);
+    }
+    complete_batch(b, res, relay);
+    results_free(res, b->rcpts->len);
+    batch_free(b);
+}
+
+static void
+deliver_local(Batch *b)
+{
+    Relay *r = R.r;
+    RcptResult *res = results_new(b);
+    char *path = instance_path(r->inst, "queue", "msg", b->m->id, NULL);
+
+    for (guint i = 0; i < b->rcpts->len; i++) {
+        char *list = NULL, *why = NULL;
+        const char *mode, *text;
+        int fd, status;
+
+        relay_local_target(r, res[i].rcpt, &list, &mode);
+        if (!list) {
+            res[i].code = 550;
+            res[i].text = g_strdup("5.1.1 No such list here");
+            continue;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        status = fd < 0 ? EXIT_TEMPFAIL : local_deliver(r, list, mode, b->m->sender, fd, &why);
+        if (fd >= 0)
+            close(fd);
+        res[i].code = local_status(status, &text);
+        res[i].text = g_strdup_printf("%s (deliver exit %d%s%s)", text, status, why ? ": " : "", why ? why : "");
+        g_free(why);
+        g_free(list);
+    }
+    complete_batch(b, res, "local");
+    results_free(res, b->rcpts->len);
+    batch_free(b);
+    g_free(path);
+}
+
+/* ---- workers ---- */
+
+static Batch *
+pop_batch(Dest *d)
+{
+    Batch *b;
+    g_mutex_lock(&R.lock);
+    b = g_queue_pop_head(&d->batches);
+    g_mutex_unlock(&R.lock);
+    return b;
+}
+
+/* pop_batch_wait - the next batch for d; with an open connection, wait
+ * up to smtp_connection_cache_time for one, so that messages arriving one
+ * after another share the connection (other workers leave a destination
+ * with an idle connection alone). */
+static Batch *
+pop_batch_wait(Dest *d, gboolean connected)
+{
+    gint64 end = g_get_monotonic_time() + (gint64) R.r->conn_cache_time * G_TIME_SPAN_SECOND;
+    Batch *b;
+
+    g_mutex_lock(&R.lock);
+    while (!(b = g_queue_pop_head(&d->batches)) && connected && R.r->conn_cache_time > 0) {
+        gboolean signalled;
+        d->idle++;
+        signalled = g_cond_wait_until(&R.cond, &R.lock, end);
+        d->idle--;
+        if (!signalled) {
+            b = g_queue_pop_head(&d->batches);
+            break;
+        }
+    }
+    g_mutex_unlock(&R.lock);
+    return b;
+}
+
+/* open_dest - a connection to d, or NULL with *code and *text set. */
+static SmtpClient *
+open_dest(Dest *d, int *code, char **text)
+{
+    GError *error = NULL;
+    GPtrArray *targets = dns_targets(R.r, d->target, d->is_route, &error);
+    SmtpClient *sc = NULL;
+
+    if (targets) {
+        sc = smtp_client_open(R.r, targets, &error);
+        g_ptr_array_unref(targets);
+        if (!sc)
+            *code = error->code;
+    } else {
+        *code = error->code == 5 ? 550 : 451;
+    }
+    if (!sc) {
+        *text = g_strdup(error->message);
+        g_clear_error(&error);
+    }
+    return sc;
+}
+
+static void
+serve(Dest *d, Batch *b)
+{
+    SmtpClient *sc = NULL;
+
+    for (; b; b = pop_batch_wait(d, sc != NULL)) {
+        RcptResult *res;
+        gboolean ok;
+        int code = 0;
+        char *text = NULL;
+
+        if (d->local) {
+            deliver_local(b);
+            continue;
+        }
+        if (!sc && !(sc = open_dest(d, &code, &text))) {
+            /* The destination is unreachable: every batch waiting for it
+             * gets the same answer now instead of one timeout each. */
+            fail_batch(b, code, text, d->target);
+            while ((b = pop_batch(d)))
+                fail_batch(b, code, text, d->target);
+            g_free(text);
+            return;
+        }
+        res = results_new(b);
+        ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
+        if (!ok && smtp_client_retryable(sc)) {
+            /* the server had closed the idle connection: once more, fresh */
+            smtp_client_close(sc, FALSE);
+            if ((sc = open_dest(d, &code, &text))) {
+                results_free(res, b->rcpts->len);
+                res = results_new(b);
+                ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
+            }
+            g_free(text);
+        }
+        complete_batch(b, res, sc ? smtp_client_relay(sc) : d->target);
+        results_free(res, b->rcpts->len);
+        batch_free(b);
+        if (!ok && sc) {
+            smtp_client_close(sc, FALSE);
+            sc = NULL;
+        }
+    }
+    smtp_client_close(sc, TRUE);
+}
+
+static gpointer
+worker(gpointer data)
+{
+    (void) data;
+    g_mutex_lock(&R.lock);
+    for (;;) {
+        GHashTableIter it;
+        gpointer v;
+        Dest *d = NULL;
+        Batch *b;
+
+        g_hash_table_iter_init(&it, R.dests);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            Dest *x = v;
+            if (!g_queue_is_empty(&x->batches) && x->active < R.r->out_max_per_dest && x->idle == 0) {
+                d = x;
+                break;
+            }
+        }
+        if (!d) {
+            g_cond_wait(&R.cond, &R.lock);
+            continue;
+        }
+        b = g_queue_pop_head(&d->batches);
+        d->active++;
+        g_mutex_unlock(&R.lock);
+        serve(d, b);
+        g_mutex_lock(&R.lock);
+        if (--d->active == 0 && g_queue_is_empty(&d->batches))
+            g_hash_table_remove(R.dests, d->key);
+    }
+    return NULL;
+}
+
+/* ---- the main thread ---- */
+
+static Dest *
+dest_for(const char *rcpt)
+{
+    Relay *r = R.r;
+    const char *at = strrchr(rcpt, '@');
+    char *domain = g_ascii_strdown(at ? at + 1 : "", -1);
+    const char *route = g_hash_table_lookup(r->routes, domain);
+    char *key;
+    Dest *d;
+
+    if (g_ascii_strcasecmp(domain, r->inst->domain) == 0)
+        key = g_strdup("local:");
+    else if (route || r->smarthost)
+        key = g_strconcat("route:", route ? route : r->smarthost, NULL);
+    else
+        key = g_strconcat("mx:", domain, NULL);
+    d = g_hash_table_lookup(R.dests, key);
+    if (!d) {
+        d = g_new0(Dest, 1);
+        d->key = key;
+        d->local = g_str_has_prefix(key, "local:");
+        d->is_route = g_str_has_prefix(key, "route:");
+        d->target = d->local ? g_strdup("local") : g_strdup(strchr(key, ':') + 1);
+        g_queue_init(&d->batches);
+        g_hash_table_insert(R.dests, key, d);
+    } else {
+        g_free(key);
+    }
+    g_free(domain);
+    return d;
+}
+
+static gint64
+deferred_next(const QueueEntry *e, const char *rcpt)
+{
+    const char *v = g_hash_table_lookup(e->deferred, rcpt);
+    return v ? g_ascii_strtoll(v, NULL, 10) : 0;
+}
+
+static void
+msg_add(const char *id)
+{
+    if (!g_hash_table_contains(R.msgs, id)) {
+        Msg *m = g_new0(Msg, 1);
+        m->id = g_strdup(id);
+        g_mutex_init(&m->jlock);
+        g_hash_table_insert(R.msgs, m->id, m);
+    }
+}
+
+static void
+msg_forget(Msg *m, gboolean remove_files)
+{
+    if (remove_files) {
+        queue_remove(R.r->inst, m->id);
+        log_info("%s: removed", m->id);
+    }
+    g_hash_table_remove(R.msgs, m->id);
+}
+
+/* dispatch - hand the due recipients of m to the workers. */
+static void
+dispatch(Msg *m, gint64 now)
+{
+    Relay *r = R.r;
+    QueueEntry *e = queue_load(r->inst, m->id);
+    GPtrArray *pending, *batches;
+    GHashTable *open;
+    gint64 waiting = G_MAXINT64;
+    char *path, *data = NULL;
+    gsize len = 0;
+    GBytes *wire;
+
+    if (!e) {
+        msg_forget(m, FALSE);
+        return;
+    }
+    pending = queue_pending(e);
+    if (pending->len == 0) {
+        g_ptr_array_unref(pending);
+        queue_entry_free(e);
+        msg_forget(m, TRUE);
+        return;
+    }
+    path = instance_path(r->inst, "queue", "msg", m->id, NULL);
+    if (!g_file_get_contents(path, &data, &len, NULL)) {
+        log_error("%s: cannot read %s; retrying later", m->id, path);
+        m->due = now + r->retry_min;
+        g_free(path);
+        g_ptr_array_unref(pending);
+        queue_entry_free(e);
+        return;
+    }
+    g_free(path);
+    wire = smtp_wire_form(data, len);
+    batches = g_ptr_array_new();
+    open = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_mutex_lock(&R.lock);
+    for (guint i = 0; i < pending->len; i++) {
+        const char *rcpt = pending->pdata[i];
+        gint64 next = deferred_next(e, rcpt);
+        Dest *d;
+        Batch *b;
+
+        if (next > now && !m->force) {
+            waiting = MIN(waiting, next);
+            continue;
+        }
+        d = dest_for(rcpt);
+        b = g_hash_table_lookup(open, d);
+        if (!b) {
+            b = g_new0(Batch, 1);
+            b->m = m;
+            b->rcpts = g_ptr_array_new_with_free_func(g_free);
+            g_hash_table_insert(open, d, b);
+            g_ptr_array_add(batches, d);
+            g_ptr_array_add(batches, b);
+        }
+        g_ptr_array_add(b->rcpts, g_strdup(rcpt));
+        if ((int) b->rcpts->len >= r->max_rcpt_per_txn)
+            g_hash_table_remove(open, d);
+    }
+    m->force = FALSE;
+    if (batches->len > 0) {
+        m->busy = TRUE;
+        m->outstanding = (int) batches->len / 2;
+        g_free(m->sender);
+        m->sender = g_strdup(e->sender);
+        m->arrival = e->arrival;
+        m->size = (gint64) len;
+        m->wire = g_steal_pointer(&wire);
+        m->eightbit = FALSE;
+        for (gsize i = 0; i < len && !m->eightbit; i++)
+            m->eightbit = (unsigned char) data[i] >= 0x80;
+        R.busy_msgs++;
+        R.busy_bytes += (gint64) g_bytes_get_size(m->wire);
+        for (guint i = 0; i < batches->len; i += 2)
+            g_queue_push_tail(&((Dest *) batches->pdata[i])->batches, batches->pdata[i + 1]);
+        g_cond_broadcast(&R.cond);
+    } else {
+        m->due = waiting;
+    }
+    g_mutex_unlock(&R.lock);
+    g_hash_table_unref(open);
+    g_ptr_array_unref(batches);
+    if (wire)
+        g_bytes_unref(wire);
+    g_free(data);
+    g_ptr_array_unref(pending);
+    queue_entry_free(e);
+}
+
+/* finalize - every batch of m is back: remove it or schedule the retry. */
+static void
+finalize(Msg *m, gint64 now)
+{
+    QueueEntry *e = queue_load(R.r->inst, m->id);
+    GPtrArray *pending;
+    gint64 due = G_MAXINT64;
+
+    m->busy = FALSE;
+    R.busy_msgs--;
+    R.busy_bytes -= m->wire ? (gint64) g_bytes_get_size(m->wire) : 0;
+    g_clear_pointer(&m->wire, g_bytes_unref);
+    if (!e) {
+        msg_forget(m, FALSE);
+        return;
+    }
+    pending = queue_pending(e);
+    for (guint i = 0; i < pending->len; i++) {
+        gint64 next = deferred_next(e, pending->pdata[i]);
+        due = MIN(due, next > 0 ? next : now + R.r->retry_min);
+    }
+    g_ptr_array_unref(pending);
+    queue_entry_free(e);
+    if (due == G_MAXINT64)
+        msg_forget(m, TRUE);
+    else
+        m->due = m->force ? 0 : due;
+}
+
+static void
+full_scan(gboolean force)
+{
+    GPtrArray *ids = queue_ids(R.r->inst);
+    for (guint i = 0; i < ids->len; i++)
+        msg_add(ids->pdata[i]);
+    g_ptr_array_unref(ids);
+    if (force) {
+        GHashTableIter it;
+        gpointer v;
+        g_hash_table_iter_init(&it, R.msgs);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            ((Msg *) v)->force = TRUE;
+            ((Msg *) v)->due = 0;
+        }
+    }
+}
+
+static gint
+cmp_msg_id(gconstpointer a, gconstpointer b)
+{
+    return strcmp((*(Msg *const *) a)->id, (*(Msg *const *) b)->id);
+}
+
+/* take_flush - TRUE (and the flag removed) if `kairan flush` asked. */
+static gboolean
+take_flush(void)
+{
+    char *flag = instance_path(R.r->inst, "queue", "flush", NULL);
+    gboolean there = unlink(flag) == 0;
+    if (there)
+        log_info("flush: retrying every queued message");
+    g_free(flag);
+    return there;
+}
+
+/* clean_tmp - the SMTP server's unfinished DATA files (queue/tmp/smtpd.*)
+ * of an earlier run: never acknowledged, so garbage. */
+static void
+clean_tmp(void)
+{
+    char *dir = instance_path(R.r->inst, "queue", "tmp", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        if (g_str_has_prefix(name, "smtpd.")) {
+            char *p = g_build_filename(dir, name, NULL);
+            unlink(p);
+            g_free(p);
+        }
+    }
+    if (d)
+        g_dir_close(d);
+    g_free(dir);
+}
+
+static void
+drain(int fd)
+{
+    char buf[4096];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+/* runner_prepare - before the SMTP server starts: the queue directories,
+ * the lock that keeps a second relay away, and the removal of DATA files
+ * an earlier run left unfinished. */
+void
+runner_prepare(Relay *r)
+{
+    static const char *subs[] = { "tmp", "msg", "env", "state", NULL };
+    GError *error = NULL;
+    char *lockpath;
+    int lockfd;
+
+    for (int i = 0; subs[i]; i++) {
+        char *d = instance_path(r->inst, "queue", subs[i], NULL);
+        if (!mkdir_p(d, 0750, &error))
+            log_fatal(EXIT_TEMPFAIL, "%s", error->message);
+        g_free(d);
+    }
+    lockpath = instance_path(r->inst, "queue", "relay.pid", NULL);
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0)
+        log_fatal(EXIT_TEMPFAIL, "another kairan relay is running for %s (%s is locked)", r->inst->home, lockpath);
+    {
+        char pid[32];
+        int n = g_snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+        if (ftruncate(lockfd, 0) < 0 || write(lockfd, pid, n) != n)
+            log_warn("cannot write %s", lockpath);
+    }
+    g_free(lockpath);                  /* lockfd stays open: the lock lives */
+    R.r = r;
+    clean_tmp();
+}
+
+int
+runner_run(Relay *r)
+{
+    char *qdir = instance_path(r->inst, "queue", NULL);
+    char *envdir = instance_path(r->inst, "queue", "env", NULL);
+    char *fifo = instance_path(r->inst, "queue", "wakeup", NULL);
+    int ino, fifo_fd, sfd, wd_env, wd_q;
+    sigset_t mask;
+
+    R.r = r;
+    g_mutex_init(&R.lock);
+    g_cond_init(&R.cond);
+    R.msgs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, msg_free);
+    R.dests = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dest_free);
+    R.finished = g_async_queue_new();
+    if (pipe2(R.wake, O_CLOEXEC | O_NONBLOCK) < 0)
+        log_fatal(EXIT_SOFTWARE, "pipe: %s", g_strerror(errno));
+
+    ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    wd_env = inotify_add_watch(ino, envdir, IN_MOVED_TO | IN_CREATE);
+    wd_q = inotify_add_watch(ino, qdir, IN_MOVED_TO | IN_CREATE);
+    if (ino < 0 || wd_env < 0 || wd_q < 0)
+        log_warn("inotify on %s: %s (falling back to a scan every second)", envdir, g_strerror(errno));
+    if (mkfifo(fifo, 0660) < 0 && errno != EEXIST)
+        log_warn("mkfifo %s: %s", fifo, g_strerror(errno));
+    fifo_fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    relay_block_signals();
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    for (int i = 0; i < r->out_max_total; i++)
+        g_thread_unref(g_thread_new("smtp", worker, NULL));
+
+    take_flush();
+    full_scan(TRUE);
+    for (;;) {
+        struct pollfd pfd[4];
+        gint64 now = now_s(), next = now + 1;
+        GHashTableIter it;
+        gpointer v;
+        Msg *m;
+        GPtrArray *due = g_ptr_array_new();
+        int np = 0, timeout;
+        gboolean scan = ino < 0;
+
+        while ((m = g_async_queue_try_pop(R.finished)))
+            finalize(m, now);
+        g_hash_table_iter_init(&it, R.msgs);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            m = v;
+            if (m->busy)
+                continue;
+            if (m->due <= now)
+                g_ptr_array_add(due, m);
+            else
+                next = MIN(next, m->due);
+        }
+        g_ptr_array_sort(due, cmp_msg_id);             /* oldest first */
+        for (guint i = 0; i < due->len; i++) {
+            if (R.busy_msgs >= MAX_BUSY_MSGS || R.busy_bytes >= MAX_BUSY_BYTES)
+                break;              /* the rest when a message comes back (wake pipe) */
+            dispatch(due->pdata[i], now);
+        }
+        g_ptr_array_unref(due);
+
+        timeout = (int) CLAMP((next - now) * 1000, 0, 1000);
+        pfd[np++] = (struct pollfd) { .fd = R.wake[0], .events = POLLIN };
+        if (ino >= 0)
+            pfd[np++] = (struct pollfd) { .fd = ino, .events = POLLIN };
+        if (fifo_fd >= 0)
+            pfd[np++] = (struct pollfd) { .fd = fifo_fd, .events = POLLIN };
+        if (sfd >= 0)
+            pfd[np++] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+        if (poll(pfd, np, timeout) < 0 && errno != EINTR)
+            g_usleep(100000);
+        for (int i = 0; i < np; i++) {
+            if (!(pfd[i].revents & POLLIN))
+                continue;
+            if (pfd[i].fd == sfd) {
+                log_info("relay stopping");
+                return 0;
+            }
+            if (pfd[i].fd == ino) {
+                char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+                ssize_t len;
+                while ((len = read(ino, buf, sizeof(buf))) > 0) {
+                    for (char *p = buf; p < buf + len;) {
+                        struct inotify_event *ev = (struct inotify_event *) p;
+                        if (ev->len && ev->wd == wd_env && ev->name[0] != '.')
+                            msg_add(ev->name);
+                        else if (ev->len && ev->wd == wd_q && g_str_equal(ev->name, "flush") && take_flush())
+                            full_scan(TRUE);
+                        if (ev->mask & IN_Q_OVERFLOW)
+                            scan = TRUE;
+                        p += sizeof(struct inotify_event) + ev->len;
+                    }
+                }
+            } else {
+                drain(pfd[i].fd);
+                if (pfd[i].fd == fifo_fd) {
+                    scan = TRUE;
+                    if (take_flush())
+                        full_scan(TRUE);
+                }
+            }
+        }
+        if (scan)
+            full_scan(FALSE);
+    }
+    return 0;
+}

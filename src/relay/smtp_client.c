@@ -1,0 +1,408 @@
+/* smtp_client.c - the relay's SMTP client: one connection to a
+ * destination, reused for every batch sent there.
+ *
+ * Connects to the targets from dns.c in order (connect timeout
+ * smtp_connect_timeout), EHLO (HELO if refused), STARTTLS when offered
+ * (opportunistic: no certificate check; a failed handshake is retried
+ * once on the same address without TLS).  A transaction with PIPELINING
+ * goes out as one write: MAIL, every RCPT and DATA; then the replies are
+ * read in order; the message follows in large writes ending in ".".
+ * TCP_NODELAY is set (conn.c).  Every recipient gets its own result:
+ * its RCPT reply if that failed, else the reply to DATA or to the final
+ * dot.  A lost connection counts as 421 4.4.2 for whatever was open. */
+#include "config.h"
+#include "relay.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct SmtpClient {
+    Relay *r;
+    Conn *c;
+    char *relay;           /* host[addr]:port, for logs */
+    gboolean pipelining, starttls, size, esmtp, eightbitmime;
+    int txns;              /* transactions started on this connection */
+    gboolean lost_early;   /* the last one lost the connection before any reply */
+};
+
+gboolean
+smtp_client_retryable(SmtpClient *c)
+{
+    return c->lost_early && c->txns > 1;
+}
+
+const char *
+smtp_client_relay(SmtpClient *c)
+{
+    return c->relay;
+}
+
+GBytes *
+smtp_wire_form(const char *data, gsize len)
+{
+    GString *w = g_string_sized_new(len + len / 30 + 16);
+    const char *p = data, *end = data + len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', end - p);
+        const char *le = nl ? nl : end;
+        gsize n = le - p;
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (n > 0 && p[0] == '.')
+            g_string_append_c(w, '.');
+        g_string_append_len(w, p, n);
+        g_string_append(w, "\r\n");
+        p = nl ? nl + 1 : end;
+    }
+    g_string_append(w, ".\r\n");
+    return g_string_free_to_bytes(w);
+}
+
+/* read_reply - a whole (multi-line) reply: its code, the text lines
+ * joined by '\n' in text; -1 when the connection failed. */
+static int
+read_reply(Conn *c, GString *text)
+{
+    GString *line = g_string_sized_new(256);
+    int code = -1;
+
+    g_string_truncate(text, 0);
+    for (;;) {
+        int rc = conn_read_line(c, line, 2048);
+        if (rc <= 0 || line->len < 3 || !g_ascii_isdigit(line->str[0]) ||
+            !g_ascii_isdigit(line->str[1]) || !g_ascii_isdigit(line->str[2])) {
+            code = -1;
+            break;
+        }
+        if (text->len)
+            g_string_append_c(text, '\n');
+        g_string_append(text, line->str);
+        if (line->len == 3 || line->str[3] != '-') {
+            code = (int) g_ascii_strtoll(line->str, NULL, 10);
+            break;
+        }
+    }
+    g_string_free(line, TRUE);
+    return code;
+}
+
+static char *
+one_line(const GString *text)
+{
+    char *s = g_strdup(text->str);
+    for (char *p = s; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return s;
+}
+
+static int
+connect_to(const Target *t, int timeout, int *err)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    char port[16];
+    int fd, rc, soerr = 0;
+    socklen_t slen = sizeof(soerr);
+    struct pollfd pfd;
+
+    g_snprintf(port, sizeof(port), "%d", t->port);
+    if (getaddrinfo(t->addr, port, &hints, &res) != 0 || !res) {
+        *err = EINVAL;
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        *err = errno;
+        freeaddrinfo(res);
+        return -1;
+    }
+    rc = connect(fd, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc < 0 && errno != EINPROGRESS) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
+    if (rc < 0) {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        rc = poll(&pfd, 1, timeout * 1000);
+        if (rc <= 0) {
+            *err = rc == 0 ? ETIMEDOUT : errno;
+            close(fd);
+            return -1;
+        }
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen);
+        if (soerr) {
+            *err = soerr;
+            close(fd);
+            return -1;
+        }
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+static int
+ehlo(SmtpClient *sc, GString *text)
+{
+    int code;
+    conn_printf(sc->c, "EHLO %s\r\n", sc->r->inst->hostname);
+    code = read_reply(sc->c, text);
+    if (code == 250) {
+        char **lines = g_strsplit(text->str, "\n", -1);
+        sc->esmtp = TRUE;
+        sc->pipelining = sc->starttls = sc->size = sc->eightbitmime = FALSE;
+        for (char **l = lines; *l; l++) {
+            const char *kw = strlen(*l) > 4 ? *l + 4 : "";
+            if (g_ascii_strncasecmp(kw, "PIPELINING", 10) == 0)
+                sc->pipelining = TRUE;
+            else if (g_ascii_strncasecmp(kw, "STARTTLS", 8) == 0)
+                sc->starttls = TRUE;
+            else if (g_ascii_strncasecmp(kw, "SIZE", 4) == 0)
+                sc->size = TRUE;
+            else if (g_ascii_strncasecmp(kw, "8BITMIME", 8) == 0)
+                sc->eightbitmime = TRUE;
+        }
+        g_strfreev(lines);
+        return code;
+    }
+    if (code < 0)
+        return code;
+    conn_printf(sc->c, "HELO %s\r\n", sc->r->inst->hostname);
+    sc->esmtp = FALSE;
+    return read_reply(sc->c, text);
+}
+
+/* session - greeting, EHLO, STARTTLS on a connected socket. */
+static int
+session(SmtpClient *sc, const Target *t, gboolean try_tls, GString *text)
+{
+    int code = read_reply(sc->c, text);
+    if (code != 220)
+        return code;
+    code = ehlo(sc, text);
+    if (code != 250 || !try_tls || !sc->starttls)
+        return code;
+    conn_printf(sc->c, "STARTTLS\r\n");
+    code = read_reply(sc->c, text);
+    if (code != 220)
+        return code < 0 ? code : 250;           /* go on in clear text */
+    if (!conn_tls_client(sc->c, sc->r->client_tls, t->host))
+        return -2;
+    return ehlo(sc, text);
+}
+
+SmtpClient *
+smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
+{
+    SmtpClient *sc = g_new0(SmtpClient, 1);
+    GString *text = g_string_new(NULL);
+    int last_code = 421;
+    char *last = g_strdup("4.4.1 no address to connect to");
+
+    sc->r = r;
+    for (guint i = 0; i < targets->len; i++) {
+        const Target *t = targets->pdata[i];
+        for (int attempt = 0; attempt < 2; attempt++) {
+            int err = 0, fd = connect_to(t, r->connect_timeout, &err), code;
+            g_free(sc->relay);
+            sc->relay = g_strdup_printf("%s[%s]:%d", t->host, t->addr, t->port);
+            if (fd < 0) {
+                g_free(last);
+                last = g_strdup_printf("4.4.1 connect to %s: %s", sc->relay, g_strerror(err));
+                last_code = 421;
+                break;
+            }
+            sc->c = conn_new(fd, r->smtp_timeout);
+            code = session(sc, t, attempt == 0, text);
+            if (code == 250) {
+                g_string_free(text, TRUE);
+                g_free(last);
+                return sc;
+            }
+            g_free(last);
+            if (code > 0) {
+                char *l = one_line(text);
+                last = g_strdup_printf("%s said: %s", sc->relay, l);
+                last_code = code;
+                g_free(l);
+                conn_printf(sc->c, "QUIT\r\n");
+                conn_flush(sc->c);
+            } else {
+                last = g_strdup_printf("4.4.2 lost connection with %s during the greeting%s", sc->relay,
+                                       code == -2 ? " (TLS handshake failed)" : "");
+                last_code = 421;
+            }
+            conn_free(sc->c);
+            sc->c = NULL;
+            if (code != -2)
+                break;                       /* retry only after a failed TLS handshake */
+        }
+    }
+    g_set_error(error, KAIRAN_ERROR, last_code, "%s", last);
+    g_free(last);
+    g_string_free(text, TRUE);
+    g_free(sc->relay);
+    g_free(sc);
+    return NULL;
+}
+
+static void
+set_result(RcptResult *x, int code, const char *relay, const GString *text)
+{
+    char *l = one_line(text);
+    g_free(x->text);
+    x->code = code;
+    x->text = g_strdup_printf("%s said: %s", relay, l);
+    g_free(l);
+}
+
+static void
+set_lost(RcptResult *res, guint n, const char *relay, const char *when)
+{
+    for (guint i = 0; i < n; i++) {
+        if (res[i].code != 0 && res[i].code / 100 != 2)
+            continue;                 /* its own RCPT reply already failed */
+        g_free(res[i].text);
+        res[i].code = 421;
+        res[i].text = g_strdup_printf("4.4.2 lost connection with %s while %s", relay, when);
+    }
+}
+
+gboolean
+smtp_client_send(SmtpClient *sc, const char *sender, RcptResult *res, guint n, GBytes *wire, gint64 size,
+                 gboolean eightbit)
+{
+    Conn *c = sc->c;
+    GString *text = g_string_new(NULL);
+    int code;
+    guint accepted = 0;
+    gboolean ok = TRUE;
+    gsize wlen;
+    const char *wdata;
+
+    for (guint i = 0; i < n; i++)
+        res[i].code = 0;
+    sc->txns++;
+    sc->lost_early = FALSE;
+    conn_printf(c, "MAIL FROM:<%s>", sender);
+    if (sc->size && size > 0)
+        conn_printf(c, " SIZE=%" G_GINT64_FORMAT, size);
+    if (sc->eightbitmime && eightbit)
+        conn_printf(c, " BODY=8BITMIME");
+    conn_printf(c, "\r\n");
+    if (!sc->pipelining) {
+        code = read_reply(c, text);
+        if (code < 0) {
+            sc->lost_early = TRUE;
+            goto lost;
+        }
+        if (code / 100 != 2) {
+            for (guint i = 0; i < n; i++)
+                set_result(&res[i], code, sc->relay, text);
+            conn_printf(c, "RSET\r\n");
+            ok = read_reply(c, text) > 0;
+            goto out;
+        }
+        for (guint i = 0; i < n; i++) {
+            conn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
+            code = read_reply(c, text);
+            if (code < 0)
+                goto lost;
+            if (code / 100 != 2)
+                set_result(&res[i], code, sc->relay, text);
+            else
+                accepted++;
+        }
+        if (accepted == 0) {
+            conn_printf(c, "RSET\r\n");
+            ok = read_reply(c, text) > 0;
+            goto out;
+        }
+        conn_printf(c, "DATA\r\n");
+        code = read_reply(c, text);
+    } else {
+        int mail;
+        for (guint i = 0; i < n; i++)
+            conn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
+        conn_printf(c, "DATA\r\n");
+        mail = read_reply(c, text);
+        if (mail < 0) {
+            sc->lost_early = TRUE;
+            goto lost;
+        }
+        if (mail / 100 != 2)
+            for (guint i = 0; i < n; i++)
+                set_result(&res[i], mail, sc->relay, text);
+        for (guint i = 0; i < n; i++) {
+            code = read_reply(c, text);
+            if (code < 0)
+                goto lost;
+            if (mail / 100 != 2)
+                continue;
+            if (code / 100 != 2)
+                set_result(&res[i], code, sc->relay, text);
+            else
+                accepted++;
+        }
+        code = read_reply(c, text);
+        if (code < 0)
+            goto lost;
+    }
+    if (code != 354) {
+        for (guint i = 0; i < n; i++)
+            if (res[i].code == 0)
+                set_result(&res[i], code, sc->relay, text);
+        conn_printf(c, "RSET\r\n");
+        ok = read_reply(c, text) > 0;
+        goto out;
+    }
+    wdata = g_bytes_get_data(wire, &wlen);
+    if (!conn_flush(c) || !(conn_write(c, wdata, wlen), conn_flush(c))) {
+        set_lost(res, n, sc->relay, "sending the message");
+        ok = FALSE;
+        goto out;
+    }
+    code = read_reply(c, text);
+    if (code < 0) {
+        set_lost(res, n, sc->relay, "sending the end of data");
+        ok = FALSE;
+        goto out;
+    }
+    for (guint i = 0; i < n; i++)
+        if (res[i].code == 0)
+            set_result(&res[i], code, sc->relay, text);
+    goto out;
+lost:
+    set_lost(res, n, sc->relay, "sending the envelope");
+    ok = FALSE;
+out:
+    g_string_free(text, TRUE);
+    return ok;
+}
+
+void
+smtp_client_close(SmtpClient *sc, gboolean quit)
+{
+    if (!sc)
+        return;
+    if (sc->c && quit && !sc->c->failed) {
+        GString *text = g_string_new(NULL);
+        conn_printf(sc->c, "QUIT\r\n");
+        read_reply(sc->c, text);
+        g_string_free(text, TRUE);
+    }
+    conn_free(sc->c);
+    g_free(sc->relay);
+    g_free(sc);
+}

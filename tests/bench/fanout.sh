@@ -1,0 +1,153 @@
+#!/bin/bash
+# fanout.sh - fan-out benchmark of kairan's relay: one ~1 KB post to N
+# members, from `kairan deliver` until smtp-sink has seen every
+# recipient; recipients/s and the relay's peak RSS (VmHWM).  In the same
+# run, for comparison on this machine: mlmmj 1.3.0 into the same kind of
+# sink (../shared/bench/mlmmj-fanout.sh: modes default and verp:1000 at
+# N=1000, verp:1000 at N=10000) and the raw loopback limit, smtp-source
+# into smtp-sink with N recipients in transactions of 1000 (1 session for
+# N=1000, 2 sessions beyond).
+#
+# usage: tests/bench/fanout.sh [N...]        (default: 1000 10000)
+#   env: KAIRAN=./kairan RUNS=3 (median)  MLMMJ=1 (0 skips mlmmj)
+#        MLMMJ_BENCH=../shared/bench/mlmmj-fanout.sh
+# The sink dumps every transaction to tmpfs (-D, as mlmmj-fanout.sh
+# does) and the recipients are counted from its X-Rcpt-Args lines; the
+# end time is the dump file's last modification.  kairan's figure runs
+# from the start of `kairan deliver` (parsing, policy, archive, database,
+# fsyncs) to the last recipient; relay_only is from the queue commit
+# (the time in the queue ID) to the last recipient.
+# Prints one RESULT line per case.  Not run by CI.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+KAIRAN=${KAIRAN:-$PWD/kairan}
+RUNS=${RUNS:-3}
+MLMMJ=${MLMMJ:-1}
+MLMMJ_BENCH=${MLMMJ_BENCH:-$PWD/../shared/bench/mlmmj-fanout.sh}
+SINK=/usr/sbin/smtp-sink
+SOURCE=/usr/sbin/smtp-source
+NS=("$@")
+[ ${#NS[@]} -gt 0 ] || NS=(1000 10000)
+
+PIDS=()
+TMPS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	for p in "${TMPS[@]}"; do rm -rf -- "$p"; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+wait_port() { local i; for i in $(seq 1 200); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.025; done; return 1; }
+count_rcpts() { if [ -f "$1" ]; then grep -c '^X-Rcpt-Args:' "$1"; else echo 0; fi; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ if(NR%2) print a[(NR+1)/2]; else printf "%.6f\n",(a[NR/2]+a[NR/2+1])/2 }'; }
+fdiv() { awk -v a="$1" -v b="$2" 'BEGIN{ printf "%.0f\n", a/b }'; }
+stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; local k=() p; for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || k+=("$p"); done; PIDS=("${k[@]}"); }
+
+start_sink() {   # PORT DUMP -> SINK_PID
+	local args=(-c -D "$2")
+	[ "$(id -u)" = 0 ] && args+=(-u nobody)
+	"$SINK" "${args[@]}" "127.0.0.1:$1" 1024 >/dev/null 2>&1 &
+	SINK_PID=$!
+	PIDS+=("$SINK_PID")
+	wait_port "$1" || { echo "smtp-sink did not start" >&2; exit 1; }
+}
+
+SHM=$(mktemp -d /dev/shm/kairanfan.XXXXXX); TMPS+=("$SHM"); chmod 1777 "$SHM"
+WORK=$(mktemp -d /tmp/kairanfan.XXXXXX); TMPS+=("$WORK")
+
+make_post() {
+	{
+		echo "From: Poster <user00001@example.test>"
+		echo "To: bench@lists.example.test"
+		echo "Subject: fan-out benchmark post $1"
+		echo "Message-ID: <bench-$1-$$@example.test>"
+		echo "Date: $(date -R)"
+		echo "MIME-Version: 1.0"
+		echo "Content-Type: text/plain; charset=us-ascii"
+		echo
+		awk 'BEGIN{ line="The quick brown fox jumps over the lazy dog 0123456789 abcdefghij"; for(n=0;n<1024;n+=length(line)+1) print line }'
+	} >"$WORK/post.eml"
+}
+
+# kairan N: one instance, RUNS posts, a fresh sink and relay for each
+bench_kairan() {
+	local n=$1 home="$WORK/home-$1" times=() rtimes=() rss_max=0 i port rport dump pid t0 t1 got rss qid tq
+	"$KAIRAN" --home "$home" init --domain lists.example.test >/dev/null || exit 1
+	"$KAIRAN" --home "$home" newlist bench --owner owner@example.test >/dev/null || exit 1
+	"$KAIRAN" --home "$home" config bench post_policy anyone >/dev/null
+	"$KAIRAN" --home "$home" config bench send_to_author yes >/dev/null 2>&1
+	python3 - "$home/kairan.db" "$n" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1]); n = int(sys.argv[2]); w = max(4, len(str(n)))
+with db:
+    db.executemany("INSERT INTO members(list, address, since) VALUES('bench', ?, ?)",
+                   [(f"user{i:0{w}d}@example.test", int(time.time())) for i in range(1, n + 1)])
+PY
+	for i in $(seq 1 "$RUNS"); do
+		port=$(free_port); rport=$(free_port); dump="$SHM/kairan.$n.$i"
+		start_sink "$port" "$dump"
+		sed -i "s|^routes=.*|routes=example.test=[127.0.0.1]:$port|" "$home/kairan.conf"
+		"$KAIRAN" --home "$home" relay --listen "127.0.0.1:$rport" 2>>"$WORK/relay.err" &
+		pid=$!; PIDS+=("$pid")
+		wait_port "$rport" || { echo "relay did not start" >&2; cat "$WORK/relay.err" >&2; exit 1; }
+		make_post "$n-$i"
+		t0=$(now)
+		"$KAIRAN" --home "$home" deliver bench -f user00001@example.test <"$WORK/post.eml" || { echo "deliver failed" >&2; exit 1; }
+		got=0
+		for _ in $(seq 1 60000); do
+			got=$(count_rcpts "$dump"); [ "$got" -ge "$n" ] && break; sleep 0.002
+		done
+		# the sink's last append to its dump is the end (no polling delay)
+		t1=$(stat -c %.9Y "$dump")
+		# the queue ID is the commit time in microseconds (13 hex digits)
+		qid=$(sed -n 's/.*: \([0-9A-F]\{19\}\): queued from=<bench-admin@.*/\1/p' "$home/log/kairan.log" | tail -1)
+		tq=$(printf '%d' "0x${qid:0:13}"); tq=$(awk -v u="$tq" 'BEGIN{ printf "%.6f", u / 1e6 }')
+		rtimes+=("$(awk -v a="$t1" -v b="$tq" 'BEGIN{printf "%.6f", a-b}')")
+		rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
+		[ "$rss" -gt "$rss_max" ] && rss_max=$rss
+		stop_pid "$pid"; stop_pid "$SINK_PID"; rm -f "$dump"
+		[ "$got" -ge "$n" ] || { echo "ERROR: sink saw $got/$n" >&2; exit 1; }
+		times+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.6f", a-b}')")
+		rm -rf "$home/queue/msg" "$home/queue/env" "$home/queue/state"
+	done
+	local med rmed; med=$(median "${times[@]}"); rmed=$(median "${rtimes[@]}")
+	printf 'RESULT\tkairan-fanout\tN=%d\tmedian_s=%.4f\trcpts_per_s=%s\trelay_only_s=%.4f\trelay_only_rcpts_per_s=%s\tpeak_rss_kb=%d\truns_s=%s\n' \
+		"$n" "$med" "$(fdiv "$n" "$med")" "$rmed" "$(fdiv "$n" "$rmed")" "$rss_max" "$(IFS=,; echo "${times[*]}")"
+}
+
+# smtp-source: N recipients in transactions of up to 1000
+bench_source() {
+	local n=$1 times=() i port dump t0 t1 per msgs sess
+	per=$(( n < 1000 ? n : 1000 )); msgs=$(( n / per )); sess=$(( msgs > 1 ? 2 : 1 ))
+	for i in $(seq 1 "$RUNS"); do
+		port=$(free_port); dump="$SHM/source.$n.$i"
+		start_sink "$port" "$dump"
+		t0=$(now)
+		"$SOURCE" -M bench.test -f sender@example.test -t rcpt@example.test -l 1024 -s "$sess" -m "$msgs" -r "$per" -d "127.0.0.1:$port" >/dev/null 2>&1
+		for _ in $(seq 1 5000); do [ "$(count_rcpts "$dump")" -ge "$n" ] && break; sleep 0.002; done
+		t1=$(stat -c %.9Y "$dump")
+		stop_pid "$SINK_PID"; rm -f "$dump"
+		times+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.6f", a-b}')")
+	done
+	local med; med=$(median "${times[@]}")
+	printf 'RESULT\tsmtp-source\tN=%d\t%dx%d rcpt, %d session(s)\tmedian_s=%.4f\trcpts_per_s=%s\n' \
+		"$n" "$msgs" "$per" "$sess" "$med" "$(fdiv "$n" "$med")"
+}
+
+echo "# kairan $("$KAIRAN" --version | awk '{print $2}') fan-out, median of $RUNS, sink dumps to tmpfs"
+for n in "${NS[@]}"; do
+	bench_kairan "$n"
+	bench_source "$n"
+	if [ "$MLMMJ" = 1 ] && [ -x "$MLMMJ_BENCH" ]; then
+		if [ "$n" -le 1000 ]; then
+			PORT=$(free_port) RUNS=1 "$MLMMJ_BENCH" "$n" default | grep RESULT
+			PORT=$(free_port) RUNS="$RUNS" "$MLMMJ_BENCH" "$n" verp:1000 | grep RESULT
+		else
+			PORT=$(free_port) RUNS="$RUNS" "$MLMMJ_BENCH" "$n" verp:1000 | grep RESULT
+		fi
+	fi
+done
