@@ -21,9 +21,10 @@ chmod 1777 "$DUMP"
 SINK_PID=""
 RELAY_PID=""
 cleanup() {
-    [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null
-    [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+    [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null && { wait "$RELAY_PID" 2>/dev/null || true; }
+    [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && { wait "$SINK_PID" 2>/dev/null || true; }
     rm -rf "$DUMP"
+    true
 }
 trap cleanup EXIT INT TERM
 
