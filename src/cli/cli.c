@@ -19,6 +19,12 @@ cli_set_home(const char *home)
     home_option = g_strdup(home);
 }
 
+gboolean
+cli_home_given(void)
+{
+    return home_option != NULL;
+}
+
 const char *
 cli_home(void)
 {

@@ -17,6 +17,8 @@ void cli_usage_error(const char *name, const char *fmt, ...) G_GNUC_PRINTF(2, 3)
  * the error's status (78 when there is none). */
 Instance *cli_open(void);
 const char *cli_home(void);
+/* cli_home_given - TRUE if --home was given on the command line. */
+gboolean cli_home_given(void);
 void cli_set_home(const char *home);
 /* cli_exit_error - print error, free it, exit with its sysexits code. */
 void cli_exit_error(GError *error) G_GNUC_NORETURN;

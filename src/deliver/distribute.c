@@ -121,7 +121,8 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     sqlite3_stmt *st;
     gint64 num = 0, size = 0;
     char *path = NULL, *sender = NULL, *qid = NULL;
-    GPtrArray *rcpts = NULL;
+    GString *rcpt_lines = NULL;
+    guint nrcpts = 0;
     gboolean ok = FALSE;
     DmarcAction dmarc = dmarc_decide(inst, list, msg);   /* may ask DNS: before the lock */
     GMimeMessage *out = NULL;
@@ -151,17 +152,12 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     if (!index_post(inst, list, num, msg, author_from, size, error))
         goto fail;
 
-    rcpts = list_recipients(inst, list);
-    if (author && !list_setting_bool(inst, list, "send_to_author")) {
-        for (guint i = 0; i < rcpts->len; i++)
-            if (address_equal(rcpts->pdata[i], author)) {
-                g_ptr_array_remove_index(rcpts, i);
-                break;
-            }
-    }
-    if (rcpts->len > 0) {
+    rcpt_lines = list_recipient_lines(inst, list,
+                                      (author && !list_setting_bool(inst, list, "send_to_author")) ? author : NULL,
+                                      &nrcpts);
+    if (nrcpts > 0) {
         sender = list_address(inst, list, "-admin");
-        qid = queue_submit_file(inst, sender, (const char *const *) rcpts->pdata, rcpts->len, path, error);
+        qid = queue_submit_file_lines(inst, sender, rcpt_lines, nrcpts, path, error);
         if (!qid)
             goto fail;
     }
@@ -174,7 +170,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         queue_wakeup(inst);
     log_info("%s: post %" G_GINT64_FORMAT " from <%s> archived, size=%" G_GINT64_FORMAT
              ", queued %s for %u recipient(s)", list, num, author ? author : "", size,
-             qid ? qid : "(none)", rcpts->len);
+             qid ? qid : "(none)", nrcpts);
     *num_out = num;
     ok = TRUE;
     goto out;
@@ -189,7 +185,7 @@ out:
     g_free(path);
     g_free(sender);
     g_free(qid);
-    if (rcpts)
-        g_ptr_array_unref(rcpts);
+    if (rcpt_lines)
+        g_string_free(rcpt_lines, TRUE);
     return ok;
 }

@@ -21,9 +21,17 @@ void
 kairan_set_binary_path(const char *argv0)
 {
     char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    const char *from_env = g_getenv("KAIRAN_BIN");
+    ssize_t n;
 
     g_free(binary_path);
+    /* kairan-daemon is told where the kairan binary is (src/cli/daemons.c) */
+    if (from_env && *from_env && g_path_is_absolute(from_env) &&
+        g_file_test(from_env, G_FILE_TEST_IS_EXECUTABLE)) {
+        binary_path = g_strdup(from_env);
+        return;
+    }
+    n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
     if (n > 0) {
         buf[n] = '\0';
         binary_path = g_strdup(buf);

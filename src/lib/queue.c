@@ -79,16 +79,18 @@ new_queue_id(void)
 /* commit_envelope - write queue/env/ID: the commit point of a message. */
 static gboolean
 commit_envelope(const Instance *inst, const char *id, const char *sender,
-                const char *const *rcpts, guint nrcpts, GError **error)
+                const char *const *rcpts, guint nrcpts, const GString *lines, GError **error)
 {
     char *tmpdir = instance_path(inst, "queue", "tmp", NULL);
     char *envpath = instance_path(inst, "queue", "env", id, NULL);
-    GString *env = g_string_sized_new(64 + nrcpts * 32);
+    GString *env = g_string_sized_new(64 + (lines ? lines->len : nrcpts * 32));
     gboolean ok;
 
     g_string_append_printf(env, "V 1\nT %" G_GINT64_FORMAT "\nS %s\n", now_seconds(),
                            sender ? sender : "");
-    for (guint i = 0; i < nrcpts; i++) {
+    if (lines)
+        g_string_append_len(env, lines->str, (gssize) lines->len);
+    for (guint i = 0; rcpts && i < nrcpts; i++) {
         if (strpbrk(rcpts[i], "\r\n") != NULL)
             continue;                       /* never let a recipient forge a line */
         g_string_append_len(env, "R ", 2);
@@ -116,7 +118,7 @@ queue_submit(const Instance *inst, const char *sender,
         goto out;
     if (!write_file_atomic(msgpath, NULL, data, len, error))
         goto out;
-    if (!commit_envelope(inst, id, sender, rcpts, nrcpts, error)) {
+    if (!commit_envelope(inst, id, sender, rcpts, nrcpts, NULL, error)) {
         unlink(msgpath);
         goto out;
     }
@@ -132,10 +134,9 @@ out:
     return id;
 }
 
-char *
-queue_submit_file(const Instance *inst, const char *sender,
-                  const char *const *rcpts, guint nrcpts,
-                  const char *content_path, GError **error)
+static char *
+submit_file(const Instance *inst, const char *sender, const char *const *rcpts, guint nrcpts,
+            const GString *lines, const char *content_path, GError **error)
 {
     char *id = new_queue_id();
     char *msgpath = instance_path(inst, "queue", "msg", id, NULL);
@@ -164,7 +165,7 @@ queue_submit_file(const Instance *inst, const char *sender,
             goto out;
         }
     }
-    if (!commit_envelope(inst, id, sender, rcpts, nrcpts, error)) {
+    if (!commit_envelope(inst, id, sender, rcpts, nrcpts, lines, error)) {
         unlink(msgpath);
         goto out;
     }
@@ -179,6 +180,22 @@ out:
         return NULL;
     }
     return id;
+}
+
+char *
+queue_submit_file(const Instance *inst, const char *sender,
+                  const char *const *rcpts, guint nrcpts,
+                  const char *content_path, GError **error)
+{
+    return submit_file(inst, sender, rcpts, nrcpts, NULL, content_path, error);
+}
+
+char *
+queue_submit_file_lines(const Instance *inst, const char *sender,
+                        const GString *rcpt_lines, guint nrcpts,
+                        const char *content_path, GError **error)
+{
+    return submit_file(inst, sender, NULL, nrcpts, rcpt_lines, content_path, error);
 }
 
 void

@@ -28,6 +28,11 @@ char *queue_submit(const Instance *inst, const char *sender,
 char *queue_submit_file(const Instance *inst, const char *sender,
                         const char *const *rcpts, guint nrcpts,
                         const char *content_path, GError **error);
+/* queue_submit_file_lines - queue_submit_file with the recipients given
+ * as ready envelope lines ("R addr\n" each, from list_recipient_lines). */
+char *queue_submit_file_lines(const Instance *inst, const char *sender,
+                              const GString *rcpt_lines, guint nrcpts,
+                              const char *content_path, GError **error);
 /* queue_wakeup - tell a running relay that there is new mail (best effort). */
 void queue_wakeup(const Instance *inst);
 /* queue_ids - IDs with a committed envelope, oldest first. */

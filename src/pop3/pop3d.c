@@ -192,7 +192,7 @@ load_config(Instance *inst, Pop3Config *cfg, GError **error)
 }
 
 int
-cmd_pop3d(int argc, char **argv)
+pop3d_main(int argc, char **argv)
 {
     char *listen_opt = NULL, *where;
     GOptionEntry entries[] = {

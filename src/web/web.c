@@ -223,7 +223,7 @@ set_admin_password(void)
 }
 
 int
-cmd_web(int argc, char **argv)
+web_main(int argc, char **argv)
 {
     char *listen = NULL;
     gboolean set_admin = FALSE;

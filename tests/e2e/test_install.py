@@ -17,6 +17,8 @@ t.ok(r.returncode == 0, "make install DESTDIR=... succeeds", r.stderr)
 found = {os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs}
 t.ok("usr/local/bin/kairan" in found, "bin/kairan installed")
 t.ok("usr/local/share/man/man8/kairan.8" in found, "kairan(8) installed")
+t.ok("usr/local/libexec/kairan/kairan-daemon" in found, "the daemons' program in libexec/kairan")
+t.ok("usr/local/libexec/kairan/kairan.cgi" in found, "kairan.cgi in libexec/kairan")
 t.ok("usr/local/share/kairan/templates/mail/en/refused.txt" in found, "English mail templates installed")
 t.ok("usr/local/share/kairan/templates/mail/ja/welcome.txt" in found, "Japanese mail templates installed")
 r = subprocess.run([os.path.join(dest, "usr/local/bin/kairan"), "--version"], capture_output=True)
