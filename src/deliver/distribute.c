@@ -157,6 +157,12 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
                                       &nrcpts);
     if (nrcpts > 0) {
         sender = list_address(inst, list, "-admin");
+        if (list_setting_bool(inst, list, "personalize")) {
+            /* one shared copy; the relay personalises it per recipient (queue.c: P line) */
+            char *p = g_strdup_printf("P %s\n", list);
+            g_string_prepend(rcpt_lines, p);
+            g_free(p);
+        }
         qid = queue_submit_file_lines(inst, sender, rcpt_lines, nrcpts, path, error);
         if (!qid)
             goto fail;

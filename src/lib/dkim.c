@@ -229,6 +229,9 @@ fold_append(GString *out, guint *col, const char *text)
     *col += n;
 }
 
+static char *signature_bh(const guint8 *msg, gsize len, const char *bh, EVP_PKEY *key,
+                          const char *domain, const char *selector, gint64 t, GError **error);
+
 static void
 ossl_error(GError **error, const char *what)
 {
@@ -242,12 +245,24 @@ char *
 dkim_signature(const guint8 *msg, gsize len, EVP_PKEY *key, const char *domain,
                const char *selector, gint64 t, GError **error)
 {
+    char *bh = dkim_body_hash(msg, len);
+    char *r = signature_bh(msg, len, bh, key, domain, selector, t, error);
+    g_free(bh);
+    return r;
+}
+
+/* signature_bh - dkim_signature with the body hash given: only the
+ * header fields of msg are read (msg may be the header block alone). */
+static char *
+signature_bh(const guint8 *msg, gsize len, const char *bh, EVP_PKEY *key, const char *domain,
+             const char *selector, gint64 t, GError **error)
+{
     gsize body_off;
     GArray *fields = split_message(msg, len, &body_off);
     GString *hdr = g_string_new(NULL), *data = g_string_new(NULL);
     GPtrArray *names = g_ptr_array_new();
     gboolean ed = EVP_PKEY_get_id(key) == EVP_PKEY_ED25519;
-    char *bh = dkim_body_hash(msg, len), *b = NULL, *result = NULL, *tmp;
+    char *b = NULL, *result = NULL, *tmp;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     guint8 *sig = NULL;
     size_t siglen = 0;
@@ -331,7 +346,6 @@ out:
     EVP_MD_CTX_free(ctx);
     g_free(sig);
     g_free(b);
-    g_free(bh);
     g_ptr_array_free(names, TRUE);
     if (hdr)
         g_string_free(hdr, TRUE);
@@ -440,6 +454,96 @@ dkim_sign_bytes(const Instance *inst, GByteArray *bytes, GError **error)
     g_free(keyfile);
     g_free(domain);
     return header != NULL;
+}
+
+/* ---- re-signing personalised copies (src/relay/personalize.c) ---- */
+
+struct DkimSigner {
+    EVP_PKEY *key;
+    char *domain, *selector, *bh;
+    gint64 t;
+};
+
+DkimSigner *
+dkim_signer_new(const Instance *inst, const guint8 *msg, gsize len, GError **error)
+{
+    char *domain = from_domain(msg, len);
+    char *selector = NULL, *keyfile = NULL;
+    DkimSigner *s;
+    EVP_PKEY *key;
+
+    if (!dkim_key_for(inst, domain, &selector, &keyfile)) {
+        g_free(domain);
+        domain = g_strdup(inst->domain);
+        if (!dkim_key_for(inst, domain, &selector, &keyfile)) {
+            g_free(domain);
+            return NULL;            /* signing not configured */
+        }
+    }
+    key = dkim_key_load(keyfile, error);
+    g_free(keyfile);
+    if (!key) {
+        g_free(domain);
+        g_free(selector);
+        return NULL;
+    }
+    s = g_new0(DkimSigner, 1);
+    s->key = key;
+    s->domain = domain;
+    s->selector = selector;
+    s->bh = dkim_body_hash(msg, len);
+    s->t = now_seconds();
+    return s;
+}
+
+const char *
+dkim_signer_domain(const DkimSigner *s)
+{
+    return s->domain;
+}
+
+char *
+dkim_signer_sign(const DkimSigner *s, const guint8 *head, gsize len, GError **error)
+{
+    return signature_bh(head, len, s->bh, s->key, s->domain, s->selector, s->t, error);
+}
+
+void
+dkim_signer_free(DkimSigner *s)
+{
+    if (!s)
+        return;
+    EVP_PKEY_free(s->key);
+    g_free(s->domain);
+    g_free(s->selector);
+    g_free(s->bh);
+    g_free(s);
+}
+
+gsize
+dkim_own_signature_len(const guint8 *msg, gsize len, const char *domain)
+{
+    gsize body_off, n = 0;
+    GArray *fields = split_message(msg, len, &body_off);
+
+    if (fields->len > 0) {
+        Field *f = &g_array_index(fields, Field, 0);
+        char *text = g_ascii_strdown((const char *) f->start, (gssize) f->len);
+        char *want = g_strdup_printf("d=%s;", domain);
+        char *flat = g_strdelimit(text, " \t\r\n", ' ');
+        GString *nows = g_string_new(NULL);
+        for (const char *p = flat; *p; p++)
+            if (*p != ' ')
+                g_string_append_c(nows, *p);
+        if (g_ascii_strcasecmp(f->name, "DKIM-Signature") == 0 && strstr(nows->str, want) &&
+            f->len < len && msg[f->len] == '\n')
+            n = f->len + 1;
+        g_string_free(nows, TRUE);
+        g_free(want);
+        g_free(text);
+    }
+    fields_free(fields);
+    return n;
 }
 
 gboolean

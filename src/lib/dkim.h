@@ -39,4 +39,24 @@ gboolean dkim_key_for(const Instance *inst, const char *domain, char **selector,
  * ("v=DKIM1; k=...; p=..."). */
 gboolean dkim_keygen(const char *type, int bits, const char *path, char **txt, GError **error);
 
+/* DkimSigner - one key and body hash for signing many copies of one
+ * message that differ only in header fields (personalised delivery,
+ * src/relay/personalize.c): the body is hashed once, each copy costs one
+ * header hash and one signature.  Safe to use from several threads. */
+typedef struct DkimSigner DkimSigner;
+/* dkim_signer_new - for the message msg (whole, as queued; the key is
+ * chosen as in dkim_sign_bytes).  NULL without error when signing is not
+ * configured; NULL with error when the key cannot be loaded. */
+DkimSigner *dkim_signer_new(const Instance *inst, const guint8 *msg, gsize len, GError **error);
+const char *dkim_signer_domain(const DkimSigner *s);
+/* dkim_signer_sign - the DKIM-Signature field (LF-folded, with its
+ * newline) for head: the copy's header block (its body must be the
+ * body the signer was made for). */
+char *dkim_signer_sign(const DkimSigner *s, const guint8 *head, gsize len, GError **error);
+void dkim_signer_free(DkimSigner *s);
+/* dkim_own_signature_len - the length (with its LF) of msg's first header
+ * field if it is a DKIM-Signature with d=domain (the one dkim_sign_bytes
+ * put in front), else 0. */
+gsize dkim_own_signature_len(const guint8 *msg, gsize len, const char *domain);
+
 #endif

@@ -11,6 +11,15 @@
  *                         T <arrival, seconds since the epoch>
  *                         S <envelope sender, empty for the null sender>
  *                         R <recipient>            (one line per recipient)
+ *                         P <list>                 (optional) personalise
+ *                       P asks the relay to personalise every copy for
+ *                       <list> at send time (src/relay/personalize.c):
+ *                       one transaction per recipient with the VERP
+ *                       sender LIST-admin+LOCAL=DOMAIN@domain, the
+ *                       recipient's own RFC 8058 one-click List-Unsubscribe
+ *                       and a new DKIM signature.  The message file stays
+ *                       one shared copy.  Readers ignore lines they do not
+ *                       know, so an older relay sends the generic copy.
  *                       Its rename into env/ is the commit point: a message
  *                       without an env file does not exist.
  *   queue/state/ID      append-only journal of per-recipient results,
@@ -244,6 +253,7 @@ queue_entry_free(QueueEntry *e)
         return;
     g_free(e->id);
     g_free(e->sender);
+    g_free(e->personalize);
     g_ptr_array_unref(e->rcpts);
     g_hash_table_unref(e->done);
     g_hash_table_unref(e->deferred);
@@ -282,6 +292,10 @@ queue_load(const Instance *inst, const char *id)
             e->sender = g_strdup(line + 2);
         } else if (line[0] == 'R' && line[1] == ' ')
             g_ptr_array_add(e->rcpts, g_strdup(line + 2));
+        else if (line[0] == 'P' && line[1] == ' ' && line[2]) {
+            g_free(e->personalize);
+            e->personalize = g_strdup(line + 2);
+        }
     }
     if (g_file_get_contents(statepath, &state, &slen, NULL)) {
         for (char *line = state, *nl; line < state + slen; line = nl + 1) {

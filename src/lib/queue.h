@@ -13,6 +13,7 @@ typedef struct {
     GHashTable *done;      /* rcpt -> "D" (delivered) or "B ..." (bounced) */
     GHashTable *deferred;  /* rcpt -> "next_try code text" (last deferral) */
     gint64 size;
+    char *personalize;     /* list named by a "P LIST" line, else NULL */
 } QueueEntry;
 
 /* queue_submit - store one message for recipients, crash-safely: the
@@ -29,7 +30,8 @@ char *queue_submit_file(const Instance *inst, const char *sender,
                         const char *const *rcpts, guint nrcpts,
                         const char *content_path, GError **error);
 /* queue_submit_file_lines - queue_submit_file with the recipients given
- * as ready envelope lines ("R addr\n" each, from list_recipient_lines). */
+ * as ready envelope lines ("R addr\n" each, from list_recipient_lines;
+ * a "P LIST\n" line may come first: personalised delivery, queue.c). */
 char *queue_submit_file_lines(const Instance *inst, const char *sender,
                               const GString *rcpt_lines, guint nrcpts,
                               const char *content_path, GError **error);

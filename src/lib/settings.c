@@ -47,6 +47,8 @@ static const SettingDef table[] = {
       "DKIM-Signature Domainkey-Signature X-Original-To Delivered-To Approved",
       NULL, "headers removed from posts (blank separated)" },
     { "send_to_author", SETTING_BOOL, "yes", NULL, "does the author get a copy of own post" },
+    { "personalize", SETTING_BOOL, "no", NULL,
+      "personalized delivery: each copy gets its own one-click unsubscribe link and VERP sender" },
     { "confirm_expiry", SETTING_DURATION, "3d", NULL, "how long confirmation tokens stay valid" },
     { "bounce_threshold", SETTING_UINT, "5", NULL, "bounce score that disables delivery" },
     { "description", SETTING_STRING, "", NULL, "one line describing the list" },

@@ -1,7 +1,8 @@
 /* local.c - mail for a list address, received by SMTP or found in the
  * queue, goes through the very code path an MTA pipe uses: the kairan
  * binary runs `kairan --home HOME deliver [--ctl|--admin] LIST -f SENDER`
- * with the message on stdin.  Its sysexits status becomes the SMTP reply:
+ * with the message on stdin and ORIGINAL_RECIPIENT=the envelope recipient
+ * in its environment (as Postfix's pipe sets it).  Its sysexits status becomes the SMTP reply:
  * 0 -> 250, 67 -> 550 5.1.1, 65 -> 554 5.6.0, anything else -> 451 4.3.0. */
 #define _GNU_SOURCE 1
 #include "config.h"
@@ -16,11 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
 int
-local_deliver(Relay *r, const char *list, const char *mode, const char *sender, int fd, char **why)
+local_deliver(Relay *r, const char *list, const char *mode, const char *sender, const char *rcpt,
+              int fd, char **why)
 {
+    char **envp = g_get_environ();
     const char *argv[12];
     int n = 0, status = 0, errpipe[2], devnull;
     posix_spawn_file_actions_t fa;
@@ -41,10 +42,13 @@ local_deliver(Relay *r, const char *list, const char *mode, const char *sender, 
     argv[n++] = "-f";
     argv[n++] = sender ? sender : "";
     argv[n] = NULL;
+    if (rcpt)
+        envp = g_environ_setenv(envp, "ORIGINAL_RECIPIENT", rcpt, TRUE);
     if (why)
         *why = NULL;
     if (pipe2(errpipe, O_CLOEXEC) < 0) {
         g_string_free(err, TRUE);
+        g_strfreev(envp);
         return EXIT_TEMPFAIL;
     }
     devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -61,13 +65,14 @@ local_deliver(Relay *r, const char *list, const char *mode, const char *sender, 
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dflt);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    if (posix_spawn(&pid, argv[0], &fa, &attr, (char *const *) argv, environ) != 0) {
+    if (posix_spawn(&pid, argv[0], &fa, &attr, (char *const *) argv, envp) != 0) {
         log_error("cannot run %s: %s", argv[0], g_strerror(errno));
         status = EXIT_TEMPFAIL;
         pid = -1;
     }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
+    g_strfreev(envp);
     close(errpipe[1]);
     close(devnull);
     while ((k = read(errpipe[0], buf, sizeof(buf))) > 0 || (k < 0 && errno == EINTR))

@@ -152,7 +152,7 @@ gboolean
 relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode)
 {
     const char *at = strrchr(rcpt, '@');
-    char *local, *name;
+    char *local, *name, *plus;
     static const struct { const char *suffix, *mode; } kinds[] = {
         { "-ctl", "--ctl" }, { "-admin", "--admin" }, { "", "" },
     };
@@ -174,6 +174,22 @@ relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode)
         }
         g_mutex_unlock(&r->db_lock);
         g_free(name);
+    }
+    if (!*list && (plus = strchr(local, '+')) != NULL) {
+        /* LIST-admin+anything (VERP, personalize.c) is LIST-admin; the
+         * full address reaches deliver as ORIGINAL_RECIPIENT (local.c) */
+        *plus = '\0';
+        if (g_str_has_suffix(local, "-admin")) {
+            name = g_strndup(local, strlen(local) - strlen("-admin"));
+            g_mutex_lock(&r->db_lock);
+            if (*name && str_is_safe_name(name, FALSE) && list_exists(r->inst, name)) {
+                *list = name;
+                *mode = "--admin";
+                name = NULL;
+            }
+            g_mutex_unlock(&r->db_lock);
+            g_free(name);
+        }
     }
     g_free(local);
     return TRUE;

@@ -42,7 +42,8 @@ void relay_config_free(Relay *r);
 gboolean relay_client_allowed(const Relay *r, const char *addr);
 /* relay_local_target - for rcpt in our domain: TRUE, and *list and *mode
  * ("", "--ctl", "--admin") when it is a list address (*list NULL when
- * not).  FALSE for other domains. */
+ * not); LIST-admin+anything counts as LIST-admin (VERP).  FALSE for
+ * other domains. */
 gboolean relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode);
 
 /* conn.c - a buffered, optionally TLS, blocking socket with timeouts. */
@@ -107,17 +108,37 @@ const char *smtp_client_relay(SmtpClient *c);
 gboolean smtp_client_send(SmtpClient *c, const char *sender, RcptResult *res, guint n,
                           GBytes *wire, gint64 size, gboolean eightbit);
 void smtp_client_close(SmtpClient *c, gboolean quit);
+/* smtp_client_send2 - smtp_client_send of head (may be NULL) followed by
+ * wire: a personalised header block in front of a shared body. */
+gboolean smtp_client_send2(SmtpClient *c, const char *sender, RcptResult *res, guint n,
+                           GBytes *head, GBytes *wire, gint64 size, gboolean eightbit);
 /* smtp_client_retryable - the last send found a reused connection already
  * closed by the server (no reply at all): worth one retry on a new one. */
 gboolean smtp_client_retryable(SmtpClient *c);
 /* smtp_wire_form - queue file (LF) -> CRLF, dot-stuffed, with ".\r\n". */
 GBytes *smtp_wire_form(const char *data, gsize len);
+/* smtp_wire_append - data (LF) -> CRLF, dot-stuffed, appended to w. */
+void smtp_wire_append(GString *w, const char *data, gsize len);
+
+/* personalize.c - personalised delivery (queue envelope line "P LIST"). */
+typedef struct Personal Personal;
+/* personal_new - prepare the queued message data for list; *body_wire
+ * gets the shared body in wire form (with the final dot). */
+Personal *personal_new(Relay *r, const char *list, const char *data, gsize len, GBytes **body_wire);
+/* personal_head - the header block of rcpt's copy in wire form (with
+ * the empty line); thread-safe. */
+GBytes *personal_head(Personal *ps, const char *rcpt);
+/* personal_verp - sender LOCAL@D + rcpt L@RD -> LOCAL+L=RD@D. */
+char *personal_verp(const char *sender, const char *rcpt);
+void personal_free(Personal *ps);
 
 /* local.c - hand a message to `kairan deliver` (same path as an MTA pipe).
+ * rcpt (may be NULL) is passed as ORIGINAL_RECIPIENT in the environment,
+ * as Postfix's pipe does (bounce.c decodes VERP from it).
  * Returns the exit status (75 when it could not run); *why gets its
  * stderr (may be NULL). */
 int local_deliver(Relay *r, const char *list, const char *mode, const char *sender,
-                  int fd, char **why);
+                  const char *rcpt, int fd, char **why);
 /* local_status - map deliver's exit status to an SMTP reply code+text. */
 int local_status(int status, const char **text);
 

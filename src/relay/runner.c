@@ -22,6 +22,13 @@
  * When the last batch of a message is back, the main thread reloads it
  * and removes it (queue_remove) once no recipient is pending.
  *
+ * A message whose envelope has a "P LIST" line (personalize = yes) is
+ * sent by send_personal(): batches of at most PERSONAL_BATCH recipients,
+ * each recipient in its own transaction with its VERP sender and its own
+ * header block (personalize.c); a hard failure bounces to that VERP
+ * address.  Everything else - journal, retries, connection reuse - is
+ * the same as for a normal message.
+ *
  * Retry back-off: next try = now + clamp(age of the message, retry_min,
  * retry_max), which doubles the interval from retry_min (5m) up to
  * retry_max (1h) for a message retried on time.  A temporary failure
@@ -52,6 +59,8 @@ typedef struct {
     gint64 arrival, size;
     GBytes *wire;
     gboolean eightbit;        /* the content has octets >= 0x80 */
+    Personal *pers;           /* personalised delivery ("P LIST"), else NULL;
+                                 wire is then the shared body only */
     GMutex jlock;
 } Msg;
 
@@ -85,6 +94,11 @@ static struct {
  * the rest stays due and goes out as earlier messages come back. */
 #define MAX_BUSY_MSGS 1000
 #define MAX_BUSY_BYTES (32 * 1024 * 1024)
+/* Recipients per batch of a personalised message: each is its own
+ * transaction, so the batch is only the unit of work of a worker (and of
+ * a journal fsync); smaller batches spread a fan-out over more
+ * connections. */
+#define PERSONAL_BATCH 50
 
 static void
 msg_free(gpointer p)
@@ -94,6 +108,7 @@ msg_free(gpointer p)
     g_free(m->sender);
     if (m->wire)
         g_bytes_unref(m->wire);
+    personal_free(m->pers);
     g_mutex_clear(&m->jlock);
     g_free(m);
 }
@@ -191,7 +206,18 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
         gboolean queued;
         if (a->len == 0)
             continue;
-        queued = bounce_queue(r, m->id, m->sender, m->arrival, (RcptResult *) a->data, a->len, pass == 1, &error);
+        if (m->pers) {
+            /* each copy had its own VERP sender: one bounce to each */
+            queued = TRUE;
+            for (guint i = 0; i < a->len && queued; i++) {
+                RcptResult *x = &g_array_index(a, RcptResult, i);
+                char *verp = personal_verp(m->sender, x->rcpt);
+                queued = bounce_queue(r, m->id, verp, m->arrival, x, 1, pass == 1, &error);
+                g_free(verp);
+            }
+        } else {
+            queued = bounce_queue(r, m->id, m->sender, m->arrival, (RcptResult *) a->data, a->len, pass == 1, &error);
+        }
         if (!queued) {
             log_error("%s: cannot queue a bounce: %s", m->id, error ? error->message : "?");
             g_clear_error(&error);
@@ -276,7 +302,7 @@ deliver_local(Batch *b)
             continue;
         }
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        status = fd < 0 ? EXIT_TEMPFAIL : local_deliver(r, list, mode, b->m->sender, fd, &why);
+        status = fd < 0 ? EXIT_TEMPFAIL : local_deliver(r, list, mode, b->m->sender, res[i].rcpt, fd, &why);
         if (fd >= 0)
             close(fd);
         res[i].code = local_status(status, &text);
@@ -350,6 +376,59 @@ open_dest(Dest *d, int *code, char **text)
     return sc;
 }
 
+/* send_personal - a batch of a personalised message: one transaction
+ * per recipient (MAIL, RCPT, DATA pipelined), each with its VERP sender
+ * and its own header block in front of the shared body, over the one
+ * connection *scp (reopened if lost; NULL when none is left). */
+static void
+send_personal(Dest *d, Batch *b, SmtpClient **scp)
+{
+    Msg *m = b->m;
+    RcptResult *res = results_new(b);
+    guint n = b->rcpts->len;
+    gsize blen = g_bytes_get_size(m->wire);
+
+    for (guint i = 0; i < n; i++) {
+        GBytes *head;
+        char *verp;
+        gboolean ok;
+        int code = 0;
+        char *text = NULL;
+
+        if (!*scp && !(*scp = open_dest(d, &code, &text))) {
+            for (guint k = i; k < n; k++) {
+                res[k].code = code;
+                res[k].text = g_strdup(text);
+            }
+            g_free(text);
+            break;
+        }
+        head = personal_head(m->pers, res[i].rcpt);
+        verp = personal_verp(m->sender, res[i].rcpt);
+        ok = smtp_client_send2(*scp, verp, &res[i], 1, head, m->wire,
+                               (gint64) (g_bytes_get_size(head) + blen), m->eightbit);
+        if (!ok && smtp_client_retryable(*scp)) {
+            smtp_client_close(*scp, FALSE);
+            if ((*scp = open_dest(d, &code, &text))) {
+                g_free(res[i].text);
+                res[i].text = NULL;
+                ok = smtp_client_send2(*scp, verp, &res[i], 1, head, m->wire,
+                                       (gint64) (g_bytes_get_size(head) + blen), m->eightbit);
+            }
+            g_free(text);
+        }
+        g_bytes_unref(head);
+        g_free(verp);
+        if (!ok && *scp) {
+            smtp_client_close(*scp, FALSE);
+            *scp = NULL;
+        }
+    }
+    complete_batch(b, res, *scp ? smtp_client_relay(*scp) : d->target);
+    results_free(res, n);
+    batch_free(b);
+}
+
 static void
 serve(Dest *d, Batch *b)
 {
@@ -363,6 +442,10 @@ serve(Dest *d, Batch *b)
 
         if (d->local) {
             deliver_local(b);
+            continue;
+        }
+        if (b->m->pers) {
+            send_personal(d, b, &sc);
             continue;
         }
         if (!sc && !(sc = open_dest(d, &code, &text))) {
@@ -527,7 +610,12 @@ dispatch(Msg *m, gint64 now)
         return;
     }
     g_free(path);
-    wire = smtp_wire_form(data, len);
+    if (e->personalize) {
+        personal_free(m->pers);
+        m->pers = personal_new(r, e->personalize, data, len, &wire);
+    } else {
+        wire = smtp_wire_form(data, len);
+    }
     batches = g_ptr_array_new();
     open = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_mutex_lock(&R.lock);
@@ -552,7 +640,7 @@ dispatch(Msg *m, gint64 now)
             g_ptr_array_add(batches, b);
         }
         g_ptr_array_add(b->rcpts, g_strdup(rcpt));
-        if ((int) b->rcpts->len >= r->max_rcpt_per_txn)
+        if ((int) b->rcpts->len >= (m->pers ? MIN(r->max_rcpt_per_txn, PERSONAL_BATCH) : r->max_rcpt_per_txn))
             g_hash_table_remove(open, d);
     }
     m->force = FALSE;
@@ -574,6 +662,7 @@ dispatch(Msg *m, gint64 now)
         g_cond_broadcast(&R.cond);
     } else {
         m->due = waiting;
+        g_clear_pointer(&m->pers, personal_free);
     }
     g_mutex_unlock(&R.lock);
     g_hash_table_unref(open);
@@ -597,6 +686,7 @@ finalize(Msg *m, gint64 now)
     R.busy_msgs--;
     R.busy_bytes -= m->wire ? (gint64) g_bytes_get_size(m->wire) : 0;
     g_clear_pointer(&m->wire, g_bytes_unref);
+    g_clear_pointer(&m->pers, personal_free);
     if (!e) {
         msg_forget(m, FALSE);
         return;

@@ -44,10 +44,9 @@ smtp_client_relay(SmtpClient *c)
     return c->relay;
 }
 
-GBytes *
-smtp_wire_form(const char *data, gsize len)
+void
+smtp_wire_append(GString *w, const char *data, gsize len)
 {
-    GString *w = g_string_sized_new(len + len / 30 + 16);
     const char *p = data, *end = data + len;
 
     while (p < end) {
@@ -62,6 +61,14 @@ smtp_wire_form(const char *data, gsize len)
         g_string_append(w, "\r\n");
         p = nl ? nl + 1 : end;
     }
+}
+
+GBytes *
+smtp_wire_form(const char *data, gsize len)
+{
+    GString *w = g_string_sized_new(len + len / 30 + 16);
+
+    smtp_wire_append(w, data, len);
     g_string_append(w, ".\r\n");
     return g_string_free_to_bytes(w);
 }
@@ -283,6 +290,13 @@ gboolean
 smtp_client_send(SmtpClient *sc, const char *sender, RcptResult *res, guint n, GBytes *wire, gint64 size,
                  gboolean eightbit)
 {
+    return smtp_client_send2(sc, sender, res, n, NULL, wire, size, eightbit);
+}
+
+gboolean
+smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, GBytes *head, GBytes *wire,
+                  gint64 size, gboolean eightbit)
+{
     Conn *c = sc->c;
     GString *text = g_string_new(NULL);
     int code;
@@ -366,6 +380,10 @@ smtp_client_send(SmtpClient *sc, const char *sender, RcptResult *res, guint n, G
         conn_printf(c, "RSET\r\n");
         ok = read_reply(c, text) > 0;
         goto out;
+    }
+    if (head) {
+        const char *hdata = g_bytes_get_data(head, &wlen);
+        conn_write(c, hdata, wlen);       /* buffered: goes out with the body */
     }
     wdata = g_bytes_get_data(wire, &wlen);
     if (!conn_flush(c) || !(conn_write(c, wdata, wlen), conn_flush(c))) {

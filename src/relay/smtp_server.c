@@ -357,7 +357,7 @@ cmd_data(Session *s)
         int status, code;
 
         lseek(fileno(fp), 0, SEEK_SET);
-        status = local_deliver(r, x->list, x->mode, s->sender, fileno(fp), &why);
+        status = local_deliver(r, x->list, x->mode, s->sender, x->rcpt, fileno(fp), &why);
         code = local_status(status, &text);
         log_info("smtpd: from=<%s> to=<%s>, client=%s, deliver %s%s%s exit %d%s%s", s->sender, x->rcpt,
                  s->peer, x->mode, *x->mode ? " " : "", x->list, status, why ? ": " : "", why ? why : "");
