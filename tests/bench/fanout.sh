@@ -11,6 +11,14 @@
 # usage: tests/bench/fanout.sh [N...]        (default: 1000 10000)
 #   env: KAIRAN=./kairan RUNS=3 (median)  MLMMJ=1 (0 skips mlmmj)
 #        MLMMJ_BENCH=../shared/bench/mlmmj-fanout.sh
+#        MODES="plain" - kairan cases, any of: plain (one copy for all, the
+#          default), personal (personalize = yes with web_url: one
+#          transaction per recipient, VERP, one-click header), and
+#          personal+ed25519 / personal+rsa / plain+ed25519 / plain+rsa
+#          (with a DKIM key of that type: personalised copies are re-signed
+#          one by one).  SOURCE=0 skips the smtp-source case.
+#   e.g. MODES="plain personal personal+ed25519 personal+rsa" MLMMJ=0 SOURCE=0 \
+#        tests/bench/fanout.sh 1000
 # The sink dumps every transaction to tmpfs (-D, as mlmmj-fanout.sh
 # does) and the recipients are counted from its X-Rcpt-Args lines; the
 # end time is the dump file's last modification.  kairan's figure runs
@@ -24,6 +32,8 @@ KAIRAN=${KAIRAN:-$PWD/kairan}
 RUNS=${RUNS:-3}
 MLMMJ=${MLMMJ:-1}
 MLMMJ_BENCH=${MLMMJ_BENCH:-$PWD/../shared/bench/mlmmj-fanout.sh}
+MODES=${MODES:-plain}
+SOURCE_CASE=${SOURCE:-1}
 SINK=/usr/sbin/smtp-sink
 SOURCE=/usr/sbin/smtp-source
 NS=("$@")
@@ -73,13 +83,20 @@ make_post() {
 	} >"$WORK/post.eml"
 }
 
-# kairan N: one instance, RUNS posts, a fresh sink and relay for each
+# kairan N MODE: one instance, RUNS posts, a fresh sink and relay for each
 bench_kairan() {
-	local n=$1 home="$WORK/home-$1" times=() rtimes=() rss_max=0 i port rport dump pid t0 t1 got rss qid tq
+	local n=$1 mode=${2:-plain} home="$WORK/home-$1-${2:-plain}" times=() rtimes=() rss_max=0 i port rport dump pid t0 t1 got rss qid tq
 	"$KAIRAN" --home "$home" init --domain lists.example.test >/dev/null || exit 1
 	"$KAIRAN" --home "$home" newlist bench --owner owner@example.test >/dev/null || exit 1
 	"$KAIRAN" --home "$home" config bench post_policy anyone >/dev/null
 	"$KAIRAN" --home "$home" config bench send_to_author yes >/dev/null 2>&1
+	case $mode in personal*)
+		"$KAIRAN" --home "$home" config bench personalize yes >/dev/null || exit 1
+		sed -i "s|^web_url=.*|web_url=https://lists.example.test/|" "$home/kairan.conf" ;;
+	esac
+	case $mode in *+ed25519|*+rsa)
+		"$KAIRAN" --home "$home" dkim-keygen lists.example.test --selector b --type "${mode#*+}" --enable >/dev/null || exit 1 ;;
+	esac
 	python3 - "$home/kairan.db" "$n" <<'PY'
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1]); n = int(sys.argv[2]); w = max(4, len(str(n)))
@@ -115,8 +132,8 @@ PY
 		rm -rf "$home/queue/msg" "$home/queue/env" "$home/queue/state"
 	done
 	local med rmed; med=$(median "${times[@]}"); rmed=$(median "${rtimes[@]}")
-	printf 'RESULT\tkairan-fanout\tN=%d\tmedian_s=%.4f\trcpts_per_s=%s\trelay_only_s=%.4f\trelay_only_rcpts_per_s=%s\tpeak_rss_kb=%d\truns_s=%s\n' \
-		"$n" "$med" "$(fdiv "$n" "$med")" "$rmed" "$(fdiv "$n" "$rmed")" "$rss_max" "$(IFS=,; echo "${times[*]}")"
+	printf 'RESULT\tkairan-fanout\t%s\tN=%d\tmedian_s=%.4f\trcpts_per_s=%s\trelay_only_s=%.4f\trelay_only_rcpts_per_s=%s\tpeak_rss_kb=%d\truns_s=%s\n' \
+		"$mode" "$n" "$med" "$(fdiv "$n" "$med")" "$rmed" "$(fdiv "$n" "$rmed")" "$rss_max" "$(IFS=,; echo "${times[*]}")"
 }
 
 # smtp-source: N recipients in transactions of up to 1000
@@ -140,8 +157,8 @@ bench_source() {
 
 echo "# kairan $("$KAIRAN" --version | awk '{print $2}') fan-out, median of $RUNS, sink dumps to tmpfs"
 for n in "${NS[@]}"; do
-	bench_kairan "$n"
-	bench_source "$n"
+	for mode in $MODES; do bench_kairan "$n" "$mode"; done
+	[ "$SOURCE_CASE" = 1 ] && bench_source "$n"
 	if [ "$MLMMJ" = 1 ] && [ -x "$MLMMJ_BENCH" ]; then
 		if [ "$n" -le 1000 ]; then
 			PORT=$(free_port) RUNS=1 "$MLMMJ_BENCH" "$n" default | grep RESULT
