@@ -4,7 +4,9 @@
  * spool/LIST/archive/N (temporary file, fsync, rename), indexed in the
  * archive table, and queued once for every member recipient (the archive
  * file is hard-linked into the queue).  Only then is the transaction
- * committed.  Any failure rolls everything back and removes what was
+ * committed (with personalize = yes the envelope also gets "P LIST": the
+ * relay personalises each copy at send time, src/relay/personalize.c).
+ * Any failure rolls everything back and removes what was
  * written, so the caller can exit 75 and the MTA retries: no number is
  * used twice, none is skipped, nothing half-done stays visible.
  *

@@ -36,6 +36,8 @@ struct Personal {
     DkimSigner *signer;
 };
 
+static GMutex conf_lock;
+
 /* field_end - offset just past the header field starting at p (LF form). */
 static gsize
 field_end(const char *h, gsize len, gsize p)
@@ -171,7 +173,10 @@ personal_head(Personal *ps, const char *rcpt)
 
     if (!ps->oneclick)
         return g_bytes_ref(ps->head_plain);
+    /* web_oneclick_url reads kairan.conf (a GKeyFile): one thread at a time */
+    g_mutex_lock(&conf_lock);
     url = web_oneclick_url(ps->r->inst, ps->list, rcpt);
+    g_mutex_unlock(&conf_lock);
     h = g_string_sized_new(ps->pre->len + ps->post->len + 512);
     g_string_append_len(h, ps->pre->str, (gssize) ps->pre->len);
     g_string_append(h, "List-Unsubscribe: ");

@@ -1,8 +1,13 @@
 /* test_relay.c - unit tests of the relay's small parsers: the SMTP wire
  * form of a queue file (CRLF, dot-stuffing, final dot), host:port
- * splitting for routes and listen addresses, and mynetworks matching. */
+ * splitting for routes and listen addresses, mynetworks matching, and
+ * personalised delivery: the VERP sender (decoded back by the bounce
+ * code) and the per-recipient header block in front of the shared body. */
 #include "config.h"
 #include "relay/relay.h"
+#include "ctl/ctl.h"
+#include "web/web.h"
+#include <gmime/gmime.h>
 #include <string.h>
 
 static void
@@ -70,12 +75,89 @@ test_mynetworks(void)
     g_ptr_array_unref(r.mynetworks);
 }
 
+static void
+test_verp(void)
+{
+    const char *rcpts[] = { "alice@example.org", "a.b+c@Example.ORG", "x=y@sub.example.net", NULL };
+    for (int i = 0; rcpts[i]; i++) {
+        char *v = personal_verp("team-admin@lists.example.test", rcpts[i]);
+        char *back = bounce_verp_decode(v, "team");
+        char *want = g_ascii_strdown(rcpts[i], -1);
+        g_assert_true(g_str_has_prefix(v, "team-admin+"));
+        g_assert_true(g_str_has_suffix(v, "@lists.example.test"));
+        g_assert_cmpstr(back, ==, want);
+        g_free(v);
+        g_free(back);
+        g_free(want);
+    }
+    {
+        char *v = personal_verp("", "alice@example.org");     /* null sender stays null */
+        g_assert_cmpstr(v, ==, "");
+        g_free(v);
+    }
+}
+
+static char *
+copy_for(Personal *ps, GBytes *body, const char *rcpt)
+{
+    GBytes *head = personal_head(ps, rcpt);
+    char *s = g_strdup_printf("%.*s%.*s", (int) g_bytes_get_size(head), (const char *) g_bytes_get_data(head, NULL),
+                              (int) g_bytes_get_size(body), (const char *) g_bytes_get_data(body, NULL));
+    g_bytes_unref(head);
+    return s;
+}
+
+static void
+test_personal_head(void)
+{
+    Instance inst = { .conf = g_key_file_new(), .domain = (char *) "lists.example.test",
+                      .secret = (char *) "s3cret", .home = (char *) "/nonexistent" };
+    Relay r = { .inst = &inst };
+    const char *msg = "From: a@example.org\nList-Id: <team.lists.example.test>\n"
+                      "List-Unsubscribe: <mailto:team-ctl@lists.example.test?body=unsubscribe>,\n"
+                      " <https://web.example/list/team/unsubscribe>\nList-Archive: <x>\n\n.dot\nbody\n";
+    GBytes *body = NULL;
+    Personal *ps;
+    char *got, *sig, *want;
+
+    /* without web_url: the queued bytes, only the envelope differs */
+    ps = personal_new(&r, "team", msg, strlen(msg), &body);
+    got = copy_for(ps, body, "bob@example.org");
+    g_assert_cmpstr(got, ==, "From: a@example.org\r\nList-Id: <team.lists.example.test>\r\n"
+                    "List-Unsubscribe: <mailto:team-ctl@lists.example.test?body=unsubscribe>,\r\n"
+                    " <https://web.example/list/team/unsubscribe>\r\nList-Archive: <x>\r\n\r\n..dot\r\nbody\r\n.\r\n");
+    g_free(got);
+    g_bytes_unref(body);
+    personal_free(ps);
+
+    /* with web_url: the member's own link in place, List-Unsubscribe-Post after it */
+    g_key_file_set_string(inst.conf, "global", "web_url", "https://web.example/");
+    ps = personal_new(&r, "team", msg, strlen(msg), &body);
+    got = copy_for(ps, body, "bob@example.org");
+    sig = web_oneclick_sig(&inst, "team", "bob@example.org");
+    want = g_strdup_printf("From: a@example.org\r\nList-Id: <team.lists.example.test>\r\n"
+                           "List-Unsubscribe: <mailto:team-ctl@lists.example.test?body=unsubscribe>,\r\n"
+                           " <https://web.example/list/team/unsubscribe?a=bob%%40example.org&s=%s>\r\n"
+                           "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+                           "List-Archive: <x>\r\n\r\n..dot\r\nbody\r\n.\r\n", sig);
+    g_assert_cmpstr(got, ==, want);
+    g_free(got);
+    g_free(want);
+    g_free(sig);
+    g_bytes_unref(body);
+    personal_free(ps);
+    g_key_file_free(inst.conf);
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_mime_init();
     g_test_add_func("/relay/wire-form", test_wire);
     g_test_add_func("/relay/hostport", test_hostport);
     g_test_add_func("/relay/mynetworks", test_mynetworks);
+    g_test_add_func("/relay/verp", test_verp);
+    g_test_add_func("/relay/personal-head", test_personal_head);
     return g_test_run();
 }
