@@ -379,10 +379,13 @@ open_dest(Dest *d, int *code, char **text)
 /* send_personal - a batch of a personalised message: one transaction
  * per recipient (MAIL, RCPT, DATA pipelined), each with its VERP sender
  * and its own header block in front of the shared body, over the one
- * connection *scp (reopened if lost; NULL when none is left). */
-static void
-send_personal(Dest *d, Batch *b, SmtpClient **scp)
+ * connection *scp (reopened if lost; NULL when none is left).  Returns
+ * FALSE when the destination could not be reached at all, with *ucode
+ * and *utext (to be freed) for the batches still waiting. */
+static gboolean
+send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
 {
+    gboolean reached = TRUE;
     Msg *m = b->m;
     RcptResult *res = results_new(b);
     guint n = b->rcpts->len;
@@ -400,7 +403,13 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp)
                 res[k].code = code;
                 res[k].text = g_strdup(text);
             }
-            g_free(text);
+            if (i == 0) {
+                reached = FALSE;
+                *ucode = code;
+                *utext = text;
+            } else {
+                g_free(text);
+            }
             break;
         }
         head = personal_head(m->pers, res[i].rcpt);
@@ -427,6 +436,7 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp)
     complete_batch(b, res, *scp ? smtp_client_relay(*scp) : d->target);
     results_free(res, n);
     batch_free(b);
+    return reached;
 }
 
 static void
@@ -445,7 +455,13 @@ serve(Dest *d, Batch *b)
             continue;
         }
         if (b->m->pers) {
-            send_personal(d, b, &sc);
+            if (!send_personal(d, b, &sc, &code, &text)) {
+                /* unreachable: as below, the waiting batches fail now */
+                while ((b = pop_batch(d)))
+                    fail_batch(b, code, text, d->target);
+                g_free(text);
+                return;
+            }
             continue;
         }
         if (!sc && !(sc = open_dest(d, &code, &text))) {
