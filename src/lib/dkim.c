@@ -529,7 +529,8 @@ dkim_own_signature_len(const guint8 *msg, gsize len, const char *domain)
     if (fields->len > 0) {
         Field *f = &g_array_index(fields, Field, 0);
         char *text = g_ascii_strdown((const char *) f->start, (gssize) f->len);
-        char *want = g_strdup_printf("d=%s;", domain);
+        char *d = g_ascii_strdown(domain, -1);
+        char *want = g_strdup_printf("d=%s;", d);
         char *flat = g_strdelimit(text, " \t\r\n", ' ');
         GString *nows = g_string_new(NULL);
         for (const char *p = flat; *p; p++)
@@ -539,6 +540,7 @@ dkim_own_signature_len(const guint8 *msg, gsize len, const char *domain)
             f->len < len && msg[f->len] == '\n')
             n = f->len + 1;
         g_string_free(nows, TRUE);
+        g_free(d);
         g_free(want);
         g_free(text);
     }
