@@ -16,10 +16,9 @@
  *     that are members of the list.
  * With VERP the envelope recipient names the member directly:
  * LIST-admin+LOCAL=DOMAIN@domain (see bounce_verp_decode; Postfix passes
- * it to the pipe as ORIGINAL_RECIPIENT).  kairan's own fan-out does not
- * use VERP today: distribute.c would have to queue one envelope per
- * member with that sender, and the relay would have to accept
- * LIST-admin+anything as LIST-admin.
+ * it to the pipe as ORIGINAL_RECIPIENT, and so does kairan relay).  The
+ * fan-out sends with such VERP senders when the list has personalize = yes
+ * (src/relay/personalize.c).
  *
  * Score: a hard failure adds 1, a soft one 0.5; a score older than a week
  * starts again from 0.  Reaching bounce_threshold disables delivery
