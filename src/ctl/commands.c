@@ -15,6 +15,7 @@
  * anyone -, owners: owners only).  Owners may always. */
 #include "config.h"
 #include "ctl.h"
+#include "ratelimit.h"
 #include "address.h"
 #include "db.h"
 #include "lists.h"
@@ -112,26 +113,47 @@ say_subresult(CtlSession *s, SubResult r, const char *action, const char *addres
         say_error(s, error);
 }
 
+/* confirm_allowed - may one more confirmation request go to `to` this
+ * hour (confirm_limit)?  Counts it; says why not in the reply otherwise.
+ * A forged From: must not turn the list into a mail bomb for `to`. */
+static gboolean
+confirm_allowed(CtlSession *s, const char *to)
+{
+    if (ratelimit_take(s->in->inst, s->in->list, RATE_CONFIRM, to) == RATE_OK)
+        return TRUE;
+    ctl_reply_say(s->reply, "confirm_limited", "address", to, NULL);
+    return FALSE;
+}
+
+/* request_confirmed - subscription_request under confirm_limit: the slot
+ * taken is given back when no confirmation mail was sent after all. */
+static void
+request_confirmed(CtlSession *s, const char *action, const char *name)
+{
+    GError *error = NULL;
+    SubResult r;
+
+    if (!confirm_allowed(s, s->sender))
+        return;
+    r = subscription_request(s->in->inst, s->in->list, action, s->sender, name, NULL, &error);
+    if (r != SUB_CONFIRM_SENT)
+        ratelimit_give_back(s->in->inst, s->in->list, RATE_CONFIRM, s->sender);
+    say_subresult(s, r, action, s->sender, error);
+    g_clear_error(&error);
+}
+
 static void
 cmd_subscribe(CtlSession *s, char **argv, int argc)
 {
-    GError *error = NULL;
     char *name = argc > 1 ? g_strjoinv(" ", argv + 1) : g_strdup(s->in->from_name);
-    SubResult r = subscription_request(s->in->inst, s->in->list, "subscribe", s->sender,
-                                       name && *name ? name : NULL, NULL, &error);
-    say_subresult(s, r, "subscribe", s->sender, error);
-    g_clear_error(&error);
+    request_confirmed(s, "subscribe", name && *name ? name : NULL);
     g_free(name);
 }
 
 static void
 cmd_unsubscribe(CtlSession *s)
 {
-    GError *error = NULL;
-    SubResult r = subscription_request(s->in->inst, s->in->list, "unsubscribe", s->sender,
-                                       NULL, NULL, &error);
-    say_subresult(s, r, "unsubscribe", s->sender, error);
-    g_clear_error(&error);
+    request_confirmed(s, "unsubscribe", NULL);
 }
 
 gboolean
@@ -227,6 +249,8 @@ cmd_chaddr(CtlSession *s, char **argv, int argc)
         ctl_reply_say(s->reply, "not_member_addr", "address", old_addr, NULL);
     else if (member_is(inst, s->in->list, new_addr))
         ctl_reply_say(s->reply, "already_member", "address", new_addr, NULL);
+    else if (!confirm_allowed(s, old_addr))
+        ;   /* said why */
     else if (!send_chaddr_token(s, "chaddr-old", old_addr, old_addr, new_addr, &error))
         say_error(s, error);
     else

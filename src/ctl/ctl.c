@@ -5,9 +5,14 @@
  * avoiding loops this keeps a vacation responder from confirming a
  * subscription.  Otherwise each command line runs in order and the
  * sender (From:, else the envelope sender) gets exactly one reply that
- * quotes every command, passwords masked, with its result. */
+ * quotes every command, passwords masked, with its result.
+ *
+ * Abuse limits (ratelimit.c): at most ctl_reply_limit command mails from
+ * one sender are processed and answered per hour; later ones are dropped
+ * unprocessed until the hour is over. */
 #include "config.h"
 #include "ctl.h"
+#include "ratelimit.h"
 #include "lists.h"
 #include "log.h"
 #include "notify.h"
@@ -58,6 +63,11 @@ ctl_process(Incoming *in)
         log_info("%s: command mail without a usable sender ignored", in->list);
         return 0;
     }
+    /* ctl_reply_limit: a sender past it gets nothing for the rest of the
+     * hour, and nothing runs on its behalf (so it cannot make kairan mail
+     * anybody else either).  The first drop of the hour is logged. */
+    if (ratelimit_take(inst, in->list, RATE_CTL_REPLY, s.sender) != RATE_OK)
+        return 0;
     s.in = in;
     s.is_member = member_is(inst, in->list, s.sender);
     s.is_owner = list_is_owner(inst, in->list, s.sender);

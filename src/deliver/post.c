@@ -12,6 +12,7 @@
 #include "settings.h"
 #include "template.h"
 #include "util.h"
+#include "ctl/ratelimit.h"
 
 #include <string.h>
 
@@ -118,8 +119,9 @@ incoming_free(Incoming *in)
     g_free(in);
 }
 
-/* refuse - reply with the reason (unless the mail is automatic); the
- * return value is the exit status: 0 once the reply is queued. */
+/* refuse - reply with the reason (unless the mail is automatic, or the
+ * sender already had refusal_limit refusals this hour); the return value
+ * is the exit status: 0 once the reply is queued. */
 static int
 refuse(Incoming *in, const char *reason)
 {
@@ -135,6 +137,9 @@ refuse(Incoming *in, const char *reason)
         log_info("%s: no reply to automatic mail from <%s>", in->list, in->envelope_sender);
         return 0;
     }
+    /* refusal_limit: refused posts beyond it get no reply this hour */
+    if (ratelimit_take(in->inst, in->list, RATE_REFUSAL, to) != RATE_OK)
+        return 0;
     vars = template_vars_new();
     template_var(vars, "reason", reason);
     template_var(vars, "subject", subject ? subject : "");

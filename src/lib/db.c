@@ -19,6 +19,8 @@
  *   sessions(id, list, address, csrf, expires)   web sessions
  *     (+ role: admin|owner|member, migration 3)
  *   dmarc_cache(domain, policy, fetched)   DMARC p= of author domains (dmarc.c, migration 4)
+ *   rate_limits(kind, list, key, window_start, count, dropped)   abuse limits
+ *                                    (src/ctl/ratelimit.c, migration 5)
  */
 #include "config.h"
 #include "db.h"
@@ -60,6 +62,10 @@ static const char *migrations[] = {
     "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT 'owner';",
     /* 4 (issue 8): DMARC policies of author domains and when they were looked up */
     "CREATE TABLE dmarc_cache(domain TEXT PRIMARY KEY, policy TEXT NOT NULL, fetched INTEGER NOT NULL);",
+    /* 5 (issue 7): abuse limits - mails kairan wrote per (kind, list, address) in the current hour */
+    "CREATE TABLE rate_limits(kind TEXT NOT NULL, list TEXT NOT NULL, key TEXT NOT NULL,"
+    "  window_start INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 0,"
+    "  dropped INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(kind, list, key));",
 };
 
 void
@@ -106,15 +112,30 @@ db_rollback(sqlite3 *db)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Preparing reads the schema, which needs a read lock; the busy handler
+ * usually covers that, but a few cases (WAL recovery by another process,
+ * a schema change racing with us) return SQLITE_BUSY or SQLITE_LOCKED at
+ * once.  Retry those with a growing pause for up to DB_PREPARE_PATIENCE
+ * before giving up: in a daemon, log_fatal would end every session. */
+#define DB_PREPARE_PATIENCE_US (60 * G_USEC_PER_SEC)
+
 sqlite3_stmt *
 db_prepare(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
-    if (rc != SQLITE_OK) {
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    gint64 deadline = g_get_monotonic_time() + DB_PREPARE_PATIENCE_US;
+    gulong pause = 1000;
+    int rc;
+
+    while ((rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL)) != SQLITE_OK) {
+        int primary = rc & 0xff;
+        if (primary != SQLITE_BUSY && primary != SQLITE_LOCKED && primary != SQLITE_SCHEMA)
+            log_fatal(EXIT_SOFTWARE, "SQL error: %s in: %s", sqlite3_errmsg(db), sql);
+        if (g_get_monotonic_time() >= deadline)
             log_fatal(EXIT_TEMPFAIL, "database busy: %s", sqlite3_errmsg(db));
-        log_fatal(EXIT_SOFTWARE, "SQL error: %s in: %s", sqlite3_errmsg(db), sql);
+        g_usleep(pause);
+        if (pause < 100000)
+            pause *= 2;
     }
     return stmt;
 }

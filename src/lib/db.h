@@ -18,7 +18,9 @@ gboolean db_exec(sqlite3 *db, const char *sql, GError **error);
 gboolean db_begin_immediate(sqlite3 *db, GError **error);
 gboolean db_commit(sqlite3 *db, GError **error);
 void db_rollback(sqlite3 *db);
-/* db_prepare - prepare or die with EXIT_SOFTWARE (a bug in our SQL). */
+/* db_prepare - prepare or die with EXIT_SOFTWARE (a bug in our SQL); a
+ * busy or locked database is retried for up to 60 s first (EXIT_TEMPFAIL
+ * after that), so contention never ends a daemon. */
 sqlite3_stmt *db_prepare(sqlite3 *db, const char *sql);
 /* db_step_done - step a statement that returns no row; FALSE + error
  * (EXIT_TEMPFAIL for busy/IO errors) otherwise.  Finalizes stmt. */

@@ -52,6 +52,12 @@ static const SettingDef table[] = {
     { "confirm_expiry", SETTING_DURATION, "3d", NULL, "how long confirmation tokens stay valid" },
     { "bounce_threshold", SETTING_UINT, "5", NULL, "bounce score that disables delivery" },
     { "description", SETTING_STRING, "", NULL, "one line describing the list" },
+    { "ctl_reply_limit", SETTING_UINT, "20", NULL,
+      "command mails from one sender answered per hour; beyond it they are dropped unread (0 = no limit)" },
+    { "confirm_limit", SETTING_UINT, "5", NULL,
+      "confirmation requests mailed to one address per hour (0 = no limit)" },
+    { "refusal_limit", SETTING_UINT, "10", NULL,
+      "refusal replies to one sender per hour; further refused posts are dropped silently (0 = no limit)" },
     { "dmarc", SETTING_ENUM, "auto", "auto|munge|wrap|off",
       "DMARC-safe posts: rewrite From when the author's domain has p=reject|quarantine (auto), always (munge), "
       "send the post as a message/rfc822 attachment (wrap), or never (off)" },
