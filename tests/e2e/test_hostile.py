@@ -174,6 +174,15 @@ t.eq(len(ids), 1, "moderated post held")
 if ids:
     r = inst.run("approve", "team", ids[0])
     t.eq(r.returncode, 0, "approve of a real held ID works")
+inst.clear_queue()
+r = deliver(b"From: =?utf-8?q?M=0D=0ABcc:_victim@example.org?= <member@example.org>\n"
+            b"Subject: =?utf-8?q?held=0D=0ABcc:_victim@example.org=0ATo:_x@example.org?=\n\nbody\n")
+clean_exit(r, "held post with CRLF in Subject and From")
+notices = inst.queue()
+t.eq(len(notices), 1, "one held notice to the owner")
+for q in notices:
+    check_reply(q, "held notice")
+    t.eq(q["rcpts"], ["owner@example.org"], "held notice goes to the owner only")
 inst.config("team", "post_policy", "members")
 
 # --- a 100 MB message: refused by max_size, memory bounded -----------

@@ -48,7 +48,7 @@ bin="$builddir/tests/fuzz/bin"
 mkdir -p "$obj" "$bin"
 
 # compile SRC OBJ FLAGS...: only when SRC (or a header) is newer than OBJ.
-newest_header=$(ls -t "$srcdir"/src/*/*.h | head -n 1)
+newest_header=$(ls -t "$srcdir"/src/*/*.h "$srcdir"/tests/fuzz/*.h | head -n 1)
 compile() {
     src=$1 out=$2
     shift 2

@@ -27,6 +27,16 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Full stacks for leaks: GLib and GMime have no frame pointers, so the
+ * fast unwinder stops inside them and lsan.supp could not match the
+ * frames of kairan's caller.  ASAN_OPTIONS still overrides this. */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+    return "fast_unwind_on_malloc=0:malloc_context_size=12";
+}
+
 static char *fuzz_home;
 
 static void
