@@ -2,9 +2,10 @@
 # tests/fuzz/run-short.sh - the short fuzz run of the test suite (TAP).
 #
 # Builds the libFuzzer harnesses (build.sh) and runs each one over its
-# seeds (tests/fuzz/seeds/NAME plus the ../shared/corpus directories named
-# on its "fuzz-corpus:" line, copied into a temporary directory, never
-# into the source tree) and then FUZZ_SECONDS (default 20) of fuzzing.
+# seeds (tests/fuzz/seeds/NAME, tests/fuzz/NAME.dict if present, plus the
+# ../shared/corpus directories named on its "fuzz-corpus:" line, copied
+# into a temporary directory, never into the source tree) and then
+# FUZZ_SECONDS (default 20) of fuzzing.
 # One TAP line per harness; a crash, leak, sanitizer report or timeout is
 # "not ok" and the reproducer is kept in BUILDDIR/tests/fuzz/artifacts/.
 # Skips (TAP SKIP) when clang or the libFuzzer runtime is missing.
@@ -70,10 +71,12 @@ for h in "$srcdir"/tests/fuzz/fuzz_*.c; do
             nshared=$((nshared + 1))
         done < <(find "$shared/corpus/$d" -type f ! -name '.*' ! -iname '*.md' ! -iname '*.txt' -print0)
     done
+    dict=
+    [ -f "$srcdir/tests/fuzz/$short.dict" ] && dict="-dict=$srcdir/tests/fuzz/$short.dict"
     start=$(date +%s)
     nice -n "$nice" "$builddir/tests/fuzz/bin/$name" -max_total_time="$seconds" -timeout=20 \
         -rss_limit_mb=2560 -max_len=262144 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/$name-" "$corpus" >"$log/$name.log" 2>&1
+        -artifact_prefix="$artifacts/$name-" $dict "$corpus" >"$log/$name.log" 2>&1
     rc=$?
     [ -n "${FUZZ_LOGDIR:-}" ] && cp "$log/$name.log" "$FUZZ_LOGDIR/$name.$(date +%H%M%S).log"
     took=$(( $(date +%s) - start ))
