@@ -172,8 +172,15 @@ ids = [line.split()[0] for line in inst.run("held", "team").stdout.decode().spli
        if line and not line.startswith(" ") and "to be approved" in line]
 t.eq(len(ids), 1, "moderated post held")
 if ids:
+    inst.newlist("other", owner="owner@example.org")
+    r = inst.run("approve", "other", ids[0])
+    t.eq(r.returncode, 67, "a held ID of another list is not found")
     r = inst.run("approve", "team", ids[0])
     t.eq(r.returncode, 0, "approve of a real held ID works")
+for key, value in (("description", b"caf\xc3\xa9 \xff\xfe"), ("subject_tag", b"[\xe5\x9b%d]"),
+                   ("description", b"one\r\nX-Injected: 1")):
+    r = inst.run("config", "team", key, os.fsdecode(value))
+    t.eq(r.returncode, 64, f"config {key} refuses {value!r}")
 inst.clear_queue()
 r = deliver(b"From: =?utf-8?q?M=0D=0ABcc:_victim@example.org?= <member@example.org>\n"
             b"Subject: =?utf-8?q?held=0D=0ABcc:_victim@example.org=0ATo:_x@example.org?=\n\nbody\n")
