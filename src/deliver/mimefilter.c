@@ -96,7 +96,7 @@ walk(GMimeMultipart *mp, const char *allowed, gboolean remove, GString *removed)
         } else if (!leaf_allowed(child, allowed)) {
             describe(removed, child);
             if (remove)
-                g_mime_multipart_remove_at(mp, i);
+                g_object_unref(g_mime_multipart_remove_at(mp, i));   /* transfer full */
             else
                 i++;
         } else {

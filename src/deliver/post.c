@@ -62,6 +62,47 @@ parse_message_owned(GByteArray *raw)
     return msg;
 }
 
+/* MIME nesting deeper than this is refused (EXIT_DATAERR): no real mail
+ * comes close, and deeper trees exhaust the recursion of mail readers
+ * (and of our own MIME walks) on the way out. */
+#define MAX_MIME_DEPTH 64
+
+/* mime_depth - the deepest nesting of multiparts and message/rfc822
+ * parts below obj, counted without recursion; stops past limit. */
+static int
+mime_depth(GMimeObject *obj, int limit)
+{
+    GPtrArray *stack = g_ptr_array_new();     /* pairs: object, depth */
+    int deepest = 0;
+
+    g_ptr_array_add(stack, obj);
+    g_ptr_array_add(stack, GINT_TO_POINTER(1));
+    while (stack->len > 0 && deepest <= limit) {
+        int depth = GPOINTER_TO_INT(g_ptr_array_index(stack, stack->len - 1));
+        GMimeObject *o = g_ptr_array_index(stack, stack->len - 2);
+        g_ptr_array_set_size(stack, stack->len - 2);
+        if (!o)
+            continue;
+        if (depth > deepest)
+            deepest = depth;
+        if (GMIME_IS_MULTIPART(o)) {
+            GMimeMultipart *mp = GMIME_MULTIPART(o);
+            for (int i = 0; i < g_mime_multipart_get_count(mp); i++) {
+                g_ptr_array_add(stack, g_mime_multipart_get_part(mp, i));
+                g_ptr_array_add(stack, GINT_TO_POINTER(depth + 1));
+            }
+        } else if (GMIME_IS_MESSAGE_PART(o)) {
+            GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+            if (inner) {
+                g_ptr_array_add(stack, g_mime_message_get_mime_part(inner));
+                g_ptr_array_add(stack, GINT_TO_POINTER(depth + 1));
+            }
+        }
+    }
+    g_ptr_array_unref(stack);
+    return deepest;
+}
+
 Incoming *
 incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray *raw, GError **error)
 {
@@ -87,6 +128,12 @@ incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray 
     if (!in->msg || g_mime_header_list_get_count(headers) == 0 ||
         !g_mime_message_get_mime_part(in->msg)) {
         g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "the input is not a mail message (no header found)");
+        incoming_free(in);
+        return NULL;
+    }
+    if (mime_depth(g_mime_message_get_mime_part(in->msg), MAX_MIME_DEPTH) > MAX_MIME_DEPTH) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR,
+                    "the MIME structure is nested more than %d levels deep", MAX_MIME_DEPTH);
         incoming_free(in);
         return NULL;
     }

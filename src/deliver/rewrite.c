@@ -64,8 +64,11 @@ format_tag(const char *fmt, const char *list, gint64 num)
         else {
             int width = 0;
             gboolean zero = *p == '0';
-            while (g_ascii_isdigit(*p))
-                width = width * 10 + (*p++ - '0');
+            while (g_ascii_isdigit(*p)) {
+                if (width <= 20)       /* no overflow on %99999999999d */
+                    width = width * 10 + (*p - '0');
+                p++;
+            }
             if (*p != 'd')
                 break;
             if (width > 20)

@@ -46,7 +46,7 @@ valid_quoted(const char *s, size_t len)
             return FALSE;
         if (c == '\\') {
             i++;
-            if (i + 1 >= len || (unsigned char) s[i] < 0x20)
+            if (i + 1 >= len || (unsigned char) s[i] < 0x20 || s[i] == 0x7f)
                 return FALSE;
         } else if (c == '"') {
             return FALSE;
@@ -101,8 +101,8 @@ address_normalize(const char *in, const char **why)
         return NULL;
     }
     for (const char *p = in; *p; p++)
-        if ((unsigned char) *p < 0x20 && *p != ' ' && *p != '\t') {
-            *why = "control characters (CR, LF, NUL ...) are not allowed in an address";
+        if (((unsigned char) *p < 0x20 && *p != '\t') || *p == 0x7f) {
+            *why = "control characters (CR, LF, NUL, DEL ...) are not allowed in an address";
             return NULL;
         }
     start = in;

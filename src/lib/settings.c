@@ -128,6 +128,11 @@ setting_validate(const char *key, const char *value, char **why)
         *why = g_strdup_printf("%s: a value must be one line", key);
         return NULL;
     }
+    if (!g_utf8_validate(value, -1, NULL)) {
+        /* values end up in headers and replies: UTF-8 text only */
+        *why = g_strdup_printf("%s: the value is not valid UTF-8 text", key);
+        return NULL;
+    }
     v = g_strstrip(g_strdup(value));
     switch (def->type) {
     case SETTING_ENUM: {
