@@ -39,7 +39,7 @@ pkgs="gmime-3.0 glib-2.0 gio-2.0 sqlite3 libmicrohttpd openssl libcares"
 PKG_CFLAGS=$(pkg-config --cflags $pkgs)
 PKG_LIBS=$(pkg-config --libs $pkgs)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-DEFS=(-DKAIRAN_DEFAULT_HOME="\"/nonexistent/kairan-fuzz\"" -DKAIRAN_BINDIR="\"/nonexistent\""
+DEFS=(-DKAIRAN_DEFAULT_HOME="\"/nonexistent/kairan-fuzz\"" -DKAIRAN_BINDIR="\"/nonexistent\"" -DKAIRAN_LIBEXECDIR="\"/nonexistent\""
       -DKAIRAN_TEMPLATE_DIR="\"$srcdir/templates\"" -DKAIRAN_SRC_TEMPLATE_DIR="\"$srcdir/templates\"")
 CFLAGS="-std=gnu11 -g -O1 -Wno-unused-command-line-argument -I$builddir -I$srcdir/src/lib -I$srcdir/src $PKG_CFLAGS"
 
