@@ -695,7 +695,19 @@ class Sink:
         return int(found[-1].split("sess=")[1].split()[0]) if found else 0
 
     def transactions(self):
-        """List of (mail_from, [rcpts], message bytes) for every dump file."""
+        """List of (mail_from, [rcpts], message bytes) for every dump file.
+        smtp-sink writes a dump file while the transaction goes on: wait
+        until no file has changed for a moment, so none is read half-written."""
+        for _ in range(50):
+            now = time.time()
+            try:
+                fresh = any(now - os.stat(os.path.join(self.dir, n)).st_mtime < 0.25
+                            for n in os.listdir(self.dir))
+            except FileNotFoundError:
+                fresh = True
+            if not fresh:
+                break
+            time.sleep(0.1)
         out = []
         for name in sorted(os.listdir(self.dir)):
             p = os.path.join(self.dir, name)
