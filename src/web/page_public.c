@@ -13,6 +13,7 @@
  * POST without a valid signature (the generic link of a post queued
  * once for all members) changes nothing and answers 400/403. */
 #include "config.h"
+#include "ctl/ratelimit.h"
 #include "webint.h"
 #include "address.h"
 #include "crypto.h"
@@ -202,8 +203,17 @@ page_subscribe(WebCtx *c, const char *list, const char *action)
         sub_form(c, 400, list, action, T(c, "Please enter a valid mail address."), NULL, form(c, "address"));
         return;
     }
+    /* the same confirm_limit as command mail: no mail-bombing through the form */
+    if (ratelimit_take(c->inst, list, RATE_CONFIRM, addr) != RATE_OK) {
+        log_info("%s: web %s for <%s> refused: confirm_limit reached", list, action, addr);
+        g_free(addr);
+        web_fail(c, 429, T(c, "Too many requests for this address. Please try again in an hour."));
+        return;
+    }
     r = subscription_request(c->inst, list, action, addr,
                              form(c, "name") && *form(c, "name") ? form(c, "name") : NULL, &message, &e);
+    if (r != SUB_CONFIRM_SENT)
+        ratelimit_give_back(c->inst, list, RATE_CONFIRM, addr);
     if (e) {
         log_warn("%s: web %s of <%s>: %s", list, action, addr, e->message);
         g_error_free(e);

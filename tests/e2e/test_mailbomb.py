@@ -105,4 +105,13 @@ db.close()
 n = len(mails_to("attacker@example.net"))
 inst.deliver("team", ctl_mail("help", frm="attacker@example.net"), sender="attacker@example.net", mode="--ctl")
 t.eq(len(mails_to("attacker@example.net")), n + 1, "an hour later the sender is answered again")
+
+# 8. the web subscribe form counts against the same confirm_limit
+from kt import WebClient
+web = WebClient(inst, cgi=True)
+codes = [web.form_post("/list/team/subscribe", data={"address": "webvictim@example.net"}).status for _ in range(7)]
+t.eq(codes, [200] * 5 + [429] * 2, "web subscribe form: 5 confirmations, then 429 for that address")
+t.eq(len(mails_to("webvictim@example.net", "confirm_subscribe")), 5, "no more than confirm_limit confirmations via the web")
+r = web.form_post("/list/team/subscribe", data={"address": "someone-else@example.net"})
+t.eq(r.status, 200, "another address is still served by the form")
 t.done()
