@@ -50,8 +50,5 @@ gboolean queue_journal_append(const Instance *inst, const char *id,
                               const char *lines, GError **error);
 /* queue_remove - remove a finished message (env first, then the rest). */
 void queue_remove(const Instance *inst, const char *id);
-/* queue_print - `kairan queue`: mailq-style listing on stdout; returns
- * the number of messages. */
-int queue_print(const Instance *inst);
 
 #endif
