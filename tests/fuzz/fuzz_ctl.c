@@ -64,18 +64,17 @@ check_line(CtlReply *reply, const char *line, gint64 last)
     {
         char **m = g_strsplit(masked, " ", 0);
         int n = (int) g_strv_length(argv), secret = -1;
-        if (n >= 3 && g_ascii_strcasecmp(argv[0], "admin") == 0 &&
-            g_ascii_strncasecmp(argv[1], "pass", 4) == 0)
+        static const char *const pw[] = { "pass", "passwd", "password", NULL };
+        char *w0 = g_ascii_strdown(argv[0], -1), *w1 = g_ascii_strdown(argv[1] ? argv[1] : "", -1);
+        if (n >= 3 && g_str_equal(w0, "admin") && g_strv_contains(pw, w1))
             secret = 2;
-        else if (n >= 2 && (g_ascii_strcasecmp(argv[0], "approve") == 0 ||
-                            g_ascii_strncasecmp(argv[0], "pass", 4) == 0))
+        else if (n >= 2 && (g_str_equal(w0, "approve") ||
+                            (g_strv_contains(pw, w0) && !g_str_equal(w0, "pass"))))
             secret = 1;
+        g_free(w0);
+        g_free(w1);
         if ((int) g_strv_length(m) != n ||
-            (secret > 0 && !g_str_equal(argv[secret], "") && !g_str_equal(m[secret], "********") &&
-             (g_ascii_strcasecmp(argv[secret - 1], "pass") == 0 ||
-              g_ascii_strcasecmp(argv[secret - 1], "passwd") == 0 ||
-              g_ascii_strcasecmp(argv[secret - 1], "password") == 0 ||
-              g_ascii_strcasecmp(argv[secret - 1], "approve") == 0))) {
+            (secret > 0 && !g_str_equal(m[secret], "********"))) {
             fprintf(stderr, "password not masked: \"%s\" -> \"%s\"\n", line, masked);
             abort();
         }
