@@ -91,7 +91,8 @@ digest_parse_range(const char *range, gint64 last, guint max, const char **why)
         g_array_unref(nums);
         return NULL;
     }
-    qsort(nums->data, nums->len, sizeof(gint64), cmp_num);
+    if (nums->len > 1)   /* an empty GArray has no data: qsort(NULL) is UB */
+        qsort(nums->data, nums->len, sizeof(gint64), cmp_num);
     for (guint i = 1; i < nums->len;) {       /* unique */
         if (g_array_index(nums, gint64, i) == g_array_index(nums, gint64, i - 1))
             g_array_remove_index(nums, i);

@@ -69,7 +69,7 @@ strip_reply_prefixes(const char *s)
 }
 
 /* clean_line - a candidate command line: blanks trimmed, '#' dropped,
- * blanks inside collapsed.  NULL for lines that are skipped. */
+ * blanks (and CR, LF, FF, VT) inside collapsed to one blank.  NULL for lines that are skipped. */
 static char *
 clean_line(const char *raw)
 {
@@ -85,7 +85,9 @@ clean_line(const char *raw)
         g_free(s);
         return NULL;
     }
-    words = g_strsplit_set(s, " \t", 0);
+    /* a CR or LF inside a line (a bare CR in the body, a decoded
+     * Subject) is a blank too: a command line never holds a line end */
+    words = g_strsplit_set(s, " \t\r\n\f\v", 0);
     g_free(s);
     {
         GPtrArray *keep = g_ptr_array_new();

@@ -139,3 +139,32 @@ pop3_parse_command(const char *line, Pop3Command *cmd)
     }
     return TRUE;
 }
+
+int
+pop3_sasl_plain_parse(const char *b64, guchar **raw, gsize *len, const char **authcid,
+                      const char **passwd)
+{
+    const char *nul1, *nul2 = NULL, *r;
+
+    *raw = NULL;
+    *len = 0;
+    *authcid = *passwd = NULL;
+    for (const char *p = b64; *p; p++)
+        if (!g_ascii_isalnum(*p) && *p != '+' && *p != '/' && *p != '=')
+            return 1;
+    *raw = g_base64_decode(b64, len);
+    *raw = g_realloc(*raw, *len + 1);
+    (*raw)[*len] = '\0';
+    r = (const char *) *raw;
+    nul1 = memchr(r, '\0', *len);
+    if (nul1)
+        nul2 = memchr(nul1 + 1, '\0', *len - (gsize) (nul1 + 1 - r));
+    if (!nul2)
+        return 2;
+    *authcid = nul1 + 1;
+    *passwd = nul2 + 1;
+    if (strlen(*passwd) != *len - (gsize) (*passwd - r) ||
+        (nul1 != r && strcmp(r, *authcid) != 0))
+        return 2;
+    return 0;
+}

@@ -41,6 +41,13 @@ typedef struct {
  * pop3_command_clear(). */
 gboolean pop3_parse_command(const char *line, Pop3Command *cmd);
 void pop3_command_clear(Pop3Command *cmd);
+/* pop3_sasl_plain_parse - decode an AUTH PLAIN response (RFC 4616,
+ * "authzid NUL authcid NUL passwd"; authzid empty or equal to authcid).
+ * 0: well formed, *authcid and *passwd point into *raw; 1: not base64
+ * (*raw NULL); 2: malformed.  *raw (*len bytes + NUL) is the caller's to
+ * wipe and g_free. */
+int pop3_sasl_plain_parse(const char *b64, guchar **raw, gsize *len, const char **authcid,
+                          const char **passwd);
 /* pop3_parse_msgnum - a message number argument, or 0 if not valid. */
 guint64 pop3_parse_msgnum(const char *s);
 

@@ -135,31 +135,19 @@ do_pass(Session *s, const char *password)
 }
 
 /* sasl_plain - decode "authzid NUL authcid NUL passwd" (RFC 4616) and
- * log in; authzid must be empty or the same as authcid. */
+ * log in (pop3_sasl_plain_parse in command.c does the decoding). */
 static void
 sasl_plain(Session *s, const char *b64)
 {
     gsize len = 0;
-    guchar *raw;
-    const char *nul1, *nul2 = NULL, *authcid, *passwd;
-    gboolean well_formed = FALSE;
+    guchar *raw = NULL;
+    const char *authcid = NULL, *passwd = NULL;
+    int rc = pop3_sasl_plain_parse(b64, &raw, &len, &authcid, &passwd);
+    gboolean well_formed = rc == 0;
 
-    for (const char *p = b64; *p; p++)
-        if (!g_ascii_isalnum(*p) && *p != '+' && *p != '/' && *p != '=') {
-            pop3_conn_printf(s->c, "-ERR invalid base64 in AUTH PLAIN");
-            return;
-        }
-    raw = g_base64_decode(b64, &len);
-    raw = g_realloc(raw, len + 1);
-    raw[len] = '\0';
-    nul1 = memchr(raw, '\0', len);
-    if (nul1)
-        nul2 = memchr(nul1 + 1, '\0', len - (gsize) (nul1 + 1 - (const char *) raw));
-    if (nul2) {
-        authcid = nul1 + 1;
-        passwd = nul2 + 1;
-        well_formed = strlen(passwd) == len - (gsize) (passwd - (const char *) raw) &&
-                      (nul1 == (const char *) raw || strcmp((const char *) raw, authcid) == 0);
+    if (rc == 1) {
+        pop3_conn_printf(s->c, "-ERR invalid base64 in AUTH PLAIN");
+        return;
     }
     if (!well_formed) {
         pop3_conn_printf(s->c, "-ERR malformed AUTH PLAIN response");

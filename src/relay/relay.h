@@ -38,6 +38,16 @@ typedef struct {
 
 Relay *relay_config_load(Instance *inst, GError **error);
 void relay_config_free(Relay *r);
+/* smtp_server.c - the pure parts of the SMTP command parser (fuzzed by
+ * tests/fuzz/fuzz_smtp.c). */
+char *smtp_path_arg(const char *arg, const char **params);
+const char *smtp_mail_params(const char *params, gint64 max_size);
+gboolean smtp_auth_plain_split(const char *buf, gsize len, char **user, char **pass);
+typedef struct {
+    gboolean at_start;    /* the next piece starts a line */
+    gboolean prev_crlf;   /* the previous line ended in CRLF */
+} SmtpData;               /* start with { TRUE, TRUE } */
+gboolean smtp_data_line(SmtpData *d, int rc, gboolean crlf, const char **p, gsize *len);
 /* relay_client_allowed - is addr (numeric) inside mynetworks? */
 gboolean relay_client_allowed(const Relay *r, const char *addr);
 /* relay_local_target - for rcpt in our domain: TRUE, and *list and *mode

@@ -104,10 +104,10 @@ reset_txn(Session *s)
     g_ptr_array_set_size(s->rcpts, 0);
 }
 
-/* path_arg - "<addr> PARAMS" after FROM:/TO:; returns the address inside
- * the brackets (allocated) and *params, or NULL on bad syntax. */
-static char *
-path_arg(const char *arg, const char **params)
+/* smtp_path_arg - "<addr> PARAMS" after FROM:/TO:; returns the address
+ * inside the brackets (allocated) and *params, or NULL on bad syntax. */
+char *
+smtp_path_arg(const char *arg, const char **params)
 {
     const char *p = arg, *end;
     while (*p == ' ')
@@ -125,12 +125,79 @@ path_arg(const char *arg, const char **params)
     return g_strndup(p + 1, end - p - 1);
 }
 
+/* smtp_mail_params - check the ESMTP parameters of MAIL FROM; NULL when
+ * they are fine, else the error reply. */
+const char *
+smtp_mail_params(const char *params, gint64 max_size)
+{
+    char **words = g_strsplit(params, " ", -1);
+    const char *err = NULL;
+
+    for (char **w = words; *w && !err; w++) {
+        if (!**w)
+            continue;
+        if (g_ascii_strncasecmp(*w, "SIZE=", 5) == 0) {
+            gint64 sz = g_ascii_strtoll(*w + 5, NULL, 10);
+            if (max_size > 0 && sz > max_size)
+                err = "552 5.3.4 Message size exceeds fixed limit";
+        } else if (g_ascii_strncasecmp(*w, "BODY=", 5) == 0) {
+            if (g_ascii_strcasecmp(*w + 5, "7BIT") != 0 && g_ascii_strcasecmp(*w + 5, "8BITMIME") != 0)
+                err = "501 5.5.4 Unknown BODY type";
+        } else if (g_ascii_strncasecmp(*w, "AUTH=", 5) == 0) {
+            /* RFC 4954 AUTH= parameter: accepted and ignored */
+        } else {
+            err = "555 5.5.4 Unsupported MAIL parameter";
+        }
+    }
+    g_strfreev(words);
+    return err;
+}
+
+/* smtp_auth_plain_split - the decoded AUTH PLAIN response
+ * "authzid NUL user NUL pass" -> *user and *pass (allocated); FALSE
+ * when it does not have that form. */
+gboolean
+smtp_auth_plain_split(const char *buf, gsize len, char **user, char **pass)
+{
+    const char *z1 = memchr(buf, '\0', len);
+    const char *z2 = z1 ? memchr(z1 + 1, '\0', len - (gsize) (z1 + 1 - buf)) : NULL;
+
+    if (!z1 || !z2)
+        return FALSE;
+    *user = g_strndup(z1 + 1, z2 - z1 - 1);
+    *pass = g_strndup(z2 + 1, len - (gsize) (z2 + 1 - buf));
+    return TRUE;
+}
+
+/* smtp_data_line - one line of DATA text as conn_read_line returned it
+ * (rc 1: a whole line, ended by CRLF when crlf; rc 2: a piece of a longer
+ * line).  TRUE when it is the final dot; otherwise *p and *len are the
+ * text to store (dot-unstuffed), followed by a LF when rc is 1. */
+gboolean
+smtp_data_line(SmtpData *d, int rc, gboolean crlf, const char **p, gsize *len)
+{
+    gboolean end = FALSE;
+
+    if (d->at_start && rc == 1 && *len == 1 && (*p)[0] == '.') {
+        if (d->prev_crlf && crlf)
+            end = TRUE;
+        /* "." with a bare LF before or after it is text, never the end:
+         * no SMTP smuggling through us (only CRLF.CRLF ends DATA). */
+    } else if (d->at_start && *len > 0 && (*p)[0] == '.') {
+        (*p)++;
+        (*len)--;
+    }
+    if (rc == 1)
+        d->prev_crlf = crlf;
+    d->at_start = rc == 1;
+    return end;
+}
+
 static void
 cmd_mail(Session *s, const char *arg)
 {
-    const char *params = NULL;
-    char *addr, **words;
-    gboolean ok = TRUE;
+    const char *params = NULL, *err;
+    char *addr;
 
     if (!s->helo) {
         error_reply(s, "503 5.5.1 Send HELO/EHLO first");
@@ -140,7 +207,7 @@ cmd_mail(Session *s, const char *arg)
         error_reply(s, "503 5.5.1 Nested MAIL command");
         return;
     }
-    if (g_ascii_strncasecmp(arg, "FROM:", 5) != 0 || !(addr = path_arg(arg + 5, &params))) {
+    if (g_ascii_strncasecmp(arg, "FROM:", 5) != 0 || !(addr = smtp_path_arg(arg + 5, &params))) {
         error_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return;
     }
@@ -154,30 +221,9 @@ cmd_mail(Session *s, const char *arg)
         }
         addr = n;
     }
-    words = g_strsplit(params, " ", -1);
-    for (char **w = words; *w && ok; w++) {
-        if (!**w)
-            continue;
-        if (g_ascii_strncasecmp(*w, "SIZE=", 5) == 0) {
-            gint64 sz = g_ascii_strtoll(*w + 5, NULL, 10);
-            if (s->r->max_size > 0 && sz > s->r->max_size) {
-                error_reply(s, "552 5.3.4 Message size exceeds fixed limit");
-                ok = FALSE;
-            }
-        } else if (g_ascii_strncasecmp(*w, "BODY=", 5) == 0) {
-            if (g_ascii_strcasecmp(*w + 5, "7BIT") != 0 && g_ascii_strcasecmp(*w + 5, "8BITMIME") != 0) {
-                error_reply(s, "501 5.5.4 Unknown BODY type");
-                ok = FALSE;
-            }
-        } else if (g_ascii_strncasecmp(*w, "AUTH=", 5) == 0) {
-            /* RFC 4954 AUTH= parameter: accepted and ignored */
-        } else {
-            error_reply(s, "555 5.5.4 Unsupported MAIL parameter");
-            ok = FALSE;
-        }
-    }
-    g_strfreev(words);
-    if (!ok) {
+    err = smtp_mail_params(params, s->r->max_size);
+    if (err) {
+        error_reply(s, err);
         g_free(addr);
         return;
     }
@@ -196,7 +242,7 @@ cmd_rcpt(Session *s, const char *arg)
         error_reply(s, "503 5.5.1 Need MAIL before RCPT");
         return;
     }
-    if (g_ascii_strncasecmp(arg, "TO:", 3) != 0 || !(addr = path_arg(arg + 3, &params))) {
+    if (g_ascii_strncasecmp(arg, "TO:", 3) != 0 || !(addr = smtp_path_arg(arg + 3, &params))) {
         error_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return;
     }
@@ -243,7 +289,8 @@ static gboolean
 read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big)
 {
     GString *line = g_string_sized_new(1024);
-    gboolean at_start = TRUE, ok = FALSE, prev_crlf = TRUE;
+    SmtpData d = { TRUE, TRUE };
+    gboolean ok = FALSE;
 
     *too_big = FALSE;
     for (;;) {
@@ -253,19 +300,10 @@ read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big)
 
         if (rc <= 0)
             break;
-        if (at_start && rc == 1 && len == 1 && p[0] == '.') {
-            if (prev_crlf && s->c->crlf) {
-                ok = TRUE;
-                break;
-            }
-            /* "." with a bare LF before or after it is text, never the end:
-             * no SMTP smuggling through us (only CRLF.CRLF ends DATA). */
-        } else if (at_start && len > 0 && p[0] == '.') {
-            p++;
-            len--;
+        if (smtp_data_line(&d, rc, s->c->crlf, &p, &len)) {
+            ok = TRUE;
+            break;
         }
-        if (rc == 1)
-            prev_crlf = s->c->crlf;
         *size += (gint64) len + (rc == 1);
         if (s->r->max_size > 0 && *size > s->r->max_size)
             *too_big = TRUE;
@@ -274,7 +312,6 @@ read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big)
             if (rc == 1)
                 fputc('\n', fp);
         }
-        at_start = rc == 1;
     }
     g_string_free(line, TRUE);
     return ok;
@@ -475,13 +512,8 @@ cmd_auth(Session *s, const char *arg)
             buf = (char *) g_base64_decode(w[1], &len);
         else
             buf = auth_response(s, "", &len);
-        if (buf) {
-            char *z1 = memchr(buf, '\0', len), *z2 = z1 ? memchr(z1 + 1, '\0', len - (z1 + 1 - buf)) : NULL;
-            if (z1 && z2) {
-                user = g_strndup(z1 + 1, z2 - z1 - 1);
-                pass = g_strndup(z2 + 1, len - (z2 + 1 - buf));
-            }
-        }
+        if (buf)
+            (void) smtp_auth_plain_split(buf, len, &user, &pass);
     } else if (g_ascii_strcasecmp(w[0], "LOGIN") == 0) {
         char *u = w[1] ? (char *) g_base64_decode(w[1], &len) : auth_response(s, "VXNlcm5hbWU6", &len);
         if (u) {

@@ -249,7 +249,8 @@ csv_field(GString *out, const char *s)
     gboolean quote;
     if (!s)
         s = "";
-    quote = strpbrk(s, ",\"\r\n") != NULL || (*s && strchr("=+-@", *s));
+    /* csv_split_line also splits at ; and TAB: quote those too */
+    quote = strpbrk(s, ",;\t\"\r\n") != NULL || (*s && strchr("=+-@", *s));
     if (!quote) {
         g_string_append(out, s);
         return;

@@ -41,6 +41,19 @@ test_body_rules(void)
     g_ptr_array_unref(l);
 }
 
+/* found by fuzz_ctl: a bare CR inside a body line, or a CR/LF in a
+ * decoded Subject, stayed inside the command line (and so in the reply,
+ * unmasked: "subscribe\nadmin pass X" was not seen as `admin pass`). */
+static void
+test_line_ends_inside(void)
+{
+    GPtrArray *l = extract("subscribe\nadmin pass secret", "help\rme\n", 20, NULL);
+    g_assert_cmpuint(l->len, ==, 2);
+    g_assert_cmpstr(l->pdata[0], ==, "subscribe admin pass secret");
+    g_assert_cmpstr(l->pdata[1], ==, "help me");
+    g_ptr_array_unref(l);
+}
+
 static void
 test_max(void)
 {
@@ -80,7 +93,15 @@ static void
 test_range(void)
 {
     const char *why = NULL;
-    GArray *a = digest_parse_range("1-3,7,last:2", 10, 100, &why);
+    GArray *a;
+
+    /* found by fuzz_ctl: posts past the last one give an empty range,
+     * which was qsort()ed with a NULL base (UBSan) */
+    a = digest_parse_range("12-15", 10, 100, &why);
+    g_assert_nonnull(a);
+    g_assert_cmpuint(a->len, ==, 0);
+    g_array_unref(a);
+    a = digest_parse_range("1-3,7,last:2", 10, 100, &why);
     g_assert_nonnull(a);
     g_assert_cmpuint(a->len, ==, 6);
     g_assert_cmpint(g_array_index(a, gint64, 0), ==, 1);
@@ -136,6 +157,7 @@ main(int argc, char **argv)
     g_mime_init();
     g_test_add_func("/ctl/subject_reply", test_subject_reply);
     g_test_add_func("/ctl/body_rules", test_body_rules);
+    g_test_add_func("/ctl/line_ends_inside", test_line_ends_inside);
     g_test_add_func("/ctl/max_commands", test_max);
     g_test_add_func("/ctl/mask", test_mask);
     g_test_add_func("/ctl/range", test_range);

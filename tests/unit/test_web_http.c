@@ -93,6 +93,16 @@ test_csv(void)
     csv_field(o, "=cmd()");
     g_assert_cmpstr(o->str, ==, "plain,\"a,\"\"b\"\"\",\"'=cmd()\"");
     g_string_free(o, TRUE);
+    /* found by fuzz_web: csv_split_line splits at ; and TAB, so an
+     * exported name holding one must be quoted to come back whole */
+    o = g_string_new(NULL);
+    csv_field(o, "Doe; John\tJr");
+    g_assert_cmpstr(o->str, ==, "\"Doe; John\tJr\"");
+    f = csv_split_line(o->str);
+    g_assert_cmpstr(f[0], ==, "Doe; John\tJr");
+    g_assert_null(f[1]);
+    g_strfreev(f);
+    g_string_free(o, TRUE);
     f = csv_split_line("x@y.org, \"Doe, John\"\r");
     g_assert_cmpstr(f[0], ==, "x@y.org");
     g_assert_cmpstr(f[1], ==, "Doe, John");
