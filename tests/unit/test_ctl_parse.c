@@ -52,6 +52,12 @@ test_line_ends_inside(void)
     g_assert_cmpstr(l->pdata[0], ==, "subscribe admin pass secret");
     g_assert_cmpstr(l->pdata[1], ==, "help me");
     g_ptr_array_unref(l);
+    /* a line of only VT/FF (not stripped by g_strstrip) is blank, never an
+     * empty command line (argv[0] NULL in run_line) */
+    l = extract("\v", "\v\n\f \v\nhelp\n", 20, NULL);
+    g_assert_cmpuint(l->len, ==, 1);
+    g_assert_cmpstr(l->pdata[0], ==, "help");
+    g_ptr_array_unref(l);
 }
 
 static void
