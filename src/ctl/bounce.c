@@ -72,7 +72,8 @@ part_text(GMimeObject *obj)
             g_mime_object_write_to_stream(GMIME_OBJECT(m), NULL, mem);
     }
     ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    s = g_strndup((const char *) ba->data, ba->len);
+    /* an empty part has no data at all: g_strndup(NULL, 0) is NULL */
+    s = ba->len ? g_strndup((const char *) ba->data, ba->len) : g_strdup("");
     g_object_unref(mem);
     return s;
 }

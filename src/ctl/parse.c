@@ -99,6 +99,10 @@ clean_line(const char *raw)
         g_ptr_array_free(keep, TRUE);
     }
     g_strfreev(words);
+    if (!*joined) {      /* only blanks (a lone VT or FF) */
+        g_free(joined);
+        return NULL;
+    }
     return joined;
 }
 

@@ -159,8 +159,12 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
             GMimeStream *mem;
             GByteArray *content;
             char *value;
-            if (!name || !GMIME_IS_PART(part))
+            /* field and file names are text like every other form value:
+             * a name that is not UTF-8 is no field we know */
+            if (!name || !GMIME_IS_PART(part) || !g_utf8_validate(name, -1, NULL))
                 continue;
+            if (filename && !g_utf8_validate(filename, -1, NULL))
+                filename = NULL;
             mem = g_mime_stream_mem_new();
             if (g_mime_part_get_content(GMIME_PART(part)))
                 g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(part)), mem);

@@ -52,6 +52,12 @@ test_line_ends_inside(void)
     g_assert_cmpstr(l->pdata[0], ==, "subscribe admin pass secret");
     g_assert_cmpstr(l->pdata[1], ==, "help me");
     g_ptr_array_unref(l);
+    /* a line of only VT/FF (not stripped by g_strstrip) is blank, never an
+     * empty command line (argv[0] NULL in run_line) */
+    l = extract("\v", "\v\n\f \v\nhelp\n", 20, NULL);
+    g_assert_cmpuint(l->len, ==, 1);
+    g_assert_cmpstr(l->pdata[0], ==, "help");
+    g_ptr_array_unref(l);
 }
 
 static void
@@ -150,6 +156,27 @@ test_dsn(void)
     g_object_unref(msg);
 }
 
+/* found by fuzz_ctl: an empty delivery-status part (or an embedded
+ * message that did not parse) gave part_text NULL, and parse_dsn_fields
+ * then crashed in g_strsplit(NULL) - kairan deliver died on such a bounce */
+static void
+test_dsn_empty(void)
+{
+    static const char dsn[] =
+        "From: MAILER-DAEMON@mx.example\nSubject: Undelivered\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\nfailed\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "--b\nContent-Type: message/global-delivery-status\n"
+        "--b--\n";
+    GMimeMessage *msg = parse_message_bytes((const guint8 *) dsn, sizeof(dsn) - 1);
+    GPtrArray *f = bounce_failed_recipients(msg, "", NULL);
+    g_assert_nonnull(f);
+    g_assert_cmpuint(f->len, ==, 0);
+    g_ptr_array_unref(f);
+    g_object_unref(msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -163,5 +190,6 @@ main(int argc, char **argv)
     g_test_add_func("/ctl/range", test_range);
     g_test_add_func("/ctl/verp", test_verp);
     g_test_add_func("/ctl/dsn", test_dsn);
+    g_test_add_func("/ctl/dsn_empty", test_dsn_empty);
     return g_test_run();
 }

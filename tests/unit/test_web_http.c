@@ -63,6 +63,28 @@ test_multipart(void)
     g_hash_table_unref(p);
 }
 
+/* found by fuzz_web: a raw 8-bit field or file name in a multipart form
+ * went into the parameters as it was (not UTF-8, unlike every other
+ * decoded name and value) */
+static void
+test_multipart_8bit_names(void)
+{
+    static const char body[] =
+        "--B\r\nContent-Disposition: form-data; name=v\r\x10\r\xf6\x9e\x9b\x99r,name\r\n\r\nx\r\n"
+        "--B\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"\xff.csv\"\r\n\r\ny\r\n"
+        "--B--\r\n";
+    GHashTable *p = params_new();
+    GHashTableIter it;
+    gpointer k, v;
+    g_assert_true(form_parse_multipart(p, "multipart/form-data; boundary=B", (const guint8 *) body, strlen(body)));
+    g_assert_cmpstr(params_get(p, "csv"), ==, "y");
+    g_assert_true(g_utf8_validate(params_get(p, "csv.filename"), -1, NULL));
+    g_hash_table_iter_init(&it, p);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_assert_true(g_utf8_validate(k, -1, NULL));
+    g_hash_table_unref(p);
+}
+
 static void
 test_cookies(void)
 {
@@ -155,6 +177,7 @@ main(int argc, char **argv)
     g_test_add_func("/web/url_decode", test_url_decode);
     g_test_add_func("/web/form", test_form);
     g_test_add_func("/web/multipart", test_multipart);
+    g_test_add_func("/web/multipart_8bit_names", test_multipart_8bit_names);
     g_test_add_func("/web/cookies", test_cookies);
     g_test_add_func("/web/escape", test_escape);
     g_test_add_func("/web/csv", test_csv);
