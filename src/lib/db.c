@@ -219,11 +219,6 @@ db_open(const char *path, gboolean create, GError **error)
         return NULL;
     }
     sqlite3_busy_timeout(db, 60000);
-    /* Every mail is a short-lived process: do not checkpoint (and delete)
-     * the WAL at each close, which would cost three more syncs per mail.
-     * The WAL is durable; SQLite's automatic checkpoint (every 1000 pages)
-     * folds it back into the database file. */
-    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (!db_exec(db, "PRAGMA journal_mode = WAL", error) ||
         !db_exec(db, "PRAGMA synchronous = FULL", error) ||
         !db_exec(db, "PRAGMA foreign_keys = ON", error) ||
