@@ -274,6 +274,14 @@ pop3d_main(int argc, char **argv)
     }
     close(lfd);
     log_info("pop3d stopping (%d sessions open)", g_atomic_int_get(&active_sessions));
+    if (g_atomic_int_get(&active_sessions) > 0) {
+        /* Sessions still running use cfg, the TLS context and OpenSSL's
+         * per-thread state: end the process without freeing or running
+         * exit handlers under their feet.  Nothing is lost: a session's
+         * DELE marks are applied only at its QUIT. */
+        log_close();
+        _exit(0);
+    }
     g_free(where);
     g_free(listen_opt);
     g_free(cfg.home);
