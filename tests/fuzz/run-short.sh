@@ -11,7 +11,11 @@
 # "not ok" and the reproducer is kept in BUILDDIR/tests/fuzz/artifacts/.
 # Skips (TAP SKIP) when clang or the libFuzzer runtime is missing.
 #
-# Environment: FUZZ_SECONDS, FUZZ_ONLY (a harness name, e.g. fuzz_address),
+# Long runs by hand: FUZZ_CPU_SECONDS=1800 FUZZ_SECONDS=86400 stops each
+# harness once it has used 30 CPU-minutes, however busy the machine is.
+#
+# Environment: FUZZ_SECONDS, FUZZ_CPU_SECONDS (stop a harness after this
+# much CPU time), FUZZ_ONLY (harness names, e.g. "fuzz_address fuzz_web"),
 # FUZZ_CORPUS (a directory that keeps the grown corpora between runs),
 # FUZZ_NICE (default 10), FUZZ_LOGDIR (keep each fuzzer's output there).
 set -u
@@ -43,6 +47,7 @@ elif [ $rc != 0 ]; then
     exit 1
 fi
 
+hz=$(getconf CLK_TCK)
 artifacts="$builddir/tests/fuzz/artifacts"
 mkdir -p "$artifacts"
 n=0
@@ -50,7 +55,9 @@ failed=0
 for h in "$srcdir"/tests/fuzz/fuzz_*.c; do
     name=$(basename "$h" .c)
     short=${name#fuzz_}
-    [ -n "${FUZZ_ONLY:-}" ] && [ "$FUZZ_ONLY" != "$name" ] && continue
+    if [ -n "${FUZZ_ONLY:-}" ]; then
+        case " $FUZZ_ONLY " in *" $name "*) ;; *) continue ;; esac
+    fi
     n=$((n + 1))
     if [ -n "${FUZZ_CORPUS:-}" ]; then
         corpus="$FUZZ_CORPUS/$short"
@@ -77,13 +84,31 @@ for h in "$srcdir"/tests/fuzz/fuzz_*.c; do
     start=$(date +%s)
     nice -n "$nice" "$builddir/tests/fuzz/bin/$name" -max_total_time="$seconds" -timeout=20 \
         -rss_limit_mb=2560 -max_len=262144 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/$name-" $dict "$corpus" >"$log/$name.log" 2>&1
+        -artifact_prefix="$artifacts/$name-" $dict "$corpus" >"$log/$name.log" 2>&1 &
+    pid=$!
+    cpu=0
+    stopped_on_cpu=0
+    # Watch the fuzzer's own CPU time (utime + stime, in clock ticks): on a
+    # shared machine wall time says little about how much fuzzing was done.
+    while kill -0 "$pid" 2>/dev/null; do
+        ticks=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || break
+        [ -n "$ticks" ] && cpu=$((ticks / hz))
+        if [ -n "${FUZZ_CPU_SECONDS:-}" ] && [ "$cpu" -ge "$FUZZ_CPU_SECONDS" ]; then
+            stopped_on_cpu=1
+            kill -INT "$pid"
+            break
+        fi
+        sleep 2
+    done
+    wait "$pid"
     rc=$?
+    # libFuzzer exits 72 when interrupted; here the interrupt was ours.
+    [ $stopped_on_cpu = 1 ] && [ $rc = 72 ] && rc=0
     [ -n "${FUZZ_LOGDIR:-}" ] && cp "$log/$name.log" "$FUZZ_LOGDIR/$name.$(date +%H%M%S).log"
     took=$(( $(date +%s) - start ))
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log/$name.log" | tail -n 1)
     if [ $rc = 0 ]; then
-        echo "ok $n - $name: ${runs:-?} runs in ${took}s ($(ls "$corpus" | wc -l) inputs, $nshared from the shared corpus)"
+        echo "ok $n - $name: ${runs:-?} runs in ${took}s, ${cpu} CPU-s ($(ls "$corpus" | wc -l) inputs, $nshared from the shared corpus)"
     else
         failed=1
         echo "not ok $n - $name: exit $rc after ${took}s (artifacts in $artifacts)"
