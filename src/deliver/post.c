@@ -5,6 +5,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "address.h"
+#include "addrfix.h"
 #include "lists.h"
 #include "log.h"
 #include "notify.h"
@@ -34,10 +35,14 @@ parser_options(void)
 GMimeMessage *
 parse_message_bytes(const guint8 *data, gsize len)
 {
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer((const char *) data, len);
+    size_t fixed_len = 0;
+    guint8 *fixed = addrfix_message(data, len, &fixed_len);   /* see addrfix.c */
+    GMimeStream *stream = fixed ? g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len)
+                                : g_mime_stream_mem_new_with_buffer((const char *) data, len);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     GMimeMessage *msg;
 
+    g_free(fixed);             /* the memory stream made its own copy */
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     msg = g_mime_parser_construct_message(parser, parser_options());
     g_object_unref(parser);
@@ -48,11 +53,18 @@ parse_message_bytes(const guint8 *data, gsize len)
 static GMimeMessage *
 parse_message_owned(GByteArray *raw)
 {
-    /* The stream shares raw's buffer: no copy of a large post is made. */
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
+    GMimeStream *stream;
     GMimeParser *parser;
     GMimeMessage *msg;
+    size_t fixed_len = 0;
+    guint8 *fixed = addrfix_message(raw->data, raw->len, &fixed_len);   /* see addrfix.c */
 
+    if (fixed) {               /* rare: an address field with an open comment */
+        g_free(fixed);
+        return parse_message_bytes(raw->data, raw->len);
+    }
+    /* The stream shares raw's buffer: no copy of a large post is made. */
+    stream = g_mime_stream_mem_new_with_byte_array(raw);
     g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);

@@ -8,6 +8,7 @@
  * safe to put back into a header. */
 #include "config.h"
 #include "address.h"
+#include "addrfix.h"
 
 #include <string.h>
 #include <gmime/gmime.h>
@@ -162,12 +163,15 @@ address_from_header(const char *value, char **name)
 {
     InternetAddressList *list;
     char *result = NULL;
+    char *fixed;
 
     if (name)
         *name = NULL;
     if (!value)
         return NULL;
-    list = internet_address_list_parse(NULL, value);
+    fixed = addrfix_value(value);            /* see addrfix.c: a GMime leak */
+    list = internet_address_list_parse(NULL, fixed ? fixed : value);
+    g_free(fixed);
     if (!list)
         return NULL;
     for (int i = 0; i < internet_address_list_length(list) && !result; i++) {

@@ -4,6 +4,7 @@
  * encodings follow the RFCs. */
 #include "config.h"
 #include "httputil.h"
+#include "addrfix.h"
 
 #include <string.h>
 #include <gmime/gmime.h>
@@ -136,6 +137,8 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
     GMimeObject *obj;
     gboolean ok = FALSE;
     char *hdr;
+    guint8 *fixed;
+    size_t fixed_len = 0;
 
     if (strpbrk(content_type, "\r\n")) {
         g_byte_array_unref(whole);
@@ -143,8 +146,17 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
     }
     hdr = g_strdup_printf("MIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n", content_type);
     g_byte_array_append(whole, (guint8 *) hdr, (guint) strlen(hdr));
-    g_byte_array_append(whole, data, (guint) len);
     g_free(hdr);
+    /* GMime parses a message/rfc822 part's address fields as it reads
+     * them and leaks on some (addrfix.c): a stranger's form is repaired
+     * first */
+    fixed = addrfix_message(data, len, &fixed_len);
+    if (fixed) {
+        g_byte_array_append(whole, fixed, (guint) fixed_len);
+        g_free(fixed);
+    } else {
+        g_byte_array_append(whole, data, (guint) len);
+    }
     stream = g_mime_stream_mem_new_with_byte_array(whole);   /* owns whole */
     parser = g_mime_parser_new_with_stream(stream);
     obj = g_mime_parser_construct_part(parser, NULL);

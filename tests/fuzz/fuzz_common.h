@@ -27,21 +27,6 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#ifdef FUZZ_FULL_LEAK_STACKS
-/* Full stacks for leaks: GLib and GMime have no frame pointers, so the
- * fast unwinder stops inside them and lsan.supp could not match the
- * frames of kairan's caller.  Costly (the address harness runs 60 times
- * slower), so only harnesses that reach a suppressed leak define
- * FUZZ_FULL_LEAK_STACKS before including this file.  ASAN_OPTIONS still
- * overrides it. */
-const char *__asan_default_options(void);
-const char *
-__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0:malloc_context_size=12";
-}
-#endif
-
 static char *fuzz_home;
 
 static void

@@ -10,7 +10,6 @@
  *
  * The first input byte picks max_commands and `last`; the rest is a mail.
  * fuzz-corpus: dsn malformed mime */
-#define FUZZ_FULL_LEAK_STACKS 1   /* reaches the GMime leak in lsan.supp */
 #include "fuzz_common.h"
 #include "address.h"
 #include "ctl/ctl.h"

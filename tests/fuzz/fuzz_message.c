@@ -10,7 +10,6 @@
  * The first input byte picks the list (its settings) and the post number;
  * the rest is the mail.
  * fuzz-corpus: attachments dsn japanese malformed mime */
-#define FUZZ_FULL_LEAK_STACKS 1   /* reaches the GMime leak in lsan.supp */
 #include "fuzz_common.h"
 #include "address.h"
 #include "deliver/deliver.h"
