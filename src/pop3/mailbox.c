@@ -235,11 +235,11 @@ pop3_mailbox_send(Pop3Mailbox *mb, guint64 k, gint64 max_body_lines, Pop3Conn *c
             log_warn("%s: read error in archive post %" G_GINT64_FORMAT ": %s", mb->list, num,
                      g_strerror(errno));
             close(fd);
-            c->broken = TRUE;
+            c->net->failed = TRUE;
             *gone = TRUE;
             return TRUE;
         }
-        if (n == 0 || !pop3_encode(&e, buf, (size_t) n, c->out))
+        if (n == 0 || !pop3_encode(&e, buf, (size_t) n, c->net->wbuf))
             break;
         if (!pop3_conn_maybe_flush(c)) {
             close(fd);
@@ -248,7 +248,7 @@ pop3_mailbox_send(Pop3Mailbox *mb, guint64 k, gint64 max_body_lines, Pop3Conn *c
         }
     }
     close(fd);
-    pop3_encode_finish(&e, c->out, TRUE);
+    pop3_encode_finish(&e, c->net->wbuf, TRUE);
     if (!pop3_conn_maybe_flush(c))
         *gone = TRUE;
     return TRUE;

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <openssl/ssl.h>
 #include "instance.h"
+#include "netconn.h"
 
 /* ---- command.c: one command line -> a command ---------------------- */
 
@@ -80,15 +81,9 @@ gint64 pop3_crlf_size_fd(int fd);
 /* ---- conn.c: one client connection ------------------------------- */
 
 typedef struct {
-    int fd;
-    SSL *ssl;               /* non-NULL after STLS */
+    NetConn *net;           /* the socket; net->ssl is set after STLS */
     char *peer;             /* client address as text (no port) */
     gboolean loopback;
-    int timeout_ms;         /* idle timeout for reads and writes */
-    char inbuf[8192];
-    size_t inlen;           /* bytes in inbuf */
-    GString *out;           /* buffered output */
-    gboolean broken;        /* write failed or timed out */
 } Pop3Conn;
 
 typedef enum { POP3_READ_OK, POP3_READ_TOOLONG, POP3_READ_EOF, POP3_READ_TIMEOUT } Pop3ReadStatus;

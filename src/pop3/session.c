@@ -41,10 +41,10 @@ plaintext_allowed(const Session *s)
     case POP3_PLAIN_ANY:
         return TRUE;
     case POP3_PLAIN_TLS:
-        return s->c->ssl != NULL;
+        return s->c->net->ssl != NULL;
     case POP3_PLAIN_LOOPBACK:
     default:
-        return s->c->ssl != NULL || s->c->loopback;
+        return s->c->net->ssl != NULL || s->c->loopback;
     }
 }
 
@@ -63,7 +63,7 @@ send_capa(Session *s)
     pop3_conn_printf(c, "AUTH-RESP-CODE");
     pop3_conn_printf(c, "PIPELINING");
     pop3_conn_printf(c, "EXPIRE NEVER");
-    if (s->state == STATE_AUTHORIZATION && s->cfg->tls && !c->ssl)
+    if (s->state == STATE_AUTHORIZATION && s->cfg->tls && !c->net->ssl)
         pop3_conn_printf(c, "STLS");
     pop3_conn_printf(c, "IMPLEMENTATION kairan-%s", PACKAGE_VERSION);
     pop3_conn_printf(c, ".");
@@ -101,7 +101,7 @@ login_done(Session *s, gboolean ok, const char *how, const char *who)
     }
     s->state = STATE_TRANSACTION;
     log_info("pop3: %s/%s logged in (%s) from %s%s, %u messages", s->login.address,
-             s->login.list, how, s->c->peer, s->c->ssl ? " over TLS" : "", s->mb->count);
+             s->login.list, how, s->c->peer, s->c->net->ssl ? " over TLS" : "", s->mb->count);
     pop3_conn_printf(s->c, "+OK %s has %u messages (%" G_GINT64_FORMAT " octets)",
                      s->login.list, s->mb->count, s->mb->total);
 }
@@ -220,7 +220,7 @@ authorization(Session *s, const Pop3Command *cmd)
     case POP3_CMD_STLS:
         if (!s->cfg->tls)
             pop3_conn_printf(c, "-ERR STLS is not available here");
-        else if (c->ssl)
+        else if (c->net->ssl)
             pop3_conn_printf(c, "-ERR TLS is already active");
         else {
             pop3_conn_printf(c, "+OK Begin TLS negotiation");
@@ -318,10 +318,10 @@ listing(Session *s, const Pop3Command *cmd, gboolean uidl)
         if (mb->deleted[i])
             continue;
         if (uidl)
-            g_string_append_printf(s->c->out, "%u %s.%" G_GINT64_FORMAT "\r\n", i + 1, mb->list,
+            g_string_append_printf(s->c->net->wbuf, "%u %s.%" G_GINT64_FORMAT "\r\n", i + 1, mb->list,
                                    g_array_index(mb->nums, gint64, i));
         else
-            g_string_append_printf(s->c->out, "%u %" G_GINT64_FORMAT "\r\n", i + 1,
+            g_string_append_printf(s->c->net->wbuf, "%u %" G_GINT64_FORMAT "\r\n", i + 1,
                                    g_array_index(mb->sizes, gint64, i));
         if (!pop3_conn_maybe_flush(s->c)) {
             s->state = STATE_DONE;
@@ -455,7 +455,7 @@ pop3_session_run(const Pop3Config *cfg, Pop3Conn *c)
             memset(cmd.argv[0], 0, strlen(cmd.argv[0]));
         pop3_command_clear(&cmd);
         memset(line->str, 0, line->len);
-        if (c->broken)
+        if (c->net->failed)
             break;
     }
     pop3_conn_flush(c);

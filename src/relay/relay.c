@@ -53,8 +53,8 @@ relay_config_load(Instance *inst, GError **error)
     r->retry_min = MAX(1, instance_global_int(inst, "retry_min", 300));
     r->retry_max = MAX(r->retry_min, instance_global_int(inst, "retry_max", 3600));
     r->max_size = instance_global_int(inst, "message_size_limit", 20971520);
-    r->smtpd_timeout = MAX(1, conf_int(inst, "smtpd_timeout", 300));
-    r->smtp_timeout = MAX(1, conf_int(inst, "smtp_timeout", 300));
+    r->smtpd_timeout = CLAMP(conf_int(inst, "smtpd_timeout", 300), 1, 86400);
+    r->smtp_timeout = CLAMP(conf_int(inst, "smtp_timeout", 300), 1, 86400);
     r->connect_timeout = MAX(1, conf_int(inst, "smtp_connect_timeout", 30));
     r->smtpd_max_conn = MAX(1, conf_int(inst, "smtpd_max_connections", 100));
     r->smtpd_max_per_client = MAX(1, conf_int(inst, "smtpd_max_per_client", 20));

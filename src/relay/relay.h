@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 #include <openssl/ssl.h>
 #include "instance.h"
+#include "netconn.h"
 #include "queue.h"
 
 /* The configuration of one relay, from kairan.conf [global]. */
@@ -56,31 +57,6 @@ gboolean relay_client_allowed(const Relay *r, const char *addr);
  * other domains. */
 gboolean relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode);
 
-/* conn.c - a buffered, optionally TLS, blocking socket with timeouts. */
-typedef struct {
-    int fd;
-    SSL *ssl;
-    char rbuf[16384];
-    size_t rpos, rlen;
-    GString *wbuf;
-    gboolean failed;
-    gboolean crlf;          /* the last line read ended in CRLF */
-} Conn;
-Conn *conn_new(int fd, int timeout_sec);
-void conn_free(Conn *c);
-/* conn_read_line - one line without its CRLF or bare LF into line.
- * Returns 1 for a whole line, 2 for max bytes of a longer line (the rest
- * follows), 0 at EOF, -1 on error, -2 on timeout (plain text only; the
- * connection may still be written to).  Flushes output first. */
-int conn_read_line(Conn *c, GString *line, size_t max);
-void conn_write(Conn *c, const void *data, size_t len);
-void conn_printf(Conn *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-gboolean conn_flush(Conn *c);
-gboolean conn_has_input(Conn *c);
-void conn_discard_input(Conn *c);
-gboolean conn_tls_server(Conn *c, SSL_CTX *ctx);
-gboolean conn_tls_client(Conn *c, SSL_CTX *ctx, const char *sni);
-const char *conn_tls_version(Conn *c);
 
 /* tls.c */
 SSL_CTX *tls_server_ctx(const char *cert, const char *key, GError **error);

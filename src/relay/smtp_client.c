@@ -25,7 +25,7 @@
 
 struct SmtpClient {
     Relay *r;
-    Conn *c;
+    NetConn *c;
     char *relay;           /* host[addr]:port, for logs */
     gboolean pipelining, starttls, size, esmtp, eightbitmime;
     int txns;              /* transactions started on this connection */
@@ -76,14 +76,14 @@ smtp_wire_form(const char *data, gsize len)
 /* read_reply - a whole (multi-line) reply: its code, the text lines
  * joined by '\n' in text; -1 when the connection failed. */
 static int
-read_reply(Conn *c, GString *text)
+read_reply(NetConn *c, GString *text)
 {
     GString *line = g_string_sized_new(256);
     int code = -1;
 
     g_string_truncate(text, 0);
     for (;;) {
-        int rc = conn_read_line(c, line, 2048);
+        int rc = netconn_read_line(c, line, 2048);
         if (rc <= 0 || line->len < 3 || !g_ascii_isdigit(line->str[0]) ||
             !g_ascii_isdigit(line->str[1]) || !g_ascii_isdigit(line->str[2])) {
             code = -1;
@@ -163,7 +163,7 @@ static int
 ehlo(SmtpClient *sc, GString *text)
 {
     int code;
-    conn_printf(sc->c, "EHLO %s\r\n", sc->r->inst->hostname);
+    netconn_printf(sc->c, "EHLO %s\r\n", sc->r->inst->hostname);
     code = read_reply(sc->c, text);
     if (code == 250) {
         char **lines = g_strsplit(text->str, "\n", -1);
@@ -185,7 +185,7 @@ ehlo(SmtpClient *sc, GString *text)
     }
     if (code < 0)
         return code;
-    conn_printf(sc->c, "HELO %s\r\n", sc->r->inst->hostname);
+    netconn_printf(sc->c, "HELO %s\r\n", sc->r->inst->hostname);
     sc->esmtp = FALSE;
     return read_reply(sc->c, text);
 }
@@ -200,11 +200,11 @@ session(SmtpClient *sc, const Target *t, gboolean try_tls, GString *text)
     code = ehlo(sc, text);
     if (code != 250 || !try_tls || !sc->starttls)
         return code;
-    conn_printf(sc->c, "STARTTLS\r\n");
+    netconn_printf(sc->c, "STARTTLS\r\n");
     code = read_reply(sc->c, text);
     if (code != 220)
         return code < 0 ? code : 250;           /* go on in clear text */
-    if (!conn_tls_client(sc->c, sc->r->client_tls, t->host))
+    if (!netconn_tls_connect(sc->c, sc->r->client_tls, t->host))
         return -2;
     return ehlo(sc, text);
 }
@@ -230,7 +230,7 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
                 last_code = 421;
                 break;
             }
-            sc->c = conn_new(fd, r->smtp_timeout);
+            sc->c = netconn_new(fd, r->smtp_timeout * 1000);
             code = session(sc, t, attempt == 0, text);
             if (code == 250) {
                 g_string_free(text, TRUE);
@@ -243,14 +243,14 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
                 last = g_strdup_printf("%s said: %s", sc->relay, l);
                 last_code = code;
                 g_free(l);
-                conn_printf(sc->c, "QUIT\r\n");
-                conn_flush(sc->c);
+                netconn_printf(sc->c, "QUIT\r\n");
+                netconn_flush(sc->c);
             } else {
                 last = g_strdup_printf("4.4.2 lost connection with %s during the greeting%s", sc->relay,
                                        code == -2 ? " (TLS handshake failed)" : "");
                 last_code = 421;
             }
-            conn_free(sc->c);
+            netconn_free(sc->c);
             sc->c = NULL;
             if (code != -2)
                 break;                       /* retry only after a failed TLS handshake */
@@ -297,7 +297,7 @@ gboolean
 smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, GBytes *head, GBytes *wire,
                   gint64 size, gboolean eightbit)
 {
-    Conn *c = sc->c;
+    NetConn *c = sc->c;
     GString *text = g_string_new(NULL);
     int code;
     guint accepted = 0;
@@ -309,12 +309,12 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
         res[i].code = 0;
     sc->txns++;
     sc->lost_early = FALSE;
-    conn_printf(c, "MAIL FROM:<%s>", sender);
+    netconn_printf(c, "MAIL FROM:<%s>", sender);
     if (sc->size && size > 0)
-        conn_printf(c, " SIZE=%" G_GINT64_FORMAT, size);
+        netconn_printf(c, " SIZE=%" G_GINT64_FORMAT, size);
     if (sc->eightbitmime && eightbit)
-        conn_printf(c, " BODY=8BITMIME");
-    conn_printf(c, "\r\n");
+        netconn_printf(c, " BODY=8BITMIME");
+    netconn_printf(c, "\r\n");
     if (!sc->pipelining) {
         code = read_reply(c, text);
         if (code < 0) {
@@ -324,12 +324,12 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
         if (code / 100 != 2) {
             for (guint i = 0; i < n; i++)
                 set_result(&res[i], code, sc->relay, text);
-            conn_printf(c, "RSET\r\n");
+            netconn_printf(c, "RSET\r\n");
             ok = read_reply(c, text) > 0;
             goto out;
         }
         for (guint i = 0; i < n; i++) {
-            conn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
+            netconn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
             code = read_reply(c, text);
             if (code < 0)
                 goto lost;
@@ -339,17 +339,17 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
                 accepted++;
         }
         if (accepted == 0) {
-            conn_printf(c, "RSET\r\n");
+            netconn_printf(c, "RSET\r\n");
             ok = read_reply(c, text) > 0;
             goto out;
         }
-        conn_printf(c, "DATA\r\n");
+        netconn_printf(c, "DATA\r\n");
         code = read_reply(c, text);
     } else {
         int mail;
         for (guint i = 0; i < n; i++)
-            conn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
-        conn_printf(c, "DATA\r\n");
+            netconn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
+        netconn_printf(c, "DATA\r\n");
         mail = read_reply(c, text);
         if (mail < 0) {
             sc->lost_early = TRUE;
@@ -377,16 +377,16 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
         for (guint i = 0; i < n; i++)
             if (res[i].code == 0)
                 set_result(&res[i], code, sc->relay, text);
-        conn_printf(c, "RSET\r\n");
+        netconn_printf(c, "RSET\r\n");
         ok = read_reply(c, text) > 0;
         goto out;
     }
     if (head) {
         const char *hdata = g_bytes_get_data(head, &wlen);
-        conn_write(c, hdata, wlen);       /* buffered: goes out with the body */
+        netconn_write(c, hdata, wlen);       /* buffered: goes out with the body */
     }
     wdata = g_bytes_get_data(wire, &wlen);
-    if (!conn_flush(c) || !(conn_write(c, wdata, wlen), conn_flush(c))) {
+    if (!netconn_flush(c) || !(netconn_write(c, wdata, wlen), netconn_flush(c))) {
         set_lost(res, n, sc->relay, "sending the message");
         ok = FALSE;
         goto out;
@@ -416,11 +416,11 @@ smtp_client_close(SmtpClient *sc, gboolean quit)
         return;
     if (sc->c && quit && !sc->c->failed) {
         GString *text = g_string_new(NULL);
-        conn_printf(sc->c, "QUIT\r\n");
+        netconn_printf(sc->c, "QUIT\r\n");
         read_reply(sc->c, text);
         g_string_free(text, TRUE);
     }
-    conn_free(sc->c);
+    netconn_free(sc->c);
     g_free(sc->relay);
     g_free(sc);
 }

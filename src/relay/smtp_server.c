@@ -53,7 +53,7 @@ typedef struct {
 
 typedef struct {
     Relay *r;
-    Conn *c;
+    NetConn *c;
     char *peer;
     char *helo;
     gboolean esmtp, authed, relay_ok;
@@ -294,7 +294,7 @@ read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big)
 
     *too_big = FALSE;
     for (;;) {
-        int rc = conn_read_line(s->c, line, 65536);
+        int rc = netconn_read_line(s->c, line, 65536);
         const char *p = line->str;
         gsize len = line->len;
 
@@ -427,7 +427,7 @@ cmd_data(Session *s)
             return;
         }
         log_info("%s: client=%s, from=<%s>, size=%" G_GINT64_FORMAT "%s%s", qid, s->peer, s->sender, size,
-                 s->c->ssl ? ", tls=" : "", s->c->ssl ? conn_tls_version(s->c) : "");
+                 s->c->ssl ? ", tls=" : "", s->c->ssl ? netconn_tls_version(s->c) : "");
         reply(s, "250 2.0.0 Ok: queued as %s", qid);
         g_free(qid);
     } else {
@@ -481,7 +481,7 @@ auth_response(Session *s, const char *prompt, gsize *len)
     char *out = NULL;
 
     reply(s, "334 %s", prompt);
-    if (conn_read_line(s->c, line, CMD_MAX) == 1 && !g_str_equal(line->str, "*")) {
+    if (netconn_read_line(s->c, line, CMD_MAX) == 1 && !g_str_equal(line->str, "*")) {
         out = (char *) g_base64_decode(line->str, len);
     }
     g_string_free(line, TRUE);
@@ -588,7 +588,7 @@ session_run(Session *s)
 
     reply(s, "220 %s ESMTP kairan", r->inst->hostname);
     while (!s->quit) {
-        int rc = conn_read_line(s->c, line, CMD_MAX);
+        int rc = netconn_read_line(s->c, line, CMD_MAX);
         char *cmd, *arg;
 
         if (rc == -2) {
@@ -599,7 +599,7 @@ session_run(Session *s)
         if (rc <= 0)
             break;
         if (rc == 2) {
-            while ((rc = conn_read_line(s->c, line, CMD_MAX)) == 2)
+            while ((rc = netconn_read_line(s->c, line, CMD_MAX)) == 2)
                 ;
             if (rc <= 0)
                 break;
@@ -640,7 +640,7 @@ session_run(Session *s)
                     error_reply(s, "454 4.7.0 TLS not available");
                 else {
                     reply(s, "220 2.0.0 Ready to start TLS");
-                    if (!conn_tls_server(s->c, r->server_tls))
+                    if (!netconn_tls_accept(s->c, r->server_tls))
                         break;
                     reset_txn(s);
                     g_clear_pointer(&s->helo, g_free);
@@ -655,7 +655,7 @@ session_run(Session *s)
             break;
         }
     }
-    conn_flush(s->c);
+    netconn_flush(s->c);
     g_string_free(line, TRUE);
 }
 
@@ -666,7 +666,7 @@ session_thread(gpointer data)
     int *count;
 
     session_run(s);
-    conn_free(s->c);
+    netconn_free(s->c);
     g_mutex_lock(&conn_lock);
     conn_total--;
     count = g_hash_table_lookup(conn_per_client, s->peer);
@@ -732,7 +732,7 @@ listen_thread(gpointer data)
         }
         Session *s = g_new0(Session, 1);
         s->r = r;
-        s->c = conn_new(fd, r->smtpd_timeout);
+        s->c = netconn_new(fd, r->smtpd_timeout * 1000);
         s->peer = g_strdup(host);
         s->relay_ok = relay_client_allowed(r, host);
         s->rcpts = g_ptr_array_new_with_free_func(rcpt_free);
