@@ -1,5 +1,7 @@
-/* pop3d.c - `kairan pop3d [--listen HOST:PORT]`: the POP3 server that
- * gives members their list's archive (DESIGN.md "POP3").
+/* pop3d.c - `kairan pop3d [--listen HOST:PORT] [--listen-tls HOST:PORT]`:
+ * the POP3 server that gives members their list's archive (DESIGN.md
+ * "POP3"), with STLS on the plain port and, if asked, POP3S (implicit
+ * TLS from the first byte, RFC 8314, port 995 by convention).
  *
  * One thread per client, at most pop3_max_clients at once (one more is
  * told "-ERR [SYS/TEMP]" and closed); each session opens its own
@@ -9,6 +11,8 @@
  * [global] keys of kairan.conf read here:
  *   pop3_listen          HOST:PORT to listen on (127.0.0.1:1110);
  *                        --listen overrides it.  [::1]:1110 for IPv6.
+ *   pop3s_listen         HOST:PORT for POP3S (empty: none); needs
+ *                        tls_cert and tls_key.  --listen-tls overrides it.
  *   tls_cert, tls_key    PEM files; when both are set, STLS is offered.
  *   pop3_plaintext_auth  where USER/PASS and AUTH PLAIN are allowed:
  *                        loopback (default: over TLS, or from a loopback
@@ -56,6 +60,7 @@ on_signal(int sig)
 typedef struct {
     const Pop3Config *cfg;
     int fd;
+    gboolean implicit_tls;      /* accepted on the POP3S port */
 } Job;
 
 static gpointer
@@ -64,7 +69,10 @@ session_thread(gpointer data)
     Job *job = data;
     Pop3Conn *c = pop3_conn_new(job->fd, job->cfg->timeout_ms);
 
-    pop3_session_run(job->cfg, c);
+    if (!job->implicit_tls || pop3_conn_start_tls(c, job->cfg->tls))
+        pop3_session_run(job->cfg, c);
+    else
+        log_info("pop3: TLS handshake with %s failed on the POP3S port", c->peer);
     pop3_conn_free(c);
     OPENSSL_thread_stop();      /* this thread's DRBGs and error queue */
     g_free(job);
@@ -194,22 +202,26 @@ load_config(Instance *inst, Pop3Config *cfg, GError **error)
 int
 pop3d_main(int argc, char **argv)
 {
-    char *listen_opt = NULL, *where;
+    char *listen_opt = NULL, *listen_tls_opt = NULL, *where, *where_tls;
     GOptionEntry entries[] = {
         { "listen", 0, 0, G_OPTION_ARG_STRING, &listen_opt,
           "address to listen on (default: [global] pop3_listen, 127.0.0.1:1110)", "HOST:PORT" },
+        { "listen-tls", 0, 0, G_OPTION_ARG_STRING, &listen_tls_opt,
+          "address for POP3S, TLS from the first byte (default: [global] pop3s_listen, none)",
+          "HOST:PORT" },
         G_OPTION_ENTRY_NULL
     };
     Pop3Config cfg = { 0 };
     GError *error = NULL;
     struct sigaction sa;
     Instance *inst;
-    int lfd;
+    struct pollfd listeners[2];
+    int nlisteners = 1;
 
     cli_parse(&argc, &argv, "pop3d", NULL,
               "POP3 access to list archives (RFC 1939, CAPA, UIDL, TOP, APOP, STLS, AUTH PLAIN).\n"
               "User name ADDRESS/LIST, password set with `kairan passwd LIST ADDRESS`.\n"
-              "kairan.conf [global] keys: pop3_listen, tls_cert, tls_key,\n"
+              "kairan.conf [global] keys: pop3_listen, pop3s_listen, tls_cert, tls_key,\n"
               "pop3_plaintext_auth (loopback|tls|any), pop3_apop (yes|no),\n"
               "pop3_login_delay (2), pop3_login_failures (10), pop3_login_window (15m),\n"
               "pop3_max_clients (100), pop3_timeout (10m).", entries);
@@ -220,9 +232,20 @@ pop3d_main(int argc, char **argv)
     if (!load_config(inst, &cfg, &error))
         cli_exit_error(error);
     where = listen_opt ? g_strdup(listen_opt) : instance_global_default(inst, "pop3_listen", "127.0.0.1:1110");
-    lfd = listen_on(where, &error);
-    if (lfd < 0)
+    where_tls = listen_tls_opt ? g_strdup(listen_tls_opt) : instance_global_default(inst, "pop3s_listen", "");
+    listeners[0] = (struct pollfd) { listen_on(where, &error), POLLIN, 0 };
+    if (listeners[0].fd < 0)
         cli_exit_error(error);
+    if (*where_tls) {
+        if (!cfg.tls)
+            cli_exit_error(g_error_new(KAIRAN_ERROR, EXIT_CONFIG,
+                                       "POP3S on %s needs tls_cert and tls_key in [global] of kairan.conf",
+                                       where_tls));
+        listeners[1] = (struct pollfd) { listen_on(where_tls, &error), POLLIN, 0 };
+        if (listeners[1].fd < 0)
+            cli_exit_error(error);
+        nlisteners = 2;
+    }
     instance_free(inst);
 
     memset(&sa, 0, sizeof(sa));
@@ -233,17 +256,24 @@ pop3d_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     pop3_ratelimit_init();
     pop3_size_cache_init();
-    log_info("pop3d listening on %s%s", where, cfg.tls ? " (STLS offered)" : "");
+    log_info("pop3d listening on %s%s%s%s", where, cfg.tls ? " (STLS offered)" : "",
+             nlisteners > 1 ? ", POP3S on " : "", nlisteners > 1 ? where_tls : "");
     printf("kairan pop3d: listening on %s\n", where);
+    if (nlisteners > 1)
+        printf("kairan pop3d: POP3S on %s\n", where_tls);
     fflush(stdout);
 
     while (!stopping) {
-        struct pollfd pfd = { lfd, POLLIN, 0 };
-        int fd;
+        int fd, which = -1;
 
-        if (poll(&pfd, 1, 500) <= 0)
+        if (poll(listeners, (nfds_t) nlisteners, 500) <= 0)
             continue;
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        for (int i = 0; i < nlisteners && which < 0; i++)
+            if (listeners[i].revents & POLLIN)
+                which = i;
+        if (which < 0)
+            continue;
+        fd = accept4(listeners[which].fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
         if (g_atomic_int_get(&active_sessions) >= cfg.max_clients) {
@@ -259,6 +289,7 @@ pop3d_main(int argc, char **argv)
             GThread *t;
             job->cfg = &cfg;
             job->fd = fd;
+            job->implicit_tls = which == 1;
             g_atomic_int_inc(&active_sessions);
             t = g_thread_try_new("pop3", session_thread, job, &error);
             if (!t) {
@@ -272,7 +303,8 @@ pop3d_main(int argc, char **argv)
             g_thread_unref(t);
         }
     }
-    close(lfd);
+    for (int i = 0; i < nlisteners; i++)
+        close(listeners[i].fd);
     log_info("pop3d stopping (%d sessions open)", g_atomic_int_get(&active_sessions));
     if (g_atomic_int_get(&active_sessions) > 0) {
         /* Sessions still running use cfg, the TLS context and OpenSSL's
@@ -283,7 +315,9 @@ pop3d_main(int argc, char **argv)
         _exit(0);
     }
     g_free(where);
+    g_free(where_tls);
     g_free(listen_opt);
+    g_free(listen_tls_opt);
     g_free(cfg.home);
     g_free(cfg.hostname);
     if (cfg.tls)

@@ -456,18 +456,20 @@ class Pop3d:
     """`kairan pop3d` on a free loopback port; use as a context manager
     (stops the daemon on exit, also on failure)."""
 
-    def __init__(self, inst, **conf):
+    def __init__(self, inst, pop3s=False, **conf):
         if conf:
             set_global(inst, **conf)
         self.inst = inst
         self.port = free_port()
+        self.tls_port = free_port() if pop3s else None
+        args = [KAIRAN, "--home", inst.home, "pop3d", "--listen", f"127.0.0.1:{self.port}"]
+        if pop3s:
+            args += ["--listen-tls", f"127.0.0.1:{self.tls_port}"]
         # output to a file, not a pipe nobody reads (a full pipe would block it)
         self.errfile = inst.path(f"pop3d-{self.port}.err")
         with open(self.errfile, "wb") as err:
-            self.proc = subprocess.Popen([KAIRAN, "--home", inst.home, "pop3d", "--listen",
-                                          f"127.0.0.1:{self.port}"],
-                                         stdout=err, stderr=subprocess.STDOUT)
-        if not wait_port(self.port):
+            self.proc = subprocess.Popen(args, stdout=err, stderr=subprocess.STDOUT)
+        if not wait_port(self.port) or (pop3s and not wait_port(self.tls_port)):
             self.stop()
             raise RuntimeError("pop3d did not start: " + self.output())
 

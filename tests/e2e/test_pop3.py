@@ -10,9 +10,11 @@ import poplib
 import re
 import socket
 import ssl
+import subprocess
 import tempfile
 
-from kt import Tap, Instance, Pop3d, make_msg, self_signed_cert, crlf_size, ctl_mail
+from kt import (Tap, Instance, Pop3d, make_msg, self_signed_cert, crlf_size, ctl_mail, KAIRAN,
+                free_port, set_global)
 
 poplib._MAXLINE = 100000   # one post has a 5000-octet line
 t = Tap()
@@ -303,6 +305,45 @@ with Pop3d(inst, tls_cert=cert, tls_key=key, pop3_plaintext_auth="tls", pop3_log
     p.user("bob@example.org/team")
     t.ok(p.pass_("bobpass").startswith(b"+OK"), "USER/PASS after STLS")
     p.quit()
+
+# POP3S (RFC 8314): TLS from the first byte on a port of its own
+with Pop3d(inst, pop3s=True, tls_cert=cert, tls_key=key, pop3_plaintext_auth="tls", pop3_login_delay="0") as d:
+    p = poplib.POP3_SSL("127.0.0.1", d.tls_port, timeout=10, context=ctx)
+    t.ok(p.getwelcome().startswith(b"+OK"), "POP3S: the greeting comes over TLS", p.getwelcome())
+    t.ok(p.sock.version() is not None, f"POP3S session is TLS ({p.sock.version()})")
+    capa = p.capa()
+    t.ok("STLS" not in capa and "USER" in capa, "POP3S: CAPA offers USER (plaintext_auth = tls) and no STLS", capa)
+    p.user("bob@example.org/team")
+    t.ok(p.pass_("bobpass").startswith(b"+OK"), "POP3S: USER/PASS")
+    resp, lines, _ = p.retr(4)
+    t.eq(b"\n".join(lines) + b"\n", spool(4), "POP3S: RETR is byte-exact")
+    p.quit()
+    # curl, another real client, over pop3s://
+    cr = subprocess.run(["curl", "-s", "--cacert", cert, "--resolve", f"localhost:{d.tls_port}:127.0.0.1",
+                         "-u", "bob@example.org/team:bobpass", f"pop3s://localhost:{d.tls_port}/4"],
+                        capture_output=True, timeout=30)
+    t.ok(cr.stdout.replace(b"\r\n", b"\n") == spool(4), "curl pop3s:// fetches message 4 byte-exact",
+         cr.stderr.decode(errors="replace"))
+    # a client speaking plaintext to the POP3S port gets no POP3 greeting
+    s = socket.create_connection(("127.0.0.1", d.tls_port), timeout=10)
+    s.sendall(b"USER bob@example.org/team\r\n")
+    try:
+        got = s.recv(4096)
+    except (ConnectionError, socket.timeout):
+        got = b""
+    s.close()
+    t.ok(not got.startswith(b"+OK"), "plaintext on the POP3S port: no +OK greeting", got[:80])
+    # the plain port beside it still answers, with STLS
+    p = poplib.POP3("127.0.0.1", d.port, timeout=10)
+    t.ok("STLS" in p.capa(), "the plain port still offers STLS next to POP3S")
+    p.quit()
+    t.ok(d.alive(), "pop3d still running after the POP3S sessions")
+# POP3S without a certificate is a configuration error, said at start
+set_global(inst, tls_cert="", tls_key="")
+r = subprocess.run([KAIRAN, "--home", inst.home, "pop3d", "--listen", f"127.0.0.1:{free_port()}",
+                    "--listen-tls", f"127.0.0.1:{free_port()}"], capture_output=True, timeout=30)
+t.ok(r.returncode == 78, "POP3S without tls_cert/tls_key: exit 78 (configuration)", r)
+t.ok(b"needs tls_cert and tls_key" in r.stderr, "... with a message that says what is missing", r.stderr)
 
 # pop3_apop = no: passwords are kept only as hashes, no APOP banner
 inst.check("passwd", "team", "bob@example.org", stdin=b"bobpass2\n")
