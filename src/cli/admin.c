@@ -385,6 +385,25 @@ cmd_passwd(int argc, char **argv)
     return 0;
 }
 
+/* escape_line_ends - text on one line: backslash, LF and tab written as
+ * \\, \n and \t, the way GLib key files (kairan.conf) take them. */
+static char *
+escape_line_ends(const char *text)
+{
+    GString *out = g_string_new(NULL);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\\')
+            g_string_append(out, "\\\\");
+        else if (*p == '\n')
+            g_string_append(out, "\\n");
+        else if (*p == '\t')
+            g_string_append(out, "\\t");
+        else
+            g_string_append_c(out, *p);
+    }
+    return g_string_free(out, FALSE);
+}
+
 int
 cmd_config(int argc, char **argv)
 {
@@ -402,7 +421,10 @@ cmd_config(int argc, char **argv)
         const SettingDef *defs = settings_table(&n);
         for (size_t i = 0; i < n; i++) {
             char *v = list_setting(inst, argv[1], defs[i].key);
-            printf("%s = %s\n", defs[i].key, v);
+            /* one line a key: a text's line ends are shown as \n (as in kairan.conf) */
+            char *shown = defs[i].type == SETTING_TEXT ? escape_line_ends(v) : NULL;
+            printf("%s = %s\n", defs[i].key, shown ? shown : v);
+            g_free(shown);
             g_free(v);
         }
     } else if (argc == 3) {

@@ -49,6 +49,13 @@ FilterResult filter_attachments(GMimeMessage *msg, const char *mode, const char 
 char *subject_tag_apply(const char *subject, const char *tag_format, const char *list, gint64 num);
 void rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint64 num);
 
+/* The list footer (footer.c). */
+/* footer_expand - text with {list}, {address}, {number}, {unsubscribe}
+ * and {archive} replaced (newly allocated). */
+char *footer_expand(const Instance *inst, const char *list, gint64 num, const char *text);
+/* footer_apply - add footer (UTF-8) at the end of the post's body. */
+void footer_apply(GMimeMessage *msg, const char *footer);
+
 /* Distribution (distribute.c): number, rewrite, archive, queue. */
 gboolean distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
                          const char *author, gint64 *num_out, GError **error);

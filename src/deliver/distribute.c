@@ -143,6 +143,15 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         goto fail;
 
     rewrite_headers(inst, list, msg, num);
+    {
+        char *footer = list_setting(inst, list, "footer");
+        if (*footer) {
+            char *text = footer_expand(inst, list, num, footer);
+            footer_apply(msg, text);
+            g_free(text);
+        }
+        g_free(footer);
+    }
     author_from = g_strdup(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
     out = dmarc_apply(inst, list, msg, dmarc);        /* dmarc.c: the index keeps the author */
     path = archive_path(inst, list, num);

@@ -61,6 +61,9 @@ static const SettingDef table[] = {
     { "dmarc", SETTING_ENUM, "auto", "auto|munge|wrap|off",
       "DMARC-safe posts: rewrite From when the author's domain has p=reject|quarantine (auto), always (munge), "
       "send the post as a message/rfc822 attachment (wrap), or never (off)" },
+    { "footer", SETTING_TEXT, "", NULL,
+      "text added at the end of every post; {list}, {address}, {number}, {unsubscribe} and {archive} "
+      "are replaced (empty = none)" },
 };
 
 const SettingDef *
@@ -124,7 +127,7 @@ setting_validate(const char *key, const char *value, char **why)
         g_free(keys);
         return NULL;
     }
-    if (strpbrk(value, "\r\n") != NULL) {
+    if (def->type != SETTING_TEXT && strpbrk(value, "\r\n") != NULL) {
         *why = g_strdup_printf("%s: a value must be one line", key);
         return NULL;
     }
@@ -135,6 +138,27 @@ setting_validate(const char *key, const char *value, char **why)
     }
     v = g_strstrip(g_strdup(value));
     switch (def->type) {
+    case SETTING_TEXT: {
+        /* CRLF (a browser's textarea) and CR become LF; no other controls */
+        GString *text = g_string_new(NULL);
+        for (const char *p = v; *p; p++) {
+            if (*p == '\r') {
+                g_string_append_c(text, '\n');
+                if (p[1] == '\n')
+                    p++;
+            } else if ((unsigned char) *p < 0x20 && *p != '\n' && *p != '\t') {
+                *why = g_strdup_printf("%s: control characters are not allowed", key);
+                break;
+            } else {
+                g_string_append_c(text, *p);
+            }
+        }
+        if (!*why && text->len > 4096)
+            *why = g_strdup_printf("%s: at most 4096 bytes", key);
+        g_free(v);
+        v = g_string_free(text, FALSE);
+        break;
+    }
     case SETTING_ENUM: {
         char **words = g_strsplit(def->values, "|", 0);
         gboolean ok = g_strv_contains((const char *const *) words, v);

@@ -119,6 +119,7 @@ page_settings(WebCtx *c, const char *list)
             g_free(why);
         }
         tdata_set(it, "value", shown);
+        tdata_set_bool(it, "textarea", defs[i].type == SETTING_TEXT);
         if (defs[i].type == SETTING_ENUM || defs[i].type == SETTING_BOOL) {
             char **vals;
             tdata_set_bool(it, "select", TRUE);

@@ -9,7 +9,7 @@ import email
 import email.policy
 from email.header import Header
 from email.mime.text import MIMEText
-from kt import Tap, Instance, make_msg, DOMAIN
+from kt import Tap, Instance, make_msg, DOMAIN, corpus_files
 
 t = Tap()
 inst = Instance()
@@ -167,6 +167,58 @@ inst.deliver("team", att)
 t.eq(inst.archive_numbers("team")[-1], 9, "attachments = reject refuses the post")
 t.ok(any("attachments" in q["msg"].get_body(("plain",)).get_content() for q in inst.queue()), "and says why")
 inst.config("team", "attachments", "keep")
+
+# --- footer
+inst.config("team", "footer", "-- \nteam list <{address}>, post {number}\nleave: {unsubscribe}")
+listing = inst.check("config", "team")
+t.ok("footer = -- \\nteam list <{address}>, post {number}\\nleave: {unsubscribe}" in listing,
+     "kairan config shows the footer on one line, line ends as \\n")
+t.eq(inst.check("config", "team", "footer"), "-- \nteam list <{address}>, post {number}\nleave: {unsubscribe}\n",
+     "kairan config team footer prints it as it is")
+inst.clear_queue()
+inst.deliver("team", make_msg("with footer", body="Hello all.\n"))
+n = inst.archive_numbers("team")[-1]
+want = f"Hello all.\n-- \nteam list <team@{DOMAIN}>, post {n}\nleave: mailto:team-ctl@{DOMAIN}?body=unsubscribe\n"
+t.eq(inst.archive("team", n).get_content(), want, "plain post: the footer is appended, placeholders filled")
+t.eq(inst.queue()[0]["msg"].get_content(), want, "the copy sent out has it too")
+alt = (b"From: member@example.org\nTo: team@" + DOMAIN.encode() + b"\nSubject: alt\nMIME-Version: 1.0\n"
+       b"Content-Type: multipart/alternative; boundary=AA\n\n--AA\nContent-Type: text/plain\n\nplain\n"
+       b"--AA\nContent-Type: text/html\n\n<p>html</p>\n--AA--\n")
+inst.deliver("team", alt)
+m = inst.archive("team", inst.archive_numbers("team")[-1])
+parts = list(m.iter_parts())
+t.ok(m.get_content_type() == "multipart/mixed" and len(parts) == 2
+     and parts[0].get_content_type() == "multipart/alternative" and "team list" in parts[1].get_content(),
+     "multipart/alternative: wrapped in multipart/mixed with the footer part after it", m.as_string()[:600])
+inst.config("team", "footer", "\u30d5\u30c3\u30bf\u30fc {list}")
+jp = (b"From: member@example.org\nTo: team@" + DOMAIN.encode() + b"\nSubject: jp\nMIME-Version: 1.0\n"
+      b"Content-Type: text/plain; charset=ISO-2022-JP\n\n\x1b$B$3$s$K$A$O\x1b(B\n")
+inst.deliver("team", jp)
+m = inst.archive("team", inst.archive_numbers("team")[-1])
+t.ok(m.get_content_charset() == "iso-2022-jp" and m.get_content() == "\u3053\u3093\u306b\u3061\u306f\n\u30d5\u30c3\u30bf\u30fc team\n",
+     "ISO-2022-JP post: footer in the same charset", m.as_string()[-300:])
+missing = []
+checked = 0
+jp_files = corpus_files("japanese")
+for path in jp_files:
+    before = inst.archive_numbers("team")[-1]
+    r = inst.deliver("team", open(path, "rb").read())
+    if r.returncode != 0 or inst.archive_numbers("team")[-1] != before + 1:
+        continue                     # refused by policy (size, HTML): not this test's business
+    m = inst.archive("team", before + 1)
+    checked += 1
+    texts = [p.get_content() for p in m.walk() if p.get_content_type() == "text/plain"
+             and not p.is_attachment()]
+    if not any("\u30d5\u30c3\u30bf\u30fc team" in x for x in texts):
+        missing.append(os.path.basename(path))
+if jp_files:
+    t.ok(checked > 0 and not missing,
+         f"every Japanese corpus post that was distributed shows the footer ({checked} of {len(jp_files)})", missing)
+else:
+    t.skip("footer on the Japanese corpus", "../shared/corpus is absent")
+inst.config("team", "footer", "")
+inst.deliver("team", make_msg("no footer", body="Plain.\n"))
+t.eq(inst.archive("team", inst.archive_numbers("team")[-1]).get_content(), "Plain.\n", "empty footer: the body is untouched")
 
 # --- loops
 n = inst.archive_numbers("team")[-1]
