@@ -3,9 +3,13 @@
  * header in front.  Envelope sender LIST-admin@domain, so an owner's
  * bounce comes back here; a bounce that quotes our own forwarding header
  * is dropped instead of being forwarded again (no loop between a broken
- * owner address and -admin). */
+ * owner address and -admin).  The forward is DKIM-signed like every
+ * mail kairan sends (d= the list's domain unless the author's domain has
+ * a key of its own here), so the owners' mail servers can tell it from a
+ * forgery of the list. */
 #include "config.h"
 #include "ctl.h"
+#include "dkim.h"
 #include "lists.h"
 #include "log.h"
 #include "queue.h"
@@ -51,8 +55,10 @@ forward_to_owners(Incoming *in)
     g_byte_array_append(data, (const guint8 *) "\n", 1);
     g_byte_array_append(data, in->raw->data, in->raw->len);
     sender = list_address(inst, in->list, "-admin");
-    id = queue_submit(inst, sender, (const char *const *) owners, g_strv_length(owners),
-                      data->data, data->len, &error);
+    id = dkim_sign_bytes(inst, data, &error)
+             ? queue_submit(inst, sender, (const char *const *) owners, g_strv_length(owners),
+                            data->data, data->len, &error)
+             : NULL;
     if (!id) {
         log_error("%s: cannot forward -admin mail: %s", in->list, error->message);
         g_error_free(error);

@@ -7,9 +7,11 @@
  * Action: failed, Status, Diagnostic-Code) and the original headers as
  * text/rfc822-headers.  It is queued with the null sender (so it can
  * never bounce itself) to the original envelope sender; the null sender
- * gets no bounce at all. */
+ * gets no bounce at all.  It is DKIM-signed like every mail kairan
+ * writes (unsigned, with a warning, if the key cannot be used). */
 #include "config.h"
 #include "relay.h"
+#include "dkim.h"
 #include "log.h"
 #include "util.h"
 
@@ -100,6 +102,8 @@ bounce_queue(Relay *r, const char *qid, const char *sender, gint64 arrival,
     GDateTime *now, *arr;
     char *from, *msgid, *hdrs, *arrtext, *data, *bid;
     const char *rcpts[1];
+    GByteArray *bytes;
+    GError *sign_error = NULL;
 
     if (!sender || !*sender) {
         log_info("%s: no bounce for the null sender (%u recipient%s)", qid, n, n == 1 ? "" : "s");
@@ -156,14 +160,22 @@ bounce_queue(Relay *r, const char *qid, const char *sender, gint64 arrival,
     opts = g_mime_format_options_clone(NULL);
     g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_UNIX);
     data = g_mime_object_to_string(GMIME_OBJECT(m), opts);
+    bytes = g_byte_array_new_take((guint8 *) data, strlen(data));
+    data = NULL;
+    /* signed like every mail kairan writes; a key that cannot be used
+     * must not cost the sender the news that the mail failed */
+    if (!dkim_sign_bytes(r->inst, bytes, &sign_error)) {
+        log_warn("%s: the non-delivery notification goes out unsigned: %s", qid, sign_error->message);
+        g_error_free(sign_error);
+    }
     rcpts[0] = sender;
-    char *id = queue_submit(r->inst, "", rcpts, 1, data, strlen(data), error);
+    char *id = queue_submit(r->inst, "", rcpts, 1, bytes->data, bytes->len, error);
     gboolean ok = id != NULL;
     if (id)
         log_info("%s: sender non-delivery notification: %s", qid, id);
 
     g_free(id);
-    g_free(data);
+    g_byte_array_unref(bytes);
     g_mime_format_options_free(opts);
     g_object_unref(tp);
     g_object_unref(dp);

@@ -135,6 +135,16 @@ t.ok(r.returncode == 0 and len(q) == 1 and q[0]["raw"].startswith(b"DKIM-Signatu
 if q:
     verify(q[0]["raw"], "command reply", opendkim=False)
 
+# mail to LIST-admin forwarded to the owners is signed too (d= the list's domain)
+inst.clear_queue()
+r = inst.deliver("team", make_msg(frm="Someone <someone@example.net>", subject="a question for the owners",
+                                  to=f"team-admin@{DOMAIN}"), mode="--admin", sender="someone@example.net")
+q = inst.queue()
+t.ok(r.returncode == 0 and len(q) == 1 and q[0]["raw"].startswith(b"DKIM-Signature:")
+     and b"X-Kairan-Forwarded:" in q[0]["raw"], "a forward to the owners is signed", (r.stderr, q[:1]))
+if q:
+    verify(q[0]["raw"], "forward to the owners", opendkim=False)
+
 # --- Japanese corpus posts -------------------------------------------------
 files = corpus_files("japanese")
 if not files:

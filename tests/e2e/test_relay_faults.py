@@ -3,7 +3,8 @@
 after the back-off), a 5xx reply (an RFC 3464 bounce queued to the
 envelope sender, parsed here as multipart/report), a receiver that drops
 the connection after the message data (retried), `kairan flush`, and the
-null sender getting no bounce."""
+null sender getting no bounce.  Bounces are DKIM-signed (checked with
+dkimpy against the record `kairan dkim-keygen` prints)."""
 import email
 import email.policy
 import re
@@ -17,6 +18,8 @@ if not which("smtp-sink"):
     t.skip_all("smtp-sink (postfix) not installed")
 
 inst = Instance()
+keygen = inst.run("dkim-keygen", DOMAIN, "--selector", "dsn", "--enable")
+dkim_name, dkim_value = dkim_record(keygen.stdout)
 good = Sink()                 # example.org: where senders' bounces go
 bad = Sink(extra=["-r", "RCPT"])   # example.test: 4xx for every RCPT at first
 relay = None
@@ -90,6 +93,14 @@ try:
         t.ok("Subject: hard failure" in (parts[2].get_content() if len(parts) > 2 else ""),
              "original headers included")
         t.ok("status=bounced" in inst.log(), "log line status=bounced")
+        head = raw.replace(b"\r\n", b"\n").split(b"\n\n")[0]
+        t.ok(b"\nDKIM-Signature:" in head and f"d={DOMAIN};".encode() in head,
+             "the bounce is DKIM-signed with the instance's key", raw[:300])
+        ok = dkimpy_verify(raw, {dkim_name: dkim_value})
+        if ok is None:
+            t.skip("the bounce's signature verifies", "dkimpy (python3-dkim) is not installed")
+        else:
+            t.ok(ok, "the bounce's signature verifies (dkimpy)")
     t.ok(wait_for(lambda: "Mail queue is empty" in inst.check("queue"), 10), "queue empty after the bounce")
 
     # 4. the null sender gets no bounce
