@@ -105,6 +105,7 @@ say_subresult(CtlSession *s, SubResult r, const char *action, const char *addres
     case SUB_PENDING_APPROVAL: key = "pending_approval"; break;
     case SUB_ALREADY: key = g_str_equal(action, "subscribe") ? "already_member" : "not_member_addr"; break;
     case SUB_REFUSED: key = error ? NULL : "closed"; break;
+    case SUB_BANNED: key = "banned"; break;
     case SUB_BAD_TOKEN: key = "token_unknown"; break;
     }
     if (key)
@@ -163,6 +164,10 @@ ctl_chaddr_apply(Instance *inst, const char *list, const char *old_addr,
     sqlite3_stmt *st;
     if (member_is(inst, list, new_addr)) {
         g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s is already a member of %s", new_addr, list);
+        return FALSE;
+    }
+    if (list_is_banned(inst, list, new_addr)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "%s is banned from %s (setting banned)", new_addr, list);
         return FALSE;
     }
     if (!db_begin_immediate(inst->db, error))

@@ -247,6 +247,14 @@ post_process(Incoming *in)
         return 0;
     }
 
+    /* banned: dropped without a reply (a reply would only feed the abuser) */
+    if (list_is_banned(inst, list, in->from_addr) || list_is_banned(inst, list, in->envelope_sender)) {
+        log_info("%s: dropped mail from banned <%s> (envelope <%s>, %s)", list,
+                 in->from_addr ? in->from_addr : "", in->envelope_sender,
+                 in->message_id ? in->message_id : "no Message-ID");
+        return 0;
+    }
+
     /* Virus/spam check before anything else is done with it (scan.c). */
     switch (scan_post(in, &reason)) {
     case SCAN_REJECT:

@@ -189,6 +189,10 @@ member_add(Instance *inst, const char *list, const char *addr, const char *name,
 
     if (existed)
         *existed = was;
+    if (!was && list_is_banned(inst, list, addr)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "%s is banned from %s (setting banned)", addr, list);
+        return FALSE;
+    }
     if (was) {
         st = db_prepare(inst->db, "UPDATE members SET name = COALESCE(?, name), post_only = ?,"
                                   " nomail = CASE WHEN ? THEN 1 ELSE nomail END"
@@ -349,6 +353,40 @@ list_is_moderator(const Instance *inst, const char *list, const char *addr)
     gboolean found = addr && g_strv_contains((const char *const *) m, addr);
     g_strfreev(m);
     return found;
+}
+
+gboolean
+list_is_banned(const Instance *inst, const char *list, const char *addr)
+{
+    char *value, *lower;
+    char **patterns;
+    gboolean banned = FALSE;
+
+    if (!addr || !*addr)
+        return FALSE;
+    value = list_setting(inst, list, "banned");
+    if (!*value) {
+        g_free(value);
+        return FALSE;
+    }
+    lower = g_utf8_strdown(addr, -1);
+    patterns = g_strsplit_set(value, " \t", 0);
+    for (int i = 0; patterns[i] && !banned; i++) {
+        const char *p = patterns[i];
+        if (!*p)
+            continue;
+        if (p[0] == '^') {
+            banned = g_regex_match_simple(p, addr, G_REGEX_CASELESS, 0);
+        } else {
+            char *pl = g_utf8_strdown(p, -1);
+            banned = strpbrk(pl, "*?") ? g_pattern_match_simple(pl, lower) : g_str_equal(pl, lower);
+            g_free(pl);
+        }
+    }
+    g_strfreev(patterns);
+    g_free(lower);
+    g_free(value);
+    return banned;
 }
 
 /* The APOP secret (RFC 1939 APOP needs the shared secret itself, not a

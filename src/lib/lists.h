@@ -55,6 +55,9 @@ GString *list_recipient_lines(const Instance *inst, const char *list, const char
  * (moderators default to the owners). */
 gboolean list_is_owner(const Instance *inst, const char *list, const char *addr);
 gboolean list_is_moderator(const Instance *inst, const char *list, const char *addr);
+/* list_is_banned - addr matches the list's `banned` setting (an address,
+ * a * and ? pattern, or a ^regex; all case-insensitive). */
+gboolean list_is_banned(const Instance *inst, const char *list, const char *addr);
 /* list_moderators - moderators, or the owners if none (g_strfreev). */
 char **list_moderators(const Instance *inst, const char *list);
 

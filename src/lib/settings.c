@@ -61,6 +61,10 @@ static const SettingDef table[] = {
     { "dmarc", SETTING_ENUM, "auto", "auto|munge|wrap|off",
       "DMARC-safe posts: rewrite From when the author's domain has p=reject|quarantine (auto), always (munge), "
       "send the post as a message/rfc822 attachment (wrap), or never (off)" },
+    { "banned", SETTING_PATTERNS, "", NULL,
+      "addresses that may neither subscribe nor post (their posts are dropped without a reply): "
+      "an address, a pattern with * and ? such as *@spam.example, or a regular expression starting with ^; "
+      "blank separated" },
     { "footer", SETTING_TEXT, "", NULL,
       "text added at the end of every post; {list}, {address}, {number}, {unsubscribe} and {archive} "
       "are replaced (empty = none)" },
@@ -204,6 +208,34 @@ setting_validate(const char *key, const char *value, char **why)
             else
                 g_string_append_printf(out, "%s%s", out->len ? "," : "", a);
             g_free(a);
+        }
+        g_strfreev(parts);
+        g_free(v);
+        v = g_string_free(out, FALSE);
+        break;
+    }
+    case SETTING_PATTERNS: {
+        char **parts = g_strsplit_set(v, " \t", 0);
+        GString *out = g_string_new(NULL);
+        for (int i = 0; parts[i] && !*why; i++) {
+            GError *re_error = NULL;
+            if (!*parts[i])
+                continue;
+            if (parts[i][0] == '^') {
+                GRegex *re = g_regex_new(parts[i], G_REGEX_CASELESS, 0, &re_error);
+                if (!re) {
+                    *why = g_strdup_printf("%s: '%s' is not a regular expression: %s", key, parts[i],
+                                           re_error->message);
+                    g_error_free(re_error);
+                } else {
+                    g_regex_unref(re);
+                }
+            } else if (!strchr(parts[i], '@')) {
+                *why = g_strdup_printf("%s: '%s' is neither an address, a pattern like *@domain, "
+                                       "nor a regular expression starting with ^", key, parts[i]);
+            }
+            if (!*why)
+                g_string_append_printf(out, "%s%s", out->len ? " " : "", parts[i]);
         }
         g_strfreev(parts);
         g_free(v);

@@ -12,6 +12,7 @@ typedef enum {
     SETTING_DURATION,   /* 300, 5m, 2h, 1d */
     SETTING_STRING,     /* free text on one line */
     SETTING_TEXT,       /* free text, several lines (LF; at most 4 KB) */
+    SETTING_PATTERNS,   /* addresses, *@domain globs, ^regexes; blank separated */
     SETTING_TAG,        /* subject tag: text with at most one %d and %s */
     SETTING_ADDRLIST,   /* addresses separated by ',' or blanks */
     SETTING_TYPELIST,   /* MIME types (type/sub or type/ *) */

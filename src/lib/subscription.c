@@ -187,6 +187,11 @@ subscription_request(Instance *inst, const char *list, const char *action,
         if (member_is(inst, list, address)) {
             set_message(message, "%s is already a member of %s.", address, list);
             r = SUB_ALREADY;
+        } else if (list_is_banned(inst, list, address)) {
+            /* no confirmation mail: a banned address gets nothing from us */
+            set_message(message, "%s may not subscribe to %s.", address, list);
+            log_info("%s: subscription of banned <%s> refused", list, address);
+            r = SUB_BANNED;
         } else if (g_str_equal(policy, "closed")) {
             set_message(message, "%s is closed: only its owners can add members.", list);
             r = SUB_REFUSED;
@@ -234,7 +239,11 @@ subscription_confirm(Instance *inst, const char *token, char **list_out,
     }
     if (g_str_equal(action, "subscribe")) {
         char *policy = list_setting(inst, list, "subscribe_policy");
-        if (g_str_equal(policy, "closed")) {
+        if (list_is_banned(inst, list, address)) {     /* banned after the request */
+            set_message(message, "%s may not subscribe to %s.", address, list);
+            log_info("%s: subscription of banned <%s> refused", list, address);
+            r = SUB_BANNED;
+        } else if (g_str_equal(policy, "closed")) {
             set_message(message, "%s is closed: only its owners can add members.", list);
             r = SUB_REFUSED;
         } else if (g_str_equal(policy, "approve")) {

@@ -13,6 +13,7 @@ typedef enum {
     SUB_PENDING_APPROVAL,   /* confirmed; the owners were asked to approve */
     SUB_ALREADY,            /* already a member / not a member: nothing to do */
     SUB_REFUSED,            /* the list's policy does not allow it */
+    SUB_BANNED,             /* the address matches the list's `banned` */
     SUB_BAD_TOKEN           /* confirm: unknown, expired or used token */
 } SubResult;
 

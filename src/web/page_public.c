@@ -234,6 +234,7 @@ page_subscribe(WebCtx *c, const char *list, const char *action)
     case SUB_ALREADY:
     case SUB_PENDING_APPROVAL:
     case SUB_REFUSED:
+    case SUB_BANNED:            /* said like the rest: no hint to the banned */
     case SUB_BAD_TOKEN:
     default:
         /* Do not tell a stranger whether an address is a member: the

@@ -220,6 +220,20 @@ inst.config("team", "footer", "")
 inst.deliver("team", make_msg("no footer", body="Plain.\n"))
 t.eq(inst.archive("team", inst.archive_numbers("team")[-1]).get_content(), "Plain.\n", "empty footer: the body is untouched")
 
+# --- banned senders: dropped, no reply, logged
+inst.config("team", "banned", "member@example.org")
+inst.clear_queue()
+n = inst.archive_numbers("team")[-1]
+r = inst.deliver("team", make_msg("from a banned member"))
+t.ok(r.returncode == 0 and inst.archive_numbers("team")[-1] == n and inst.queue() == [],
+     "a banned sender's post is dropped without a reply (exit 0)", r.stderr)
+t.ok("dropped mail from banned <member@example.org>" in inst.log(), "and the drop is logged")
+r = inst.deliver("team", make_msg("forged From", frm="someone@example.net"), sender="member@example.org")
+t.ok(inst.archive_numbers("team")[-1] == n, "a banned envelope sender is enough")
+inst.config("team", "banned", "")
+inst.deliver("team", make_msg("unbanned"))
+t.eq(inst.archive_numbers("team")[-1], n + 1, "posts flow again once the ban is lifted")
+
 # --- loops
 n = inst.archive_numbers("team")[-1]
 inst.clear_queue()
