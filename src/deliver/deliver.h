@@ -49,6 +49,18 @@ FilterResult filter_attachments(GMimeMessage *msg, const char *mode, const char 
 char *subject_tag_apply(const char *subject, const char *tag_format, const char *list, gint64 num);
 void rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint64 num);
 
+/* Archive search (archive_search.c). */
+/* message_search_text - the text/plain parts of msg, UTF-8, at most 32 KB. */
+char *message_search_text(GMimeMessage *msg);
+gboolean archive_search_add(Instance *inst, const char *list, gint64 num, const char *subject,
+                            const char *author, const char *body, GError **error);
+/* archive_search_backfill - index up to max_posts posts archived before
+ * the search index existed; how many were done. */
+int archive_search_backfill(Instance *inst, const char *list, int max_posts);
+/* archive_search - the numbers of the posts holding every word of query,
+ * newest first, at most limit. */
+GArray *archive_search(Instance *inst, const char *list, const char *query, int limit);
+
 /* The list footer (footer.c). */
 /* footer_expand - text with {list}, {address}, {number}, {unsubscribe}
  * and {archive} replaced (newly allocated). */

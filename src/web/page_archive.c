@@ -1,5 +1,5 @@
 /* page_archive.c - the archive of a list in the browser: the index by
- * number (newest first, paginated), the thread view (parents found by
+ * number (newest first, paginated), full-text search, the thread view (parents found by
  * In-Reply-To, else the last known References entry), one post with
  * its text decoded from its charset, and its attachments downloaded
  * with their Content-Type and Content-Disposition: attachment.  Who may
@@ -266,6 +266,50 @@ archive_post(WebCtx *c, const char *list, gint64 num, const char *att)
     mailview_free(v);
 }
 
+#define SEARCH_LIMIT 200
+#define BACKFILL_PER_REQUEST 5000
+
+/* archive_search_page - GET .../archive/search?q=WORDS: the posts that
+ * hold every word, newest first (archive_search.c). */
+static void
+archive_search_page(WebCtx *c, const char *list)
+{
+    TData *d = tdata_new();
+    const char *q = param(c, "q");
+    char *title;
+
+    tdata_set(d, "list", list);
+    tdata_set(d, "base", c->req->base);
+    tdata_set_bool(d, "search_form", TRUE);
+    if (q && *q) {
+        GArray *nums;
+        archive_search_backfill(c->inst, list, BACKFILL_PER_REQUEST);   /* posts from before the index */
+        nums = archive_search(c->inst, list, q, SEARCH_LIMIT + 1);
+        tdata_set(d, "q", q);
+        tdata_set_bool(d, "searched", TRUE);
+        tdata_set_int(d, "found", MIN(nums->len, SEARCH_LIMIT));
+        if (nums->len > SEARCH_LIMIT) {
+            tdata_set_bool(d, "more", TRUE);
+            tdata_set_int(d, "limit", SEARCH_LIMIT);
+        }
+        for (guint i = 0; i < nums->len && i < SEARCH_LIMIT; i++) {
+            sqlite3_stmt *st = db_prepare(c->inst->db, "SELECT " POST_COLUMNS " FROM archive WHERE list = ? AND num = ?");
+            sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, g_array_index(nums, gint64, i));
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                Post *p = post_from_row(st);
+                post_item(tdata_add(d, "posts"), p, 0);
+                post_free(p);
+            }
+            sqlite3_finalize(st);
+        }
+        g_array_unref(nums);
+    }
+    title = g_strdup_printf("%s: %s", list, T(c, "Search the archive"));
+    page_render(c, 200, "archive", d, title);
+    g_free(title);
+}
+
 void
 page_archive(WebCtx *c, const char *list)
 {
@@ -284,6 +328,8 @@ page_archive(WebCtx *c, const char *list)
         archive_index(c, list);
     else if (c->nseg == 4 && g_str_equal(c->seg[3], "thread"))
         archive_threads(c, list);
+    else if (c->nseg == 4 && g_str_equal(c->seg[3], "search"))
+        archive_search_page(c, list);
     else if (c->nseg == 4 && parse_num(c->seg[3], &num))
         archive_post(c, list, num, NULL);
     else if (c->nseg == 6 && parse_num(c->seg[3], &num) && g_str_equal(c->seg[4], "attachment"))

@@ -10,6 +10,7 @@ subscribe/unsubscribe confirmed through the mailed link, RFC 8058
 one-click, logout, and the 404/405/413 error pages."""
 import os
 import re
+import sqlite3
 import urllib.parse
 
 from kt import *
@@ -172,6 +173,43 @@ def scenario(kind):
              P + "attachment downloads with its Content-Type and bytes")
         t.ok((r.header("Content-Disposition") or "").startswith("attachment;"), P + "attachment is Content-Disposition: attachment")
 
+        # full-text search (FTS5, trigram): body, subject, author, Japanese, several words
+        tag = kind.upper()
+        inst.deliver("team", make_msg(subject=f"Quarterly report {tag}", body="The zyxwv numbers are in.\n"))
+        n_en = inst.archive_numbers("team")[-1]
+        jp_post = (f"From: Hanako <hanako@example.org>\nTo: team@{DOMAIN}\nSubject: jp {tag}\nMIME-Version: 1.0\n"
+                   "Content-Type: text/plain; charset=ISO-2022-JP\n\n").encode() + \
+            "日本語の会議の議事録です\n".encode("iso-2022-jp")
+        if "hanako@example.org" not in inst.check("members", "team"):
+            inst.subscribe("team", "hanako@example.org")
+        inst.deliver("team", jp_post, sender="hanako@example.org")
+        n_jp = inst.archive_numbers("team")[-1]
+
+        def hits(q):
+            r = c.get("/list/team/archive/search?" + urllib.parse.urlencode({"q": q}))
+            return r.status, [int(x) for x in re.findall(r'<span class="num">#(\d+)</span>', r.text)], r.text
+        st, nums, _ = hits("zyxwv")
+        t.ok(st == 200 and nums == [n_en], P + "search finds a word of the body", nums)
+        t.ok(hits(f"quarterly {tag.lower()}")[1] == [n_en], P + "search: every word must occur (subject, any case)")
+        t.ok(hits("zyxwv nosuchword")[1] == [], P + "search: a missing word gives nothing")
+        t.ok(n_jp in hits("議事録")[1], P + "search finds a three-character Japanese word (ISO-2022-JP post)")
+        t.ok(n_jp in hits("会議")[1], P + "search finds a two-character Japanese word")
+        t.ok(n_jp in hits("Hanako")[1], P + "search finds the author's name")
+        t.ok(n_en not in hits("team:0")[1], P + "search does not match the subject tag the list adds")
+        st, nums, text = hits('<script>alert(1)</script>')
+        t.ok(st == 200 and "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text,
+             P + "the query is shown HTML-escaped")
+        # posts archived before the index existed are indexed on first search
+        db = sqlite3.connect(inst.path("kairan.db"))
+        db.execute("DELETE FROM archive_text WHERE list = 'team'")
+        db.execute("UPDATE archive SET text_indexed = 0 WHERE list = 'team'")
+        db.commit()
+        db.close()
+        t.ok(hits("zyxwv")[1] == [n_en] and n_jp in hits("議事録")[1],
+             P + "posts without an index row are read from the archive files on the first search")
+        r = WebClient(inst, server=server, cgi=(kind == "cgi")).get("/list/team/archive/search?q=zyxwv")
+        t.ok(r.status == 303 and "/login" in r.header("Location"), P + "search follows archive_access (login needed)")
+
         # public subscribe through the mailed link
         anon = WebClient(inst, server=server, cgi=(kind == "cgi"))
         r = anon.get("/list/team/archive")
@@ -198,7 +236,7 @@ def scenario(kind):
         t.ok(r.status == 200 and len(confirm_links(inst)) == 1, P + "unsubscribe form mails a confirmation")
 
         # RFC 8058 one-click
-        import hmac, hashlib, sqlite3
+        import hmac, hashlib
         db = sqlite3.connect(inst.path("kairan.db"))
         secret = db.execute("SELECT value FROM meta WHERE key='secret'").fetchone()[0]
         db.close()

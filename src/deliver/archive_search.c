@@ -1,0 +1,233 @@
+/* archive_search.c - full-text search of a list's archive.
+ *
+ * An SQLite FTS5 table, archive_text(list, num, subject, author, body),
+ * with the trigram tokenizer: it finds any substring of three characters
+ * or more, so Japanese (written without spaces between words) is found
+ * as well as English.  A post's row is written in the same transaction
+ * that numbers and archives it (distribute.c); the text is that of its
+ * text/plain parts as the author wrote them (before the list footer),
+ * at most SEARCH_TEXT_MAX bytes.  Posts archived before the table
+ * existed (archive.text_indexed = 0) are read from their archive files
+ * when a search first needs them (archive_search_backfill).
+ *
+ * A query is split at blanks; every word must occur (in the subject, the
+ * author or the text).  Words of three characters or more go through
+ * the index (FTS5 MATCH with each word as a quoted phrase); shorter ones
+ * are compared by instr() over the rows the longer ones left, because
+ * the trigram index cannot answer them (and SQLite 3.40's LIKE on such
+ * a table misses two-character Japanese words). */
+#include "config.h"
+#include "deliver.h"
+#include "db.h"
+#include "lists.h"
+#include "log.h"
+
+#include <string.h>
+
+#define SEARCH_TEXT_MAX (32 * 1024)
+#define SEARCH_MAX_WORDS 8
+#define SEARCH_MAX_WORD 100
+
+typedef struct {
+    GString *text;
+} TextWalk;
+
+static void
+collect_text(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+    TextWalk *w = data;
+    GMimeContentDisposition *d;
+    char *text;
+
+    (void) parent;
+    if (w->text->len >= SEARCH_TEXT_MAX || !GMIME_IS_TEXT_PART(part) ||
+        !g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "plain"))
+        return;
+    d = g_mime_object_get_content_disposition(part);
+    if (d && g_mime_content_disposition_is_attachment(d))
+        return;
+    text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+    if (text && g_utf8_validate(text, -1, NULL)) {
+        if (w->text->len)
+            g_string_append_c(w->text, '\n');
+        g_string_append(w->text, text);
+    }
+    g_free(text);
+}
+
+char *
+message_search_text(GMimeMessage *msg)
+{
+    TextWalk w = { g_string_new(NULL) };
+    const char *end;
+
+    g_mime_message_foreach(msg, collect_text, &w);
+    if (w.text->len > SEARCH_TEXT_MAX) {
+        /* cut on a character boundary */
+        g_utf8_validate(w.text->str, SEARCH_TEXT_MAX, &end);
+        g_string_truncate(w.text, (gsize) (end - w.text->str));
+    }
+    return g_string_free(w.text, FALSE);
+}
+
+gboolean
+archive_search_add(Instance *inst, const char *list, gint64 num, const char *subject,
+                   const char *author, const char *body, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM archive_text WHERE list = ? AND num = ?");
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    if (!db_step_done(st, error))
+        return FALSE;
+    st = db_prepare(inst->db, "INSERT INTO archive_text(list, num, subject, author, body) VALUES(?, ?, ?, ?, ?)");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    sqlite3_bind_text(st, 3, subject ? subject : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, author ? author : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, body ? body : "", -1, SQLITE_STATIC);
+    if (!db_step_done(st, error))
+        return FALSE;
+    st = db_prepare(inst->db, "UPDATE archive SET text_indexed = 1 WHERE list = ? AND num = ?");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    return db_step_done(st, error);
+}
+
+/* backfill_one - index an old post from its archive file (a file that
+ * cannot be read or parsed is indexed with its subject and author). */
+static gboolean
+backfill_one(Instance *inst, const char *list, gint64 num, const char *subject, const char *author,
+             GError **error)
+{
+    char *path = archive_path(inst, list, num);
+    char *data = NULL, *body = NULL;
+    gsize len = 0;
+    gboolean ok;
+
+    if (g_file_get_contents(path, &data, &len, NULL)) {
+        GMimeMessage *msg = parse_message_bytes((const guint8 *) data, len);
+        if (msg) {
+            body = message_search_text(msg);
+            g_object_unref(msg);
+        }
+    }
+    ok = archive_search_add(inst, list, num, subject, author, body, error);
+    g_free(body);
+    g_free(data);
+    g_free(path);
+    return ok;
+}
+
+int
+archive_search_backfill(Instance *inst, const char *list, int max_posts)
+{
+    sqlite3_stmt *st;
+    GPtrArray *todo = g_ptr_array_new_with_free_func(g_free);
+    GArray *nums = g_array_new(FALSE, FALSE, sizeof(gint64));
+    GError *error = NULL;
+    int done = 0;
+
+    st = db_prepare(inst->db, "SELECT num, subject, COALESCE(from_name || ' ', '') || COALESCE(from_addr, '')"
+                              " FROM archive WHERE list = ? AND text_indexed = 0 ORDER BY num LIMIT ?");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, max_posts);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        gint64 num = sqlite3_column_int64(st, 0);
+        g_array_append_val(nums, num);
+        g_ptr_array_add(todo, g_strdup((const char *) sqlite3_column_text(st, 1)));
+        g_ptr_array_add(todo, g_strdup((const char *) sqlite3_column_text(st, 2)));
+    }
+    sqlite3_finalize(st);
+    if (nums->len > 0 && db_begin_immediate(inst->db, &error)) {
+        for (guint i = 0; i < nums->len; i++) {
+            if (!backfill_one(inst, list, g_array_index(nums, gint64, i), todo->pdata[2 * i],
+                              todo->pdata[2 * i + 1], &error))
+                break;
+            done++;
+        }
+        if (error || !db_commit(inst->db, &error)) {
+            db_rollback(inst->db);
+            done = 0;
+        }
+    }
+    if (error) {
+        log_warn("%s: archive search index not brought up to date: %s", list, error->message);
+        g_error_free(error);
+    }
+    g_array_unref(nums);
+    g_ptr_array_unref(todo);
+    return done;
+}
+
+/* phrase - word as an FTS5 phrase: in double quotes, quotes doubled. */
+static void
+append_phrase(GString *match, const char *word)
+{
+    if (match->len)
+        g_string_append_c(match, ' ');
+    g_string_append_c(match, '"');
+    for (const char *p = word; *p; p++) {
+        if (*p == '"')
+            g_string_append_c(match, '"');
+        g_string_append_c(match, *p);
+    }
+    g_string_append_c(match, '"');
+}
+
+GArray *
+archive_search(Instance *inst, const char *list, const char *query, int limit)
+{
+    GArray *found = g_array_new(FALSE, FALSE, sizeof(gint64));
+    GString *q = g_string_new(query ? query : "");
+    char **words;
+    GPtrArray *shortw = g_ptr_array_new();
+    GString *match = g_string_new(NULL), *sql;
+    sqlite3_stmt *st;
+    int nwords = 0, param = 3;
+
+    g_string_replace(q, "\xe3\x80\x80", " ", 0);      /* the ideographic space separates words too */
+    words = g_strsplit_set(q->str, " \t\r\n", -1);
+    g_string_free(q, TRUE);
+    for (int i = 0; words[i] && nwords < SEARCH_MAX_WORDS; i++) {
+        char *w = words[i];
+        if (!*w || !g_utf8_validate(w, -1, NULL))
+            continue;
+        if (strlen(w) > SEARCH_MAX_WORD) {
+            const char *end;
+            g_utf8_validate(w, SEARCH_MAX_WORD, &end);
+            w[end - w] = '\0';
+        }
+        if (g_utf8_strlen(w, -1) >= 3)
+            append_phrase(match, w);
+        else
+            g_ptr_array_add(shortw, w);
+        nwords++;
+    }
+    if (nwords == 0)
+        goto out;
+    sql = g_string_new("SELECT num FROM archive_text WHERE list = ?1");
+    if (match->len)
+        g_string_append(sql, " AND archive_text MATCH ?2");
+    for (guint i = 0; i < shortw->len; i++)
+        g_string_append_printf(sql, " AND instr(lower(subject || ' ' || author || ' ' || body), lower(?%d)) > 0",
+                               param++);
+    g_string_append_printf(sql, " ORDER BY num DESC LIMIT %d", limit);
+    st = db_prepare(inst->db, sql->str);
+    g_string_free(sql, TRUE);
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (match->len)
+        sqlite3_bind_text(st, 2, match->str, -1, SQLITE_STATIC);
+    for (guint i = 0; i < shortw->len; i++)
+        sqlite3_bind_text(st, 3 + (int) i, shortw->pdata[i], -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        gint64 num = sqlite3_column_int64(st, 0);
+        g_array_append_val(found, num);
+    }
+    sqlite3_finalize(st);
+out:
+    g_string_free(match, TRUE);
+    g_ptr_array_unref(shortw);
+    g_strfreev(words);
+    return found;
+}
