@@ -32,6 +32,22 @@ parser_options(void)
     return opts;
 }
 
+/* subject_made_valid - GMime hands back raw 8-bit octets that follow an
+ * encoded word as they are, so a decoded Subject may be no UTF-8 at all
+ * (found by fuzz_message): every user of the Subject (tags, replies, the
+ * archive index, the web) gets it with such octets replaced by U+FFFD. */
+static GMimeMessage *
+subject_made_valid(GMimeMessage *msg)
+{
+    const char *subject = g_mime_message_get_subject(msg);
+    if (subject && !g_utf8_validate(subject, -1, NULL)) {
+        char *valid = g_utf8_make_valid(subject, -1);
+        g_mime_message_set_subject(msg, valid, "utf-8");
+        g_free(valid);
+    }
+    return msg;
+}
+
 GMimeMessage *
 parse_message_bytes(const guint8 *data, gsize len)
 {
@@ -47,7 +63,7 @@ parse_message_bytes(const guint8 *data, gsize len)
     msg = g_mime_parser_construct_message(parser, parser_options());
     g_object_unref(parser);
     g_object_unref(stream);
-    return msg;
+    return msg ? subject_made_valid(msg) : NULL;
 }
 
 static GMimeMessage *
@@ -71,7 +87,7 @@ parse_message_owned(GByteArray *raw)
     msg = g_mime_parser_construct_message(parser, parser_options());
     g_object_unref(parser);
     g_object_unref(stream);
-    return msg;
+    return msg ? subject_made_valid(msg) : NULL;
 }
 
 /* MIME nesting deeper than this is refused (EXIT_DATAERR): no real mail

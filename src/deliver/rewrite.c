@@ -84,14 +84,19 @@ subject_tag_apply(const char *subject, const char *tag_format, const char *list,
 {
     static const char *re_prefix =
         "^[ \\t]*((re|aw|sv|antw|fw|fwd)(\\[[0-9]+\\]|\\^[0-9]+)?[ \\t]*(:|\xef\xbc\x9a)[ \\t]*)";
-    char *rest, *tag, *result, *pattern, *stripped;
+    char *rest, *tag, *result, *pattern, *stripped, *valid = NULL;
     gboolean had_re = FALSE;
     GRegex *tag_re, *prefix_re;
 
     if (!subject)
         subject = "";
-    if (!tag_format || !*tag_format)
-        return g_strdup(subject);
+    if (!g_utf8_validate(subject, -1, NULL))        /* raw 8-bit text after an encoded word */
+        subject = valid = g_utf8_make_valid(subject, -1);
+    if (!tag_format || !*tag_format) {
+        result = g_strdup(subject);
+        g_free(valid);
+        return result;
+    }
     pattern = tag_regex(tag_format, list);
     tag_re = g_regex_new(pattern, G_REGEX_CASELESS, 0, NULL);
     prefix_re = g_regex_new(re_prefix, G_REGEX_CASELESS, 0, NULL);
@@ -131,6 +136,7 @@ subject_tag_apply(const char *subject, const char *tag_format, const char *list,
     g_strstrip(result);
     g_free(tag);
     g_free(stripped);
+    g_free(valid);
     if (tag_re)
         g_regex_unref(tag_re);
     g_regex_unref(prefix_re);

@@ -140,19 +140,26 @@ setting_validate(const char *key, const char *value, char **why)
         *why = g_strdup_printf("%s: the value is not valid UTF-8 text", key);
         return NULL;
     }
+    for (const char *p = value; *p; p++) {
+        /* no control characters (found by fuzz_template: one reached
+         * List-Id through description); TAB is a blank, and a text
+         * setting keeps its line ends */
+        unsigned char ch = (unsigned char) *p;
+        if ((ch < 0x20 || ch == 0x7f) && ch != '\t' && !(def->type == SETTING_TEXT && (ch == '\n' || ch == '\r'))) {
+            *why = g_strdup_printf("%s: control characters are not allowed", key);
+            return NULL;
+        }
+    }
     v = g_strstrip(g_strdup(value));
     switch (def->type) {
     case SETTING_TEXT: {
-        /* CRLF (a browser's textarea) and CR become LF; no other controls */
+        /* CRLF (a browser's textarea) and CR become LF */
         GString *text = g_string_new(NULL);
         for (const char *p = v; *p; p++) {
             if (*p == '\r') {
                 g_string_append_c(text, '\n');
                 if (p[1] == '\n')
                     p++;
-            } else if ((unsigned char) *p < 0x20 && *p != '\n' && *p != '\t') {
-                *why = g_strdup_printf("%s: control characters are not allowed", key);
-                break;
             } else {
                 g_string_append_c(text, *p);
             }

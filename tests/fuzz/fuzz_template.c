@@ -53,8 +53,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     v = setting_validate(def->key, f[3][0] ? f[3] + 1 : f[3], &why);
     if (!v == !why)
         abort();
-    if (v && strpbrk(v, "\r\n"))
+    /* one line, except a text setting: lines, but never CR or other controls */
+    if (v && (strchr(v, '\r') || (def->type != SETTING_TEXT && strchr(v, '\n'))))
         abort();
+    for (const char *p = v; p && *p; p++)
+        if ((unsigned char) *p < 0x20 && *p != '\n' && *p != '\t')
+            abort();
     g_free(v);
     g_free(why);
     (void) parse_duration(f[3]);

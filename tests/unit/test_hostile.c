@@ -27,6 +27,34 @@ test_setting_utf8(void)
     g_free(v);
 }
 
+/* fuzz_template: control characters were accepted in settings (one
+ * reached List-Id through description); only a text setting keeps its
+ * line ends, and CR becomes LF there. */
+static void
+test_setting_controls(void)
+{
+    char *why = NULL;
+    char *v = setting_validate("description", "team\x04talk", &why);
+    g_assert_null(v);
+    g_assert_nonnull(strstr(why, "control characters"));
+    g_free(why);
+    why = NULL;
+    v = setting_validate("allowed_types", "text/pl\x04", &why);
+    g_assert_null(v);
+    g_free(why);
+    why = NULL;
+    v = setting_validate("description", "a\tb\x7f", &why);
+    g_assert_null(v);
+    g_free(why);
+    why = NULL;
+    v = setting_validate("footer", "-- \r\nline\rtwo\tx", &why);
+    g_assert_cmpstr(v, ==, "-- \nline\ntwo\tx");
+    g_free(v);
+    v = setting_validate("footer", "bell\x07", &why);
+    g_assert_null(v);
+    g_free(why);
+}
+
 /* fuzz_subject: "%7777777777705d" overflowed the width (UBSan). */
 static void
 test_tag_width_overflow(void)
@@ -60,6 +88,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_mime_init();
+    g_test_add_func("/hostile/setting-controls", test_setting_controls);
     g_test_add_func("/hostile/setting-utf8", test_setting_utf8);
     g_test_add_func("/hostile/tag-width-overflow", test_tag_width_overflow);
     g_test_add_func("/hostile/address-del", test_address_del);

@@ -103,6 +103,31 @@ test_corpus_japanese(void)
     g_assert_cmpint(checked, >, 5);
 }
 
+/* found by fuzz_message: raw 8-bit octets after an encoded word come
+ * out of GMime undecoded, so the Subject was no UTF-8; tags, replies,
+ * the archive index and the web now get U+FFFD in their place. */
+static void
+test_raw_8bit(void)
+{
+    static const char mail[] = "From: a@example.org\nSubject: =?utf-8?q?caf=C3=A9?=\xf6\xb2 ok\n\nbody\n";
+    GMimeMessage *m = parse_message_bytes((const guint8 *) mail, sizeof mail - 1);
+    const char *subject;
+    char *tagged;
+    g_assert_nonnull(m);
+    subject = g_mime_message_get_subject(m);
+    g_assert_true(g_utf8_validate(subject, -1, NULL));
+    g_assert_nonnull(strstr(subject, "caf\xc3\xa9"));
+    g_assert_nonnull(strstr(subject, " ok"));
+    g_object_unref(m);
+    tagged = subject_tag_apply("Re: x\xf6\xb2y", "[%s:%05d]", "team", 7);
+    g_assert_true(g_utf8_validate(tagged, -1, NULL));
+    g_assert_true(g_str_has_prefix(tagged, "Re: [team:00007] x"));
+    g_free(tagged);
+    tagged = subject_tag_apply("\xff", "", "team", 7);
+    g_assert_true(g_utf8_validate(tagged, -1, NULL));
+    g_free(tagged);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -111,5 +136,6 @@ main(int argc, char **argv)
     g_test_add_func("/subject/tagging", test_tagging);
     g_test_add_func("/subject/formats", test_formats);
     g_test_add_func("/subject/corpus-japanese", test_corpus_japanese);
+    g_test_add_func("/subject/raw-8bit", test_raw_8bit);
     return g_test_run();
 }
