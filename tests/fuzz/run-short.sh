@@ -12,10 +12,11 @@
 # "not ok" and the reproducer is kept in BUILDDIR/tests/fuzz/artifacts/.
 # Skips (TAP SKIP) when clang or the libFuzzer runtime is missing.
 #
-# Long runs by hand: FUZZ_CPU_SECONDS=1800 FUZZ_SECONDS=86400 stops each
+# Long runs by hand: FUZZ_SEED=random FUZZ_CPU_SECONDS=1800 FUZZ_SECONDS=86400 stops each
 # harness once it has used 30 CPU-minutes, however busy the machine is.
 #
-# Environment: FUZZ_SECONDS, FUZZ_CPU_SECONDS (stop a harness after this
+# Environment: FUZZ_SECONDS, FUZZ_SEED (default 1; "random" for a new
+# seed each run), FUZZ_CPU_SECONDS (stop a harness after this
 # much CPU time), FUZZ_ONLY (harness names, e.g. "fuzz_address fuzz_web"),
 # FUZZ_CORPUS (a directory that keeps the grown corpora between runs),
 # FUZZ_NICE (default 10), FUZZ_LOGDIR (keep each fuzzer's output there).
@@ -49,6 +50,12 @@ elif [ $rc != 0 ]; then
 fi
 
 hz=$(getconf CLK_TCK)
+# The test suite's run starts from a fixed seed, so that a run that
+# passed here passes in CI too; long runs by hand (FUZZ_SEED=random)
+# explore anew each time.
+seed=${FUZZ_SEED:-1}
+seed_opt=
+[ "$seed" != random ] && seed_opt="-seed=$seed"
 artifacts="$builddir/tests/fuzz/artifacts"
 mkdir -p "$artifacts"
 n=0
@@ -83,7 +90,7 @@ for h in "$srcdir"/tests/fuzz/fuzz_*.c; do
     dict=
     [ -f "$srcdir/tests/fuzz/$short.dict" ] && dict="-dict=$srcdir/tests/fuzz/$short.dict"
     start=$(date +%s)
-    nice -n "$nice" "$builddir/tests/fuzz/bin/$name" -max_total_time="$seconds" -timeout=20 \
+    nice -n "$nice" "$builddir/tests/fuzz/bin/$name" -max_total_time="$seconds" -timeout=20 $seed_opt \
         -rss_limit_mb=2560 -max_len=262144 -print_final_stats=1 \
         -artifact_prefix="$artifacts/$name-" $dict "$corpus" >"$log/$name.log" 2>&1 &
     pid=$!
