@@ -454,6 +454,25 @@ format_date(gint64 t, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
 }
 
+#define INDEX_COLUMNS "num, date, from_addr, subject, size"
+
+/* append_index_line - one archive row (INDEX_COLUMNS) as index shows it:
+ * number, date, sender, size, subject. */
+static void
+append_index_line(GString *out, sqlite3_stmt *st)
+{
+    char when[32];
+    const char *subj = (const char *) sqlite3_column_text(st, 3);
+    char *dec = subj ? g_mime_utils_header_decode_text(NULL, subj) : g_strdup("");
+
+    g_strdelimit(dec, "\r\n\t", ' ');
+    format_date(sqlite3_column_int64(st, 1), when, sizeof(when));
+    g_string_append_printf(out, "%6lld  %s  %-28s %7lld  %s\n", (long long) sqlite3_column_int64(st, 0),
+                           when, sqlite3_column_text(st, 2) ? (const char *) sqlite3_column_text(st, 2) : "",
+                           (long long) sqlite3_column_int64(st, 4), dec);
+    g_free(dec);
+}
+
 static void
 cmd_index(CtlSession *s)
 {
@@ -467,20 +486,12 @@ cmd_index(CtlSession *s)
         g_string_free(out, TRUE);
         return;
     }
-    st = db_prepare(inst->db, "SELECT num, date, from_addr, subject, size FROM"
+    st = db_prepare(inst->db, "SELECT " INDEX_COLUMNS " FROM"
                               " (SELECT * FROM archive WHERE list = ? ORDER BY num DESC LIMIT ?) ORDER BY num");
     sqlite3_bind_text(st, 1, s->in->list, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, INDEX_MAX_LINES);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        char when[32];
-        const char *subj = (const char *) sqlite3_column_text(st, 3);
-        char *dec = subj ? g_mime_utils_header_decode_text(NULL, subj) : g_strdup("");
-        g_strdelimit(dec, "\r\n\t", ' ');
-        format_date(sqlite3_column_int64(st, 1), when, sizeof(when));
-        g_string_append_printf(out, "%6lld  %s  %-28s %7lld  %s\n", (long long) sqlite3_column_int64(st, 0),
-                               when, sqlite3_column_text(st, 2) ? (const char *) sqlite3_column_text(st, 2) : "",
-                               (long long) sqlite3_column_int64(st, 4), dec);
-        g_free(dec);
+        append_index_line(out, st);
         n++;
     }
     sqlite3_finalize(st);
@@ -489,6 +500,45 @@ cmd_index(CtlSession *s)
     else
         ctl_reply_raw(s->reply, out->str);
     g_string_free(out, TRUE);
+}
+
+/* cmd_search - search WORDS: the posts holding every word (subject,
+ * author or text; archive_search.c), newest first, as index shows them. */
+static void
+cmd_search(CtlSession *s, char **argv, int argc)
+{
+    Instance *inst = s->in->inst;
+    char *words;
+    GArray *nums;
+    GString *out;
+
+    if (!ctl_archive_allowed(s)) {
+        ctl_reply_say(s->reply, "not_allowed", NULL);
+        return;
+    }
+    if (argc < 2) {
+        ctl_reply_say(s->reply, "usage", "usage", "search WORD [WORD...]", NULL);
+        return;
+    }
+    words = g_strjoinv(" ", argv + 1);
+    archive_search_backfill(inst, s->in->list, 5000);    /* posts from before the index */
+    nums = archive_search(inst, s->in->list, words, INDEX_MAX_LINES);
+    out = g_string_new(NULL);
+    for (guint i = 0; i < nums->len; i++) {
+        sqlite3_stmt *st = db_prepare(inst->db, "SELECT " INDEX_COLUMNS " FROM archive WHERE list = ? AND num = ?");
+        sqlite3_bind_text(st, 1, s->in->list, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, g_array_index(nums, gint64, i));
+        if (sqlite3_step(st) == SQLITE_ROW)
+            append_index_line(out, st);
+        sqlite3_finalize(st);
+    }
+    if (out->len == 0)
+        ctl_reply_say(s->reply, "search_none", "words", words, NULL);
+    else
+        ctl_reply_raw(s->reply, out->str);
+    g_string_free(out, TRUE);
+    g_array_unref(nums);
+    g_free(words);
 }
 
 static void
@@ -634,6 +684,8 @@ ctl_member_command(CtlSession *s, char **argv, int argc)
         cmd_mget(s, argv, argc);
     } else if (g_str_equal(c, "index")) {
         cmd_index(s);
+    } else if (g_str_equal(c, "search")) {
+        cmd_search(s, argv, argc);
     } else if (g_str_equal(c, "members")) {
         cmd_members(s, FALSE);
     } else if (g_str_equal(c, "actives")) {

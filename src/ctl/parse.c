@@ -14,7 +14,7 @@
 
 static const char *const known_commands[] = {
     "help", "guide", "subscribe", "confirm", "unsubscribe", "bye", "signoff", "chaddr",
-    "get", "mget", "index", "members", "actives", "status", "summary", "digest",
+    "get", "mget", "index", "search", "members", "actives", "status", "summary", "digest",
     "nomail", "mail", "password", "admin", "approve", NULL
 };
 

@@ -1,4 +1,4 @@
-"""test_ctl_archive.py - archive commands (get, mget, index) and digests:
+"""test_ctl_archive.py - archive commands (get, mget, index, search) and digests:
 mget returns multipart/digest mails whose message/rfc822 parts are the
 right posts in order, split above mget_max_size; RFC 1153 plain format;
 `kairan digest` sends to digest members only and marks posts digested."""
@@ -86,6 +86,20 @@ inst.config("team", "archive_access", "public")
 q = ctl("index", frm="stranger@example.com")
 t.ok("post number 1" in body_text(q[0]["msg"]), "index for anyone with archive_access = public")
 inst.config("team", "archive_access", "members")
+
+# --- search ----------------------------------------------------------------------
+q = ctl("search number 3")
+txt = body_text(q[0]["msg"])
+t.ok("post number 3" in txt and "post number 4" not in txt, "search: every word must occur (subject)", txt)
+q = ctl("search BODY of post 5")
+txt = body_text(q[0]["msg"])
+t.ok("post number 5" in txt and "post number 6" not in txt, "search: words of the text, any case", txt)
+q = ctl("search nothing-like-this")
+t.ok("No post holds all of: nothing-like-this" in body_text(q[0]["msg"]), "search: nothing found is said")
+q = ctl("search number", frm="stranger@example.com")
+t.ok("not available" in body_text(q[0]["msg"]), "search follows archive_access (refused to a non-member)")
+q = ctl("search")
+t.ok("Usage: search WORD" in body_text(q[0]["msg"]), "search without words: usage")
 
 # --- digests -------------------------------------------------------------------
 ctl("digest on", frm="digester@example.org")
