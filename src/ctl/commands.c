@@ -521,7 +521,7 @@ cmd_search(CtlSession *s, char **argv, int argc)
         return;
     }
     words = g_strjoinv(" ", argv + 1);
-    archive_search_backfill(inst, s->in->list, 5000);    /* posts from before the index */
+    archive_search_update(inst, s->in->list, 5000);    /* posts since the last search */
     nums = archive_search(inst, s->in->list, words, INDEX_MAX_LINES);
     out = g_string_new(NULL);
     for (guint i = 0; i < nums->len; i++) {

@@ -3,12 +3,15 @@
  * An SQLite FTS5 table, archive_text(list, num, subject, author, body),
  * with the trigram tokenizer: it finds any substring of three characters
  * or more, so Japanese (written without spaces between words) is found
- * as well as English.  A post's row is written in the same transaction
- * that numbers and archives it (distribute.c); the text is that of its
- * text/plain parts as the author wrote them (before the list footer),
- * at most SEARCH_TEXT_MAX bytes.  Posts archived before the table
- * existed (archive.text_indexed = 0) are read from their archive files
- * when a search first needs them (archive_search_backfill).
+ * as well as English.  The index is filled when it is needed, not when
+ * a post is archived: trigram indexing costs about 1.5 ms of CPU for a
+ * 10 KB post, and the posting path is the one that must be fast.  Every
+ * search first reads in the posts archived since the last one, newest
+ * first (archive.text_indexed = 0; archive_search_update): the subject
+ * without the list's tag, the author as the archive index keeps it, and
+ * the text/plain parts (also of an attached message, as with
+ * dmarc = wrap) without the footer the list added (archive.footer), at
+ * most SEARCH_TEXT_MAX bytes.
  *
  * A query is split at blanks; every word must occur (in the subject, the
  * author or the text).  Words of three characters or more go through
@@ -21,6 +24,7 @@
 #include "db.h"
 #include "lists.h"
 #include "log.h"
+#include "settings.h"
 
 #include <string.h>
 
@@ -30,6 +34,7 @@
 
 typedef struct {
     GString *text;
+    int depth;              /* attached messages entered */
 } TextWalk;
 
 static void
@@ -40,6 +45,15 @@ collect_text(GMimeObject *parent, GMimeObject *part, gpointer data)
     char *text;
 
     (void) parent;
+    if (GMIME_IS_MESSAGE_PART(part) && w->depth < 4) {      /* dmarc = wrap: the post inside */
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
+        if (inner) {
+            w->depth++;
+            g_mime_message_foreach(inner, collect_text, w);
+            w->depth--;
+        }
+        return;
+    }
     if (w->text->len >= SEARCH_TEXT_MAX || !GMIME_IS_TEXT_PART(part) ||
         !g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "plain"))
         return;
@@ -58,7 +72,7 @@ collect_text(GMimeObject *parent, GMimeObject *part, gpointer data)
 char *
 message_search_text(GMimeMessage *msg)
 {
-    TextWalk w = { g_string_new(NULL) };
+    TextWalk w = { g_string_new(NULL), 0 };
     const char *end;
 
     g_mime_message_foreach(msg, collect_text, &w);
@@ -70,7 +84,7 @@ message_search_text(GMimeMessage *msg)
     return g_string_free(w.text, FALSE);
 }
 
-gboolean
+static gboolean
 archive_search_add(Instance *inst, const char *list, gint64 num, const char *subject,
                    const char *author, const char *body, GError **error)
 {
@@ -94,13 +108,33 @@ archive_search_add(Instance *inst, const char *list, gint64 num, const char *sub
     return db_step_done(st, error);
 }
 
-/* backfill_one - index an old post from its archive file (a file that
- * cannot be read or parsed is indexed with its subject and author). */
+/* without_footer - body with the footer that was added to the post
+ * (archive.footer) cut off its end, if it is there. */
+static void
+without_footer(char *body, const char *footer_added)
+{
+    char *footer = footer_added ? g_strchomp(g_strdup(footer_added)) : NULL;
+    size_t blen, flen;
+
+    if (footer && *footer) {
+        g_strchomp(body);
+        blen = strlen(body);
+        flen = strlen(footer);
+        if (blen >= flen && strcmp(body + blen - flen, footer) == 0)
+            body[blen - flen] = '\0';
+    }
+    g_free(footer);
+}
+
+/* index_one - index a post from its archive file (a file that cannot be
+ * read or parsed is indexed with its subject and author). */
 static gboolean
-backfill_one(Instance *inst, const char *list, gint64 num, const char *subject, const char *author,
-             GError **error)
+index_one(Instance *inst, const char *list, gint64 num, const char *tagged_subject, const char *author,
+          const char *footer, GError **error)
 {
     char *path = archive_path(inst, list, num);
+    char *tag_format = list_setting(inst, list, "subject_tag");
+    char *subject = subject_tag_remove(tagged_subject, tag_format, list);
     char *data = NULL, *body = NULL;
     gsize len = 0;
     gboolean ok;
@@ -109,6 +143,7 @@ backfill_one(Instance *inst, const char *list, gint64 num, const char *subject, 
         GMimeMessage *msg = parse_message_bytes((const guint8 *) data, len);
         if (msg) {
             body = message_search_text(msg);
+            without_footer(body, footer);
             g_object_unref(msg);
         }
     }
@@ -116,20 +151,22 @@ backfill_one(Instance *inst, const char *list, gint64 num, const char *subject, 
     g_free(body);
     g_free(data);
     g_free(path);
+    g_free(subject);
+    g_free(tag_format);
     return ok;
 }
 
 int
-archive_search_backfill(Instance *inst, const char *list, int max_posts)
+archive_search_update(Instance *inst, const char *list, int max_posts)
 {
     sqlite3_stmt *st;
-    GPtrArray *todo = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *todo = g_ptr_array_new_with_free_func(g_free);   /* subject, author, footer per post */
     GArray *nums = g_array_new(FALSE, FALSE, sizeof(gint64));
     GError *error = NULL;
     int done = 0;
 
-    st = db_prepare(inst->db, "SELECT num, subject, COALESCE(from_name || ' ', '') || COALESCE(from_addr, '')"
-                              " FROM archive WHERE list = ? AND text_indexed = 0 ORDER BY num LIMIT ?");
+    st = db_prepare(inst->db, "SELECT num, subject, COALESCE(from_name || ' ', '') || COALESCE(from_addr, ''),"
+                              " footer FROM archive WHERE list = ? AND text_indexed = 0 ORDER BY num DESC LIMIT ?");
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, max_posts);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -137,12 +174,13 @@ archive_search_backfill(Instance *inst, const char *list, int max_posts)
         g_array_append_val(nums, num);
         g_ptr_array_add(todo, g_strdup((const char *) sqlite3_column_text(st, 1)));
         g_ptr_array_add(todo, g_strdup((const char *) sqlite3_column_text(st, 2)));
+        g_ptr_array_add(todo, g_strdup((const char *) sqlite3_column_text(st, 3)));
     }
     sqlite3_finalize(st);
     if (nums->len > 0 && db_begin_immediate(inst->db, &error)) {
         for (guint i = 0; i < nums->len; i++) {
-            if (!backfill_one(inst, list, g_array_index(nums, gint64, i), todo->pdata[2 * i],
-                              todo->pdata[2 * i + 1], &error))
+            if (!index_one(inst, list, g_array_index(nums, gint64, i), todo->pdata[3 * i],
+                           todo->pdata[3 * i + 1], todo->pdata[3 * i + 2], &error))
                 break;
             done++;
         }
@@ -158,6 +196,19 @@ archive_search_backfill(Instance *inst, const char *list, int max_posts)
     g_array_unref(nums);
     g_ptr_array_unref(todo);
     return done;
+}
+
+gint64
+archive_search_pending(Instance *inst, const char *list)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT COUNT(*) FROM archive WHERE list = ? AND text_indexed = 0");
+    gint64 n = 0;
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
 }
 
 /* phrase - word as an FTS5 phrase: in double quotes, quotes doubled. */

@@ -47,16 +47,18 @@ FilterResult filter_attachments(GMimeMessage *msg, const char *mode, const char 
 
 /* Rewrite (rewrite.c). */
 char *subject_tag_apply(const char *subject, const char *tag_format, const char *list, gint64 num);
+/* subject_tag_remove - subject without any tag of the list's format. */
+char *subject_tag_remove(const char *subject, const char *tag_format, const char *list);
 void rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint64 num);
 
 /* Archive search (archive_search.c). */
 /* message_search_text - the text/plain parts of msg, UTF-8, at most 32 KB. */
 char *message_search_text(GMimeMessage *msg);
-gboolean archive_search_add(Instance *inst, const char *list, gint64 num, const char *subject,
-                            const char *author, const char *body, GError **error);
-/* archive_search_backfill - index up to max_posts posts archived before
- * the search index existed; how many were done. */
-int archive_search_backfill(Instance *inst, const char *list, int max_posts);
+/* archive_search_update - index up to max_posts posts archived since
+ * the last search, newest first; how many were done. */
+int archive_search_update(Instance *inst, const char *list, int max_posts);
+/* archive_search_pending - posts not in the search index yet. */
+gint64 archive_search_pending(Instance *inst, const char *list);
 /* archive_search - the numbers of the posts holding every word of query,
  * newest first, at most limit. */
 GArray *archive_search(Instance *inst, const char *list, const char *query, int limit);

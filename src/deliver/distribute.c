@@ -86,11 +86,11 @@ references_text(GMimeMessage *msg)
 
 static gboolean
 index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
-           gint64 size, const char *search_subject, const char *search_text, GError **error)
+           gint64 size, const char *footer_text, GError **error)
 {
     sqlite3_stmt *st = db_prepare(inst->db,
         "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
-        " size, in_reply_to, refs) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        " size, in_reply_to, refs, footer) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     char *from_name = NULL;
     char *from_addr = address_from_header(from, &from_name);
     char *in_reply_to = header_msgid(msg, "In-Reply-To");
@@ -108,13 +108,8 @@ index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, cons
     sqlite3_bind_int64(st, 8, size);
     sqlite3_bind_text(st, 9, in_reply_to, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, refs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, footer_text, -1, SQLITE_STATIC);   /* so the search index can leave it out */
     ok = db_step_done(st, error);
-    if (ok) {
-        char *author = g_strdup_printf("%s%s%s", from_name ? from_name : "", from_name ? " " : "",
-                                       from_addr ? from_addr : "");
-        ok = archive_search_add(inst, list, num, search_subject, author, search_text, error);
-        g_free(author);
-    }
     g_free(from_name);
     g_free(from_addr);
     g_free(in_reply_to);
@@ -134,7 +129,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     gboolean ok = FALSE;
     DmarcAction dmarc = dmarc_decide(inst, list, msg);   /* may ask DNS: before the lock */
     GMimeMessage *out = NULL;
-    char *author_from = NULL, *search_subject = NULL, *search_text = NULL;
+    char *author_from = NULL, *footer_text = NULL;
 
     if (!db_begin_immediate(inst->db, error))
         return FALSE;
@@ -148,15 +143,12 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     if (num <= 0)
         goto fail;
 
-    search_subject = g_strdup(g_mime_message_get_subject(msg));   /* without the list's tag */
     rewrite_headers(inst, list, msg, num);
-    search_text = message_search_text(msg);          /* the author's text, before the footer */
     {
         char *footer = list_setting(inst, list, "footer");
         if (*footer) {
-            char *text = footer_expand(inst, list, num, footer);
-            footer_apply(msg, text);
-            g_free(text);
+            footer_text = footer_expand(inst, list, num, footer);
+            footer_apply(msg, footer_text);
         }
         g_free(footer);
     }
@@ -168,7 +160,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         path = NULL;
         goto fail;
     }
-    if (!index_post(inst, list, num, msg, author_from, size, search_subject, search_text, error))
+    if (!index_post(inst, list, num, msg, author_from, size, footer_text, error))
         goto fail;
 
     rcpt_lines = list_recipient_lines(inst, list,
@@ -207,8 +199,7 @@ out:
     if (out)
         g_object_unref(out);
     g_free(author_from);
-    g_free(search_subject);
-    g_free(search_text);
+    g_free(footer_text);
     g_free(path);
     g_free(sender);
     g_free(qid);

@@ -80,6 +80,26 @@ format_tag(const char *fmt, const char *list, gint64 num)
 }
 
 char *
+subject_tag_remove(const char *subject, const char *tag_format, const char *list)
+{
+    char *pattern, *stripped = NULL;
+    GRegex *tag_re;
+
+    if (!subject)
+        return g_strdup("");
+    if (!tag_format || !*tag_format)
+        return g_strdup(subject);
+    pattern = tag_regex(tag_format, list);
+    tag_re = g_regex_new(pattern, G_REGEX_CASELESS, 0, NULL);
+    g_free(pattern);
+    if (tag_re) {
+        stripped = g_regex_replace_literal(tag_re, subject, -1, 0, "", 0, NULL);
+        g_regex_unref(tag_re);
+    }
+    return g_strstrip(stripped ? stripped : g_strdup(subject));
+}
+
+char *
 subject_tag_apply(const char *subject, const char *tag_format, const char *list, gint64 num)
 {
     static const char *re_prefix =

@@ -22,7 +22,8 @@
  *   rate_limits(kind, list, key, window_start, count, dropped)   abuse limits
  *                                    (src/ctl/ratelimit.c, migration 5)
  *   archive_text(list, num, subject, author, body)   FTS5 (trigram) search
- *     index of the archive, + archive.text_indexed (migration 6)
+ *     index of the archive, + archive.text_indexed, archive.footer (the
+ *     footer added to the post) (migration 6)
  */
 #include "config.h"
 #include "db.h"
@@ -69,11 +70,12 @@ static const char *migrations[] = {
     "  window_start INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 0,"
     "  dropped INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(kind, list, key));",
     /* 6: archive search (deliver/archive_search.c): FTS5 with trigrams, so
-     * Japanese is found without word boundaries; older posts are indexed
-     * on first search (text_indexed = 0) */
+     * Japanese is found without word boundaries; posts are indexed when a
+     * search needs them (text_indexed = 0 until then) */
     "CREATE VIRTUAL TABLE archive_text USING fts5(list UNINDEXED, num UNINDEXED, subject, author, body,"
     "  tokenize = 'trigram');"
-    "ALTER TABLE archive ADD COLUMN text_indexed INTEGER NOT NULL DEFAULT 0;",
+    "ALTER TABLE archive ADD COLUMN text_indexed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE archive ADD COLUMN footer TEXT;",
 };
 
 void

@@ -267,7 +267,7 @@ archive_post(WebCtx *c, const char *list, gint64 num, const char *att)
 }
 
 #define SEARCH_LIMIT 200
-#define BACKFILL_PER_REQUEST 5000
+#define INDEX_PER_REQUEST 5000
 
 /* archive_search_page - GET .../archive/search?q=WORDS: the posts that
  * hold every word, newest first (archive_search.c). */
@@ -283,7 +283,9 @@ archive_search_page(WebCtx *c, const char *list)
     tdata_set_bool(d, "search_form", TRUE);
     if (q && *q) {
         GArray *nums;
-        archive_search_backfill(c->inst, list, BACKFILL_PER_REQUEST);   /* posts from before the index */
+        archive_search_update(c->inst, list, INDEX_PER_REQUEST);      /* posts since the last search */
+        if (archive_search_pending(c->inst, list) > 0)
+            tdata_set_bool(d, "partial", TRUE);
         nums = archive_search(c->inst, list, q, SEARCH_LIMIT + 1);
         tdata_set(d, "q", q);
         tdata_set_bool(d, "searched", TRUE);

@@ -175,8 +175,10 @@ def scenario(kind):
 
         # full-text search (FTS5, trigram): body, subject, author, Japanese, several words
         tag = kind.upper()
+        inst.config("team", "footer", "-- \nqwfooterword for {list}, post {number}")
         inst.deliver("team", make_msg(subject=f"Quarterly report {tag}", body="The zyxwv numbers are in.\n"))
         n_en = inst.archive_numbers("team")[-1]
+        inst.config("team", "footer", "")
         jp_post = (f"From: Hanako <hanako@example.org>\nTo: team@{DOMAIN}\nSubject: jp {tag}\nMIME-Version: 1.0\n"
                    "Content-Type: text/plain; charset=ISO-2022-JP\n\n").encode() + \
             "日本語の会議の議事録です\n".encode("iso-2022-jp")
@@ -196,6 +198,8 @@ def scenario(kind):
         t.ok(n_jp in hits("会議")[1], P + "search finds a two-character Japanese word")
         t.ok(n_jp in hits("Hanako")[1], P + "search finds the author's name")
         t.ok(n_en not in hits("team:0")[1], P + "search does not match the subject tag the list adds")
+        t.ok("qwfooterword" in inst.archive("team", n_en).get_content() and n_en not in hits("qwfooterword")[1],
+             P + "nor the footer the list adds")
         st, nums, text = hits('<script>alert(1)</script>')
         t.ok(st == 200 and "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text,
              P + "the query is shown HTML-escaped")
