@@ -267,10 +267,11 @@ cmd_members(int argc, char **argv)
             printf("%s\n", m->address);
             continue;
         }
-        printf("%s%s%s%s%s%s\n", m->address,
+        printf("%s%s%s%s%s%s%s\n", m->address,
                m->post_only ? " post-only" : "",
                m->nomail && !m->post_only ? " nomail" : "",
                m->digest ? " digest" : "",
+               m->moderated ? " moderated" : "",
                m->disabled_reason ? " disabled:" : "",
                m->disabled_reason ? m->disabled_reason : "");
     }

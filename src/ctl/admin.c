@@ -316,6 +316,21 @@ admin_run(CtlSession *s, char **argv, int argc)
             ctl_reply_say(s->reply, "chaddr_done", "old", o, "new", n, NULL);
         g_free(o);
         g_free(n);
+    } else if ((g_str_equal(c, "moderate") || g_str_equal(c, "unmoderate")) && argc == 2) {
+        gboolean on = g_str_equal(c, "moderate");
+        char *addr = address_normalize(argv[1], NULL);
+        if (!addr)
+            ctl_reply_say(s->reply, "bad_address", "address", argv[1], NULL);
+        else if (!member_set_flag(inst, list, addr, "moderated", on, &error)) {
+            if (error->code == EXIT_NOUSER)
+                ctl_reply_say(s->reply, "not_member_addr", "address", addr, NULL);
+            else
+                say_error(s, error);
+        } else {
+            log_info("%s: <%s> %s by <%s> (command mail)", list, addr, on ? "moderated" : "unmoderated", s->sender);
+            ctl_reply_say(s->reply, on ? "moderated_on" : "moderated_off", "address", addr, NULL);
+        }
+        g_free(addr);
     } else if (g_str_equal(c, "members") && argc == 1) {
         admin_members(s);
     } else if (g_str_equal(c, "held") && argc == 1) {

@@ -242,6 +242,22 @@ hold(Incoming *in, const char *reason)
     return 0;
 }
 
+/* poster_is_moderated - the posting member (From:, else the envelope
+ * sender) has the moderated flag (new_member_moderation, or set by an
+ * owner). */
+static gboolean
+poster_is_moderated(Incoming *in)
+{
+    Member *m = in->from_addr ? member_get(in->inst, in->list, in->from_addr) : NULL;
+    gboolean moderated;
+
+    if (!m && *in->envelope_sender)
+        m = member_get(in->inst, in->list, in->envelope_sender);
+    moderated = m && m->moderated;
+    member_free(m);
+    return moderated;
+}
+
 int
 post_process(Incoming *in)
 {
@@ -304,6 +320,10 @@ post_process(Incoming *in)
         goto out;
     case POLICY_ACCEPT:
         break;
+    }
+    if (is_member && !is_moderator && poster_is_moderated(in)) {
+        status = hold(in, "the sender's posts are moderated (a moderator approves each one)");
+        goto out;
     }
 
     max_size = list_setting_int(inst, list, "max_size");

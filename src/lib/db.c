@@ -24,6 +24,7 @@
  *   archive_text(list, num, subject, author, body)   FTS5 (trigram) search
  *     index of the archive, + archive.text_indexed, archive.footer (the
  *     footer added to the post) (migration 6)
+ *   members.moderated: the member's posts are held (migration 7)
  */
 #include "config.h"
 #include "db.h"
@@ -76,6 +77,9 @@ static const char *migrations[] = {
     "  tokenize = 'trigram');"
     "ALTER TABLE archive ADD COLUMN text_indexed INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE archive ADD COLUMN footer TEXT;",
+    /* 7: per-member moderation (Mailman's moderate flag): the member's
+     * posts are held */
+    "ALTER TABLE members ADD COLUMN moderated INTEGER NOT NULL DEFAULT 0;",
 };
 
 void

@@ -138,7 +138,7 @@ member_free(Member *m)
     g_free(m);
 }
 
-#define MEMBER_COLUMNS "address, name, nomail, digest, post_only, bounce_score, disabled_reason, since"
+#define MEMBER_COLUMNS "address, name, nomail, digest, post_only, bounce_score, disabled_reason, since, moderated"
 
 static Member *
 member_from_row(sqlite3_stmt *st)
@@ -152,6 +152,7 @@ member_from_row(sqlite3_stmt *st)
     m->bounce_score = sqlite3_column_double(st, 5);
     m->disabled_reason = sqlite3_column_text(st, 6) ? g_strdup((const char *) sqlite3_column_text(st, 6)) : NULL;
     m->since = sqlite3_column_int64(st, 7);
+    m->moderated = sqlite3_column_int(st, 8) != 0;
     return m;
 }
 
@@ -203,14 +204,16 @@ member_add(Instance *inst, const char *list, const char *addr, const char *name,
         sqlite3_bind_text(st, 4, list, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, addr, -1, SQLITE_STATIC);
     } else {
-        st = db_prepare(inst->db, "INSERT INTO members(list, address, name, post_only, nomail, since)"
-                                  " VALUES(?, ?, ?, ?, ?, ?)");
+        st = db_prepare(inst->db, "INSERT INTO members(list, address, name, post_only, nomail, since, moderated)"
+                                  " VALUES(?, ?, ?, ?, ?, ?, ?)");
         sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 4, post_only);
         sqlite3_bind_int(st, 5, post_only);
         sqlite3_bind_int64(st, 6, now_seconds());
+        /* new_member_moderation: a newcomer's posts are held until an owner clears the flag */
+        sqlite3_bind_int(st, 7, list_setting_bool(inst, list, "new_member_moderation"));
     }
     return db_step_done(st, error);
 }
@@ -243,6 +246,8 @@ member_set_flag(Instance *inst, const char *list, const char *addr,
         sql = "UPDATE members SET digest = ? WHERE list = ? AND address = ?";
     else if (g_str_equal(flag, "post_only"))
         sql = "UPDATE members SET post_only = ? WHERE list = ? AND address = ?";
+    else if (g_str_equal(flag, "moderated"))
+        sql = "UPDATE members SET moderated = ? WHERE list = ? AND address = ?";
     else {
         g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "unknown member flag %s", flag);
         return FALSE;

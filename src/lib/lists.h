@@ -10,6 +10,7 @@ typedef struct {
     gboolean nomail;      /* delivery off (nomail command, bounces) */
     gboolean digest;      /* gets digests instead of each post */
     gboolean post_only;   /* an alternative posting address: never mailed */
+    gboolean moderated;   /* posts are held for a moderator */
     double bounce_score;
     char *disabled_reason;
     gint64 since;
@@ -37,7 +38,7 @@ gboolean member_add(Instance *inst, const char *list, const char *addr, const ch
                     gboolean post_only, gboolean *existed, GError **error);
 /* member_remove - FALSE with error EXIT_NOUSER when not a member. */
 gboolean member_remove(Instance *inst, const char *list, const char *addr, GError **error);
-/* member_set_flag - flag is "nomail", "digest" or "post_only". */
+/* member_set_flag - flag is "nomail", "digest", "post_only" or "moderated". */
 gboolean member_set_flag(Instance *inst, const char *list, const char *addr,
                          const char *flag, gboolean on, GError **error);
 /* member_list - every member (GPtrArray of Member*, free with g_ptr_array_unref). */

@@ -61,6 +61,8 @@ static const SettingDef table[] = {
     { "dmarc", SETTING_ENUM, "auto", "auto|munge|wrap|off",
       "DMARC-safe posts: rewrite From when the author's domain has p=reject|quarantine (auto), always (munge), "
       "send the post as a message/rfc822 attachment (wrap), or never (off)" },
+    { "new_member_moderation", SETTING_BOOL, "no", NULL,
+      "posts of new members are held until an owner clears their moderated flag (web, admin unmoderate)" },
     { "banned", SETTING_PATTERNS, "", NULL,
       "addresses that may neither subscribe nor post (their posts are dropped without a reply): "
       "an address, a pattern with * and ? such as *@spam.example, or a regular expression starting with ^; "

@@ -1,7 +1,8 @@
 /* page_members.c - the members of a list for its owners: a paginated,
  * searchable table; adding one or many (pasted lines or an uploaded CSV
  * file: "address", "Name <address>" or "address,name"); removing;
- * switching digest and nomail; making a member a moderator or owner
+ * switching digest, nomail and moderation of the member's posts; making
+ * a member a moderator or owner
  * (through the moderators and owners settings); CSV export.  The
  * search goes into a prepared LIKE with its wildcards escaped. */
 #include "config.h"
@@ -171,6 +172,8 @@ update_member(WebCtx *c, const char *list, TData *d)
             ok = member_set_flag(c->inst, list, addr, "digest", g_str_equal(action, "digest_on"), &e);
         else if (g_str_equal(action, "nomail_on") || g_str_equal(action, "nomail_off"))
             ok = member_set_flag(c->inst, list, addr, "nomail", g_str_equal(action, "nomail_on"), &e);
+        else if (g_str_equal(action, "moderate_on") || g_str_equal(action, "moderate_off"))
+            ok = member_set_flag(c->inst, list, addr, "moderated", g_str_equal(action, "moderate_on"), &e);
         else if (g_str_equal(action, "moderator_on") || g_str_equal(action, "moderator_off"))
             ok = set_role(c, list, "moderators", addr, g_str_equal(action, "moderator_on"), &e);
         else if (g_str_equal(action, "owner_on") || g_str_equal(action, "owner_off"))
@@ -229,7 +232,7 @@ page_members(WebCtx *c, const char *list)
         page = 1;
     if (page > pages)
         page = pages;
-    st = db_prepare(c->inst->db, "SELECT address, name, nomail, digest, post_only, since FROM members WHERE list = ?"
+    st = db_prepare(c->inst->db, "SELECT address, name, nomail, digest, post_only, since, moderated FROM members WHERE list = ?"
                                  " AND (address LIKE ?2 ESCAPE '\\' OR IFNULL(name, '') LIKE ?2 ESCAPE '\\')"
                                  " ORDER BY address LIMIT ? OFFSET ?");
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
@@ -245,6 +248,7 @@ page_members(WebCtx *c, const char *list)
         tdata_set_bool(it, "nomail", sqlite3_column_int(st, 2));
         tdata_set_bool(it, "digest", sqlite3_column_int(st, 3));
         tdata_set_bool(it, "post_only", sqlite3_column_int(st, 4));
+        tdata_set_bool(it, "moderated", sqlite3_column_int(st, 6));
         tdata_set_bool(it, "owner", addr_in(owners, addr));
         tdata_set_bool(it, "moderator", addr_in(mods, addr));
         tdata_set(it, "since", since);

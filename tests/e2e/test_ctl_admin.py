@@ -113,6 +113,33 @@ db.close()
 r, text = ctl(f"admin pass {PW}\nadmin add z@example.net")
 t.ok("z@example.net" in inst.check("members", "team"), "works again once the lock expired")
 
+# --- per-member moderation: new_member_moderation, admin (un)moderate -----
+inst.config("team", "new_member_moderation", "yes")
+inst.config("team", "post_policy", "members")
+inst.subscribe("team", "newbie@example.net")
+t.ok("newbie@example.net moderated" in inst.check("members", "team", "--verbose"),
+     "new_member_moderation = yes: a new member is moderated", inst.check("members", "team", "--verbose"))
+nums = inst.archive_numbers("team")
+inst.deliver("team", make_msg(subject="first post of a newbie", frm="newbie@example.net"), sender="newbie@example.net")
+t.ok(inst.archive_numbers("team") == nums and "first post of a newbie" in inst.check("held", "team"),
+     "a moderated member's post is held")
+inst.deliver("team", make_msg(subject="old hand", frm="fml@example.net"), sender="fml@example.net")
+t.eq(len(inst.archive_numbers("team")), len(nums) + 1, "a member from before is not moderated")
+r, text = ctl(f"admin pass {PW}\nadmin unmoderate newbie@example.net\nadmin moderate fml@example.net\n"
+              "admin moderate nobody@example.net\n")
+t.ok("no longer held" in text and "held for a moderator from now on" in text and "is not a member" in text,
+     "admin unmoderate / moderate answer, a non-member is said so", text)
+inst.deliver("team", make_msg(subject="second post of a newbie", frm="newbie@example.net"), sender="newbie@example.net")
+t.eq(len(inst.archive_numbers("team")), len(nums) + 2, "after admin unmoderate the member posts freely")
+inst.deliver("team", make_msg(subject="now moderated", frm="fml@example.net"), sender="fml@example.net")
+t.ok("now moderated" in inst.check("held", "team"), "after admin moderate the member's posts are held")
+inst.deliver("team", make_msg(subject="from the owner", frm="owner@example.org"), sender="owner@example.org")
+t.eq(len(inst.archive_numbers("team")), len(nums) + 3, "moderators are never held by the flag")
+inst.config("team", "new_member_moderation", "no")
+inst.check("held", "team")
+for hid in re.findall(r"^([0-9a-f]{8})\s", inst.check("held", "team"), re.M):
+    inst.check("reject", "team", hid, "--quiet")
+
 # --- admin passwd ------------------------------------------------------------
 NEW = "An0ther-Secret-Pw"
 r, text = ctl(f"admin pass {PW}\nadmin passwd {NEW}\n")

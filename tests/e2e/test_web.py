@@ -84,6 +84,12 @@ def scenario(kind):
         r = c.form_post("/admin/team/members", data={"do": "update", "action": "nomail_on", "member": ["carol@example.org"]})
         r = c.form_post("/admin/team/members", data={"do": "update", "action": "moderator_on", "member": ["anna@example.org"]})
         t.ok("anna@example.org" in inst.check("config", "team", "moderators"), P + "member made moderator")
+        r = c.form_post("/admin/team/members", data={"do": "update", "action": "moderate_on", "member": ["eve@example.org"]})
+        t.ok("eve@example.org moderated" in inst.check("members", "team", "--verbose")
+             and re.search(r'eve@example\.org.*?<span class="tag warn">moderated</span>', r.text, re.S),
+             P + "moderate_on: the member's posts will be held, and the table says so")
+        r = c.form_post("/admin/team/members", data={"do": "update", "action": "moderate_off", "member": ["eve@example.org"]})
+        t.ok("eve@example.org moderated" not in inst.check("members", "team", "--verbose"), P + "moderate_off clears it")
         r = c.form_post("/admin/team/members", data={"do": "update", "action": "remove", "member": ["frank@example.org"]})
         t.ok("frank@example.org" not in inst.check("members", "team"), P + "member removed")
         r = c.get("/admin/team/members.csv")
