@@ -17,6 +17,7 @@
  *   GET|POST /list/LIST/subscribe | /list/LIST/unsubscribe (and RFC 8058)
  *   GET|POST /confirm/TOKEN         the link of a confirmation mail
  *   GET|POST /list/LIST/password, /password/TOKEN   a member's POP3 password
+ *   GET|POST /list/LIST/options     a logged-in member's own settings
  * State changes only by POST, each checked against a CSRF token. */
 #include "config.h"
 #include "webint.h"
@@ -298,6 +299,8 @@ page_render(WebCtx *c, int status, const char *tmpl, TData *d, const char *title
         tdata_set(l, "role", c->sess->role);
         tdata_set(l, "csrf", c->sess->csrf);
         tdata_set_bool(l, "manager", !g_str_equal(c->sess->role, "member"));
+        if (g_str_equal(c->sess->role, "member"))
+            tdata_set(l, "member_list", c->sess->list);
     }
     tdata_set(l, "path", c->req->path);
     html = tmpl_render("layout", l, c->lang);
@@ -510,6 +513,10 @@ route(WebCtx *c)
         }
         if (n == 3 && g_str_equal(s[2], "password")) {
             page_password_request(c, s[1]);
+            return;
+        }
+        if (n == 3 && g_str_equal(s[2], "options")) {
+            page_options(c, s[1]);
             return;
         }
         if (g_str_equal(s[2], "archive")) {

@@ -74,6 +74,9 @@ void page_list_info(WebCtx *c, const char *list);
 void page_subscribe(WebCtx *c, const char *list, const char *action);
 void page_confirm(WebCtx *c, const char *token);
 
+/* page_options.c */
+void page_options(WebCtx *c, const char *list);
+
 /* page_password.c */
 void page_password_request(WebCtx *c, const char *list);
 void page_password_set(WebCtx *c, const char *token);

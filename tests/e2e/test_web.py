@@ -312,6 +312,34 @@ def scenario(kind):
         t.eq(mb.get("/list/team/archive").status, 200, P + "member reads the members-only archive")
         t.eq(mb.get("/admin/team/members").status, 303, P + "member cannot open the members page")
 
+        # the member's own options page
+        r = mb.get("/list/team/options")
+        t.ok(r.status == 200 and "member@example.org" in r.text and 'name="digest"' in r.text
+             and "/list/team/options" in r.text, P + "a logged-in member sees the options page (linked in the header)")
+        r = mb.form_post("/list/team/options", data={"action": "save", "digest": "on", "delivery": "off"})
+        flags = [l for l in inst.check("members", "team", "--verbose").splitlines() if l.startswith("member@example.org")]
+        t.ok(r.status == 200 and "saved" in r.text and flags and "digest" in flags[0] and "nomail" in flags[0],
+             P + "options: digest on and delivery off are saved", flags)
+        r = mb.form_post("/list/team/options", data={"action": "save", "digest": "off", "delivery": "on"})
+        flags = [l for l in inst.check("members", "team", "--verbose").splitlines() if l.startswith("member@example.org")]
+        t.ok(flags and "digest" not in flags[0] and "nomail" not in flags[0], P + "and back", flags)
+        r = WebClient(inst, server=server, cgi=(kind == "cgi")).get("/list/team/options")
+        t.ok(r.status == 303 and "/login" in r.header("Location"), P + "options without a login: to the login page")
+        r = c.get("/list/team/options")
+        t.ok(r.status == 303, P + "an owner session is no member session for the options page")
+        r = mb.request("POST", "/list/team/options", raw_body=b"action=unsubscribe",
+                       content_type="application/x-www-form-urlencoded")
+        t.ok(r.status == 403 and "member@example.org" in inst.check("members", "team"), P + "options POST without CSRF: 403")
+        leaver = f"leaver-{kind}@example.org"
+        inst.subscribe("team", leaver)
+        inst.run("passwd", "team", leaver, stdin=b"leave-pass-1\n")
+        lv = WebClient(inst, server=server, cgi=(kind == "cgi"))
+        lv.login("team", leaver, "leave-pass-1")
+        inst.clear_queue()
+        r = lv.form_post("/list/team/options", data={"action": "unsubscribe"})
+        t.ok(r.status == 200 and leaver not in inst.check("members", "team") and notices(inst, "goodbye", leaver),
+             P + "Leave the list: removed at once (the login proved the mailbox), goodbye mail sent")
+
         # a member sets the POP3 password through a mailed link
         inst.clear_queue()
         pw = WebClient(inst, server=server, cgi=(kind == "cgi"))
