@@ -330,7 +330,7 @@ post_process(Incoming *in)
     if (max_size > 0 && (gint64) in->raw->len > max_size) {
         reason = g_strdup_printf("the post is %u bytes, larger than the list's limit of %" G_GINT64_FORMAT " bytes",
                                  in->raw->len, max_size);
-        status = refuse(in, reason);
+        status = list_setting_is(inst, list, "oversize", "hold") ? hold(in, reason) : refuse(in, reason);
         goto out;
     }
     if (list_setting_is(inst, list, "html", "reject") && message_is_html_only(in->msg)) {

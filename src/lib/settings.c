@@ -61,6 +61,8 @@ static const SettingDef table[] = {
     { "dmarc", SETTING_ENUM, "auto", "auto|munge|wrap|off",
       "DMARC-safe posts: rewrite From when the author's domain has p=reject|quarantine (auto), always (munge), "
       "send the post as a message/rfc822 attachment (wrap), or never (off)" },
+    { "oversize", SETTING_ENUM, "refuse", "refuse|hold",
+      "a post larger than max_size: refused with a reply, or held for a moderator (as Mailman does)" },
     { "new_member_moderation", SETTING_BOOL, "no", NULL,
       "posts of new members are held until an owner clears their moderated flag (web, admin unmoderate)" },
     { "banned", SETTING_PATTERNS, "", NULL,

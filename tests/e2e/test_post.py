@@ -138,6 +138,16 @@ inst.config("team", "max_size", "2000")
 inst.deliver("team", make_msg("too big", body="x" * 5000 + "\n"))
 t.eq(inst.archive_numbers("team")[-1], 7, "post over max_size not distributed")
 t.ok(any("larger than" in q["msg"].get_body(("plain",)).get_content() for q in inst.queue()), "size refusal explains the limit")
+inst.config("team", "oversize", "hold")
+inst.clear_queue()
+held_before = inst.check("held", "team")
+inst.deliver("team", make_msg("too big but held", body="x" * 5000 + "\n"))
+t.ok(inst.archive_numbers("team")[-1] == 7 and "too big but held" in inst.check("held", "team")
+     and "too big but held" not in held_before, "oversize = hold: a post over max_size waits for a moderator")
+t.ok(any(q["msg"]["X-Kairan-Notice"] == "held_notice" for q in inst.queue())
+     and not any(q["msg"]["X-Kairan-Notice"] == "refused" for q in inst.queue()),
+     "the moderators are told, the sender gets no refusal")
+inst.config("team", "oversize", "refuse")
 inst.config("team", "max_size", "10485760")
 
 html = (b"From: member@example.org\nTo: team@" + DOMAIN.encode() + b"\nSubject: html only\nMIME-Version: 1.0\n"
