@@ -165,7 +165,9 @@ try:
     t.eq(r.returncode, 0, "second post (personalize = no) accepted")
     t.ok(wait_for(lambda: len(sink.transactions()) > len(old), timeout=20), "it reached the sink")
     time.sleep(0.5)
-    new = [x for x in sink.transactions() if x[2] not in old]
+    # only the post's transactions: the goodbye mail of the one-click
+    # unsubscribe above may reach the sink at any moment
+    new = [x for x in sink.transactions() if x[2] not in old and "generic" in str(parse(x[2]).get("Subject"))]
     t.ok(len(new) == 1, "one transaction for all deliverable members", [rs for _, rs, _ in new])
     if new:
         snd, rs, raw = new[0]
