@@ -201,14 +201,7 @@ archive_search_update(Instance *inst, const char *list, int max_posts)
 gint64
 archive_search_pending(Instance *inst, const char *list)
 {
-    sqlite3_stmt *st = db_prepare(inst->db, "SELECT COUNT(*) FROM archive WHERE list = ? AND text_indexed = 0");
-    gint64 n = 0;
-
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return db_int64(inst->db, "SELECT COUNT(*) FROM archive WHERE list = ? AND text_indexed = 0", list);
 }
 
 /* phrase - word as an FTS5 phrase: in double quotes, quotes doubled. */

@@ -48,6 +48,19 @@ subject_made_valid(GMimeMessage *msg)
     return msg;
 }
 
+/* parse_stream - the message in stream, with kairan's parser options. */
+static GMimeMessage *
+parse_stream(GMimeStream *stream)
+{
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage *msg;
+
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    msg = g_mime_parser_construct_message(parser, parser_options());
+    g_object_unref(parser);
+    return msg ? subject_made_valid(msg) : NULL;
+}
+
 GMimeMessage *
 parse_message_bytes(const guint8 *data, gsize len)
 {
@@ -55,39 +68,33 @@ parse_message_bytes(const guint8 *data, gsize len)
     guint8 *fixed = addrfix_message(data, len, &fixed_len);   /* see addrfix.c */
     GMimeStream *stream = fixed ? g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len)
                                 : g_mime_stream_mem_new_with_buffer((const char *) data, len);
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     GMimeMessage *msg;
 
     g_free(fixed);             /* the memory stream made its own copy */
-    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    msg = g_mime_parser_construct_message(parser, parser_options());
-    g_object_unref(parser);
+    msg = parse_stream(stream);
     g_object_unref(stream);
-    return msg ? subject_made_valid(msg) : NULL;
+    return msg;
 }
 
 static GMimeMessage *
 parse_message_owned(GByteArray *raw)
 {
     GMimeStream *stream;
-    GMimeParser *parser;
     GMimeMessage *msg;
     size_t fixed_len = 0;
     guint8 *fixed = addrfix_message(raw->data, raw->len, &fixed_len);   /* see addrfix.c */
 
     if (fixed) {               /* rare: an address field with an open comment */
+        stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
         g_free(fixed);
-        return parse_message_bytes(raw->data, raw->len);
+    } else {
+        /* The stream shares raw's buffer: no copy of a large post is made. */
+        stream = g_mime_stream_mem_new_with_byte_array(raw);
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
     }
-    /* The stream shares raw's buffer: no copy of a large post is made. */
-    stream = g_mime_stream_mem_new_with_byte_array(raw);
-    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-    parser = g_mime_parser_new_with_stream(stream);
-    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    msg = g_mime_parser_construct_message(parser, parser_options());
-    g_object_unref(parser);
+    msg = parse_stream(stream);
     g_object_unref(stream);
-    return msg ? subject_made_valid(msg) : NULL;
+    return msg;
 }
 
 /* MIME nesting deeper than this is refused (EXIT_DATAERR): no real mail

@@ -154,6 +154,19 @@ db_prepare(sqlite3 *db, const char *sql)
     return stmt;
 }
 
+gint64
+db_int64(sqlite3 *db, const char *sql, const char *text)
+{
+    sqlite3_stmt *st = db_prepare(db, sql);
+    gint64 n = 0;
+
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 gboolean
 db_step_done(sqlite3_stmt *stmt, GError **error)
 {

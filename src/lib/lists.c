@@ -118,13 +118,7 @@ list_password_hash(const Instance *inst, const char *list)
 gint64
 list_last_number(const Instance *inst, const char *list)
 {
-    sqlite3_stmt *st = db_prepare(inst->db, "SELECT seq FROM lists WHERE name = ?");
-    gint64 n = 0;
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return db_int64(inst->db, "SELECT seq FROM lists WHERE name = ?", list);
 }
 
 void
@@ -280,13 +274,7 @@ member_list(const Instance *inst, const char *list)
 gint64
 member_count(const Instance *inst, const char *list)
 {
-    sqlite3_stmt *st = db_prepare(inst->db, "SELECT count(*) FROM members WHERE list = ?");
-    gint64 n = 0;
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return db_int64(inst->db, "SELECT count(*) FROM members WHERE list = ?", list);
 }
 
 GPtrArray *

@@ -17,13 +17,7 @@
 static gint64
 count_held(Instance *inst, const char *list)
 {
-    sqlite3_stmt *st = db_prepare(inst->db, "SELECT COUNT(*) FROM held WHERE list = ?");
-    gint64 n = 0;
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return db_int64(inst->db, "SELECT COUNT(*) FROM held WHERE list = ?", list);
 }
 
 static void

@@ -79,13 +79,10 @@ static void
 archive_index(WebCtx *c, const char *list)
 {
     TData *d = tdata_new();
-    gint64 total = 0, page = param(c, "page") ? g_ascii_strtoll(param(c, "page"), NULL, 10) : 1, pages;
-    sqlite3_stmt *st = db_prepare(c->inst->db, "SELECT COUNT(*) FROM archive WHERE list = ?");
+    gint64 total = db_int64(c->inst->db, "SELECT COUNT(*) FROM archive WHERE list = ?", list);
+    gint64 page = param(c, "page") ? g_ascii_strtoll(param(c, "page"), NULL, 10) : 1, pages;
+    sqlite3_stmt *st;
     char *title;
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        total = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
     pages = total ? (total + PAGE_SIZE - 1) / PAGE_SIZE : 1;
     page = CLAMP(page, 1, pages);
     st = db_prepare(c->inst->db, "SELECT " POST_COLUMNS " FROM archive WHERE list = ? ORDER BY num DESC LIMIT ? OFFSET ?");
