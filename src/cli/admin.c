@@ -9,6 +9,7 @@
 #include "log.h"
 #include "queue.h"
 #include "settings.h"
+#include "globals.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -405,14 +406,83 @@ escape_line_ends(const char *text)
     return g_string_free(out, FALSE);
 }
 
+/* config_global - kairan config --global [KEY [VALUE]]: every [global] key
+ * with its value ("(default)" when kairan.conf does not set it), one key,
+ * or set one.  Exits 78 naming each unknown key or invalid value that
+ * kairan.conf holds (after printing), 64 for a bad KEY or VALUE given. */
+static int
+config_global(int argc, char **argv)
+{
+    GError *error = NULL;
+    Instance *inst = cli_open();
+    int status = 0;
+
+    if (argc == 1) {
+        size_t n;
+        const GlobalDef *defs = globals_table(&n);
+        for (size_t i = 0; i < n; i++) {
+            char *v = instance_global(inst, defs[i].key);
+            char *raw = g_key_file_get_string(inst->conf, "global", defs[i].key, NULL);
+            char *why = NULL, *ok = raw ? global_validate(defs[i].key, raw, &why) : NULL;
+            printf("%s = %s%s\n", defs[i].key, v ? v : "",
+                   !global_is_set(inst, defs[i].key) ? " (default)"
+                   : !ok ? " (default: the value in kairan.conf is invalid)" : "");
+            g_free(ok);
+            g_free(why);
+            g_free(raw);
+            g_free(v);
+        }
+    } else if (argc == 2) {
+        char *why = NULL, *v;
+        if (!global_find(argv[1])) {
+            (void) global_validate(argv[1], "", &why);
+            fprintf(stderr, "kairan config: %s\n", why);
+            g_free(why);
+            instance_free(inst);
+            return EXIT_USAGE;
+        }
+        v = instance_global(inst, argv[1]);
+        printf("%s\n", v ? v : "");
+        g_free(v);
+    } else {
+        if (!globals_set(inst, argv[1], argv[2], &error)) {
+            fprintf(stderr, "kairan config: %s\n", error->message);
+            status = error->code;
+            g_error_free(error);
+            instance_free(inst);
+            return status;
+        }
+        log_info("[global] %s changed", argv[1]);
+    }
+    if (!globals_check(inst, &error)) {
+        fprintf(stderr, "kairan config: %s\n", error->message);
+        status = error->code;
+        g_error_free(error);
+    }
+    instance_free(inst);
+    return status;
+}
+
 int
 cmd_config(int argc, char **argv)
 {
     GError *error = NULL;
     Instance *inst;
+    gboolean global = FALSE;
+    GOptionEntry entries[] = {
+        { "global", 0, 0, G_OPTION_ARG_NONE, &global,
+          "the [global] keys of kairan.conf instead of a list's settings", NULL },
+        G_OPTION_ENTRY_NULL
+    };
 
-    cli_parse(&argc, &argv, "config", "LIST [KEY [VALUE]]",
-              "Show every setting of a list, one setting, or set one.", NULL);
+    cli_parse(&argc, &argv, "config", "LIST [KEY [VALUE]] | --global [KEY [VALUE]]",
+              "Show every setting of a list, one setting, or set one; with --global, the same for "
+              "the instance's [global] keys.", entries);
+    if (global) {
+        if (argc > 3)
+            cli_usage_error("config", "--global takes at most a key and a value");
+        return config_global(argc, argv);
+    }
     if (argc < 2 || argc > 4)
         cli_usage_error("config", "give a list name, optionally a key and a value");
     inst = cli_open();

@@ -139,7 +139,7 @@ dmarc_domain_policy(Instance *inst, const char *domain)
         return g_strdup("");
     st = db_prepare(inst->db, "SELECT policy FROM dmarc_cache WHERE domain = ? AND fetched > ?");
     sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_seconds() - instance_global_int(inst, "dmarc_cache_ttl", 3600));
+    sqlite3_bind_int64(st, 2, now_seconds() - instance_global_int(inst, "dmarc_cache_ttl"));
     if (sqlite3_step(st) == SQLITE_ROW)
         policy = g_strdup((const char *) sqlite3_column_text(st, 0));
     sqlite3_finalize(st);

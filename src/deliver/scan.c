@@ -352,7 +352,7 @@ scan_post(Incoming *in, char **reason)
 {
     char *clamd = instance_global(in->inst, "clamd_socket");
     char *command = instance_global(in->inst, "filter_command");
-    int timeout_s = (int) instance_global_int(in->inst, "filter_timeout", 60);
+    int timeout_s = (int) instance_global_int(in->inst, "filter_timeout");
     ScanVerdict v = SCAN_ACCEPT;
 
     *reason = NULL;

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "instance.h"
 #include "db.h"
+#include "globals.h"
 #include "log.h"
 #include "util.h"
 
@@ -102,38 +103,63 @@ instance_list_dir(const Instance *inst, const char *list)
     return instance_path(inst, "spool", list, NULL);
 }
 
+/* global_raw - kairan.conf's value for key when it is valid there, else
+ * the table's default; "" when neither gives one. */
+static char *
+global_raw(const Instance *inst, const char *key)
+{
+    const GlobalDef *d = global_find(key);
+    char *raw = g_key_file_get_string(inst->conf, "global", key, NULL);
+    char *why = NULL, *v = NULL;
+
+    if (!d)
+        g_critical("instance_global: [global] %s is not in the table of globals.c", key);
+    if (raw) {
+        v = d ? global_validate(key, raw, &why) : g_strstrip(g_strdup(raw));
+        g_free(why);     /* globals_check reports it; the default applies */
+        g_free(raw);
+    }
+    if (v && *v)
+        return v;
+    g_free(v);
+    return g_strdup(d ? d->dflt : "");
+}
+
 char *
 instance_global(const Instance *inst, const char *key)
 {
-    char *v = g_key_file_get_string(inst->conf, "global", key, NULL);
-    if (v) {
-        g_strstrip(v);
-        if (!*v) {
-            g_free(v);
-            v = NULL;
-        }
+    char *v = global_raw(inst, key);
+    if (!*v) {
+        g_free(v);
+        return NULL;
     }
     return v;
 }
 
-char *
-instance_global_default(const Instance *inst, const char *key, const char *dflt)
+gint64
+instance_global_int(const Instance *inst, const char *key)
 {
-    char *v = instance_global(inst, key);
-    return v ? v : g_strdup(dflt);
+    char *v = global_raw(inst, key);
+    gint64 r = parse_duration(v);
+    g_free(v);
+    return r < 0 ? 0 : r;
 }
 
-gint64
-instance_global_int(const Instance *inst, const char *key, gint64 dflt)
+double
+instance_global_double(const Instance *inst, const char *key)
 {
-    char *v = instance_global(inst, key);
-    gint64 r = dflt;
-    if (v) {
-        gint64 d = parse_duration(v);
-        if (d >= 0)
-            r = d;
-        g_free(v);
-    }
+    char *v = global_raw(inst, key);
+    double r = g_ascii_strtod(v, NULL);
+    g_free(v);
+    return r;
+}
+
+gboolean
+instance_global_bool(const Instance *inst, const char *key)
+{
+    char *v = global_raw(inst, key);
+    gboolean r = g_str_equal(v, "yes");
+    g_free(v);
     return r;
 }
 
@@ -163,8 +189,6 @@ load_conf(Instance *inst, GError **error)
     if (!ok)
         return FALSE;
     inst->domain = instance_global(inst, "domain");
-    if (!inst->domain)
-        inst->domain = g_strdup("localhost");
     inst->hostname = instance_global(inst, "hostname");
     if (!inst->hostname)
         inst->hostname = g_strdup(inst->domain);
@@ -189,7 +213,7 @@ instance_open(const char *home, GError **error)
         instance_free(inst);
         return NULL;
     }
-    sqlite3_busy_timeout(inst->db, (int) (instance_global_int(inst, "db_busy_timeout", 60) * 1000));
+    sqlite3_busy_timeout(inst->db, (int) (instance_global_int(inst, "db_busy_timeout") * 1000));
     inst->secret = db_meta_get(inst->db, "secret");
     return inst;
 }

@@ -29,10 +29,12 @@ void instance_free(Instance *inst);
 char *instance_path(const Instance *inst, const char *first, ...) G_GNUC_NULL_TERMINATED;
 char *instance_list_dir(const Instance *inst, const char *list);   /* spool/LIST */
 
-/* [global] settings with their documented defaults. */
-char *instance_global(const Instance *inst, const char *key);  /* NULL if unset */
-char *instance_global_default(const Instance *inst, const char *key, const char *dflt);
-gint64 instance_global_int(const Instance *inst, const char *key, gint64 dflt);
+/* [global] keys (their table, defaults and bounds: globals.c).  The value
+ * in force: kairan.conf's when it is valid, else the table's default. */
+char *instance_global(const Instance *inst, const char *key);  /* NULL if empty */
+gint64 instance_global_int(const Instance *inst, const char *key);   /* numbers, durations in s */
+double instance_global_double(const Instance *inst, const char *key);
+gboolean instance_global_bool(const Instance *inst, const char *key);
 
 /* The list's addresses: LIST@domain, LIST-ctl@domain, LIST-admin@domain. */
 char *list_address(const Instance *inst, const char *list, const char *suffix);

@@ -389,11 +389,7 @@ list_is_banned(const Instance *inst, const char *list, const char *addr)
 static gboolean
 apop_enabled(const Instance *inst)
 {
-    char *v = instance_global_default(inst, "pop3_apop", "yes");
-    gboolean on = !(g_ascii_strcasecmp(v, "no") == 0 || g_ascii_strcasecmp(v, "false") == 0 ||
-                    g_strcmp0(v, "0") == 0);
-    g_free(v);
-    return on;
+    return instance_global_bool(inst, "pop3_apop");
 }
 
 gboolean

@@ -32,6 +32,7 @@
  *                        (10m, the minimum RFC 1939 allows). */
 #define _GNU_SOURCE 1     /* accept4 */
 #include "config.h"
+#include "globals.h"
 #include "pop3.h"
 #include "cli/cli.h"
 #include "log.h"
@@ -147,9 +148,8 @@ static gboolean
 load_config(Instance *inst, Pop3Config *cfg, GError **error)
 {
     char *v, *cert, *key;
-    gint64 d;
 
-    v = instance_global_default(inst, "pop3_plaintext_auth", "loopback");
+    v = instance_global(inst, "pop3_plaintext_auth");
     if (g_str_equal(v, "loopback"))
         cfg->plaintext = POP3_PLAIN_LOOPBACK;
     else if (g_str_equal(v, "tls"))
@@ -164,23 +164,11 @@ load_config(Instance *inst, Pop3Config *cfg, GError **error)
     }
     g_free(v);
 
-    v = instance_global_default(inst, "pop3_login_delay", "2");
-    cfg->fail_delay = g_ascii_strtod(v, NULL);
-    if (cfg->fail_delay < 0 || cfg->fail_delay > 60)
-        cfg->fail_delay = 2;
-    g_free(v);
-    cfg->max_failures = (int) instance_global_int(inst, "pop3_login_failures", 10);
-    v = instance_global_default(inst, "pop3_login_window", "15m");
-    d = parse_duration(v);
-    cfg->failure_window = d > 0 ? d : 900;
-    g_free(v);
-    cfg->max_clients = (int) instance_global_int(inst, "pop3_max_clients", 100);
-    if (cfg->max_clients < 1)
-        cfg->max_clients = 100;
-    v = instance_global_default(inst, "pop3_timeout", "10m");
-    d = parse_duration(v);
-    cfg->timeout_ms = (int) (d > 0 && d < 86400 ? d : 600) * 1000;
-    g_free(v);
+    cfg->fail_delay = instance_global_double(inst, "pop3_login_delay");
+    cfg->max_failures = (int) instance_global_int(inst, "pop3_login_failures");
+    cfg->failure_window = instance_global_int(inst, "pop3_login_window");
+    cfg->max_clients = (int) instance_global_int(inst, "pop3_max_clients");
+    cfg->timeout_ms = (int) instance_global_int(inst, "pop3_timeout") * 1000;
 
     cert = instance_global(inst, "tls_cert");
     key = instance_global(inst, "tls_key");
@@ -228,15 +216,16 @@ pop3d_main(int argc, char **argv)
     if (argc != 1)
         cli_usage_error("pop3d", "no arguments expected");
     inst = cli_open();
+    globals_log_problems(inst, "pop3d");
     log_open_file(inst->home);
     if (!load_config(inst, &cfg, &error))
         cli_exit_error(error);
-    where = listen_opt ? g_strdup(listen_opt) : instance_global_default(inst, "pop3_listen", "127.0.0.1:1110");
-    where_tls = listen_tls_opt ? g_strdup(listen_tls_opt) : instance_global_default(inst, "pop3s_listen", "");
+    where = listen_opt ? g_strdup(listen_opt) : instance_global(inst, "pop3_listen");
+    where_tls = listen_tls_opt ? g_strdup(listen_tls_opt) : instance_global(inst, "pop3s_listen");
     listeners[0] = (struct pollfd) { listen_on(where, &error), POLLIN, 0 };
     if (listeners[0].fd < 0)
         cli_exit_error(error);
-    if (*where_tls) {
+    if (where_tls) {
         if (!cfg.tls)
             cli_exit_error(g_error_new(KAIRAN_ERROR, EXIT_CONFIG,
                                        "POP3S on %s needs tls_cert and tls_key in [global] of kairan.conf",

@@ -31,9 +31,9 @@
 #include <ares.h>
 
 static int
-conf_int(Instance *inst, const char *key, gint64 dflt)
+conf_int(Instance *inst, const char *key)
 {
-    return (int) CLAMP(instance_global_int(inst, key, dflt), 0, G_MAXINT);
+    return (int) CLAMP(instance_global_int(inst, key), 0, G_MAXINT);
 }
 
 Relay *
@@ -44,28 +44,28 @@ relay_config_load(Instance *inst, GError **error)
 
     r->inst = inst;
     g_mutex_init(&r->db_lock);
-    r->listen = instance_global_default(inst, "relay_listen", "127.0.0.1:2525");
+    r->listen = instance_global(inst, "relay_listen");
     r->smarthost = instance_global(inst, "smarthost");
     r->dns_resolver = instance_global(inst, "dns_resolver");
-    r->mx_port = conf_int(inst, "mx_port", 25);
-    r->max_rcpt_per_txn = MAX(1, conf_int(inst, "max_rcpt_per_txn", 100));
-    r->max_lifetime = instance_global_int(inst, "max_queue_lifetime", 5 * 86400);
-    r->retry_min = MAX(1, instance_global_int(inst, "retry_min", 300));
-    r->retry_max = MAX(r->retry_min, instance_global_int(inst, "retry_max", 3600));
-    r->max_size = instance_global_int(inst, "message_size_limit", 20971520);
-    r->smtpd_timeout = CLAMP(conf_int(inst, "smtpd_timeout", 300), 1, 86400);
-    r->smtp_timeout = CLAMP(conf_int(inst, "smtp_timeout", 300), 1, 86400);
-    r->connect_timeout = MAX(1, conf_int(inst, "smtp_connect_timeout", 30));
-    r->smtpd_max_conn = MAX(1, conf_int(inst, "smtpd_max_connections", 100));
-    r->smtpd_max_per_client = MAX(1, conf_int(inst, "smtpd_max_per_client", 20));
-    r->smtpd_max_rcpt = MAX(1, conf_int(inst, "smtpd_max_recipients", 1000));
-    r->smtpd_max_errors = MAX(1, conf_int(inst, "smtpd_max_errors", 20));
-    r->out_max_total = MAX(1, conf_int(inst, "smtp_max_connections", 20));
-    r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination", 10));
-    r->conn_cache_time = conf_int(inst, "smtp_connection_cache_time", 2);
+    r->mx_port = conf_int(inst, "mx_port");
+    r->max_rcpt_per_txn = MAX(1, conf_int(inst, "max_rcpt_per_txn"));
+    r->max_lifetime = instance_global_int(inst, "max_queue_lifetime");
+    r->retry_min = MAX(1, instance_global_int(inst, "retry_min"));
+    r->retry_max = MAX(r->retry_min, instance_global_int(inst, "retry_max"));
+    r->max_size = instance_global_int(inst, "message_size_limit");
+    r->smtpd_timeout = CLAMP(conf_int(inst, "smtpd_timeout"), 1, 86400);
+    r->smtp_timeout = CLAMP(conf_int(inst, "smtp_timeout"), 1, 86400);
+    r->connect_timeout = MAX(1, conf_int(inst, "smtp_connect_timeout"));
+    r->smtpd_max_conn = MAX(1, conf_int(inst, "smtpd_max_connections"));
+    r->smtpd_max_per_client = MAX(1, conf_int(inst, "smtpd_max_per_client"));
+    r->smtpd_max_rcpt = MAX(1, conf_int(inst, "smtpd_max_recipients"));
+    r->smtpd_max_errors = MAX(1, conf_int(inst, "smtpd_max_errors"));
+    r->out_max_total = MAX(1, conf_int(inst, "smtp_max_connections"));
+    r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination"));
+    r->conn_cache_time = conf_int(inst, "smtp_connection_cache_time");
 
     r->mynetworks = g_ptr_array_new_with_free_func(g_object_unref);
-    nets = instance_global_default(inst, "mynetworks", "127.0.0.0/8;::1");
+    nets = instance_global(inst, "mynetworks");
     {
         char **p = g_strsplit_set(nets, ";, ", -1);
         for (char **q = p; *q; q++) {

@@ -1,6 +1,7 @@
 /* relay_main.c - `kairan relay`: the SMTP server and the queue runner in
  * one daemon (linked into kairan-daemon, started by `kairan relay`). */
 #include "config.h"
+#include "globals.h"
 #include "relay.h"
 #include "cli/cli.h"
 #include "log.h"
@@ -25,6 +26,7 @@ relay_main(int argc, char **argv)
               "SMTP relay and queue runner: accepts mail for the lists and for mynetworks,\n"
               "and delivers the queue (MX, smarthost or routes).", entries);
     inst = cli_open();
+    globals_log_problems(inst, "relay");
     log_set_stderr(TRUE);
     signal(SIGPIPE, SIG_IGN);
     relay_block_signals();

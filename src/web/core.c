@@ -130,7 +130,7 @@ web_status_text(int status)
 gsize
 web_max_body(const Instance *inst)
 {
-    gint64 v = inst ? instance_global_int(inst, "web_max_body", WEB_MAX_BODY_DEFAULT) : WEB_MAX_BODY_DEFAULT;
+    gint64 v = inst ? instance_global_int(inst, "web_max_body") : WEB_MAX_BODY_DEFAULT;
     return v > 0 ? (gsize) v : WEB_MAX_BODY_DEFAULT;
 }
 

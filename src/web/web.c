@@ -14,6 +14,7 @@
  * its hash as the instance admin password (meta web_admin_password_hash)
  * that logs in to every list. */
 #include "config.h"
+#include "globals.h"
 #include "web.h"
 #include "cli/cli.h"
 #include "crypto.h"
@@ -249,9 +250,10 @@ web_main(int argc, char **argv)
     if (set_admin)
         return set_admin_password();
     srv.inst = cli_open();
+    globals_log_problems(srv.inst, "web");
     srv.max_body = web_max_body(srv.inst);
     if (!listen)
-        listen = instance_global_default(srv.inst, "web_listen", "127.0.0.1:8080");
+        listen = instance_global(srv.inst, "web_listen");
     ai = parse_listen(listen);
     if (!ai)
         cli_usage_error("web", "cannot use listen address '%s' (HOST:PORT)", listen);
