@@ -8,6 +8,7 @@
  * readers expect), otherwise in UTF-8, so encoded words stay valid. */
 #include "config.h"
 #include "deliver.h"
+#include "log.h"
 #include "settings.h"
 
 #include <string.h>
@@ -170,6 +171,31 @@ remove_all(GMimeObject *obj, const char *name)
         ;
 }
 
+/* drop_invalid_fields - remove header fields whose name is not printable
+ * US-ASCII without ':' (RFC 5322 section 3.6.8).  Malformed mail has such
+ * lines (8-bit octets in a name); left in place they would come before the
+ * headers added below, and strict readers take them, and all after them,
+ * for the body. */
+static void
+drop_invalid_fields(const char *list, GMimeObject *obj)
+{
+    GMimeHeaderList *headers = g_mime_object_get_header_list(obj);
+
+    for (int i = g_mime_header_list_get_count(headers) - 1; i >= 0; i--) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
+        const char *name = g_mime_header_get_name(h);
+        gboolean ok = name && *name;
+        for (const char *c = name; ok && *c; c++)
+            ok = (guchar) *c >= 33 && (guchar) *c <= 126 && *c != ':';
+        if (!ok) {
+            char *shown = g_strescape(name ? name : "", NULL);
+            log_warn("%s: dropped a header field with an invalid name \"%s\"", list, shown);
+            g_free(shown);
+            g_mime_header_list_remove_at(headers, i);
+        }
+    }
+}
+
 void
 rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint64 num)
 {
@@ -200,7 +226,9 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
     }
     g_mime_message_set_subject(msg, new_subject, charset);
 
-    /* Configured removals, and every header we are about to set. */
+    /* Fields no reader can take, configured removals, and every header we
+     * are about to set. */
+    drop_invalid_fields(list, obj);
     names = g_strsplit_set(remove, ", \t", 0);
     for (int i = 0; names[i]; i++)
         if (*names[i])

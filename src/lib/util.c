@@ -205,3 +205,19 @@ str_is_safe_name(const char *s, gboolean allow_upper)
     }
     return strstr(s, "..") == NULL;
 }
+
+char *
+format_rfc5322_date(time_t t)
+{
+    static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    struct tm tm;
+    long off;
+
+    localtime_r(&t, &tm);
+    off = tm.tm_gmtoff / 60;
+    return g_strdup_printf("%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld", days[tm.tm_wday % 7], tm.tm_mday,
+                           months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                           off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+}

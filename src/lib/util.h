@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include <stddef.h>
+#include <time.h>
 
 #define KAIRAN_ERROR kairan_error_quark()
 GQuark kairan_error_quark(void);
@@ -21,6 +22,9 @@ gboolean mkdir_p(const char *dir, int mode, GError **error);
 GByteArray *read_fd_all(int fd, size_t max, gboolean *truncated, GError **error);
 char *random_hex(size_t nbytes);
 gint64 now_seconds(void);
+/* format_rfc5322_date - "Tue, 01 Dec 2026 20:50:37 +0900" for t in local
+ * time, in English whatever the locale (RFC 5322 section 3.3). */
+char *format_rfc5322_date(time_t t);
 /* parse_duration - "300", "5m", "2h", "5d", "1w" -> seconds; -1 if bad. */
 gint64 parse_duration(const char *s);
 /* str_is_safe_name - a list or ID name: [a-z0-9][a-z0-9._-]* (no paths). */

@@ -321,13 +321,12 @@ static void
 cmd_data(Session *s)
 {
     Relay *r = s->r;
-    char *tmpdir, *rnd, *path = NULL, date[64];
+    char *tmpdir, *rnd, *path = NULL, *date;
     FILE *fp = NULL;
     gint64 size = 0;
     gboolean too_big = FALSE, complete;
     GError *error = NULL;
     time_t now = time(NULL);
-    struct tm tm;
     int fd;
     guint first_local = G_MAXUINT;
 
@@ -355,11 +354,11 @@ cmd_data(Session *s)
         return;
     }
     reply(s, "354 End data with <CR><LF>.<CR><LF>");
-    localtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+    date = format_rfc5322_date(now);
     fprintf(fp, "Received: from %s ([%s])\n\tby %s (kairan) with %s%s%s;\n\t%s\n",
             s->helo, s->peer, r->inst->hostname, s->esmtp ? "ESMTP" : "SMTP",
             s->c->ssl ? "S" : "", s->authed ? "A" : "", date);
+    g_free(date);
     complete = read_data(s, fp, &size, &too_big);
     if (!complete) {
         fclose(fp);
