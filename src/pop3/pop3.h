@@ -109,9 +109,6 @@ gboolean pop3_conn_start_tls(Pop3Conn *c, SSL_CTX *ctx);
 
 /* ---- tls.c ------------------------------------------------------- */
 
-/* pop3_tls_context - a server context from PEM cert and key files;
- * NULL and error when they cannot be loaded. */
-SSL_CTX *pop3_tls_context(const char *cert, const char *key, GError **error);
 
 /* ---- auth.c ------------------------------------------------------ */
 

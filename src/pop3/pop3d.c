@@ -33,6 +33,7 @@
 #define _GNU_SOURCE 1     /* accept4 */
 #include "config.h"
 #include "globals.h"
+#include "tlsctx.h"
 #include "pop3.h"
 #include "cli/cli.h"
 #include "log.h"
@@ -173,7 +174,7 @@ load_config(Instance *inst, Pop3Config *cfg, GError **error)
     cert = instance_global(inst, "tls_cert");
     key = instance_global(inst, "tls_key");
     if (cert && *cert && key && *key) {
-        cfg->tls = pop3_tls_context(cert, key, error);
+        cfg->tls = tlsctx_server(cert, key, error);
         if (!cfg->tls) {
             g_free(cert);
             g_free(key);

@@ -17,6 +17,7 @@
  */
 #include "config.h"
 #include "relay.h"
+#include "tlsctx.h"
 #include "cli/cli.h"
 #include "lists.h"
 #include "log.h"
@@ -99,7 +100,7 @@ relay_config_load(Instance *inst, GError **error)
     cert = instance_global(inst, "tls_cert");
     key = instance_global(inst, "tls_key");
     if (cert && key) {
-        r->server_tls = tls_server_ctx(cert, key, error);
+        r->server_tls = tlsctx_server(cert, key, error);
         if (!r->server_tls) {
             g_free(cert);
             g_free(key);
@@ -109,7 +110,7 @@ relay_config_load(Instance *inst, GError **error)
     }
     g_free(cert);
     g_free(key);
-    r->client_tls = tls_client_ctx();
+    r->client_tls = tlsctx_client_opportunistic();
     return r;
 }
 

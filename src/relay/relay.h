@@ -58,10 +58,6 @@ gboolean relay_client_allowed(const Relay *r, const char *addr);
 gboolean relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode);
 
 
-/* tls.c */
-SSL_CTX *tls_server_ctx(const char *cert, const char *key, GError **error);
-SSL_CTX *tls_client_ctx(void);
-
 /* dns.c - where mail for a domain goes. */
 typedef struct {
     char *host;      /* name for logs and SNI */

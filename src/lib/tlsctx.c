@@ -1,8 +1,9 @@
-/* tls.c - the OpenSSL server context used for STLS (RFC 2595), built
- * from [global] tls_cert and tls_key (PEM files; the certificate file may
- * hold the chain).  TLS 1.2 or newer, the library's default ciphers. */
+/* tlsctx.c - the one OpenSSL server context of kairan's servers (built
+ * from [global] tls_cert and tls_key: PEM files, the certificate file may
+ * hold the chain; TLS 1.2 or newer, no renegotiation, the library's
+ * default ciphers) and the relay's opportunistic client context. */
 #include "config.h"
-#include "pop3.h"
+#include "tlsctx.h"
 #include "util.h"
 #include "log.h"
 
@@ -20,7 +21,7 @@ set_ssl_error(GError **error, const char *what, const char *path)
 }
 
 SSL_CTX *
-pop3_tls_context(const char *cert, const char *key, GError **error)
+tlsctx_server(const char *cert, const char *key, GError **error)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -46,5 +47,17 @@ pop3_tls_context(const char *cert, const char *key, GError **error)
         SSL_CTX_free(ctx);
         return NULL;
     }
+    return ctx;
+}
+
+SSL_CTX *
+tlsctx_client_opportunistic(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     return ctx;
 }
