@@ -12,40 +12,25 @@
 char *
 url_decode(const char *s, gssize len, gboolean plus_is_space)
 {
-    GString *out;
+    char *copy, *out;
+
     if (len < 0)
         len = (gssize) strlen(s);
-    out = g_string_sized_new((gsize) len + 1);
-    for (gssize i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= len) {
-                g_string_free(out, TRUE);
-                return NULL;
-            }
-            hi = g_ascii_xdigit_value(s[i + 1]);
-            lo = g_ascii_xdigit_value(s[i + 2]);
-            if (hi < 0 || lo < 0) {
-                g_string_free(out, TRUE);
-                return NULL;
-            }
-            c = (char) (hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            c = ' ';
-        }
-        if (c == '\0') {
-            g_string_free(out, TRUE);
-            return NULL;
-        }
-        g_string_append_c(out, c);
-    }
-    if (!g_utf8_validate(out->str, (gssize) out->len, NULL)) {
-        g_string_free(out, TRUE);
+    copy = g_strndup(s, (gsize) len);
+    if ((gssize) strlen(copy) != len) {     /* a NUL byte in the input */
+        g_free(copy);
         return NULL;
     }
-    return g_string_free(out, FALSE);
+    if (plus_is_space)
+        g_strdelimit(copy, "+", ' ');
+    /* GLib refuses a bad escape and an escaped NUL */
+    out = g_uri_unescape_string(copy, NULL);
+    g_free(copy);
+    if (out && !g_utf8_validate(out, -1, NULL)) {
+        g_free(out);
+        return NULL;
+    }
+    return out;
 }
 
 char *
@@ -242,21 +227,16 @@ cookie_parse(const char *header)
 char *
 html_escape(const char *s)
 {
-    GString *out;
+    char *valid, *out;
     if (!s)
         return g_strdup("");
-    out = g_string_sized_new(strlen(s) + 16);
-    for (const char *p = s; *p; p++) {
-        switch (*p) {
-        case '&': g_string_append(out, "&amp;"); break;
-        case '<': g_string_append(out, "&lt;"); break;
-        case '>': g_string_append(out, "&gt;"); break;
-        case '"': g_string_append(out, "&quot;"); break;
-        case '\'': g_string_append(out, "&#39;"); break;
-        default: g_string_append_c(out, *p);
-        }
-    }
-    return g_string_free(out, FALSE);
+    if (g_utf8_validate(s, -1, NULL))
+        return g_markup_escape_text(s, -1);
+    /* g_markup_escape_text needs UTF-8: bad octets become U+FFFD */
+    valid = g_utf8_make_valid(s, -1);
+    out = g_markup_escape_text(valid, -1);
+    g_free(valid);
+    return out;
 }
 
 void

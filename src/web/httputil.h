@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-/* url_decode - percent-decode len bytes of s ('+' is a blank when
+/* url_decode - percent-decode (g_uri_unescape_string) len bytes of s ('+' is a blank when
  * plus_is_space).  NULL when the result is not valid UTF-8, holds a NUL
  * byte or a '%' is not followed by two hex digits. */
 char *url_decode(const char *s, gssize len, gboolean plus_is_space);
@@ -30,7 +30,8 @@ const char *params_get(GHashTable *params, const char *name);
 GPtrArray *params_all(GHashTable *params, const char *name);
 /* cookie_parse - "a=1; b=2" -> name -> value (first wins). */
 GHashTable *cookie_parse(const char *header);
-/* html_escape - & < > " ' as entities. */
+/* html_escape - g_markup_escape_text (& < > " ' as entities), invalid
+ * UTF-8 made valid first. */
 char *html_escape(const char *s);
 /* csv_field - one CSV field, quoted when needed; a leading = + - @ is
  * prefixed with ' so spreadsheets do not run it as a formula. */

@@ -153,7 +153,7 @@ static void
 test_escape(void)
 {
     char *s = html_escape("<script>alert('x')</script>&\"");
-    g_assert_cmpstr(s, ==, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;");
+    g_assert_cmpstr(s, ==, "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt;&amp;&quot;");
     g_free(s);
 }
 
