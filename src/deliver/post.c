@@ -13,7 +13,7 @@
 #include "settings.h"
 #include "template.h"
 #include "util.h"
-#include "ctl/ratelimit.h"
+#include "ratelimit.h"
 
 #include <string.h>
 

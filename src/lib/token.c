@@ -141,3 +141,31 @@ token_status_text(TokenStatus s)
     }
     return "invalid";
 }
+
+char *
+token_oneclick_sig(const Instance *inst, const char *list, const char *address)
+{
+    char *data = g_strdup_printf("oneclick\n%s\n%s", list, address);
+    char *mac = hmac_sha256_hex(inst->secret ? inst->secret : "", data, strlen(data));
+    g_free(data);
+    if (mac)
+        mac[32] = '\0';
+    return mac;
+}
+
+char *
+token_oneclick_url(const Instance *inst, const char *list, const char *address)
+{
+    char *web = instance_global(inst, "web_url");
+    char *sig, *enc, *url;
+    if (!web)
+        return NULL;
+    sig = token_oneclick_sig(inst, list, address);
+    enc = g_uri_escape_string(address, NULL, TRUE);
+    url = g_strdup_printf("%s%slist/%s/unsubscribe?a=%s&s=%s", web, g_str_has_suffix(web, "/") ? "" : "/",
+                          list, enc, sig);
+    g_free(web);
+    g_free(sig);
+    g_free(enc);
+    return url;
+}

@@ -29,4 +29,11 @@ TokenStatus token_peek(Instance *inst, const char *token, char **list, char **ac
                        char **address, char **extra);
 const char *token_status_text(TokenStatus s);
 
+/* token_oneclick_sig - the signature that lets the RFC 8058 one-click
+ * unsubscribe link of a personalized copy work without a stored token:
+ * hex HMAC-SHA256(secret, "oneclick\nLIST\nADDRESS"), 32 digits.
+ * token_oneclick_url - the whole link (NULL without [global] web_url). */
+char *token_oneclick_sig(const Instance *inst, const char *list, const char *address);
+char *token_oneclick_url(const Instance *inst, const char *list, const char *address);
+
 #endif

@@ -7,7 +7,7 @@
  *     the report cannot be parsed;
  *   - with [global] web_url set, the List-Unsubscribe field is replaced
  *     (in place) by "<mailto:...>, <one-click URL of this recipient>"
- *     (web_oneclick_url) followed by "List-Unsubscribe-Post:
+ *     (token_oneclick_url) followed by "List-Unsubscribe-Post:
  *     List-Unsubscribe=One-Click" (RFC 8058);
  *   - when DKIM is configured, the signature kairan put in front of the
  *     queued copy is dropped and the personalised header block is signed
@@ -21,7 +21,7 @@
 #include "relay.h"
 #include "dkim.h"
 #include "log.h"
-#include "web/web.h"
+#include "token.h"
 
 #include <string.h>
 
@@ -173,9 +173,9 @@ personal_head(Personal *ps, const char *rcpt)
 
     if (!ps->oneclick)
         return g_bytes_ref(ps->head_plain);
-    /* web_oneclick_url reads kairan.conf (a GKeyFile): one thread at a time */
+    /* token_oneclick_url reads kairan.conf (a GKeyFile): one thread at a time */
     g_mutex_lock(&conf_lock);
-    url = web_oneclick_url(ps->r->inst, ps->list, rcpt);
+    url = token_oneclick_url(ps->r->inst, ps->list, rcpt);
     g_mutex_unlock(&conf_lock);
     h = g_string_sized_new(ps->pre->len + ps->post->len + 512);
     g_string_append_len(h, ps->pre->str, (gssize) ps->pre->len);

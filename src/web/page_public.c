@@ -7,13 +7,13 @@
  *
  * One-click: a POST to LIST/unsubscribe?a=ADDRESS&s=SIG whose body is
  * List-Unsubscribe=One-Click removes ADDRESS at once when SIG is
- * web_oneclick_sig(LIST, ADDRESS) - an HMAC under the instance secret,
+ * token_oneclick_sig(LIST, ADDRESS) - an HMAC under the instance secret,
  * so nobody can make a link for another address, and the link works
  * without cookies or CSRF tokens, as RFC 8058 requires.  A one-click
  * POST without a valid signature (the generic link of a post queued
  * once for all members) changes nothing and answers 400/403. */
 #include "config.h"
-#include "ctl/ratelimit.h"
+#include "ratelimit.h"
 #include "webint.h"
 #include "address.h"
 #include "crypto.h"
@@ -25,34 +25,6 @@
 #include "util.h"
 
 #include <string.h>
-
-char *
-web_oneclick_sig(const Instance *inst, const char *list, const char *address)
-{
-    char *data = g_strdup_printf("oneclick\n%s\n%s", list, address);
-    char *mac = hmac_sha256_hex(inst->secret ? inst->secret : "", data, strlen(data));
-    g_free(data);
-    if (mac)
-        mac[32] = '\0';
-    return mac;
-}
-
-char *
-web_oneclick_url(const Instance *inst, const char *list, const char *address)
-{
-    char *web = instance_global(inst, "web_url");
-    char *sig, *enc, *url;
-    if (!web)
-        return NULL;
-    sig = web_oneclick_sig(inst, list, address);
-    enc = url_encode(address);
-    url = g_strdup_printf("%s%slist/%s/unsubscribe?a=%s&s=%s", web, g_str_has_suffix(web, "/") ? "" : "/",
-                          list, enc, sig);
-    g_free(web);
-    g_free(sig);
-    g_free(enc);
-    return url;
-}
 
 void
 page_home(WebCtx *c)
@@ -127,7 +99,7 @@ one_click(WebCtx *c, const char *list)
 {
     const char *a = param(c, "a"), *s = param(c, "s");
     char *addr = a ? address_normalize(a, NULL) : NULL;
-    char *want = addr ? web_oneclick_sig(c->inst, list, addr) : NULL;
+    char *want = addr ? token_oneclick_sig(c->inst, list, addr) : NULL;
     GError *e = NULL;
     TData *d;
 
@@ -172,7 +144,7 @@ page_subscribe(WebCtx *c, const char *list, const char *action)
     if (!g_str_equal(c->req->method, "POST")) {
         const char *a = param(c, "a"), *s = param(c, "s");
         char *oa = a && s && g_str_equal(action, "unsubscribe") ? address_normalize(a, NULL) : NULL;
-        char *want = oa ? web_oneclick_sig(c->inst, list, oa) : NULL;
+        char *want = oa ? token_oneclick_sig(c->inst, list, oa) : NULL;
         if (want && const_time_equal(s, want) && member_is(c->inst, list, oa)) {
             /* a signed link opened in a browser: one button, no mail round trip */
             TData *od = tdata_new();

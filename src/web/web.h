@@ -55,12 +55,5 @@ WebResponse *web_handle(Instance *inst, WebRequest *req);
  * (used by the front ends for 413 before the body is read). */
 WebResponse *web_error_response(int status, const char *lang);
 
-/* web_oneclick_sig - the signature that lets the RFC 8058 one-click
- * link LIST/unsubscribe?a=ADDRESS&s=SIG remove exactly that address:
- * hex HMAC-SHA256(secret, "oneclick\nLIST\nADDRESS"), 32 digits.
- * web_oneclick_url - the whole link (NULL without web_url); meant for
- * whatever writes the per-recipient List-Unsubscribe header. */
-char *web_oneclick_sig(const Instance *inst, const char *list, const char *address);
-char *web_oneclick_url(const Instance *inst, const char *list, const char *address);
 
 #endif

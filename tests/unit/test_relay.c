@@ -6,7 +6,7 @@
 #include "config.h"
 #include "relay/relay.h"
 #include "ctl/ctl.h"
-#include "web/web.h"
+#include "token.h"
 #include <gmime/gmime.h>
 #include <string.h>
 
@@ -134,7 +134,7 @@ test_personal_head(void)
     g_key_file_set_string(inst.conf, "global", "web_url", "https://web.example/");
     ps = personal_new(&r, "team", msg, strlen(msg), &body);
     got = copy_for(ps, body, "bob@example.org");
-    sig = web_oneclick_sig(&inst, "team", "bob@example.org");
+    sig = token_oneclick_sig(&inst, "team", "bob@example.org");
     want = g_strdup_printf("From: a@example.org\r\nList-Id: <team.lists.example.test>\r\n"
                            "List-Unsubscribe: <mailto:team-ctl@lists.example.test?body=unsubscribe>,\r\n"
                            " <https://web.example/list/team/unsubscribe?a=bob%%40example.org&s=%s>\r\n"
