@@ -28,6 +28,9 @@ GMimeMessage *parse_message_bytes(const guint8 *data, gsize len);
 
 /* post_process - the whole posting path; returns the exit status. */
 int post_process(Incoming *in);
+/* post_refuse - refuse a post with a reply naming reason (refusal_limit
+ * applies; no reply to automatic mail); attach_post FALSE for a virus. */
+int post_refuse(Incoming *in, const char *reason, gboolean attach_post);
 
 /* Policy (policy.c). */
 typedef enum { POLICY_ACCEPT, POLICY_HOLD, POLICY_REFUSE } PolicyVerdict;

@@ -201,16 +201,17 @@ incoming_free(Incoming *in)
     g_free(in);
 }
 
-/* refuse - reply with the reason (unless the mail is automatic, or the
- * sender already had refusal_limit refusals this hour); the return value
- * is the exit status: 0 once the reply is queued. */
-static int
-refuse(Incoming *in, const char *reason)
+/* post_refuse - reply with the reason (unless the mail is automatic, or
+ * the sender already had refusal_limit refusals this hour), with the post
+ * attached when it is small and attach_post; the return value is the exit
+ * status: 0 once the reply is queued. */
+int
+post_refuse(Incoming *in, const char *reason, gboolean attach_post)
 {
     const char *to = in->from_addr ? in->from_addr : in->envelope_sender;
     GHashTable *vars;
     GError *error = NULL;
-    GMimeMessage *attach = in->raw->len <= 65536 ? in->msg : NULL;
+    GMimeMessage *attach = attach_post && in->raw->len <= 65536 ? in->msg : NULL;
     const char *subject = g_mime_message_get_subject(in->msg);
     gboolean ok;
 
@@ -233,6 +234,12 @@ refuse(Incoming *in, const char *reason)
         return EXIT_TEMPFAIL;
     }
     return 0;
+}
+
+static int
+refuse(Incoming *in, const char *reason)
+{
+    return post_refuse(in, reason, TRUE);
 }
 
 static int
@@ -297,7 +304,7 @@ post_process(Incoming *in)
     /* Virus/spam check before anything else is done with it (scan.c). */
     switch (scan_post(in, &reason)) {
     case SCAN_REJECT:
-        status = scan_refuse(in, reason);
+        status = post_refuse(in, reason, FALSE);   /* never send a virus back */
         goto out;
     case SCAN_HOLD:
         status = hold(in, reason);

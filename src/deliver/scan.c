@@ -322,31 +322,6 @@ scan_command(const char *command, const guint8 *data, gsize len, char **env_extr
     return v;
 }
 
-int
-scan_refuse(Incoming *in, const char *reason)
-{
-    const char *to = in->from_addr ? in->from_addr : in->envelope_sender;
-    const char *subject = g_mime_message_get_subject(in->msg);
-    GHashTable *vars;
-    GError *error = NULL;
-    gboolean ok;
-
-    log_info("%s: post from <%s> refused by the scan: %s", in->list, to ? to : "", reason);
-    if (notify_is_automatic(in->msg, in->envelope_sender) || !to || !*to)
-        return 0;
-    vars = template_vars_new();
-    template_var(vars, "reason", reason);
-    template_var(vars, "subject", subject ? subject : "");
-    ok = notify_send(in->inst, in->list, "refused", vars, to, in->message_id, NULL, &error);
-    g_hash_table_unref(vars);
-    if (!ok) {
-        log_error("%s: cannot queue the refusal: %s", in->list, error->message);
-        g_error_free(error);
-        return EXIT_TEMPFAIL;
-    }
-    return 0;
-}
-
 ScanVerdict
 scan_post(Incoming *in, char **reason)
 {

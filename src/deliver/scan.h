@@ -11,9 +11,6 @@ typedef enum { SCAN_ACCEPT, SCAN_REJECT, SCAN_HOLD, SCAN_TEMPFAIL } ScanVerdict;
  * filter_command, on the mail as received; *reason (allocated) says why
  * for anything but SCAN_ACCEPT. */
 ScanVerdict scan_post(Incoming *in, char **reason);
-/* scan_refuse - tell the sender (never automatic mail) why, without the
- * post attached; the exit status (0, or 75 if the reply cannot be queued). */
-int scan_refuse(Incoming *in, const char *reason);
 /* scan_clamd - INSTREAM to clamd at a unix path or host:port. */
 ScanVerdict scan_clamd(const char *where, const guint8 *data, gsize len, int timeout_s, char **reason);
 /* scan_command - run command with data on stdin; env_extra holds

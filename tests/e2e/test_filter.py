@@ -81,6 +81,15 @@ t.ok(len(ns) == 1 and "virus found: EICAR test file" in notice_text(ns[0]),
 t.ok(ns and EICAR not in ns[0]["raw"], "the refusal does not mail the virus back (no attachment)")
 t.ok(not [q for q in inst.queue() if "reader@example.net" in q["rcpts"]], "nothing was sent to the members")
 
+# refusal_limit holds for the filter's refusals as for any other refusal
+inst.clear_queue()
+inst.config("team", "refusal_limit", "2")
+codes = [inst.deliver("team", make_msg(subject=f"eicar {i}", body=EICAR.decode() + "\n")).returncode for i in range(5)]
+ns = notices_to("member@example.org")
+t.ok(codes == [0] * 5 and len(ns) == 1, "refusal_limit 2: five refused posts get one more refusal this hour (two in all)",
+     f"exit codes {codes}, {len(ns)} notices")
+inst.config("team", "refusal_limit", "10")
+
 # hold
 inst.clear_queue()
 r = inst.deliver("team", make_msg(subject="cheap pills", extra="X-Spam-Flag: YES\n"))
