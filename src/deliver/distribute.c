@@ -4,7 +4,7 @@
  * spool/LIST/archive/N (temporary file, fsync, rename), indexed in the
  * archive table, and queued once for every member recipient (the archive
  * file is hard-linked into the queue).  Only then is the transaction
- * committed (with personalize = yes the envelope also gets "P LIST": the
+ * committed (with personalize = yes the envelope also says so: the
  * relay personalises each copy at send time, src/relay/personalize.c).
  * Any failure rolls everything back and removes what was
  * written, so the caller can exit 75 and the MTA retries: no number is
@@ -124,7 +124,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     sqlite3_stmt *st;
     gint64 num = 0, size = 0;
     char *path = NULL, *sender = NULL, *qid = NULL;
-    GString *rcpt_lines = NULL;
+    QueueRcpts *rcpts = NULL;
     guint nrcpts = 0;
     gboolean ok = FALSE;
     DmarcAction dmarc = dmarc_decide(inst, list, msg);   /* may ask DNS: before the lock */
@@ -163,18 +163,14 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     if (!index_post(inst, list, num, msg, author_from, size, footer_text, error))
         goto fail;
 
-    rcpt_lines = list_recipient_lines(inst, list,
-                                      (author && !list_setting_bool(inst, list, "send_to_author")) ? author : NULL,
-                                      &nrcpts);
+    rcpts = list_fanout_rcpts(inst, list,
+                              (author && !list_setting_bool(inst, list, "send_to_author")) ? author : NULL);
+    nrcpts = rcpts->count;
     if (nrcpts > 0) {
         sender = list_address(inst, list, "-admin");
-        if (list_setting_bool(inst, list, "personalize")) {
-            /* one shared copy; the relay personalises it per recipient (queue.c: P line) */
-            char *p = g_strdup_printf("P %s\n", list);
-            g_string_prepend(rcpt_lines, p);
-            g_free(p);
-        }
-        qid = queue_submit_file_lines(inst, sender, rcpt_lines, nrcpts, path, error);
+        if (list_setting_bool(inst, list, "personalize"))
+            queue_rcpts_personalize(rcpts, list);   /* one shared copy, personalised by the relay */
+        qid = queue_submit_file_rcpts(inst, sender, rcpts, path, error);
         if (!qid)
             goto fail;
     }
@@ -203,7 +199,6 @@ out:
     g_free(path);
     g_free(sender);
     g_free(qid);
-    if (rcpt_lines)
-        g_string_free(rcpt_lines, TRUE);
+    queue_rcpts_free(rcpts);
     return ok;
 }

@@ -290,27 +290,23 @@ list_recipients(const Instance *inst, const char *list)
     return a;
 }
 
-GString *
-list_recipient_lines(const Instance *inst, const char *list, const char *except, guint *count)
+QueueRcpts *
+list_fanout_rcpts(const Instance *inst, const char *list, const char *except)
 {
     sqlite3_stmt *st = db_prepare(inst->db, "SELECT address FROM members WHERE list = ?"
                                             " AND nomail = 0 AND post_only = 0 AND digest = 0");
-    GString *lines = g_string_sized_new(4096);
+    QueueRcpts *r = queue_rcpts_new();
 
-    *count = 0;
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *addr = (const char *) sqlite3_column_text(st, 0);
         int len = sqlite3_column_bytes(st, 0);
-        if (!addr || memchr(addr, '\n', (size_t) len) || (except && strcmp(addr, except) == 0))
+        if (!addr || (except && strcmp(addr, except) == 0))
             continue;
-        g_string_append_len(lines, "R ", 2);
-        g_string_append_len(lines, addr, len);
-        g_string_append_c(lines, '\n');
-        (*count)++;
+        queue_rcpts_add(r, addr, len);
     }
     sqlite3_finalize(st);
-    return lines;
+    return r;
 }
 
 static gboolean

@@ -3,6 +3,7 @@
 #define KAIRAN_LISTS_H
 
 #include "instance.h"
+#include "queue.h"
 
 typedef struct {
     char *address;
@@ -48,10 +49,9 @@ gint64 member_count(const Instance *inst, const char *list);
 /* list_recipients - addresses that get each post: not nomail, not
  * post_only, not digest (GPtrArray of char*, owned). */
 GPtrArray *list_recipients(const Instance *inst, const char *list);
-/* list_recipient_lines - the same recipients as queue envelope lines
- * ("R addr\n"), leaving out except (may be NULL); *count gets their number.
- * The fan-out uses this: no per-member allocation. */
-GString *list_recipient_lines(const Instance *inst, const char *list, const char *except, guint *count);
+/* list_fanout_rcpts - the same recipients as a queue envelope, leaving out
+ * except (may be NULL).  The fan-out uses this: no per-member allocation. */
+QueueRcpts *list_fanout_rcpts(const Instance *inst, const char *list, const char *except);
 /* is_owner / is_moderator - address in the owners / moderators setting
  * (moderators default to the owners). */
 gboolean list_is_owner(const Instance *inst, const char *list, const char *addr);

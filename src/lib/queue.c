@@ -199,12 +199,52 @@ queue_submit_file(const Instance *inst, const char *sender,
     return submit_file(inst, sender, rcpts, nrcpts, NULL, content_path, error);
 }
 
+QueueRcpts *
+queue_rcpts_new(void)
+{
+    QueueRcpts *r = g_new0(QueueRcpts, 1);
+    r->lines = g_string_sized_new(4096);
+    return r;
+}
+
+void
+queue_rcpts_add(QueueRcpts *r, const char *addr, gssize len)
+{
+    if (len < 0)
+        len = (gssize) strlen(addr);
+    if (len == 0 || memchr(addr, '\n', (size_t) len) || memchr(addr, '\r', (size_t) len))
+        return;
+    g_string_append_len(r->lines, "R ", 2);
+    g_string_append_len(r->lines, addr, len);
+    g_string_append_c(r->lines, '\n');
+    r->count++;
+}
+
+void
+queue_rcpts_personalize(QueueRcpts *r, const char *list)
+{
+    char *p;
+    if (strpbrk(list, "\r\n"))
+        return;
+    p = g_strdup_printf("P %s\n", list);
+    g_string_prepend(r->lines, p);   /* before the R lines, as queue_load expects */
+    g_free(p);
+}
+
+void
+queue_rcpts_free(QueueRcpts *r)
+{
+    if (!r)
+        return;
+    g_string_free(r->lines, TRUE);
+    g_free(r);
+}
+
 char *
-queue_submit_file_lines(const Instance *inst, const char *sender,
-                        const GString *rcpt_lines, guint nrcpts,
+queue_submit_file_rcpts(const Instance *inst, const char *sender, const QueueRcpts *rcpts,
                         const char *content_path, GError **error)
 {
-    return submit_file(inst, sender, NULL, nrcpts, rcpt_lines, content_path, error);
+    return submit_file(inst, sender, NULL, rcpts->count, rcpts->lines, content_path, error);
 }
 
 void

@@ -29,11 +29,22 @@ char *queue_submit(const Instance *inst, const char *sender,
 char *queue_submit_file(const Instance *inst, const char *sender,
                         const char *const *rcpts, guint nrcpts,
                         const char *content_path, GError **error);
-/* queue_submit_file_lines - queue_submit_file with the recipients given
- * as ready envelope lines ("R addr\n" each, from list_recipient_lines;
- * a "P LIST\n" line may come first: personalised delivery, queue.c). */
-char *queue_submit_file_lines(const Instance *inst, const char *sender,
-                              const GString *rcpt_lines, guint nrcpts,
+/* QueueRcpts - the recipients of a large envelope (a fan-out), built
+ * once in envelope form; only queue.c knows that form. */
+typedef struct {
+    GString *lines;
+    guint count;
+} QueueRcpts;
+QueueRcpts *queue_rcpts_new(void);
+/* queue_rcpts_add - one recipient (len bytes of addr, -1 = up to NUL); an
+ * address holding a line end is skipped (it would forge a line). */
+void queue_rcpts_add(QueueRcpts *r, const char *addr, gssize len);
+/* queue_rcpts_personalize - the relay makes one copy per recipient of
+ * this list's post (VERP sender, one-click link: relay/personalize.c). */
+void queue_rcpts_personalize(QueueRcpts *r, const char *list);
+void queue_rcpts_free(QueueRcpts *r);
+/* queue_submit_file_rcpts - queue_submit_file for a QueueRcpts. */
+char *queue_submit_file_rcpts(const Instance *inst, const char *sender, const QueueRcpts *rcpts,
                               const char *content_path, GError **error);
 /* queue_wakeup - tell a running relay that there is new mail (best effort). */
 void queue_wakeup(const Instance *inst);
