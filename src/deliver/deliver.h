@@ -6,6 +6,7 @@
 
 #include <gmime/gmime.h>
 #include "instance.h"
+#include "message.h"
 
 typedef struct {
     Instance *inst;
@@ -23,8 +24,6 @@ typedef struct {
 Incoming *incoming_parse(Instance *inst, const char *list, const char *sender,
                          GByteArray *raw, GError **error);
 void incoming_free(Incoming *in);
-/* parse_message_bytes - GMime parse with kairan's parser options. */
-GMimeMessage *parse_message_bytes(const guint8 *data, gsize len);
 
 /* post_process - the whole posting path; returns the exit status. */
 int post_process(Incoming *in);

@@ -5,7 +5,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "address.h"
-#include "addrfix.h"
+#include "message.h"
 #include "lists.h"
 #include "log.h"
 #include "notify.h"
@@ -16,86 +16,6 @@
 #include "ratelimit.h"
 
 #include <string.h>
-
-static GMimeParserOptions *
-parser_options(void)
-{
-    static GMimeParserOptions *opts;
-    if (!opts) {
-        static const char *charsets[] = { "utf-8", "iso-2022-jp", "euc-jp", "shift_jis", "iso-8859-1", NULL };
-        opts = g_mime_parser_options_new();
-        g_mime_parser_options_set_fallback_charsets(opts, charsets);
-        g_mime_parser_options_set_rfc2047_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
-        g_mime_parser_options_set_address_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
-        g_mime_parser_options_set_parameter_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
-    }
-    return opts;
-}
-
-/* subject_made_valid - GMime hands back raw 8-bit octets that follow an
- * encoded word as they are, so a decoded Subject may be no UTF-8 at all
- * (found by fuzz_message): every user of the Subject (tags, replies, the
- * archive index, the web) gets it with such octets replaced by U+FFFD. */
-static GMimeMessage *
-subject_made_valid(GMimeMessage *msg)
-{
-    const char *subject = g_mime_message_get_subject(msg);
-    if (subject && !g_utf8_validate(subject, -1, NULL)) {
-        char *valid = g_utf8_make_valid(subject, -1);
-        g_mime_message_set_subject(msg, valid, "utf-8");
-        g_free(valid);
-    }
-    return msg;
-}
-
-/* parse_stream - the message in stream, with kairan's parser options. */
-static GMimeMessage *
-parse_stream(GMimeStream *stream)
-{
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    GMimeMessage *msg;
-
-    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    msg = g_mime_parser_construct_message(parser, parser_options());
-    g_object_unref(parser);
-    return msg ? subject_made_valid(msg) : NULL;
-}
-
-GMimeMessage *
-parse_message_bytes(const guint8 *data, gsize len)
-{
-    size_t fixed_len = 0;
-    guint8 *fixed = addrfix_message(data, len, &fixed_len);   /* see addrfix.c */
-    GMimeStream *stream = fixed ? g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len)
-                                : g_mime_stream_mem_new_with_buffer((const char *) data, len);
-    GMimeMessage *msg;
-
-    g_free(fixed);             /* the memory stream made its own copy */
-    msg = parse_stream(stream);
-    g_object_unref(stream);
-    return msg;
-}
-
-static GMimeMessage *
-parse_message_owned(GByteArray *raw)
-{
-    GMimeStream *stream;
-    GMimeMessage *msg;
-    size_t fixed_len = 0;
-    guint8 *fixed = addrfix_message(raw->data, raw->len, &fixed_len);   /* see addrfix.c */
-
-    if (fixed) {               /* rare: an address field with an open comment */
-        stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
-        g_free(fixed);
-    } else {
-        /* The stream shares raw's buffer: no copy of a large post is made. */
-        stream = g_mime_stream_mem_new_with_byte_array(raw);
-        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-    }
-    msg = parse_stream(stream);
-    g_object_unref(stream);
-    return msg;
-}
 
 /* MIME nesting deeper than this is refused (EXIT_DATAERR): no real mail
  * comes close, and deeper trees exhaust the recursion of mail readers
@@ -158,7 +78,7 @@ incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray 
     in->inst = inst;
     in->list = g_strdup(list);
     in->raw = raw;
-    in->msg = parse_message_owned(raw);
+    in->msg = message_parse_owned(raw);
     headers = in->msg ? g_mime_object_get_header_list(GMIME_OBJECT(in->msg)) : NULL;
     if (!in->msg || g_mime_header_list_get_count(headers) == 0 ||
         !g_mime_message_get_mime_part(in->msg)) {

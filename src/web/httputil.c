@@ -4,7 +4,7 @@
  * encodings follow the RFCs. */
 #include "config.h"
 #include "httputil.h"
-#include "addrfix.h"
+#include "message.h"
 
 #include <string.h>
 #include <gmime/gmime.h>
@@ -116,35 +116,22 @@ upload_text(const guint8 *data, gsize len)
 gboolean
 form_parse_multipart(GHashTable *params, const char *content_type, const guint8 *data, gsize len)
 {
-    GByteArray *whole = g_byte_array_new();
-    GMimeStream *stream;
-    GMimeParser *parser;
+    GByteArray *whole;
     GMimeObject *obj;
     gboolean ok = FALSE;
     char *hdr;
-    guint8 *fixed;
-    size_t fixed_len = 0;
 
-    if (strpbrk(content_type, "\r\n")) {
-        g_byte_array_unref(whole);
+    if (strpbrk(content_type, "\r\n"))
         return FALSE;
-    }
+    whole = g_byte_array_new();
     hdr = g_strdup_printf("MIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n", content_type);
     g_byte_array_append(whole, (guint8 *) hdr, (guint) strlen(hdr));
     g_free(hdr);
-    /* GMime parses a message/rfc822 part's address fields as it reads
-     * them and leaks on some (addrfix.c): a stranger's form is repaired
-     * first */
-    fixed = addrfix_message(data, len, &fixed_len);
-    if (fixed) {
-        g_byte_array_append(whole, fixed, (guint) fixed_len);
-        g_free(fixed);
-    } else {
-        g_byte_array_append(whole, data, (guint) len);
-    }
-    stream = g_mime_stream_mem_new_with_byte_array(whole);   /* owns whole */
-    parser = g_mime_parser_new_with_stream(stream);
-    obj = g_mime_parser_construct_part(parser, NULL);
+    g_byte_array_append(whole, data, (guint) len);
+    /* the one parser (message.c): it repairs the address fields GMime
+     * would leak on in a stranger's message/rfc822 part (addrfix.c) */
+    obj = message_parse_part(whole->data, whole->len);
+    g_byte_array_unref(whole);
     if (obj && GMIME_IS_MULTIPART(obj)) {
         GMimeMultipart *mp = GMIME_MULTIPART(obj);
         ok = TRUE;
@@ -179,8 +166,6 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
     }
     if (obj)
         g_object_unref(obj);
-    g_object_unref(parser);
-    g_object_unref(stream);
     return ok;
 }
 

@@ -5,7 +5,7 @@
  * that can be downloaded by its index. */
 #include "config.h"
 #include "mailview.h"
-#include "addrfix.h"
+#include "message.h"
 
 #include <string.h>
 
@@ -101,35 +101,10 @@ addresses(GMimeMessage *msg, GMimeAddressType type)
 MailView *
 mailview_load(const char *path)
 {
-    GMappedFile *map = g_mapped_file_new(path, FALSE, NULL);
-    GMimeStream *stream;
-    GMimeParser *parser;
-    GMimeMessage *msg;
+    GMimeMessage *msg = message_parse_file(path);   /* the archive's own parser */
     MailView *v;
     GDateTime *date;
-    guint8 *fixed;
-    size_t fixed_len = 0;
 
-    if (!map)
-        return NULL;
-    /* a post with an address comment left open is parsed from a repaired
-     * copy: GMime would leak memory on it in this long-running process */
-    fixed = addrfix_message((const guint8 *) g_mapped_file_get_contents(map),
-                            g_mapped_file_get_length(map), &fixed_len);
-    g_mapped_file_unref(map);
-    if (fixed) {
-        stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
-        g_free(fixed);
-    } else {
-        stream = g_mime_stream_file_open(path, "r", NULL);
-    }
-    if (!stream)
-        return NULL;
-    parser = g_mime_parser_new_with_stream(stream);
-    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    msg = g_mime_parser_construct_message(parser, NULL);
-    g_object_unref(parser);
-    g_object_unref(stream);
     if (!msg)
         return NULL;
     v = g_new0(MailView, 1);

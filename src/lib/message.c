@@ -1,0 +1,135 @@
+/* message.c - the one GMime parser (message.h).  All parsing of mail goes
+ * through parse_stream() below; addrfix.c repairs the rare address field
+ * that GMime would leak memory on before GMime sees it. */
+#include "config.h"
+#include "message.h"
+#include "addrfix.h"
+
+#include <string.h>
+
+GMimeParserOptions *
+message_parser_options(void)
+{
+    static gsize once;
+    static GMimeParserOptions *opts;
+    if (g_once_init_enter(&once)) {
+        static const char *charsets[] = { "utf-8", "iso-2022-jp", "euc-jp", "shift_jis", "iso-8859-1", NULL };
+        opts = g_mime_parser_options_new();
+        g_mime_parser_options_set_fallback_charsets(opts, charsets);
+        g_mime_parser_options_set_rfc2047_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+        g_mime_parser_options_set_address_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+        g_mime_parser_options_set_parameter_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+        g_once_init_leave(&once, 1);
+    }
+    return opts;
+}
+
+/* subject_made_valid - GMime hands back raw 8-bit octets that follow an
+ * encoded word as they are, so a decoded Subject may be no UTF-8 at all
+ * (found by fuzz_message): every user of the Subject (tags, replies, the
+ * archive index, the web) gets it with such octets replaced by U+FFFD. */
+static GMimeMessage *
+subject_made_valid(GMimeMessage *msg)
+{
+    const char *subject = g_mime_message_get_subject(msg);
+    if (subject && !g_utf8_validate(subject, -1, NULL)) {
+        char *valid = g_utf8_make_valid(subject, -1);
+        g_mime_message_set_subject(msg, valid, "utf-8");
+        g_free(valid);
+    }
+    return msg;
+}
+
+/* parse_stream - the message in stream, with kairan's parser options. */
+static GMimeMessage *
+parse_stream(GMimeStream *stream)
+{
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage *msg;
+
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    msg = g_mime_parser_construct_message(parser, message_parser_options());
+    g_object_unref(parser);
+    return msg ? subject_made_valid(msg) : NULL;
+}
+
+GMimeMessage *
+parse_message_bytes(const guint8 *data, gsize len)
+{
+    size_t fixed_len = 0;
+    guint8 *fixed = addrfix_message(data, len, &fixed_len);   /* see addrfix.c */
+    GMimeStream *stream = fixed ? g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len)
+                                : g_mime_stream_mem_new_with_buffer((const char *) data, len);
+    GMimeMessage *msg;
+
+    g_free(fixed);             /* the memory stream made its own copy */
+    msg = parse_stream(stream);
+    g_object_unref(stream);
+    return msg;
+}
+
+GMimeMessage *
+message_parse_owned(GByteArray *raw)
+{
+    GMimeStream *stream;
+    GMimeMessage *msg;
+    size_t fixed_len = 0;
+    guint8 *fixed = addrfix_message(raw->data, raw->len, &fixed_len);   /* see addrfix.c */
+
+    if (fixed) {               /* rare: an address field with an open comment */
+        stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
+        g_free(fixed);
+    } else {
+        /* The stream shares raw's buffer: no copy of a large post is made. */
+        stream = g_mime_stream_mem_new_with_byte_array(raw);
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    }
+    msg = parse_stream(stream);
+    g_object_unref(stream);
+    return msg;
+}
+
+GMimeMessage *
+message_parse_file(const char *path)
+{
+    GMappedFile *map = g_mapped_file_new(path, FALSE, NULL);
+    GMimeStream *stream;
+    GMimeMessage *msg;
+    guint8 *fixed;
+    size_t fixed_len = 0;
+
+    if (!map)
+        return NULL;
+    /* a post with an address comment left open is parsed from a repaired
+     * copy: GMime would leak memory on it in a long-running process */
+    fixed = addrfix_message((const guint8 *) g_mapped_file_get_contents(map),
+                            g_mapped_file_get_length(map), &fixed_len);
+    g_mapped_file_unref(map);
+    if (fixed) {
+        stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
+        g_free(fixed);
+    } else {
+        stream = g_mime_stream_file_open(path, "r", NULL);
+    }
+    if (!stream)
+        return NULL;
+    msg = parse_stream(stream);
+    g_object_unref(stream);
+    return msg;
+}
+
+GMimeObject *
+message_parse_part(const guint8 *data, gsize len)
+{
+    size_t fixed_len = 0;
+    guint8 *fixed = addrfix_message(data, len, &fixed_len);
+    GMimeStream *stream = fixed ? g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len)
+                                : g_mime_stream_mem_new_with_buffer((const char *) data, len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeObject *obj = g_mime_parser_construct_part(parser, message_parser_options());
+
+    g_free(fixed);
+    g_object_unref(parser);
+    g_object_unref(stream);
+    return obj;
+}

@@ -1,0 +1,28 @@
+/* message.h - the one GMime parser of kairan: every job parses mail (a
+ * post, an archived post, a held post, a command mail, an uploaded form)
+ * through these, so that a header is decoded the same way everywhere:
+ * Japanese fallback charsets, loose RFC 2047/address/parameter parsing,
+ * addrfix.c's repair of address comments GMime would leak on, and a
+ * Subject that is always valid UTF-8. */
+#ifndef KAIRAN_MESSAGE_H
+#define KAIRAN_MESSAGE_H
+
+#include <glib.h>
+#include <gmime/gmime.h>
+
+/* message_parser_options - kairan's GMime parser options (shared, not to
+ * be freed). */
+GMimeParserOptions *message_parser_options(void);
+/* parse_message_bytes - a message from len bytes (copied); NULL when
+ * GMime finds none. */
+GMimeMessage *parse_message_bytes(const guint8 *data, gsize len);
+/* message_parse_owned - the same from raw, which the message's streams
+ * share (no copy of a large post is made): raw must outlive the message. */
+GMimeMessage *message_parse_owned(GByteArray *raw);
+/* message_parse_file - a message from a file (an archived or held post). */
+GMimeMessage *message_parse_file(const char *path);
+/* message_parse_part - a MIME part (headers, blank line, body) from len
+ * bytes, e.g. a multipart/form-data body behind its own Content-Type. */
+GMimeObject *message_parse_part(const guint8 *data, gsize len);
+
+#endif
