@@ -14,6 +14,8 @@
  *   smtp_max_connections [20]          smtp_max_per_destination [10]
  *   smtp_connect_timeout [30]          smtp_connection_cache_time [2]
  *                                      (idle outbound connection kept for reuse)
+ *   relay_members [no]                 does a member's AUTH (ADDRESS/LIST with
+ *                                      the POP3 password) allow relaying?
  */
 #include "config.h"
 #include "relay.h"
@@ -63,6 +65,12 @@ relay_config_load(Instance *inst, GError **error)
     r->out_max_total = MAX(1, conf_int(inst, "smtp_max_connections", 20));
     r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination", 10));
     r->conn_cache_time = conf_int(inst, "smtp_connection_cache_time", 2);
+    {
+        char *v = instance_global_default(inst, "relay_members", "no");
+        r->relay_members = g_ascii_strcasecmp(v, "yes") == 0 || g_ascii_strcasecmp(v, "true") == 0 ||
+                           g_str_equal(v, "1");
+        g_free(v);
+    }
 
     r->mynetworks = g_ptr_array_new_with_free_func(g_object_unref);
     nets = instance_global_default(inst, "mynetworks", "127.0.0.0/8;::1");
