@@ -87,6 +87,17 @@ TLS.check_hostname = False
 TLS.verify_mode = ssl.CERT_NONE
 
 
+def routes(sink):
+    """Every domain of this test to the sink: no mail leaves, none bounces."""
+    return ";".join(f"{d}=[127.0.0.1]:{sink.port}"
+                    for d in ("example.test", "example.org", "example.net", "evil.example", "example.jp"))
+
+
+def sunk(sink):
+    """The recipients the sink got, without angle brackets."""
+    return [r.strip("<>") for r in sink.recipients()]
+
+
 def smtp_relay(port, user, password, rcpt="friend@example.test"):
     """(AUTH code, RCPT code, RCPT text, sendmail ok) through the relay,
     from a client outside mynetworks."""
@@ -113,111 +124,128 @@ def smtp_relay(port, user, password, rcpt="friend@example.test"):
 
 # (the relay, whose queue runner would take the queued mails away from
 # this test's eyes, runs only in the relaying part below)
-if True:
-    with Pop3d(inst) as pop:
-        # --- the forged `password` -------------------------------------------
-        r = forged(f"password {EVIL}\n")
-        t.eq(r.returncode, 0, "forged `password NEW` command mail accepted (exit 0)")
-        t.ok(not member_row()[2], "no POP3 password stored by the forged mail", member_row())
-        t.ok(not pop_login(pop.port, f"{VICTIM}/team", EVIL), "POP3 login with the forged password fails")
-        t.ok(not web_login(VICTIM, EVIL), "web login with the forged password fails")
-        t.ok(ATTACKER not in all_rcpts() and all_rcpts() == [VICTIM],
-             "every mail kairan wrote goes to the member, none to the forger", all_rcpts())
-        text = reply_text()
-        t.ok("never taken from a mail" in text and EVIL not in text, "the reply says a password is never taken "
-             "from a mail (and does not echo it)", text)
-        req = notices(inst, "password_request", VICTIM)
-        t.ok(len(req) == 1 and req[0]["rcpts"] == [VICTIM], "one single-use password mail to the member only")
-        t.ok(all(EVIL.encode() not in q["raw"] for q in inst.queue()) and EVIL not in inst.log(),
-             "the forged password is in no queued mail and not in the log")
-        tok = token_of("password_request")
-        t.ok(tok is not None, "the password mail carries a `confirm TOKEN`")
-        t.ok(req and "/password/" not in body_text(req[0]["msg"]),
-             "without web_url the mail offers no web link")
+with Pop3d(inst) as pop:
+    # --- the forged `password` -------------------------------------------
+    r = forged(f"password {EVIL}\n")
+    t.eq(r.returncode, 0, "forged `password NEW` command mail accepted (exit 0)")
+    t.ok(not member_row()[2], "no POP3 password stored by the forged mail", member_row())
+    t.ok(not pop_login(pop.port, f"{VICTIM}/team", EVIL), "POP3 login with the forged password fails")
+    t.ok(not web_login(VICTIM, EVIL), "web login with the forged password fails")
+    t.ok(ATTACKER not in all_rcpts() and all_rcpts() == [VICTIM],
+         "every mail kairan wrote goes to the member, none to the forger", all_rcpts())
+    text = reply_text()
+    t.ok("never taken from a mail" in text and EVIL not in text, "the reply says a password is never taken "
+         "from a mail (and does not echo it)", text)
+    req = notices(inst, "password_request", VICTIM)
+    t.ok(len(req) == 1 and req[0]["rcpts"] == [VICTIM], "one single-use password mail to the member only")
+    t.ok(all(EVIL.encode() not in q["raw"] for q in inst.queue()) and EVIL not in inst.log(),
+         "the forged password is in no queued mail and not in the log")
+    tok = token_of("password_request")
+    t.ok(tok is not None, "the password mail carries a `confirm TOKEN`")
+    t.ok(req and "/password/" not in body_text(req[0]["msg"]),
+         "without web_url the mail offers no web link")
 
-        # a forger cannot use a made-up token; a plain `password` works the same
-        forged("confirm " + "0" * 32 + "\n")
-        t.ok(not member_row()[2] and not notices(inst, "password_new"), "a made-up token sets nothing")
+    # the forger's SMTP AUTH right away (a relay drains the queue: the
+    # mails above were looked at first)
+    sink = Sink()
+    inst.clear_queue()
+    try:
+        relay = Relay(inst, conf={"tls_cert": cert, "tls_key": key, "mynetworks": "10.0.0.0/8",
+                                  "routes": routes(sink)})
+        auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", EVIL)
+        relay.stop()
+    finally:
+        sink.cleanup()
+    t.ok(auth == 535 and code == 550 and not sent,
+         "SMTP AUTH with the forged password refused (535), relaying denied", (auth, code, msg))
 
-        # --- the member follows the mail: a fresh password, mailed to it only --
-        inst.clear_queue()
-        inst.deliver("team", ctl_mail(subject=f"Re: confirm {tok}", frm=VICTIM),
-                     sender=VICTIM, mode="--ctl")
-        new = notices(inst, "password_new")
-        t.ok(len(new) == 1 and new[0]["rcpts"] == [VICTIM], "the new password is mailed to the member only",
-             [q["rcpts"] for q in new])
-        m = re.search(r"^  (\S{16})$", body_text(new[0]["msg"]), re.M) if new else None
-        t.ok(m is not None, "the mail holds the new password")
-        newpw = m.group(1) if m else "-"
-        t.ok("new POP3 password was set and mailed" in reply_text() and newpw not in reply_text(),
-             "the confirm reply says so without the password", reply_text())
-        t.ok(newpw not in inst.log(), "the new password is not in the log")
-        t.ok(pop_login(pop.port, f"{VICTIM}/team", newpw), "POP3 login with the mailed password works")
-        t.ok(web_login(VICTIM, newpw), "web login with the mailed password works")
-        t.ok(not pop_login(pop.port, f"{VICTIM}/team", EVIL), "the forged password still fails")
-        inst.clear_queue()
-        inst.deliver("team", ctl_mail(body=f"confirm {tok}\n", frm=VICTIM), sender=VICTIM, mode="--ctl")
-        t.ok(not notices(inst, "password_new") and "already used" in reply_text()
-             and pop_login(pop.port, f"{VICTIM}/team", newpw), "the token works once; the password stays")
+    # a forger cannot use a made-up token
+    forged("confirm " + "0" * 32 + "\n")
+    t.ok(not member_row()[2] and not notices(inst, "password_new"), "a made-up token sets nothing")
 
-        # a confirm sent by somebody else still mails the password to the member
-        forged("password\n")
-        tok2 = token_of("password_request")
-        inst.clear_queue()
-        inst.deliver("team", ctl_mail(body=f"confirm {tok2}\n", frm=ATTACKER), sender=ATTACKER, mode="--ctl")
-        new = notices(inst, "password_new")
-        t.ok(tok2 and len(new) == 1 and new[0]["rcpts"] == [VICTIM] and
-             not any(re.search(r"^  \S{16}$", body_text(q["msg"]), re.M) for q in inst.queue() if ATTACKER in q["rcpts"]),
-             "whoever sends the confirm, the password goes to the member's address only")
-        m = re.search(r"^  (\S{16})$", body_text(new[0]["msg"]), re.M) if new else None
-        newpw = m.group(1) if m else newpw
+    # --- the member follows the mail: a fresh password, mailed to it only --
+    inst.clear_queue()
+    inst.deliver("team", ctl_mail(subject=f"Re: confirm {tok}", frm=VICTIM),
+                 sender=VICTIM, mode="--ctl")
+    new = notices(inst, "password_new")
+    t.ok(len(new) == 1 and new[0]["rcpts"] == [VICTIM], "the new password is mailed to the member only",
+         [q["rcpts"] for q in new])
+    m = re.search(r"^  (\S{16})$", body_text(new[0]["msg"]), re.M) if new else None
+    t.ok(m is not None, "the mail holds the new password")
+    newpw = m.group(1) if m else "-"
+    t.ok("new POP3 password was set and mailed" in reply_text() and newpw not in reply_text(),
+         "the confirm reply says so without the password", reply_text())
+    t.ok(newpw not in inst.log(), "the new password is not in the log")
+    t.ok(pop_login(pop.port, f"{VICTIM}/team", newpw), "POP3 login with the mailed password works")
+    t.ok(web_login(VICTIM, newpw), "web login with the mailed password works")
+    t.ok(not pop_login(pop.port, f"{VICTIM}/team", EVIL), "the forged password still fails")
+    inst.clear_queue()
+    inst.deliver("team", ctl_mail(body=f"confirm {tok}\n", frm=VICTIM), sender=VICTIM, mode="--ctl")
+    t.ok(not notices(inst, "password_new") and "already used" in reply_text()
+         and pop_login(pop.port, f"{VICTIM}/team", newpw), "the token works once; the password stays")
 
-        # --- with web_url: the link lets the member choose a password ---------
-        set_global(inst, web_url="http://lists.example.test/")
-        forged("passwd another-evil\n")
-        req = notices(inst, "password_request", VICTIM)
-        link = re.search(r"http://lists\.example\.test/password/([0-9a-f]{32})", body_text(req[0]["msg"])) if req else None
-        t.ok(link is not None, "with web_url the mail carries the set-password link too")
-        t.ok(pop_login(pop.port, f"{VICTIM}/team", newpw) and not pop_login(pop.port, f"{VICTIM}/team", "another-evil"),
-             "`passwd NEW` by mail changes nothing either")
-        if link:
-            c = WebClient(inst, cgi=True)
-            r = c.form_post("/password/" + link.group(1), data={"password": "chosen-pass-9", "password2": "chosen-pass-9"})
-            t.ok(r.status == 200 and "password is set" in r.text, "the link's page sets a password of one's own", r.status)
-        else:
-            t.ok(False, "the link's page sets a password of one's own")
-        t.ok(pop_login(pop.port, f"{VICTIM}/team", "chosen-pass-9"), "POP3 login with the chosen password works")
-        set_global(inst, web_url="")
+    # a confirm sent by somebody else still mails the password to the member
+    forged("password\n")
+    tok2 = token_of("password_request")
+    inst.clear_queue()
+    inst.deliver("team", ctl_mail(body=f"confirm {tok2}\n", frm=ATTACKER), sender=ATTACKER, mode="--ctl")
+    new = notices(inst, "password_new")
+    t.ok(tok2 and len(new) == 1 and new[0]["rcpts"] == [VICTIM] and
+         not any(re.search(r"^  \S{16}$", body_text(q["msg"]), re.M) for q in inst.queue() if ATTACKER in q["rcpts"]),
+         "whoever sends the confirm, the password goes to the member's address only")
+    m = re.search(r"^  (\S{16})$", body_text(new[0]["msg"]), re.M) if new else None
+    newpw = m.group(1) if m else newpw
 
-    # --- relaying: a member's login is no right to relay by default -------------
+    # --- with web_url: the link lets the member choose a password ---------
+    set_global(inst, web_url="http://lists.example.test/")
+    forged("passwd another-evil\n")
+    req = notices(inst, "password_request", VICTIM)
+    link = re.search(r"http://lists\.example\.test/password/([0-9a-f]{32})", body_text(req[0]["msg"])) if req else None
+    t.ok(link is not None, "with web_url the mail carries the set-password link too")
+    t.ok(pop_login(pop.port, f"{VICTIM}/team", newpw) and not pop_login(pop.port, f"{VICTIM}/team", "another-evil"),
+         "`passwd NEW` by mail changes nothing either")
+    if link:
+        c = WebClient(inst, cgi=True)
+        r = c.form_post("/password/" + link.group(1), data={"password": "chosen-pass-9", "password2": "chosen-pass-9"})
+        t.ok(r.status == 200 and "password is set" in r.text, "the link's page sets a password of one's own", r.status)
+    else:
+        t.ok(False, "the link's page sets a password of one's own")
+    t.ok(pop_login(pop.port, f"{VICTIM}/team", "chosen-pass-9"), "POP3 login with the chosen password works")
+    set_global(inst, web_url="")
+
+# --- relaying: a member's login is no right to relay by default -------------
+# (the member's password set with the admin CLI, so that this part stands on its own)
+inst.check("passwd", "team", VICTIM, stdin=b"relay-pass-1\n")
 sink = Sink()
 relay = None
+inst.clear_queue()
 try:
     relay = Relay(inst, conf={"tls_cert": cert, "tls_key": key, "mynetworks": "10.0.0.0/8",
-                              "routes": f"example.test=[127.0.0.1]:{sink.port}"})
+                              "routes": routes(sink)})
     auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", EVIL)
-    t.ok(auth == 535 and not sent, "SMTP AUTH with the forged password refused (535), nothing relayed",
-         (auth, code, msg))
-    auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", "chosen-pass-9")
+    t.ok(auth == 535 and not sent, "the forged password still gets 535 later", (auth, code, msg))
+    auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", "relay-pass-1", rcpt="blocked@example.test")
     t.ok(auth == 235 and code == 550 and "5.7.1" in msg and "member" in msg and not sent,
          "relay_members = no (default): member AUTH gives no relaying (550 5.7.1, says why)", (auth, code, msg))
-    auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", "chosen-pass-9", rcpt=f"team@{DOMAIN}")
+    auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", "relay-pass-1", rcpt=f"team@{DOMAIN}")
     t.ok(code == 250 and sent, "the member may still post to the list itself", (code, msg))
     auth, code, msg, sent = smtp_relay(relay.port, "team", "owner-secret-1")
     t.ok(auth == 235 and code == 250 and sent, "the list owner's login still relays", (auth, code, msg))
-    t.ok(sink.wait_recipients(1), "the owner's relayed mail arrived")
+    t.ok(wait_for(lambda: "friend@example.test" in sunk(sink)), "the owner's relayed mail arrived")
     relay.stop()
     set_global(inst, relay_members="yes")
     relay.start()
-    auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", "chosen-pass-9", rcpt="pal@example.test")
+    auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", "relay-pass-1", rcpt="pal@example.test")
     t.ok(auth == 235 and code == 250 and sent, "relay_members = yes: the member's login relays again", (auth, code, msg))
-    t.ok(sink.wait_recipients(2), "the member's relayed mail arrived")
+    t.ok(wait_for(lambda: "pal@example.test" in sunk(sink)), "the member's relayed mail arrived")
     auth, code, msg, sent = smtp_relay(relay.port, f"{VICTIM}/team", EVIL)
     t.ok(auth == 535 and not sent, "relay_members = yes: the forged password still gets 535", (auth, code))
+    t.ok("blocked@example.test" not in sunk(sink), "the refused member relaying reached nobody")
 finally:
     if relay:
         relay.stop()
-    sink.stop()
+    sink.cleanup()
+inst.clear_queue()
 
 # --- forged state changes: nothing until the member confirms ------------------
 before = member_row()
