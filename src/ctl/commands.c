@@ -752,7 +752,7 @@ confirm_flag(CtlSession *s, const char *address, const char *extra)
  * member's own address a single-use way to set one (web link and/or
  * `confirm TOKEN`).  `password NEW` only says so. */
 static void
-cmd_password(CtlSession *s, char **argv, int argc)
+cmd_password(CtlSession *s, int argc)
 {
     GError *error = NULL;
 
@@ -769,19 +769,20 @@ cmd_password(CtlSession *s, char **argv, int argc)
     ctl_reply_say(s->reply, "password_request_sent", "address", s->sender, NULL);
 }
 
-/* new_password - a random password of 16 characters from an alphabet
- * without look-alikes (about 88 bits). */
+/* new_password - a random password of 16 characters from 32 without
+ * look-alikes (no 0, 1, l, o): 80 bits, evenly distributed. */
 static char *
 new_password(void)
 {
-    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679";
+    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
     char *hex = random_hex(16);
     char *out = g_malloc(17);
 
+    G_STATIC_ASSERT(sizeof(alphabet) - 1 == 32);
     for (int i = 0; i < 16; i++) {
         unsigned v = (unsigned) g_ascii_xdigit_value(hex[2 * i]) * 16u +
                      (unsigned) g_ascii_xdigit_value(hex[2 * i + 1]);
-        out[i] = alphabet[v % (sizeof(alphabet) - 1)];
+        out[i] = alphabet[v & 31u];
     }
     out[16] = '\0';
     memset(hex, 0, strlen(hex));
@@ -871,7 +872,7 @@ ctl_member_command(CtlSession *s, char **argv, int argc)
     } else if (g_str_equal(c, "mail")) {
         cmd_flag(s, "nomail", FALSE);
     } else if (g_str_equal(c, "password") || g_str_equal(c, "passwd")) {
-        cmd_password(s, argv, argc);
+        cmd_password(s, argc);
     } else {
         ctl_reply_say(s->reply, "unknown_command", NULL);
     }
