@@ -709,7 +709,11 @@ cmd_flag(CtlSession *s, const char *flag, gboolean on)
     if (!need_member(s) || !confirm_allowed(s, s->sender))
         return;
     extra = g_strdup_printf("%s=%s", flag, on ? "on" : "off");
-    change = ctl_text(s->reply, flag_key(flag, on), "address", s->sender, NULL);
+    {
+        char *key = g_strdup_printf("change_%s_%s", flag, on ? "on" : "off");
+        change = ctl_text(s->reply, key, "address", s->sender, NULL);
+        g_free(key);
+    }
     if (!send_member_token(s, "member-flag", extra, "confirm_change", change, &error)) {
         ratelimit_give_back(s->in->inst, s->in->list, RATE_CONFIRM, s->sender);
         say_error(s, error);

@@ -263,7 +263,7 @@ t.ok(member_row(ATTACKER) is None, "chaddr moved nothing to the forger")
 # the member confirms digest on and nomail; a forged `mail` then waits too
 forged("digest on\n")
 tok = token_of("confirm_change")
-t.ok(tok and "gets digests" in body_text(notices(inst, "confirm_change")[0]["msg"]),
+t.ok(tok and "get digests instead of single posts" in body_text(notices(inst, "confirm_change")[0]["msg"]),
      "the confirmation says what would change")
 inst.clear_queue()
 inst.deliver("team", ctl_mail(subject=f"Re: confirm {tok}"), sender=VICTIM, mode="--ctl")
