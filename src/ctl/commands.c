@@ -9,6 +9,16 @@
  * did not ask); the change happens when that one is confirmed.  The
  * member keeps its settings (digest, nomail, POP3 password).
  *
+ * From: proves nothing (security issue #12): every command that changes
+ * a member's state or secret only mails a token to the member's own
+ * address and acts when it comes back.  digest on|off, nomail and mail
+ * send "confirm_change" (token action "member-flag", extra
+ * "FLAG=on|off"); password never takes a password from the mail: it
+ * sends "password_request" with the token of the web page
+ * WEB_URL/password/TOKEN (action "pop-password", page_password.c) and,
+ * for mail-only setups, `confirm TOKEN`, which stores a fresh random
+ * password and mails it ("password_new") to the member's address only.
+ *
  * Who may use what: members and actives follow commands_access
  * (members|anyone); get, mget and index follow archive_access
  * (public: anyone, members: members - or anyone when commands_access is
@@ -32,6 +42,8 @@
 
 #define MGET_MAX_POSTS 1000
 #define INDEX_MAX_LINES 1000
+/* the token action of page_password.c: one token serves the web page and mail */
+#define PASSWORD_ACTION "pop-password"
 
 gboolean
 ctl_archive_allowed(CtlSession *s)
@@ -275,6 +287,9 @@ reset_bounces(Instance *inst, const char *list, const char *addr)
     db_step_done(st, NULL);
 }
 
+static void confirm_flag(CtlSession *s, const char *address, const char *extra);
+static void confirm_password(CtlSession *s, const char *address);
+
 static void
 cmd_confirm(CtlSession *s, char **argv, int argc)
 {
@@ -317,6 +332,10 @@ cmd_confirm(CtlSession *s, char **argv, int argc)
             say_error(s, error);
         else
             ctl_reply_say(s->reply, "chaddr_done", "old", address, "new", extra, NULL);
+    } else if (g_str_equal(action, "member-flag")) {
+        confirm_flag(s, address, extra);
+    } else if (g_str_equal(action, PASSWORD_ACTION)) {
+        confirm_password(s, address);
     } else if (g_str_equal(action, "reenable")) {
         if (!member_set_flag(inst, list, address, "nomail", FALSE, &error))
             say_error(s, error);
@@ -621,44 +640,195 @@ need_member(CtlSession *s)
     return FALSE;
 }
 
-static void
-cmd_flag(CtlSession *s, const char *flag, gboolean on, const char *key)
+/* flag_key - the reply text of a member flag now set. */
+static const char *
+flag_key(const char *flag, gboolean on)
 {
-    GError *error = NULL;
-    if (!need_member(s))
-        return;
-    if (!member_set_flag(s->in->inst, s->in->list, s->sender, flag, on, &error)) {
-        say_error(s, error);
-        g_error_free(error);
-        return;
-    }
-    if (g_str_equal(flag, "nomail") && !on)
-        reset_bounces(s->in->inst, s->in->list, s->sender);
-    log_info("%s: <%s> set %s %s", s->in->list, s->sender, flag, on ? "on" : "off");
-    ctl_reply_say(s->reply, key, "address", s->sender, NULL);
+    if (g_str_equal(flag, "digest"))
+        return on ? "digest_on" : "digest_off";
+    return on ? "mail_off" : "mail_on";     /* nomail on = no mail */
 }
 
+/* send_member_token - mail the member's own address a token for action
+ * (extra kept with it) through template tmpl; vars may add ${change}. */
+static gboolean
+send_member_token(CtlSession *s, const char *action, const char *extra, const char *tmpl,
+                  const char *change, GError **error)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    gint64 lifetime = list_setting_int(inst, list, "confirm_expiry");
+    char *token = token_create(inst, list, action, s->sender, extra, lifetime, error);
+    char *ctl, *hours, *url = NULL, *web, *hint;
+    GHashTable *vars;
+    GMimeMessage *msg;
+    gboolean ok;
+
+    if (!token)
+        return FALSE;
+    if (g_str_equal(action, PASSWORD_ACTION) && (web = instance_global(inst, "web_url"))) {
+        url = g_strdup_printf("%s%spassword/%s", web, g_str_has_suffix(web, "/") ? "" : "/", token);
+        g_free(web);
+    }
+    ctl = list_address(inst, list, "-ctl");
+    hours = g_strdup_printf("%" G_GINT64_FORMAT, lifetime / 3600);
+    vars = template_vars_new();
+    template_var(vars, "address", s->sender);
+    template_var(vars, "token", token);
+    template_var(vars, "hours", hours);
+    template_var(vars, "change", change ? change : "");
+    hint = url ? ctl_text(s->reply, "password_web_hint", "url", url, NULL) : g_strdup("");
+    template_var(vars, "url", url ? url : "");
+    template_var(vars, "web_hint", hint);
+    msg = notify_build(inst, list, tmpl, vars, ctl, s->sender, NULL, NULL);
+    g_mime_object_set_header(GMIME_OBJECT(msg), "Reply-To", ctl, NULL);
+    {
+        const char *rcpts[] = { s->sender };
+        ok = notify_queue(inst, list, msg, rcpts, 1, error);
+    }
+    if (ok)
+        log_info("%s: %s confirmation sent to <%s>", list, action, s->sender);
+    g_object_unref(msg);
+    g_hash_table_unref(vars);
+    g_free(token);
+    g_free(url);
+    g_free(hint);
+    g_free(ctl);
+    g_free(hours);
+    return ok;
+}
+
+/* cmd_flag - digest on|off, nomail, mail: nothing changes until the
+ * member's own address answers the confirmation request. */
 static void
-cmd_password(CtlSession *s, char **argv, int argc)
+cmd_flag(CtlSession *s, const char *flag, gboolean on)
 {
     GError *error = NULL;
-    if (argc != 2) {
-        ctl_reply_say(s->reply, "usage", "usage", "password NEW-PASSWORD", NULL);
+    char *extra, *change;
+
+    if (!need_member(s) || !confirm_allowed(s, s->sender))
         return;
+    extra = g_strdup_printf("%s=%s", flag, on ? "on" : "off");
+    {
+        char *key = g_strdup_printf("change_%s_%s", flag, on ? "on" : "off");
+        change = ctl_text(s->reply, key, "address", s->sender, NULL);
+        g_free(key);
     }
-    if (!need_member(s))
-        return;
-    if (g_utf8_strlen(argv[1], -1) < 6) {
-        ctl_reply_say(s->reply, "password_short", NULL);
-        return;
-    }
-    if (!member_set_pop_password(s->in->inst, s->in->list, s->sender, argv[1], &error)) {
+    if (!send_member_token(s, "member-flag", extra, "confirm_change", change, &error)) {
+        ratelimit_give_back(s->in->inst, s->in->list, RATE_CONFIRM, s->sender);
         say_error(s, error);
-        g_error_free(error);
+        g_clear_error(&error);
+    } else {
+        ctl_reply_say(s->reply, "change_confirm_sent", "address", s->sender, NULL);
+    }
+    g_free(extra);
+    g_free(change);
+}
+
+/* confirm_flag - the member answered a member-flag token: apply it. */
+static void
+confirm_flag(CtlSession *s, const char *address, const char *extra)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    GError *error = NULL;
+    const char *eq = extra ? strchr(extra, '=') : NULL;
+    char *flag = eq ? g_strndup(extra, eq - extra) : NULL;
+    gboolean on = eq && g_str_equal(eq + 1, "on");
+
+    if (!flag || !(g_str_equal(flag, "digest") || g_str_equal(flag, "nomail"))) {
+        ctl_reply_say(s->reply, "token_unknown", NULL);
+    } else if (!member_is(inst, list, address)) {
+        ctl_reply_say(s->reply, "not_member_addr", "address", address, NULL);
+    } else if (!member_set_flag(inst, list, address, flag, on, &error)) {
+        say_error(s, error);
+        g_clear_error(&error);
+    } else {
+        if (g_str_equal(flag, "nomail") && !on)
+            reset_bounces(inst, list, address);
+        log_info("%s: <%s> set %s %s (confirmed)", list, address, flag, on ? "on" : "off");
+        ctl_reply_say(s->reply, flag_key(flag, on), "address", address, NULL);
+    }
+    g_free(flag);
+}
+
+/* cmd_password - never takes a password from the mail: mails the
+ * member's own address a single-use way to set one (web link and/or
+ * `confirm TOKEN`).  `password NEW` only says so. */
+static void
+cmd_password(CtlSession *s, int argc)
+{
+    GError *error = NULL;
+
+    if (argc > 1)
+        ctl_reply_say(s->reply, "password_not_from_mail", NULL);
+    if (!need_member(s) || !confirm_allowed(s, s->sender))
+        return;
+    if (!send_member_token(s, PASSWORD_ACTION, NULL, "password_request", NULL, &error)) {
+        ratelimit_give_back(s->in->inst, s->in->list, RATE_CONFIRM, s->sender);
+        say_error(s, error);
+        g_clear_error(&error);
         return;
     }
-    log_info("%s: <%s> changed the POP3 password", s->in->list, s->sender);
-    ctl_reply_say(s->reply, "password_set", "address", s->sender, NULL);
+    ctl_reply_say(s->reply, "password_request_sent", "address", s->sender, NULL);
+}
+
+/* new_password - a random password of 16 characters from 32 without
+ * look-alikes (no 0, 1, l, o): 80 bits, evenly distributed. */
+static char *
+new_password(void)
+{
+    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+    char *hex = random_hex(16);
+    char *out = g_malloc(17);
+
+    G_STATIC_ASSERT(sizeof(alphabet) - 1 == 32);
+    for (int i = 0; i < 16; i++) {
+        unsigned v = (unsigned) g_ascii_xdigit_value(hex[2 * i]) * 16u +
+                     (unsigned) g_ascii_xdigit_value(hex[2 * i + 1]);
+        out[i] = alphabet[v & 31u];
+    }
+    out[16] = '\0';
+    memset(hex, 0, strlen(hex));
+    g_free(hex);
+    return out;
+}
+
+/* confirm_password - the member answered a pop-password token by mail:
+ * a fresh random password is stored and mailed to address, the token's
+ * own (member) address, never to whoever sent the confirm. */
+static void
+confirm_password(CtlSession *s, const char *address)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    GError *error = NULL;
+    GHashTable *vars;
+    char *pw;
+    gboolean ok;
+
+    if (!member_is(inst, list, address)) {
+        ctl_reply_say(s->reply, "not_member_addr", "address", address, NULL);
+        return;
+    }
+    pw = new_password();
+    ok = member_set_pop_password(inst, list, address, pw, &error);
+    if (ok) {
+        vars = template_vars_new();
+        template_var(vars, "address", address);
+        template_var(vars, "password", pw);
+        ok = notify_send(inst, list, "password_new", vars, address, NULL, NULL, &error);
+        g_hash_table_unref(vars);
+    }
+    memset(pw, 0, strlen(pw));
+    g_free(pw);
+    if (!ok) {
+        say_error(s, error);
+        g_clear_error(&error);
+        return;
+    }
+    log_info("%s: POP3 password of <%s> set by confirmation (mailed to the member)", list, address);
+    ctl_reply_say(s->reply, "password_mailed", "address", address, NULL);
 }
 
 void
@@ -696,17 +866,17 @@ ctl_member_command(CtlSession *s, char **argv, int argc)
         cmd_summary(s);
     } else if (g_str_equal(c, "digest")) {
         if (argc == 2 && g_ascii_strcasecmp(argv[1], "on") == 0)
-            cmd_flag(s, "digest", TRUE, "digest_on");
+            cmd_flag(s, "digest", TRUE);
         else if (argc == 2 && g_ascii_strcasecmp(argv[1], "off") == 0)
-            cmd_flag(s, "digest", FALSE, "digest_off");
+            cmd_flag(s, "digest", FALSE);
         else
             ctl_reply_say(s->reply, "usage", "usage", "digest on|off", NULL);
     } else if (g_str_equal(c, "nomail")) {
-        cmd_flag(s, "nomail", TRUE, "mail_off");
+        cmd_flag(s, "nomail", TRUE);
     } else if (g_str_equal(c, "mail")) {
-        cmd_flag(s, "nomail", FALSE, "mail_on");
+        cmd_flag(s, "nomail", FALSE);
     } else if (g_str_equal(c, "password") || g_str_equal(c, "passwd")) {
-        cmd_password(s, argv, argc);
+        cmd_password(s, argc);
     } else {
         ctl_reply_say(s->reply, "unknown_command", NULL);
     }

@@ -26,6 +26,8 @@ static const GlobalDef table[] = {
     { "dns_resolver", GLOBAL_HOSTPORT, "", NULL, 0, 0, "DNS server to ask (host:port); empty = the system resolver" },
     /* the relay */
     { "relay_listen", GLOBAL_HOSTPORT, "127.0.0.1:2525", NULL, 0, 0, "address of kairan relay's SMTP server" },
+    { "relay_members", GLOBAL_BOOL, "no", NULL, 0, 0,
+      "may a list member's SMTP AUTH login (ADDRESS/LIST) relay to other domains (see \"The relay\")" },
     { "mynetworks", GLOBAL_NETWORKS, "127.0.0.0/8;::1", NULL, 0, 0, "clients allowed to relay (CIDR, ';' separated)" },
     { "smarthost", GLOBAL_HOSTPORTS, "", NULL, 0, 0, "host:port to send all outgoing mail through; empty = MX lookup" },
     { "routes", GLOBAL_ROUTES, "", NULL, 0, 0, "static routes: example.test=[127.0.0.1]:2626;other.test=[127.0.0.1]:2727" },

@@ -14,6 +14,8 @@
  *   smtp_max_connections [20]          smtp_max_per_destination [10]
  *   smtp_connect_timeout [30]          smtp_connection_cache_time [2]
  *                                      (idle outbound connection kept for reuse)
+ *   relay_members [no]                 does a member's AUTH (ADDRESS/LIST with
+ *                                      the POP3 password) allow relaying?
  */
 #include "config.h"
 #include "relay.h"
@@ -64,6 +66,7 @@ relay_config_load(Instance *inst, GError **error)
     r->out_max_total = MAX(1, conf_int(inst, "smtp_max_connections"));
     r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination"));
     r->conn_cache_time = conf_int(inst, "smtp_connection_cache_time");
+    r->relay_members = instance_global_bool(inst, "relay_members");
 
     r->mynetworks = g_ptr_array_new_with_free_func(g_object_unref);
     nets = instance_global(inst, "mynetworks");

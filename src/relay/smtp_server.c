@@ -17,7 +17,9 @@
  * only from mynetworks or after AUTH (PLAIN/LOGIN, offered only after
  * STARTTLS), else 550 5.7.1 Relaying denied.  AUTH user names: `LIST`
  * with the list owner's password, or `ADDRESS/LIST` with that member's
- * POP3 password (the POP3 user name).
+ * POP3 password (the POP3 user name).  A member's login allows relaying
+ * only with [global] relay_members = yes (default no: 550 5.7.1 at RCPT
+ * saying so), since a member password is a weaker secret than an owner's.
  *
  * After the final dot the message (with a Received: line, dot-unstuffed,
  * LF line ends) is in queue/tmp, fsynced.  The first list recipient gets
@@ -273,6 +275,13 @@ cmd_rcpt(Session *s, const char *arg)
         log_info("reject: RCPT from %s: <%s>: Relaying denied; from=<%s>", s->peer, norm, s->sender);
         g_free(norm);
         error_reply(s, "550 5.7.1 Relaying denied");
+        return;
+    } else if (!s->relay_ok && !s->r->relay_members && strchr(s->auth_user, '/')) {
+        /* sec-ctl: a member login (ADDRESS/LIST) is no right to relay */
+        log_info("reject: RCPT from %s: <%s>: Relaying denied to member login %s (relay_members = no);"
+                 " from=<%s>", s->peer, norm, s->auth_user, s->sender);
+        g_free(norm);
+        error_reply(s, "550 5.7.1 Relaying denied: a list member's login does not allow relaying here");
         return;
     }
     x = g_new0(Rcpt, 1);

@@ -148,10 +148,17 @@ t.ok("Address: member@example.org" in text and "Members:" in text, "status and s
 t.ok(">>> password ********" in text and "secret99" not in text, "password masked in the reply")
 t.ok("Unknown command" in text, "unknown command reported")
 t.ok(">>> help" not in text, "processing stopped at end")
+# digest, nomail, mail and password only mail a confirmation to the member
+# (test_ctl_forged.py has the rest); confirm them all in one reply
+toks = [re.search(r"confirm ([0-9a-f]{32})", str(q["msg"]["Subject"])).group(1)
+        for q in notices(inst, None, "member@example.org")
+        if q["msg"]["X-Kairan-Notice"] in ("confirm_change", "password_request")]
+t.eq(len(toks), 4, "digest on, nomail, mail and password: four confirmation requests")
+ctl("".join(f"confirm {x}\n" for x in toks))
 db = sqlite3.connect(inst.path("kairan.db"))
 row = db.execute("SELECT digest, nomail, pop_password FROM members WHERE address='member@example.org'").fetchone()
 db.close()
-t.ok(row[0] == 1 and row[1] == 0 and row[2], "digest on, nomail then mail (with #), POP3 password stored", row)
+t.ok(row[0] == 1 and row[1] == 0 and row[2], "confirmed: digest on, nomail then mail (with #), POP3 password stored", row)
 t.ok("secret99" not in inst.log(), "POP3 password not in the log")
 ctl("", subject="help")
 text = body_text(reply_to("member@example.org")[0]["msg"])

@@ -185,13 +185,23 @@ with Pop3d(inst, tls_cert=cert, tls_key=key, pop3_login_delay="0.05") as d:
         t.ok(str(e).startswith("b'-ERR [AUTH]"), "APOP with a wrong secret: -ERR [AUTH]", e)
     p.quit()
 
-    # the `password` command mail sets the POP3 password (and APOP secret) too
-    r = inst.deliver("team", ctl_mail(body="password by-mail-7\n", frm="bob@example.org"),
+    # the `password` command mail, once confirmed, sets a random POP3
+    # password (and APOP secret) mailed to the member
+    def last_notice(kind):
+        ms = [q for q in inst.queue() if q["msg"]["X-Kairan-Notice"] == kind and "bob@example.org" in q["rcpts"]]
+        return ms[-1]["msg"] if ms else None
+    r = inst.deliver("team", ctl_mail(body="password\n", frm="bob@example.org"),
                      sender="bob@example.org", mode="--ctl")
-    t.eq(r.returncode, 0, "command mail `password by-mail-7` accepted")
+    t.eq(r.returncode, 0, "command mail `password` accepted")
+    req = last_notice("password_request")
+    tok = re.search(r"confirm ([0-9a-f]{32})", str(req["Subject"])).group(1) if req else "-"
+    inst.deliver("team", ctl_mail(subject=f"Re: confirm {tok}", frm="bob@example.org"),
+                 sender="bob@example.org", mode="--ctl")
+    new = last_notice("password_new")
+    m = re.search(r"^  (\S{16})$", new.get_body(("plain",)).get_content(), re.M) if new else None
     p = poplib.POP3("127.0.0.1", d.port, timeout=10)
-    t.ok(p.apop("bob@example.org/team", "by-mail-7").startswith(b"+OK"),
-         "APOP with the password set by command mail")
+    t.ok(m is not None and p.apop("bob@example.org/team", m.group(1)).startswith(b"+OK"),
+         "APOP with the password set by a confirmed command mail")
     p.quit()
     inst.check("passwd", "team", "bob@example.org", stdin=b"bobpass\n")
 

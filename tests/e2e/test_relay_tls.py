@@ -28,6 +28,7 @@ sink = Sink()
 relay = relay2 = None
 try:
     relay = Relay(inst, conf={"tls_cert": cert, "tls_key": key, "mynetworks": "10.0.0.0/8",
+                              "relay_members": "yes",   # a member's login relays (default no)
                               "routes": f"example.test=[127.0.0.1]:{sink.port}"})
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
