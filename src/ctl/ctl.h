@@ -122,6 +122,11 @@ GPtrArray *bounce_failed_recipients(GMimeMessage *msg, const char *envelope_send
 void bounce_rcpt_free(BounceRcpt *b);
 /* bounce_verp_decode - LIST-admin+local=domain@DOMAIN -> local@domain. */
 char *bounce_verp_decode(const char *rcpt, const char *list);
+/* bounce_returned_ids - the Message-IDs (without <>) in the header
+ * blocks below the bounce's own header (a returned message/rfc822 or
+ * text/rfc822-headers part, or a returned message quoted as text), at
+ * most max of them, each once.  Returns char* (g_ptr_array_unref). */
+GPtrArray *bounce_returned_ids(const char *data, gsize len, guint max);
 /* bounce_process - count the bounce; returns the exit status, or -1
  * when msg is not a bounce. */
 int bounce_process(Incoming *in);
