@@ -103,6 +103,10 @@ t.ok(q and BOB in q[0]["rcpts"], "bob still receives the list", q and q[0]["rcpt
 for i in range(5):
     admin(inst, dsn(BOB, b"", kind="text/plain"))
 t.eq(rows(inst)[BOB], (0, 0), "five DSNs returning nothing: not scored")
+# the bounce's own Message-ID is no returned header, even when it is a post's
+real_id = [l for l in head_of(inst, 1).split(b"\n") if l.lower().startswith(b"message-id:")][0].split(b":", 1)[1]
+admin(inst, dsn(BOB, b"", kind="text/plain", msgid=real_id.strip().decode()))
+t.eq(rows(inst)[BOB], (0, 0), "a DSN whose own Message-ID is a post's: not scored")
 
 # a real post, but distributed before carol was a member
 inst.subscribe("team", CAROL)
