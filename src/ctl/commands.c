@@ -519,7 +519,7 @@ cmd_mget(CtlSession *s, char **argv, int argc)
     for (guint i = 0; i < mails->len; i++) {
         const char *rcpts[] = { s->sender };
         GArray *cn = chunk_nums->pdata[i];
-        if (!send_allowed(s, 1, message_size(mails->pdata[i]))) {
+        if (s->send_stopped || !send_allowed(s, 1, message_size(mails->pdata[i]))) {
             g_array_append_vals(held, cn->data, cn->len);   /* this one and the rest */
             continue;
         }
