@@ -385,20 +385,43 @@ say_not_sent(CtlSession *s, const gint64 *nums, guint n)
     g_free(limit);
 }
 
-/* send_allowed - may mails mails of bytes bytes go to the sender now?
- * Counts them if so; else stops get/mget for this mail. */
-static gboolean
-send_allowed(CtlSession *s, gint64 mails, gint64 bytes)
+/* say_too_big - the reply line for posts larger than the whole budget. */
+static void
+say_too_big(CtlSession *s, const gint64 *nums, guint n)
+{
+    char *posts = digest_format_nums(nums, n);
+    char *limit = g_strdup_printf("%" G_GINT64_FORMAT,
+                                  list_setting_int(s->in->inst, s->in->list, "send_limit_bytes"));
+    ctl_reply_say(s->reply, "send_too_big", "posts", posts, "limit", limit, NULL);
+    g_free(posts);
+    g_free(limit);
+}
+
+typedef enum {
+    SEND_OK,          /* counted: send it */
+    SEND_STOPPED,     /* the limit is reached: get/mget stop for this mail */
+    SEND_TOO_BIG,     /* larger than send_limit_bytes itself: never sent, nothing counted */
+} SendCheck;
+
+/* send_check - may mails mails of bytes bytes go to the sender now?
+ * Counts them if so; else stops get/mget for this mail, unless this one
+ * alone is over send_limit_bytes (the next, smaller one may still go). */
+static SendCheck
+send_check(CtlSession *s, gint64 mails, gint64 bytes)
 {
     const char *which = NULL;
+    gint64 lim_b;
 
     if (s->send_stopped)
-        return FALSE;
+        return SEND_STOPPED;
+    lim_b = list_setting_int(s->in->inst, s->in->list, "send_limit_bytes");
+    if (lim_b > 0 && bytes > lim_b)
+        return SEND_TOO_BIG;
     if (ratelimit_take_send(s->in->inst, s->in->list, s->sender, mails, bytes, &which) == RATE_OK)
-        return TRUE;
+        return SEND_OK;
     s->send_stopped = which;
     log_info("%s: get/mget for <%s> stopped at %s", s->in->list, s->sender, which);
-    return FALSE;
+    return SEND_STOPPED;
 }
 
 static gint64
@@ -436,8 +459,15 @@ cmd_get(CtlSession *s, char **argv, int argc)
         g_object_unref(msg);
         return;
     }
-    if (!send_allowed(s, 0, message_size(msg))) {
+    switch (s->send_stopped ? SEND_STOPPED : send_check(s, 0, message_size(msg))) {
+    case SEND_OK:
+        break;
+    case SEND_STOPPED:
         say_not_sent(s, &num, 1);
+        g_object_unref(msg);
+        return;
+    case SEND_TOO_BIG:
+        say_too_big(s, &num, 1);
         g_object_unref(msg);
         return;
     }
@@ -458,7 +488,7 @@ cmd_mget(CtlSession *s, char **argv, int argc)
     const char *list = s->in->list;
     const char *why = NULL;
     gboolean plain = FALSE;
-    GArray *nums, *fresh, *dup, *held;
+    GArray *nums, *fresh, *dup, *held, *big;
     GPtrArray *mails, *chunk_nums;
     GError *error = NULL;
     char *subject;
@@ -497,6 +527,7 @@ cmd_mget(CtlSession *s, char **argv, int argc)
     fresh = g_array_new(FALSE, FALSE, sizeof(gint64));
     dup = g_array_new(FALSE, FALSE, sizeof(gint64));
     held = g_array_new(FALSE, FALSE, sizeof(gint64));
+    big = g_array_new(FALSE, FALSE, sizeof(gint64));
     for (guint i = 0; i < nums->len; i++) {
         gint64 n = g_array_index(nums, gint64, i);
         g_array_append_val(archive_was_sent(s, n) ? dup : fresh, n);
@@ -514,13 +545,23 @@ cmd_mget(CtlSession *s, char **argv, int argc)
     }
     subject = g_strdup_printf("%s: mget %s", list, argv[1]);
     chunk_nums = g_ptr_array_new_with_free_func((GDestroyNotify) g_array_unref);
-    mails = digest_build_chunks_nums(inst, list, fresh, plain, subject, s->sender,
-                                     (gsize) list_setting_int(inst, list, "mget_max_size"), chunk_nums);
+    {
+        /* a mail must fit in send_limit_bytes too (a tenth left for the
+         * headers and the table of contents) */
+        gint64 split = list_setting_int(inst, list, "mget_max_size");
+        gint64 lim_b = list_setting_int(inst, list, "send_limit_bytes");
+        if (lim_b > 0 && (split <= 0 || split > lim_b - lim_b / 10))
+            split = MAX(lim_b - lim_b / 10, 1);
+        mails = digest_build_chunks_nums(inst, list, fresh, plain, subject, s->sender,
+                                         (gsize) split, chunk_nums);
+    }
     for (guint i = 0; i < mails->len; i++) {
         const char *rcpts[] = { s->sender };
         GArray *cn = chunk_nums->pdata[i];
-        if (s->send_stopped || !send_allowed(s, 1, message_size(mails->pdata[i]))) {
-            g_array_append_vals(held, cn->data, cn->len);   /* this one and the rest */
+        SendCheck c = s->send_stopped ? SEND_STOPPED : send_check(s, 1, message_size(mails->pdata[i]));
+        if (c != SEND_OK) {
+            /* too big: this one is skipped; stopped: it and the rest are held back */
+            g_array_append_vals(c == SEND_TOO_BIG ? big : held, cn->data, cn->len);
             continue;
         }
         if (!notify_queue(inst, list, mails->pdata[i], rcpts, 1, &error))
@@ -531,12 +572,14 @@ cmd_mget(CtlSession *s, char **argv, int argc)
     }
     if (error)
         say_error(s, error);
-    else if (queued > 0 || held->len == 0) {
+    else if (queued > 0 || (held->len == 0 && big->len == 0)) {
         char *n = g_strdup_printf("%u", sent_posts), *m = g_strdup_printf("%u", queued);
         ctl_reply_say(s->reply, "mget_sent", "range", argv[1], "count", n, "mails", m, NULL);
         g_free(n);
         g_free(m);
     }
+    if (big->len)
+        say_too_big(s, (gint64 *) (void *) big->data, big->len);
     if (held->len)
         say_not_sent(s, (gint64 *) (void *) held->data, held->len);
     g_clear_error(&error);
@@ -547,6 +590,7 @@ out:
     g_array_unref(fresh);
     g_array_unref(dup);
     g_array_unref(held);
+    g_array_unref(big);
     g_array_unref(nums);
 }
 

@@ -127,6 +127,26 @@ att = [p for p in m.walk() if p.get_content_type() == "message/rfc822"]
 t.ok(len(att) == 1 and "Not sent: post(s) 2." in body_text(m), "get attachments count against send_limit_bytes",
      body_text(m))
 
+# a post larger than send_limit_bytes on its own is named as such, and does
+# not stop the smaller ones
+inst = setup(3, send_limit_bytes="5000")
+inst.deliver("team", make_msg(subject="post number 4", body="big\n" + "y" * 8000 + "\n"), sender="member@example.org")
+digs, reps = ctl(inst, "get 4\nget 3")
+m = reps[0]["msg"]
+att = [p for p in m.walk() if p.get_content_type() == "message/rfc822"]
+t.ok(len(att) == 1 and "post number 3" in str(att[0].get_content()["Subject"])
+     and "Not sent: post(s) 4, larger than send_limit_bytes (5000 bytes)" in body_text(m),
+     "a post over send_limit_bytes by itself is refused as too large, the next one still goes", body_text(m))
+
+# no mget_max_size: the mails are still cut to fit send_limit_bytes
+inst = setup(10, mget_max_size="0", send_limit_mails="0", send_limit_bytes="20000")
+digs, reps = ctl(inst, "mget 1-10")
+sent = posts_in(d["msg"] for d in digs)
+text = body_text(reps[0]["msg"])
+t.ok(digs and all(len(d["raw"]) <= 20000 for d in digs) and "larger than" not in text
+     and sorted(set(sent) | set(not_sent(text))) == list(range(1, 11)),
+     f"mget_max_size 0: {len(digs)} mail(s) cut to fit send_limit_bytes, the rest named", text)
+
 # 0 = no limit: everything goes
 inst = setup(12, mget_max_size="4000", send_limit_mails="0", send_limit_bytes="0")
 digs, reps = ctl(inst, "mget 1-12")
