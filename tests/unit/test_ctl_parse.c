@@ -217,6 +217,13 @@ test_returned_ids(void)
     ids = bounce_returned_ids(dsn, sizeof(dsn) - 1, 1);
     g_assert_cmpuint(ids->len, ==, 1);
     g_ptr_array_unref(ids);
+    {
+        static const char crlf[] = "Subject: b\r\n\r\nMessage-ID: <crlf@example.org>\r\n";
+        ids = bounce_returned_ids(crlf, sizeof(crlf) - 1, 10);
+    }
+    g_assert_cmpuint(ids->len, ==, 1);
+    g_assert_cmpstr(ids->pdata[0], ==, "crlf@example.org");
+    g_ptr_array_unref(ids);
     ids = bounce_returned_ids("", 0, 10);
     g_assert_cmpuint(ids->len, ==, 0);
     g_ptr_array_unref(ids);
