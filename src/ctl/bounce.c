@@ -32,7 +32,8 @@
  * Score: a hard failure adds 1, a soft one 0.5; at most one bounce a day
  * counts for a member (Mailman's rule: a day's worth of failures is one
  * event, so a burst of bounces, real or forged, cannot disable anybody at
- * once); a score older than a week starts again from 0.  Reaching bounce_threshold disables delivery
+ * once); a score older than a week starts again from 0.  Reaching
+ * bounce_threshold disables delivery
  * (nomail, disabled_reason "bounce"), tells the owners, and sends the
  * member a probe (Mailman style) carrying X-Kairan-Probe: TOKEN.  The
  * member may answer it with `confirm TOKEN` to get mail again; if the

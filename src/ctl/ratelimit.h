@@ -1,5 +1,6 @@
 /* ratelimit.h - per-hour limits on the mail kairan writes in answer to
- * mail from strangers (command replies, confirmation requests, refusals),
+ * mail from strangers (command replies, confirmation requests, refusals,
+ * archive mail for get/mget),
  * so that nobody can use a list to mail-bomb an address.  The counters
  * live in kairan.db (table rate_limits) and so hold across processes. */
 #ifndef KAIRAN_RATELIMIT_H
