@@ -1,8 +1,8 @@
 /* ratelimit.h - per-hour limits on the mail kairan writes in answer to
  * mail from strangers (command replies, confirmation requests, refusals,
- * archive mail for get/mget),
- * so that nobody can use a list to mail-bomb an address.  The counters
- * live in kairan.db (table rate_limits) and so hold across processes. */
+ * archive mail for get/mget), so that nobody can use a list to mail-bomb
+ * an address.  The counters live in kairan.db (table rate_limits) and so
+ * hold across processes. */
 #ifndef KAIRAN_RATELIMIT_H
 #define KAIRAN_RATELIMIT_H
 
