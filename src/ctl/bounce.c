@@ -18,10 +18,22 @@
  * LIST-admin+LOCAL=DOMAIN@domain (see bounce_verp_decode; Postfix passes
  * it to the pipe as ORIGINAL_RECIPIENT, and so does kairan relay).  The
  * fan-out sends with such VERP senders when the list has personalize = yes
- * (src/relay/personalize.c).
+ * (src/relay/personalize.c); on any other list the +address form is not
+ * taken (kairan never sent with it there: it would be a forgery).
  *
- * Score: a hard failure adds 1, a soft one 0.5; a score older than a week
- * starts again from 0.  Reaching bounce_threshold disables delivery
+ * Forged bounces (security issue 12, finding 8): with bounce_match = sent
+ * (the default) a bounce only counts for a member when it matches mail
+ * kairan sent to that member: it came to the member's VERP address, or a
+ * returned header block in it (message/rfc822, text/rfc822-headers, or a
+ * returned message quoted as text) carries the Message-ID of a post of
+ * this list archived - and so distributed - while the address was a member
+ * and at most MATCH_SECONDS ago.  Anything else is logged and ignored.
+ *
+ * Score: a hard failure adds 1, a soft one 0.5; at most one bounce a day
+ * counts for a member (Mailman's rule: a day's worth of failures is one
+ * event, so a burst of bounces, real or forged, cannot disable anybody at
+ * once); a score older than a week starts again from 0.  Reaching
+ * bounce_threshold disables delivery
  * (nomail, disabled_reason "bounce"), tells the owners, and sends the
  * member a probe (Mailman style) carrying X-Kairan-Probe: TOKEN.  The
  * member may answer it with `confirm TOKEN` to get mail again; if the
@@ -39,9 +51,13 @@
 #include "token.h"
 #include "util.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define STALE_SECONDS (7 * 86400)
+#define DAY_SECONDS 86400            /* one counted bounce a member per day */
+#define MATCH_SECONDS (30 * 86400)   /* a bounce names a post at most this old */
+#define MAX_RETURNED_IDS 50          /* Message-IDs looked up per bounce */
 
 void
 bounce_rcpt_free(BounceRcpt *b)
@@ -349,6 +365,89 @@ bounce_verp_decode(const char *rcpt, const char *list)
     return out;
 }
 
+/* ---- what kairan sent ------------------------------------------------- */
+
+/* header_end - offset just past the first header block of data (its
+ * blank line), or len. */
+static gsize
+header_end(const char *data, gsize len)
+{
+    for (gsize i = 0; i < len; i++) {
+        if (data[i] != '\n')
+            continue;
+        if (i + 1 < len && data[i + 1] == '\n')
+            return i + 2;
+        if (i + 2 < len && data[i + 1] == '\r' && data[i + 2] == '\n')
+            return i + 3;
+    }
+    return len;
+}
+
+GPtrArray *
+bounce_returned_ids(const char *data, gsize len, guint max)
+{
+    static const char name[] = "message-id:";
+    const gsize n = sizeof(name) - 1;
+    GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+
+    for (gsize p = header_end(data, len); p < len && ids->len < max;) {
+        const char *nl = memchr(data + p, '\n', len - p);
+        gsize end = nl ? (gsize) (nl - data) + 1 : len;
+        gsize q = p;
+        while (q < end && (data[q] == ' ' || data[q] == '\t' || data[q] == '>'))
+            q++;                           /* a returned message quoted as text */
+        if (end - q > n && g_ascii_strncasecmp(data + q, name, n) == 0) {
+            /* the value, with folded continuation lines, at most 1000 bytes */
+            gsize vend = end;
+            while (vend < len && vend - q < 1000 && (data[vend] == ' ' || data[vend] == '\t')) {
+                const char *nl2 = memchr(data + vend, '\n', len - vend);
+                vend = nl2 ? (gsize) (nl2 - data) + 1 : len;
+            }
+            if (vend - q > 1000)
+                vend = q + 1000;
+            {
+                char *value = g_strndup(data + q + n, vend - q - n);
+                char *id = g_utf8_validate(value, -1, NULL) ? g_mime_utils_decode_message_id(value) : NULL;
+                if (id && *id && !g_ptr_array_find_with_equal_func(ids, id, g_str_equal, NULL))
+                    g_ptr_array_add(ids, id);
+                else
+                    g_free(id);
+                g_free(value);
+            }
+            end = vend;
+        }
+        p = end;
+    }
+    return ids;
+}
+
+/* sent_to_member - did kairan send m a post of list whose Message-ID is
+ * among ids?  The archive file's time is when the post was distributed. */
+static gboolean
+sent_to_member(Instance *inst, const char *list, const Member *m, GPtrArray *ids)
+{
+    gint64 now = now_seconds();
+    gboolean found = FALSE;
+
+    if (m->post_only)
+        return FALSE;                      /* never mailed */
+    for (guint i = 0; i < ids->len && !found; i++) {
+        sqlite3_stmt *st = db_prepare(inst->db, "SELECT num FROM archive WHERE list = ? AND message_id = ?");
+        sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, ids->pdata[i], -1, SQLITE_STATIC);
+        while (!found && sqlite3_step(st) == SQLITE_ROW) {
+            char *path = archive_path(inst, list, sqlite3_column_int64(st, 0));
+            GStatBuf sb;
+            if (g_stat(path, &sb) == 0 && (gint64) sb.st_mtime >= now - MATCH_SECONDS &&
+                (gint64) sb.st_mtime + 60 >= m->since)
+                found = TRUE;
+            g_free(path);
+        }
+        sqlite3_finalize(st);
+    }
+    return found;
+}
+
 /* ---- scoring ---------------------------------------------------------- */
 
 static void
@@ -475,6 +574,11 @@ count_bounce(Incoming *in, Member *m, gboolean hard, GError **error)
     if (sqlite3_step(st) == SQLITE_ROW)
         last = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    if (last && now - last >= 0 && now - last < DAY_SECONDS) {
+        log_info("%s: %s bounce for <%s>: one was counted less than a day ago, not counted again"
+                 " (score %.1f)", list, hard ? "hard" : "soft", m->address, m->bounce_score);
+        return TRUE;
+    }
     score = (last && now - last > STALE_SECONDS) ? 0 : m->bounce_score;
     score += hard ? 1.0 : 0.5;
     disable = !m->nomail && threshold > 0 && score >= (double) threshold;
@@ -518,7 +622,9 @@ bounce_process(Incoming *in)
     Instance *inst = in->inst;
     GPtrArray *members, *failed;
     GHashTable *seen;
+    GPtrArray *ids = NULL;
     char *token, *verp;
+    gboolean by_verp = FALSE, need_match;
     int status = 0;
 
     token = probe_token(in->raw);
@@ -534,6 +640,12 @@ bounce_process(Incoming *in)
     }
     g_free(token);
     verp = bounce_verp_decode(g_getenv("ORIGINAL_RECIPIENT"), in->list);
+    if (verp && !list_setting_bool(inst, in->list, "personalize")) {
+        /* kairan sends with VERP senders only when personalize = yes */
+        log_info("%s: mail to the VERP address of <%s>, but the list does not use VERP:"
+                 " the address is not taken", in->list, verp);
+        g_clear_pointer(&verp, g_free);
+    }
     if (verp && (failed || looks_like_daemon(in->msg, in->envelope_sender))) {
         /* VERP names the member; it wins over what the report says */
         BounceRcpt *b = g_new0(BounceRcpt, 1);
@@ -544,6 +656,7 @@ bounce_process(Incoming *in)
             g_ptr_array_unref(failed);
         failed = g_ptr_array_new_with_free_func((GDestroyNotify) bounce_rcpt_free);
         g_ptr_array_add(failed, b);
+        by_verp = TRUE;
     }
     g_free(verp);
     g_ptr_array_unref(members);
@@ -552,6 +665,7 @@ bounce_process(Incoming *in)
     if (failed->len == 0)
         log_info("%s: bounce from <%s> without failed recipients (delay or notice): dropped",
                  in->list, in->envelope_sender);
+    need_match = !list_setting_is(inst, in->list, "bounce_match", "any");
     seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; i < failed->len && status == 0; i++) {
         BounceRcpt *b = failed->pdata[i];
@@ -568,6 +682,16 @@ bounce_process(Incoming *in)
             continue;
         }
         g_hash_table_add(seen, g_strdup(m->address));
+        if (need_match && !by_verp) {
+            if (!ids)
+                ids = bounce_returned_ids((const char *) in->raw->data, in->raw->len, MAX_RETURNED_IDS);
+            if (!sent_to_member(inst, in->list, m, ids)) {
+                log_info("%s: bounce for <%s> from <%s> names no post sent to it (%u Message-ID(s)"
+                         " returned): not counted", in->list, m->address, in->envelope_sender, ids->len);
+                member_free(m);
+                continue;
+            }
+        }
         if (!count_bounce(in, m, b->hard, &error)) {
             log_error("%s: cannot record the bounce of <%s>: %s", in->list, m->address, error->message);
             status = EXIT_TEMPFAIL;
@@ -577,5 +701,7 @@ bounce_process(Incoming *in)
     }
     g_hash_table_unref(seen);
     g_ptr_array_unref(failed);
+    if (ids)
+        g_ptr_array_unref(ids);
     return status;
 }

@@ -369,6 +369,89 @@ load_post(Instance *inst, const char *list, gint64 num)
     return msg;
 }
 
+/* ---- get and mget: each post once a mail, within the send limit ------
+ * Whatever get and mget commands one mail holds, every post goes to the
+ * sender at most once (s->archive_sent).  Each mget mail and each get
+ * attachment is counted against send_limit_mails / send_limit_bytes
+ * (ratelimit_take_send); the first one refused stops get and mget for the
+ * rest of the mail, and the reply names what was sent and what was not. */
+
+static gboolean
+archive_was_sent(CtlSession *s, gint64 num)
+{
+    return s->archive_sent && g_hash_table_contains(s->archive_sent, &num);
+}
+
+static void
+archive_mark_sent(CtlSession *s, const gint64 *nums, guint n)
+{
+    if (!s->archive_sent)
+        s->archive_sent = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    for (guint i = 0; i < n; i++)
+        g_hash_table_add(s->archive_sent, g_memdup2(&nums[i], sizeof(gint64)));
+}
+
+/* say_not_sent - the reply line for posts the send limit kept back. */
+static void
+say_not_sent(CtlSession *s, const gint64 *nums, guint n)
+{
+    char *posts = digest_format_nums(nums, n);
+    char *limit = g_strdup_printf("%" G_GINT64_FORMAT,
+                                  list_setting_int(s->in->inst, s->in->list, s->send_stopped));
+    ctl_reply_say(s->reply, "send_limit", "posts", posts, "address", s->sender,
+                  "setting", s->send_stopped, "limit", limit, NULL);
+    g_free(posts);
+    g_free(limit);
+}
+
+/* say_too_big - the reply line for posts larger than the whole budget. */
+static void
+say_too_big(CtlSession *s, const gint64 *nums, guint n)
+{
+    char *posts = digest_format_nums(nums, n);
+    char *limit = g_strdup_printf("%" G_GINT64_FORMAT,
+                                  list_setting_int(s->in->inst, s->in->list, "send_limit_bytes"));
+    ctl_reply_say(s->reply, "send_too_big", "posts", posts, "limit", limit, NULL);
+    g_free(posts);
+    g_free(limit);
+}
+
+typedef enum {
+    SEND_OK,          /* counted: send it */
+    SEND_STOPPED,     /* the limit is reached: get/mget stop for this mail */
+    SEND_TOO_BIG,     /* larger than send_limit_bytes itself: never sent, nothing counted */
+} SendCheck;
+
+/* send_check - may mails mails of bytes bytes go to the sender now?
+ * Counts them if so; else stops get/mget for this mail, unless this one
+ * alone is over send_limit_bytes (the next, smaller one may still go). */
+static SendCheck
+send_check(CtlSession *s, gint64 mails, gint64 bytes)
+{
+    const char *which = NULL;
+    gint64 lim_b;
+
+    if (s->send_stopped)
+        return SEND_STOPPED;
+    lim_b = list_setting_int(s->in->inst, s->in->list, "send_limit_bytes");
+    if (lim_b > 0 && bytes > lim_b)
+        return SEND_TOO_BIG;
+    if (ratelimit_take_send(s->in->inst, s->in->list, s->sender, mails, bytes, &which) == RATE_OK)
+        return SEND_OK;
+    s->send_stopped = which;
+    log_info("%s: get/mget for <%s> stopped at %s", s->in->list, s->sender, which);
+    return SEND_STOPPED;
+}
+
+static gint64
+message_size(GMimeMessage *msg)
+{
+    GMimeStream *null = g_mime_stream_null_new();
+    ssize_t n = g_mime_object_write_to_stream(GMIME_OBJECT(msg), NULL, null);
+    g_object_unref(null);
+    return n < 0 ? 0 : (gint64) n;
+}
+
 static void
 cmd_get(CtlSession *s, char **argv, int argc)
 {
@@ -390,11 +473,29 @@ cmd_get(CtlSession *s, char **argv, int argc)
         ctl_reply_say(s->reply, "no_such_post", "num", argv[1], NULL);
         return;
     }
+    if (archive_was_sent(s, num)) {
+        ctl_reply_say(s->reply, "get_dup", "num", argv[1], NULL);
+        g_object_unref(msg);
+        return;
+    }
+    switch (s->send_stopped ? SEND_STOPPED : send_check(s, 0, message_size(msg))) {
+    case SEND_OK:
+        break;
+    case SEND_STOPPED:
+        say_not_sent(s, &num, 1);
+        g_object_unref(msg);
+        return;
+    case SEND_TOO_BIG:
+        say_too_big(s, &num, 1);
+        g_object_unref(msg);
+        return;
+    }
     {
         GMimeMessagePart *part = g_mime_message_part_new_with_message("rfc822", msg);
         ctl_reply_attach(s->reply, GMIME_OBJECT(part));
         g_object_unref(part);
     }
+    archive_mark_sent(s, &num, 1);
     ctl_reply_say(s->reply, "get_attached", "num", argv[1], NULL);
     g_object_unref(msg);
 }
@@ -406,11 +507,11 @@ cmd_mget(CtlSession *s, char **argv, int argc)
     const char *list = s->in->list;
     const char *why = NULL;
     gboolean plain = FALSE;
-    GArray *nums;
-    GPtrArray *mails;
+    GArray *nums, *fresh, *dup, *held, *big;
+    GPtrArray *mails, *chunk_nums;
     GError *error = NULL;
     char *subject;
-    guint queued = 0;
+    guint queued = 0, sent_posts = 0;
 
     if (argc < 2 || argc > 3) {
         ctl_reply_say(s->reply, "usage", "usage", "mget RANGE [mime|plain]   (e.g. mget 1-10, mget last:5)", NULL);
@@ -441,26 +542,74 @@ cmd_mget(CtlSession *s, char **argv, int argc)
         g_array_unref(nums);
         return;
     }
+    /* posts an earlier get/mget of this mail sent are not sent again */
+    fresh = g_array_new(FALSE, FALSE, sizeof(gint64));
+    dup = g_array_new(FALSE, FALSE, sizeof(gint64));
+    held = g_array_new(FALSE, FALSE, sizeof(gint64));
+    big = g_array_new(FALSE, FALSE, sizeof(gint64));
+    for (guint i = 0; i < nums->len; i++) {
+        gint64 n = g_array_index(nums, gint64, i);
+        g_array_append_val(archive_was_sent(s, n) ? dup : fresh, n);
+    }
+    if (dup->len) {
+        char *posts = digest_format_nums((gint64 *) (void *) dup->data, dup->len);
+        ctl_reply_say(s->reply, "mget_dup", "posts", posts, "range", argv[1], NULL);
+        g_free(posts);
+    }
+    if (fresh->len == 0)
+        goto out;
+    if (s->send_stopped) {
+        say_not_sent(s, (gint64 *) (void *) fresh->data, fresh->len);
+        goto out;
+    }
     subject = g_strdup_printf("%s: mget %s", list, argv[1]);
-    mails = digest_build_chunks(inst, list, nums, plain, subject, s->sender,
-                                (gsize) list_setting_int(inst, list, "mget_max_size"));
+    chunk_nums = g_ptr_array_new_with_free_func((GDestroyNotify) g_array_unref);
+    {
+        /* a mail must fit in send_limit_bytes too (a tenth left for the
+         * headers and the table of contents) */
+        gint64 split = list_setting_int(inst, list, "mget_max_size");
+        gint64 lim_b = list_setting_int(inst, list, "send_limit_bytes");
+        if (lim_b > 0 && (split <= 0 || split > lim_b - lim_b / 10))
+            split = MAX(lim_b - lim_b / 10, 1);
+        mails = digest_build_chunks_nums(inst, list, fresh, plain, subject, s->sender,
+                                         (gsize) split, chunk_nums);
+    }
     for (guint i = 0; i < mails->len; i++) {
         const char *rcpts[] = { s->sender };
+        GArray *cn = chunk_nums->pdata[i];
+        SendCheck c = s->send_stopped ? SEND_STOPPED : send_check(s, 1, message_size(mails->pdata[i]));
+        if (c != SEND_OK) {
+            /* too big: this one is skipped; stopped: it and the rest are held back */
+            g_array_append_vals(c == SEND_TOO_BIG ? big : held, cn->data, cn->len);
+            continue;
+        }
         if (!notify_queue(inst, list, mails->pdata[i], rcpts, 1, &error))
             break;
+        archive_mark_sent(s, (gint64 *) (void *) cn->data, cn->len);
+        sent_posts += cn->len;
         queued++;
     }
     if (error)
         say_error(s, error);
-    else {
-        char *n = g_strdup_printf("%u", nums->len), *m = g_strdup_printf("%u", queued);
+    else if (queued > 0 || (held->len == 0 && big->len == 0)) {
+        char *n = g_strdup_printf("%u", sent_posts), *m = g_strdup_printf("%u", queued);
         ctl_reply_say(s->reply, "mget_sent", "range", argv[1], "count", n, "mails", m, NULL);
         g_free(n);
         g_free(m);
     }
+    if (big->len)
+        say_too_big(s, (gint64 *) (void *) big->data, big->len);
+    if (held->len)
+        say_not_sent(s, (gint64 *) (void *) held->data, held->len);
     g_clear_error(&error);
     g_free(subject);
     g_ptr_array_unref(mails);
+    g_ptr_array_unref(chunk_nums);
+out:
+    g_array_unref(fresh);
+    g_array_unref(dup);
+    g_array_unref(held);
+    g_array_unref(big);
     g_array_unref(nums);
 }
 

@@ -99,6 +99,8 @@ ctl_process(Incoming *in)
     }
     g_ptr_array_unref(lines);
     ctl_reply_free(s.reply);
+    if (s.archive_sent)
+        g_hash_table_unref(s.archive_sent);
     return status;
 }
 

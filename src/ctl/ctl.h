@@ -67,6 +67,8 @@ typedef struct {
     gboolean admin_ok;        /* `admin pass` succeeded in this mail */
     gboolean admin_failed;    /* a failed attempt: ignore further admin lines */
     gboolean stop;            /* stop processing (e.g. admin locked) */
+    GHashTable *archive_sent; /* post numbers (gint64*) get/mget sent for this mail, or NULL */
+    const char *send_stopped; /* the send limit setting that stopped get/mget for this mail, or NULL */
 } CtlSession;
 
 /* ctl_member_command - run one member command (argv[0] lower case). */
@@ -90,6 +92,14 @@ gboolean ctl_archive_allowed(CtlSession *s);
 GPtrArray *digest_build_chunks(Instance *inst, const char *list, GArray *nums,
                                gboolean plain, const char *subject, const char *to,
                                gsize limit);
+/* digest_build_chunks_nums - digest_build_chunks that also appends to
+ * chunk_nums, for each mail returned, a GArray of the post numbers
+ * (gint64) it carries (posts that cannot be read are in none). */
+GPtrArray *digest_build_chunks_nums(Instance *inst, const char *list, GArray *nums,
+                                    gboolean plain, const char *subject, const char *to,
+                                    gsize limit, GPtrArray *chunk_nums);
+/* digest_format_nums - sorted post numbers as ranges: "1-5,8,10-11". */
+char *digest_format_nums(const gint64 *nums, guint n);
 /* digest_parse_range - "5", "1-10", "last:5", "3,5,7-9" -> post numbers
  * that exist (1..last); NULL and *why on a bad range. */
 GArray *digest_parse_range(const char *range, gint64 last, guint max, const char **why);
@@ -112,6 +122,11 @@ GPtrArray *bounce_failed_recipients(GMimeMessage *msg, const char *envelope_send
 void bounce_rcpt_free(BounceRcpt *b);
 /* bounce_verp_decode - LIST-admin+local=domain@DOMAIN -> local@domain. */
 char *bounce_verp_decode(const char *rcpt, const char *list);
+/* bounce_returned_ids - the Message-IDs (without <>) in the header
+ * blocks below the bounce's own header (a returned message/rfc822 or
+ * text/rfc822-headers part, or a returned message quoted as text), at
+ * most max of them, each once.  Returns char* (g_ptr_array_unref). */
+GPtrArray *bounce_returned_ids(const char *data, gsize len, guint max);
 /* bounce_process - count the bounce; returns the exit status, or -1
  * when msg is not a bounce. */
 int bounce_process(Incoming *in);

@@ -222,9 +222,35 @@ build_one(Instance *inst, const char *list, GPtrArray *posts, gboolean plain,
     return msg;
 }
 
+char *
+digest_format_nums(const gint64 *nums, guint n)
+{
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < n;) {
+        guint j = i;
+        while (j + 1 < n && nums[j + 1] == nums[j] + 1)
+            j++;
+        if (s->len)
+            g_string_append_c(s, ',');
+        if (j == i)
+            g_string_append_printf(s, "%" G_GINT64_FORMAT, nums[i]);
+        else
+            g_string_append_printf(s, "%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT, nums[i], nums[j]);
+        i = j + 1;
+    }
+    return g_string_free(s, FALSE);
+}
+
 GPtrArray *
 digest_build_chunks(Instance *inst, const char *list, GArray *nums, gboolean plain,
                     const char *subject, const char *to, gsize limit)
+{
+    return digest_build_chunks_nums(inst, list, nums, plain, subject, to, limit, NULL);
+}
+
+GPtrArray *
+digest_build_chunks_nums(Instance *inst, const char *list, GArray *nums, gboolean plain,
+                         const char *subject, const char *to, gsize limit, GPtrArray *chunk_nums)
 {
     GPtrArray *chunks = g_ptr_array_new_with_free_func((GDestroyNotify) g_ptr_array_unref);
     GPtrArray *cur = NULL, *out;
@@ -246,8 +272,15 @@ digest_build_chunks(Instance *inst, const char *list, GArray *nums, gboolean pla
     for (guint i = 0; i < chunks->len; i++) {
         char *subj = chunks->len > 1 ? g_strdup_printf("%s (%u/%u)", subject, i + 1, chunks->len)
                                      : g_strdup(subject);
-        g_ptr_array_add(out, build_one(inst, list, chunks->pdata[i], plain, subj, to));
+        GPtrArray *posts = chunks->pdata[i];
+        g_ptr_array_add(out, build_one(inst, list, posts, plain, subj, to));
         g_free(subj);
+        if (chunk_nums) {
+            GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(gint64), posts->len);
+            for (guint k = 0; k < posts->len; k++)
+                g_array_append_val(a, ((Post *) posts->pdata[k])->num);
+            g_ptr_array_add(chunk_nums, a);
+        }
     }
     g_ptr_array_unref(chunks);
     return out;

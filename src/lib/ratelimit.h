@@ -1,7 +1,8 @@
 /* ratelimit.h - per-hour limits on the mail kairan writes in answer to
- * mail from strangers (command replies, confirmation requests, refusals),
- * so that nobody can use a list to mail-bomb an address.  The counters
- * live in kairan.db (table rate_limits) and so hold across processes. */
+ * mail from strangers (command replies, confirmation requests, refusals,
+ * archive mail for get/mget), so that nobody can use a list to mail-bomb
+ * an address.  The counters live in kairan.db (table rate_limits) and so
+ * hold across processes. */
 #ifndef KAIRAN_RATELIMIT_H
 #define KAIRAN_RATELIMIT_H
 
@@ -11,6 +12,10 @@
 #define RATE_CTL_REPLY "ctl_reply"      /* ctl_reply_limit: replies to one sender */
 #define RATE_CONFIRM   "confirm"        /* confirm_limit: confirmation mails to one address */
 #define RATE_REFUSAL   "refusal"        /* refusal_limit: refusal replies to one sender */
+/* Archive mail (mget, get) sent to one address: two counters of one
+ * budget, mails (send_limit_mails) and bytes (send_limit_bytes). */
+#define RATE_SEND_MAILS "send_mails"
+#define RATE_SEND_BYTES "send_bytes"
 
 #define RATE_WINDOW 3600                /* seconds: the limits are per hour */
 
@@ -27,6 +32,14 @@ typedef enum {
 RateResult ratelimit_take(Instance *inst, const char *list, const char *kind, const char *key);
 /* ratelimit_give_back - undo one ratelimit_take that sent nothing. */
 void ratelimit_give_back(Instance *inst, const char *list, const char *kind, const char *key);
+/* ratelimit_take_send - may mails more mails of bytes bytes in all go to
+ * key this hour (send_limit_mails and send_limit_bytes of list, 0 = no
+ * limit)?  Counts them and returns RATE_OK if both limits allow it;
+ * otherwise counts nothing, returns RATE_OVER (RATE_OVER_FIRST the first
+ * time in the window, which is logged) and sets *which to the setting
+ * that would be passed.  A database error counts as allowed (logged). */
+RateResult ratelimit_take_send(Instance *inst, const char *list, const char *key,
+                               gint64 mails, gint64 bytes, const char **which);
 /* ratelimit_setting - the per-list setting that limits kind. */
 const char *ratelimit_setting(const char *kind);
 

@@ -58,6 +58,13 @@ static const SettingDef table[] = {
       "confirmation requests mailed to one address per hour (0 = no limit)" },
     { "refusal_limit", SETTING_UINT, "10", NULL,
       "refusal replies to one sender per hour; further refused posts are dropped silently (0 = no limit)" },
+    { "send_limit_mails", SETTING_UINT, "30", NULL,
+      "archive mails (mget) sent to one address per hour; get and mget stop there (0 = no limit)" },
+    { "send_limit_bytes", SETTING_UINT, "10485760", NULL,
+      "bytes of archive mail (mget mails, get attachments) sent to one address per hour (0 = no limit)" },
+    { "bounce_match", SETTING_ENUM, "sent", "sent|any",
+      "sent: a bounce counts only when it names a post kairan sent to the member (its Message-ID) or"
+      " comes to the member's VERP address; any: every recognised bounce counts (not advised)" },
     { "dmarc", SETTING_ENUM, "auto", "auto|munge|wrap|off",
       "DMARC-safe posts: rewrite From when the author's domain has p=reject|quarantine (auto), always (munge), "
       "send the post as a message/rfc822 attachment (wrap), or never (off)" },

@@ -118,6 +118,17 @@ try:
     t.eq(r.returncode, 0, "post to a list with a member whose server refuses")
     t.ok(wait_for(lambda: re.search(rf"to=<team-admin@{re.escape(DOMAIN)}>, relay=local", inst.log()), 15),
          "the bounce for LIST-admin is delivered locally through kairan deliver --admin", inst.log()[-1500:])
+    # it returns the post's header, so it matches what was sent and counts (sec-mget)
+    def gone_score():
+        import sqlite3
+        db = sqlite3.connect(inst.path("kairan.db"), timeout=30)
+        try:
+            return db.execute("SELECT bounce_score FROM members WHERE list='team' AND address='gone@example.test'"
+                              ).fetchone()[0]
+        finally:
+            db.close()
+    t.ok(wait_for(lambda: gone_score() == 1, 15), "the relay's own bounce counts for the member (it matches the post)",
+         inst.log()[-1500:])
 
     # 6. `kairan flush` retries at once, long before the back-off is over
     relay.stop()

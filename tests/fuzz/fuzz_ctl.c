@@ -3,10 +3,13 @@
  * Subject and the text, each line masked (ctl_mask_command) and added to
  * a reply (ctl_reply_command, never sent) as ctl_process does; the
  * arguments of every line also go through digest_parse_range (mget) and
- * bounce_verp_decode; bounce_failed_recipients on the whole message.
+ * bounce_verp_decode; bounce_failed_recipients and bounce_returned_ids on
+ * the whole message.
  * Checks: at most max lines, each one non-empty UTF-8 without CR/LF and
  * with a first word; a masked line holds no password of "admin pass" /
- * "approve"; ranges are sorted, unique and within 1..last.
+ * "approve"; ranges are sorted, unique and within 1..last, and written
+ * back by digest_format_nums they parse to the same posts; returned
+ * Message-IDs are at most the asked number, unique, non-empty UTF-8.
  *
  * The first input byte picks max_commands and `last`; the rest is a mail.
  * fuzz-corpus: dsn malformed mime */
@@ -14,6 +17,8 @@
 #include "address.h"
 #include "ctl/ctl.h"
 #include "deliver/deliver.h"
+
+#include <string.h>
 
 static Instance *inst;
 
@@ -44,6 +49,17 @@ check_range(const char *arg, gint64 last)
             fprintf(stderr, "bad range result %" G_GINT64_FORMAT " for \"%s\"\n", n, arg);
             abort();
         }
+    }
+    if (nums->len > 0) {
+        char *text = digest_format_nums((const gint64 *) (const void *) nums->data, nums->len);
+        GArray *again = digest_parse_range(text, last, 20, &why);
+        if (!again || again->len != nums->len ||
+            memcmp(again->data, nums->data, nums->len * sizeof(gint64)) != 0) {
+            fprintf(stderr, "digest_format_nums \"%s\" does not give back \"%s\"\n", text, arg);
+            abort();
+        }
+        g_array_unref(again);
+        g_free(text);
     }
     g_array_unref(nums);
 }
@@ -126,6 +142,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     failed = bounce_failed_recipients(msg, "MAILER-DAEMON@example.org", NULL);
     if (failed)
         g_ptr_array_unref(failed);
+    {
+        guint want = 1 + data[0] % 8;
+        GPtrArray *ids = bounce_returned_ids((const char *) data + 1, size - 1, want);
+        if (ids->len > want)
+            abort();
+        for (guint i = 0; i < ids->len; i++) {
+            const char *id = ids->pdata[i];
+            if (!*id || !g_utf8_validate(id, -1, NULL))
+                abort();
+            for (guint j = 0; j < i; j++)
+                if (g_str_equal(id, ids->pdata[j]))
+                    abort();
+        }
+        g_ptr_array_unref(ids);
+    }
     g_object_unref(msg);
     return 0;
 }

@@ -177,6 +177,58 @@ test_dsn_empty(void)
     g_object_unref(msg);
 }
 
+/* sec-mget: the reply's post lists, and the Message-IDs a bounce returns */
+static void
+test_format_nums(void)
+{
+    const gint64 a[] = { 1, 2, 3, 5, 7, 8, 10 };
+    const gint64 b[] = { 42 };
+    char *s = digest_format_nums(a, G_N_ELEMENTS(a));
+    g_assert_cmpstr(s, ==, "1-3,5,7-8,10");
+    g_free(s);
+    s = digest_format_nums(b, 1);
+    g_assert_cmpstr(s, ==, "42");
+    g_free(s);
+    s = digest_format_nums(NULL, 0);
+    g_assert_cmpstr(s, ==, "");
+    g_free(s);
+}
+
+static void
+test_returned_ids(void)
+{
+    static const char dsn[] =
+        "From: MAILER-DAEMON@mx.example\nMessage-ID: <own@mx.example>\n\n"
+        "--b\nContent-Type: text/rfc822-headers\n\n"
+        "Message-Id:\n <post.1@example.org>\nSubject: x\n"
+        "> Message-ID: <quoted@example.org>\n"
+        "MESSAGE-ID: <post.1@example.org>\n"
+        "Message-ID: no angle brackets here\n"
+        "X-Message-ID: <not-this@example.org>\n";
+    GPtrArray *ids = bounce_returned_ids(dsn, sizeof(dsn) - 1, 10);
+    g_assert_cmpuint(ids->len, >=, 2);
+    g_assert_cmpstr(ids->pdata[0], ==, "post.1@example.org");
+    g_assert_cmpstr(ids->pdata[1], ==, "quoted@example.org");
+    for (guint i = 0; i < ids->len; i++) {
+        g_assert_cmpstr(ids->pdata[i], !=, "own@mx.example");
+        g_assert_cmpstr(ids->pdata[i], !=, "not-this@example.org");
+    }
+    g_ptr_array_unref(ids);
+    ids = bounce_returned_ids(dsn, sizeof(dsn) - 1, 1);
+    g_assert_cmpuint(ids->len, ==, 1);
+    g_ptr_array_unref(ids);
+    {
+        static const char crlf[] = "Subject: b\r\n\r\nMessage-ID: <crlf@example.org>\r\n";
+        ids = bounce_returned_ids(crlf, sizeof(crlf) - 1, 10);
+    }
+    g_assert_cmpuint(ids->len, ==, 1);
+    g_assert_cmpstr(ids->pdata[0], ==, "crlf@example.org");
+    g_ptr_array_unref(ids);
+    ids = bounce_returned_ids("", 0, 10);
+    g_assert_cmpuint(ids->len, ==, 0);
+    g_ptr_array_unref(ids);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -191,5 +243,7 @@ main(int argc, char **argv)
     g_test_add_func("/ctl/verp", test_verp);
     g_test_add_func("/ctl/dsn", test_dsn);
     g_test_add_func("/ctl/dsn_empty", test_dsn_empty);
+    g_test_add_func("/ctl/format_nums", test_format_nums);
+    g_test_add_func("/ctl/returned_ids", test_returned_ids);
     return g_test_run();
 }
