@@ -432,18 +432,16 @@ sent_to_member(Instance *inst, const char *list, const Member *m, GPtrArray *ids
     if (m->post_only)
         return FALSE;                      /* never mailed */
     for (guint i = 0; i < ids->len && !found; i++) {
-        sqlite3_stmt *st = db_prepare(inst->db, "SELECT num FROM archive WHERE list = ? AND message_id = ?");
-        sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, ids->pdata[i], -1, SQLITE_STATIC);
-        while (!found && sqlite3_step(st) == SQLITE_ROW) {
-            char *path = archive_path(inst, list, sqlite3_column_int64(st, 0));
+        GArray *nums = archive_find_message_id(inst, list, ids->pdata[i]);
+        for (guint k = 0; k < nums->len && !found; k++) {
+            char *path = archive_path(inst, list, g_array_index(nums, gint64, k));
             GStatBuf sb;
             if (g_stat(path, &sb) == 0 && (gint64) sb.st_mtime >= now - MATCH_SECONDS &&
                 (gint64) sb.st_mtime + 60 >= m->since)
                 found = TRUE;
             g_free(path);
         }
-        sqlite3_finalize(st);
+        g_array_unref(nums);
     }
     return found;
 }

@@ -359,14 +359,7 @@ out:
 static GMimeMessage *
 load_post(Instance *inst, const char *list, gint64 num)
 {
-    char *path = archive_path(inst, list, num), *data = NULL;
-    gsize len = 0;
-    GMimeMessage *msg = NULL;
-    if (g_file_get_contents(path, &data, &len, NULL))
-        msg = parse_message_bytes((guint8 *) data, len);
-    g_free(data);
-    g_free(path);
-    return msg;
+    return archive_parse(inst, list, num, NULL);
 }
 
 /* ---- get and mget: each post once a mail, within the send limit ------
@@ -622,22 +615,18 @@ format_date(gint64 t, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
 }
 
-#define INDEX_COLUMNS "num, date, from_addr, subject, size"
-
-/* append_index_line - one archive row (INDEX_COLUMNS) as index shows it:
- * number, date, sender, size, subject. */
+/* append_index_line - one archive post as index shows it: number, date,
+ * sender, size, subject. */
 static void
-append_index_line(GString *out, sqlite3_stmt *st)
+append_index_line(GString *out, const ArchivePost *p)
 {
     char when[32];
-    const char *subj = (const char *) sqlite3_column_text(st, 3);
-    char *dec = subj ? g_mime_utils_header_decode_text(NULL, subj) : g_strdup("");
+    char *dec = g_mime_utils_header_decode_text(NULL, p->subject);
 
     g_strdelimit(dec, "\r\n\t", ' ');
-    format_date(sqlite3_column_int64(st, 1), when, sizeof(when));
-    g_string_append_printf(out, "%6lld  %s  %-28s %7lld  %s\n", (long long) sqlite3_column_int64(st, 0),
-                           when, sqlite3_column_text(st, 2) ? (const char *) sqlite3_column_text(st, 2) : "",
-                           (long long) sqlite3_column_int64(st, 4), dec);
+    format_date(p->date, when, sizeof(when));
+    g_string_append_printf(out, "%6lld  %s  %-28s %7lld  %s\n", (long long) p->num,
+                           when, p->from_addr ? p->from_addr : "", (long long) p->size, dec);
     g_free(dec);
 }
 
@@ -645,24 +634,20 @@ static void
 cmd_index(CtlSession *s)
 {
     Instance *inst = s->in->inst;
-    sqlite3_stmt *st;
-    GString *out = g_string_new(NULL);
-    int n = 0;
+    GString *out;
+    GPtrArray *posts;
+    guint n;
 
     if (!ctl_archive_allowed(s)) {
         ctl_reply_say(s->reply, "not_allowed", NULL);
-        g_string_free(out, TRUE);
         return;
     }
-    st = db_prepare(inst->db, "SELECT " INDEX_COLUMNS " FROM"
-                              " (SELECT * FROM archive WHERE list = ? ORDER BY num DESC LIMIT ?) ORDER BY num");
-    sqlite3_bind_text(st, 1, s->in->list, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, INDEX_MAX_LINES);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        append_index_line(out, st);
-        n++;
-    }
-    sqlite3_finalize(st);
+    out = g_string_new(NULL);
+    posts = archive_list(inst, s->in->list, 0, INDEX_MAX_LINES, TRUE);   /* the newest, shown oldest first */
+    n = posts->len;
+    for (guint i = n; i > 0; i--)
+        append_index_line(out, posts->pdata[i - 1]);
+    g_ptr_array_unref(posts);
     if (n == 0)
         ctl_reply_say(s->reply, "archive_empty", NULL);
     else
@@ -693,12 +678,10 @@ cmd_search(CtlSession *s, char **argv, int argc)
     nums = archive_search(inst, s->in->list, words, INDEX_MAX_LINES);
     out = g_string_new(NULL);
     for (guint i = 0; i < nums->len; i++) {
-        sqlite3_stmt *st = db_prepare(inst->db, "SELECT " INDEX_COLUMNS " FROM archive WHERE list = ? AND num = ?");
-        sqlite3_bind_text(st, 1, s->in->list, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, g_array_index(nums, gint64, i));
-        if (sqlite3_step(st) == SQLITE_ROW)
-            append_index_line(out, st);
-        sqlite3_finalize(st);
+        ArchivePost *p = archive_get(inst, s->in->list, g_array_index(nums, gint64, i));
+        if (p)
+            append_index_line(out, p);
+        archive_post_free(p);
     }
     if (out->len == 0)
         ctl_reply_say(s->reply, "search_none", "words", words, NULL);

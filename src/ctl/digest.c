@@ -119,21 +119,16 @@ post_free(Post *p)
 static Post *
 post_load(Instance *inst, const char *list, gint64 num)
 {
-    char *path = archive_path(inst, list, num), *data = NULL;
     gsize len = 0;
+    GMimeMessage *msg = archive_parse(inst, list, num, &len);
     Post *p = NULL;
 
-    if (g_file_get_contents(path, &data, &len, NULL)) {
-        GMimeMessage *msg = parse_message_bytes((guint8 *) data, len);
-        if (msg) {
-            p = g_new0(Post, 1);
-            p->num = num;
-            p->msg = msg;
-            p->size = len;
-        }
+    if (msg) {
+        p = g_new0(Post, 1);
+        p->num = num;
+        p->msg = msg;
+        p->size = len;
     }
-    g_free(data);
-    g_free(path);
     return p;
 }
 

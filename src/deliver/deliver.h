@@ -7,6 +7,7 @@
 #include <gmime/gmime.h>
 #include "instance.h"
 #include "message.h"
+#include "archive.h"
 
 typedef struct {
     Instance *inst;
@@ -75,7 +76,6 @@ void footer_apply(GMimeMessage *msg, const char *footer);
 /* Distribution (distribute.c): number, rewrite, archive, queue. */
 gboolean distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
                          const char *author, gint64 *num_out, GError **error);
-char *archive_path(const Instance *inst, const char *list, gint64 num);
 
 /* Held posts (held.c). */
 char *held_store(Instance *inst, const char *list, Incoming *in, const char *reason, GError **error);

@@ -32,14 +32,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *
-archive_path(const Instance *inst, const char *list, gint64 num)
-{
-    char numtext[32];
-    g_snprintf(numtext, sizeof(numtext), "%" G_GINT64_FORMAT, num);
-    return instance_path(inst, "spool", list, "archive", numtext, NULL);
-}
-
 /* write_message_file - serialise msg, DKIM-sign those exact bytes
  * (dkim.c), write them to path atomically (fsync file and directory). */
 static gboolean

@@ -16,6 +16,7 @@
  * memory of pop3d does not grow with the size of the archive. */
 #include "config.h"
 #include "pop3.h"
+#include "archive.h"
 #include "db.h"
 #include "log.h"
 #include "util.h"
@@ -117,32 +118,17 @@ Pop3Mailbox *
 pop3_mailbox_open(Instance *inst, const Pop3Login *login, GError **error)
 {
     Pop3Mailbox *mb = g_new0(Pop3Mailbox, 1);
-    sqlite3_stmt *st;
-    int rc;
 
     mb->list = g_strdup(login->list);
     mb->address = g_strdup(login->address);
     mb->anonymous = login->anonymous;
-    mb->dir = instance_path(inst, "spool", login->list, "archive", NULL);
-    mb->nums = g_array_new(FALSE, FALSE, sizeof(gint64));
+    mb->dir = archive_dir(inst, login->list);
     mb->sizes = g_array_new(FALSE, FALSE, sizeof(gint64));
-
-    st = db_prepare(inst->db,
-        "SELECT num FROM archive WHERE list = ?1 AND num NOT IN"
-        " (SELECT num FROM pop_hidden WHERE list = ?1 AND address = ?2) ORDER BY num");
-    sqlite3_bind_text(st, 1, login->list, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, login->anonymous ? "" : login->address, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        gint64 num = sqlite3_column_int64(st, 0);
-        g_array_append_val(mb->nums, num);
-    }
-    if (rc != SQLITE_DONE) {
-        db_set_error(inst->db, error, "archive index");
-        sqlite3_finalize(st);
+    mb->nums = archive_numbers_visible(inst, login->list, login->anonymous ? "" : login->address, error);
+    if (!mb->nums) {
         pop3_mailbox_free(mb);
         return NULL;
     }
-    sqlite3_finalize(st);
 
     /* Measure outside the statement; posts whose file is gone are left out. */
     {
@@ -175,8 +161,10 @@ pop3_mailbox_free(Pop3Mailbox *mb)
     g_free(mb->list);
     g_free(mb->address);
     g_free(mb->dir);
-    g_array_unref(mb->nums);
-    g_array_unref(mb->sizes);
+    if (mb->nums)
+        g_array_unref(mb->nums);
+    if (mb->sizes)
+        g_array_unref(mb->sizes);
     g_free(mb->deleted);
     g_free(mb);
 }

@@ -6,6 +6,7 @@
  * its field. */
 #include "config.h"
 #include "webint.h"
+#include "archive.h"
 #include "db.h"
 #include "lists.h"
 #include "log.h"
@@ -23,14 +24,7 @@ count_held(Instance *inst, const char *list)
 static void
 post_stats(Instance *inst, const char *list, gint64 *posts, gint64 *last)
 {
-    sqlite3_stmt *st = db_prepare(inst->db, "SELECT COUNT(*), MAX(date) FROM archive WHERE list = ?");
-    *posts = *last = 0;
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *posts = sqlite3_column_int64(st, 0);
-        *last = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
+    *posts = archive_count(inst, list, last);
 }
 
 void

@@ -10,32 +10,12 @@
 #include "webint.h"
 #include "db.h"
 #include "lists.h"
+#include "archive.h"
 #include "deliver/deliver.h"
 #include "mailview.h"
 #include "util.h"
 
 #include <string.h>
-
-typedef struct {
-    gint64 num;
-    char *message_id, *in_reply_to, *refs, *subject, *from, *when;
-    gint64 parent;          /* num of the parent in this archive, 0 = root */
-    GArray *children;       /* gint64 nums */
-} Post;
-
-static void
-post_free(gpointer p)
-{
-    Post *x = p;
-    g_free(x->message_id);
-    g_free(x->in_reply_to);
-    g_free(x->refs);
-    g_free(x->subject);
-    g_free(x->from);
-    g_free(x->when);
-    g_array_unref(x->children);
-    g_free(x);
-}
 
 static gboolean
 parse_num(const char *s, gint64 *out)
@@ -46,55 +26,34 @@ parse_num(const char *s, gint64 *out)
     return *out > 0;
 }
 
-static Post *
-post_from_row(sqlite3_stmt *st)
-{
-    Post *p = g_new0(Post, 1);
-    const char *name = (const char *) sqlite3_column_text(st, 5);
-    const char *addr = (const char *) sqlite3_column_text(st, 4);
-    p->num = sqlite3_column_int64(st, 0);
-    p->message_id = g_strdup((const char *) sqlite3_column_text(st, 1));
-    p->when = fmt_time(sqlite3_column_int64(st, 2));
-    p->subject = g_strdup(sqlite3_column_text(st, 3) ? (const char *) sqlite3_column_text(st, 3) : "");
-    p->from = g_strdup(name && *name ? name : addr ? addr : "");
-    p->in_reply_to = g_strdup((const char *) sqlite3_column_text(st, 6));
-    p->refs = g_strdup((const char *) sqlite3_column_text(st, 7));
-    p->children = g_array_new(FALSE, FALSE, sizeof(gint64));
-    return p;
-}
-
-#define POST_COLUMNS "num, message_id, date, subject, from_addr, from_name, in_reply_to, refs"
-
+/* post_item - one post of a listing: number, subject, author, date. */
 static void
-post_item(TData *it, Post *p, int depth)
+post_item(TData *it, const ArchivePost *p, int depth)
 {
+    const char *from = p->from_name && *p->from_name ? p->from_name : p->from_addr ? p->from_addr : "";
+    char *when = fmt_time(p->date);
     tdata_set_int(it, "num", p->num);
     tdata_set(it, "subject", p->subject);
-    tdata_set(it, "from", p->from);
-    tdata_set(it, "when", p->when);
+    tdata_set(it, "from", from);
+    tdata_set(it, "when", when);
     tdata_set_int(it, "depth", depth > 12 ? 12 : depth);
+    g_free(when);
 }
 
 static void
 archive_index(WebCtx *c, const char *list)
 {
     TData *d = tdata_new();
-    gint64 total = db_int64(c->inst->db, "SELECT COUNT(*) FROM archive WHERE list = ?", list);
+    gint64 total = archive_count(c->inst, list, NULL);
     gint64 page = param(c, "page") ? g_ascii_strtoll(param(c, "page"), NULL, 10) : 1, pages;
-    sqlite3_stmt *st;
+    GPtrArray *posts;
     char *title;
     pages = total ? (total + PAGE_SIZE - 1) / PAGE_SIZE : 1;
     page = CLAMP(page, 1, pages);
-    st = db_prepare(c->inst->db, "SELECT " POST_COLUMNS " FROM archive WHERE list = ? ORDER BY num DESC LIMIT ? OFFSET ?");
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, PAGE_SIZE);
-    sqlite3_bind_int64(st, 3, (page - 1) * PAGE_SIZE);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        Post *p = post_from_row(st);
-        post_item(tdata_add(d, "posts"), p, 0);
-        post_free(p);
-    }
-    sqlite3_finalize(st);
+    posts = archive_list(c->inst, list, (page - 1) * PAGE_SIZE, PAGE_SIZE, TRUE);
+    for (guint i = 0; i < posts->len; i++)
+        post_item(tdata_add(d, "posts"), posts->pdata[i], 0);
+    g_ptr_array_unref(posts);
     tdata_set(d, "list", list);
     tdata_set(d, "base", c->req->base);
     tdata_set_int(d, "total", total);
@@ -110,66 +69,24 @@ archive_index(WebCtx *c, const char *list)
 }
 
 static void
-thread_walk(TData *d, GHashTable *by_num, gint64 num, int depth)
-{
-    Post *p = g_hash_table_lookup(by_num, &num);
-    if (!p)
-        return;
-    post_item(tdata_add(d, "posts"), p, depth);
-    for (guint i = 0; i < p->children->len; i++)
-        thread_walk(d, by_num, g_array_index(p->children, gint64, i), depth + 1);
-}
-
-static void
-archive_threads(WebCtx *c, const char *list)
+archive_threads_page(WebCtx *c, const char *list)
 {
     TData *d = tdata_new();
-    GHashTable *by_num = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, post_free);
-    GHashTable *by_id = g_hash_table_new(g_str_hash, g_str_equal);
-    GArray *order = g_array_new(FALSE, FALSE, sizeof(gint64));
-    sqlite3_stmt *st = db_prepare(c->inst->db, "SELECT " POST_COLUMNS " FROM archive WHERE list = ? ORDER BY num");
+    GArray *entries = archive_threads(c->inst, list);   /* archive.c */
     char *title;
 
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        Post *p = post_from_row(st);
-        g_hash_table_insert(by_num, &p->num, p);
-        if (p->message_id && !g_hash_table_contains(by_id, p->message_id))
-            g_hash_table_insert(by_id, p->message_id, p);
-        g_array_append_val(order, p->num);
-    }
-    sqlite3_finalize(st);
-    for (guint i = 0; i < order->len; i++) {
-        Post *p = g_hash_table_lookup(by_num, &g_array_index(order, gint64, i));
-        Post *parent = p->in_reply_to && *p->in_reply_to ? g_hash_table_lookup(by_id, p->in_reply_to) : NULL;
-        if (!parent && p->refs && *p->refs) {
-            char **refs = g_strsplit(p->refs, " ", 0);
-            for (int k = (int) g_strv_length(refs) - 1; k >= 0 && !parent; k--)
-                parent = g_hash_table_lookup(by_id, refs[k]);
-            g_strfreev(refs);
-        }
-        /* only earlier posts can be parents: no cycles */
-        if (parent && parent->num < p->num) {
-            p->parent = parent->num;
-            g_array_append_val(parent->children, p->num);
-        }
-    }
-    /* newest thread first */
-    for (guint i = order->len; i > 0; i--) {
-        Post *p = g_hash_table_lookup(by_num, &g_array_index(order, gint64, i - 1));
-        if (p->parent == 0)
-            thread_walk(d, by_num, p->num, 0);
+    for (guint i = 0; i < entries->len; i++) {
+        ArchiveThreadEntry *e = &g_array_index(entries, ArchiveThreadEntry, i);
+        post_item(tdata_add(d, "posts"), e->post, e->depth);
     }
     tdata_set(d, "list", list);
     tdata_set(d, "base", c->req->base);
     tdata_set_bool(d, "threads", TRUE);
-    tdata_set_int(d, "total", order->len);
+    tdata_set_int(d, "total", entries->len);
     title = g_strdup_printf("%s: %s", list, T(c, "Threads"));
     page_render(c, 200, "archive", d, title);
     g_free(title);
-    g_array_unref(order);
-    g_hash_table_unref(by_id);
-    g_hash_table_unref(by_num);
+    archive_threads_free(entries);
 }
 
 static gboolean
@@ -292,15 +209,10 @@ archive_search_page(WebCtx *c, const char *list)
             tdata_set_int(d, "limit", SEARCH_LIMIT);
         }
         for (guint i = 0; i < nums->len && i < SEARCH_LIMIT; i++) {
-            sqlite3_stmt *st = db_prepare(c->inst->db, "SELECT " POST_COLUMNS " FROM archive WHERE list = ? AND num = ?");
-            sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 2, g_array_index(nums, gint64, i));
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                Post *p = post_from_row(st);
+            ArchivePost *p = archive_get(c->inst, list, g_array_index(nums, gint64, i));
+            if (p)
                 post_item(tdata_add(d, "posts"), p, 0);
-                post_free(p);
-            }
-            sqlite3_finalize(st);
+            archive_post_free(p);
         }
         g_array_unref(nums);
     }
@@ -326,7 +238,7 @@ page_archive(WebCtx *c, const char *list)
     if (c->nseg == 3)
         archive_index(c, list);
     else if (c->nseg == 4 && g_str_equal(c->seg[3], "thread"))
-        archive_threads(c, list);
+        archive_threads_page(c, list);
     else if (c->nseg == 4 && g_str_equal(c->seg[3], "search"))
         archive_search_page(c, list);
     else if (c->nseg == 4 && parse_num(c->seg[3], &num))

@@ -1,0 +1,280 @@
+/* archive.c - the archive of a list: files under spool/LIST/archive/ and
+ * rows of the archive table (archive.h).  The only place that knows the
+ * archive's paths and columns for reading; see db.c for the schema. */
+#include "config.h"
+#include "archive.h"
+#include "db.h"
+#include "message.h"
+
+#include <string.h>
+
+#define POST_COLUMNS "num, message_id, date, subject, from_addr, from_name, in_reply_to, refs, size"
+
+void
+archive_post_free(ArchivePost *p)
+{
+    if (!p)
+        return;
+    g_free(p->message_id);
+    g_free(p->subject);
+    g_free(p->from_addr);
+    g_free(p->from_name);
+    g_free(p->in_reply_to);
+    g_free(p->refs);
+    g_free(p);
+}
+
+static char *
+column_dup(sqlite3_stmt *st, int i)
+{
+    const char *v = (const char *) sqlite3_column_text(st, i);
+    return v ? g_strdup(v) : NULL;
+}
+
+static ArchivePost *
+post_from_row(sqlite3_stmt *st)
+{
+    ArchivePost *p = g_new0(ArchivePost, 1);
+    p->num = sqlite3_column_int64(st, 0);
+    p->message_id = column_dup(st, 1);
+    p->date = sqlite3_column_int64(st, 2);
+    p->subject = column_dup(st, 3);
+    if (!p->subject)
+        p->subject = g_strdup("");
+    p->from_addr = column_dup(st, 4);
+    p->from_name = column_dup(st, 5);
+    p->in_reply_to = column_dup(st, 6);
+    p->refs = column_dup(st, 7);
+    p->size = sqlite3_column_int64(st, 8);
+    return p;
+}
+
+char *
+archive_path(const Instance *inst, const char *list, gint64 num)
+{
+    char numtext[32];
+    g_snprintf(numtext, sizeof(numtext), "%" G_GINT64_FORMAT, num);
+    return instance_path(inst, "spool", list, "archive", numtext, NULL);
+}
+
+char *
+archive_dir(const Instance *inst, const char *list)
+{
+    return instance_path(inst, "spool", list, "archive", NULL);
+}
+
+gint64
+archive_count(Instance *inst, const char *list, gint64 *last_date)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT COUNT(*), MAX(date) FROM archive WHERE list = ?");
+    gint64 n = 0;
+
+    if (last_date)
+        *last_date = 0;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+        if (last_date)
+            *last_date = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+ArchivePost *
+archive_get(Instance *inst, const char *list, gint64 num)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT " POST_COLUMNS " FROM archive WHERE list = ? AND num = ?");
+    ArchivePost *p = NULL;
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        p = post_from_row(st);
+    sqlite3_finalize(st);
+    return p;
+}
+
+GPtrArray *
+archive_list(Instance *inst, const char *list, gint64 offset, gint64 limit, gboolean newest_first)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, newest_first
+        ? "SELECT " POST_COLUMNS " FROM archive WHERE list = ? ORDER BY num DESC LIMIT ? OFFSET ?"
+        : "SELECT " POST_COLUMNS " FROM archive WHERE list = ? ORDER BY num LIMIT ? OFFSET ?");
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) archive_post_free);
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit < 0 ? -1 : limit);
+    sqlite3_bind_int64(st, 3, MAX(offset, 0));
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_ptr_array_add(out, post_from_row(st));
+    sqlite3_finalize(st);
+    return out;
+}
+
+GArray *
+archive_numbers_visible(Instance *inst, const char *list, const char *address, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(inst->db,
+        "SELECT num FROM archive WHERE list = ?1 AND num NOT IN"
+        " (SELECT num FROM pop_hidden WHERE list = ?1 AND address = ?2) ORDER BY num");
+    GArray *nums = g_array_new(FALSE, FALSE, sizeof(gint64));
+    int rc;
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, address ? address : "", -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        gint64 num = sqlite3_column_int64(st, 0);
+        g_array_append_val(nums, num);
+    }
+    if (rc != SQLITE_DONE) {
+        db_set_error(inst->db, error, "archive index");
+        g_array_unref(nums);
+        nums = NULL;
+    }
+    sqlite3_finalize(st);
+    return nums;
+}
+
+GArray *
+archive_find_message_id(Instance *inst, const char *list, const char *message_id)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT num FROM archive WHERE list = ? AND message_id = ? ORDER BY num");
+    GArray *nums = g_array_new(FALSE, FALSE, sizeof(gint64));
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, message_id, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        gint64 num = sqlite3_column_int64(st, 0);
+        g_array_append_val(nums, num);
+    }
+    sqlite3_finalize(st);
+    return nums;
+}
+
+typedef struct {
+    ArchivePost *post;
+    gint64 parent;          /* num of the parent in this archive, 0 = root */
+    GArray *children;       /* gint64 nums */
+} Node;
+
+static void
+node_free(gpointer p)
+{
+    Node *n = p;
+    archive_post_free(n->post);
+    g_array_unref(n->children);
+    g_free(n);
+}
+
+/* thread_walk - append num and its replies (depth-first) to out; the
+ * node's post moves into out.  Iterative: a long reply chain cannot
+ * exhaust the stack. */
+static void
+thread_walk(GArray *out, GHashTable *by_num, gint64 root)
+{
+    GArray *stack = g_array_new(FALSE, FALSE, sizeof(gint64) * 2);
+    gint64 item[2] = { root, 0 };
+
+    g_array_append_val(stack, item);
+    while (stack->len > 0) {
+        gint64 *top = &g_array_index(stack, gint64, (stack->len - 1) * 2);
+        gint64 num = top[0], depth = top[1];
+        Node *n;
+        g_array_set_size(stack, stack->len - 1);
+        n = g_hash_table_lookup(by_num, &num);
+        if (!n || !n->post)
+            continue;
+        {
+            ArchiveThreadEntry e = { n->post, (int) depth };
+            g_array_append_val(out, e);
+            n->post = NULL;
+        }
+        for (guint i = n->children->len; i > 0; i--) {
+            gint64 child[2] = { g_array_index(n->children, gint64, i - 1), depth + 1 };
+            g_array_append_val(stack, child);
+        }
+    }
+    g_array_unref(stack);
+}
+
+GArray *
+archive_threads(Instance *inst, const char *list)
+{
+    GPtrArray *rows = archive_list(inst, list, 0, -1, FALSE);
+    GHashTable *by_num = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, node_free);
+    GHashTable *by_id = g_hash_table_new(g_str_hash, g_str_equal);
+    GArray *out = g_array_sized_new(FALSE, FALSE, sizeof(ArchiveThreadEntry), rows->len);
+    Node **nodes = g_new0(Node *, rows->len + 1);
+
+    for (guint i = 0; i < rows->len; i++) {
+        Node *n = g_new0(Node, 1);
+        n->post = rows->pdata[i];
+        rows->pdata[i] = NULL;
+        n->children = g_array_new(FALSE, FALSE, sizeof(gint64));
+        nodes[i] = n;
+        g_hash_table_insert(by_num, &n->post->num, n);
+        if (n->post->message_id && !g_hash_table_contains(by_id, n->post->message_id))
+            g_hash_table_insert(by_id, n->post->message_id, n);
+    }
+    for (guint i = 0; i < rows->len; i++) {
+        Node *n = nodes[i], *parent = NULL;
+        ArchivePost *p = n->post;
+        if (p->in_reply_to && *p->in_reply_to)
+            parent = g_hash_table_lookup(by_id, p->in_reply_to);
+        if (!parent && p->refs && *p->refs) {
+            char **refs = g_strsplit(p->refs, " ", 0);
+            for (int k = (int) g_strv_length(refs) - 1; k >= 0 && !parent; k--)
+                parent = g_hash_table_lookup(by_id, refs[k]);
+            g_strfreev(refs);
+        }
+        if (parent && parent->post->num < p->num) {
+            n->parent = parent->post->num;
+            g_array_append_val(parent->children, p->num);
+        }
+    }
+    /* newest thread first; by_id's keys belong to posts, so drop it before
+     * the posts move into out */
+    g_hash_table_unref(by_id);
+    for (guint i = rows->len; i > 0; i--)
+        if (nodes[i - 1]->parent == 0)
+            thread_walk(out, by_num, nodes[i - 1]->post->num);
+    g_free(nodes);
+    g_hash_table_unref(by_num);
+    g_ptr_array_unref(rows);
+    return out;
+}
+
+void
+archive_threads_free(GArray *entries)
+{
+    if (!entries)
+        return;
+    for (guint i = 0; i < entries->len; i++)
+        archive_post_free(g_array_index(entries, ArchiveThreadEntry, i).post);
+    g_array_unref(entries);
+}
+
+gboolean
+archive_read(const Instance *inst, const char *list, gint64 num, char **data, gsize *len)
+{
+    char *path = archive_path(inst, list, num);
+    gboolean ok = g_file_get_contents(path, data, len, NULL);
+    g_free(path);
+    return ok;
+}
+
+GMimeMessage *
+archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size)
+{
+    char *data = NULL;
+    gsize len = 0;
+    GMimeMessage *msg = NULL;
+
+    if (archive_read(inst, list, num, &data, &len))
+        msg = parse_message_bytes((const guint8 *) data, len);
+    g_free(data);
+    if (size)
+        *size = len;
+    return msg;
+}

@@ -1,0 +1,68 @@
+/* archive.h - the one owner of a list's archive: where post N is
+ * (spool/LIST/archive/N, exactly as distributed), its row in the archive
+ * table (number, Message-ID, date, author, subject, size, thread links),
+ * reading and parsing it, and the lookups every reader needs (POP3, the
+ * web, command mail, digests, bounces, and the coming IMAP server).
+ * Writing a post (numbering, indexing) is the posting path's, through
+ * archive_insert. */
+#ifndef KAIRAN_ARCHIVE_H
+#define KAIRAN_ARCHIVE_H
+
+#include "instance.h"
+#include <gmime/gmime.h>
+
+typedef struct {
+    gint64 num;
+    char *message_id;     /* without <>; may be NULL */
+    gint64 date;          /* the post's Date:, seconds since the epoch */
+    char *subject;        /* decoded, UTF-8; never NULL */
+    char *from_addr;      /* may be NULL */
+    char *from_name;      /* may be NULL */
+    char *in_reply_to;    /* may be NULL */
+    char *refs;           /* Message-IDs, blank separated; may be NULL */
+    gint64 size;          /* bytes of the archive file */
+} ArchivePost;
+
+void archive_post_free(ArchivePost *p);
+
+/* archive_path - spool/LIST/archive/N (newly allocated). */
+char *archive_path(const Instance *inst, const char *list, gint64 num);
+/* archive_dir - spool/LIST/archive. */
+char *archive_dir(const Instance *inst, const char *list);
+
+/* archive_count - posts in the archive; *last_date (may be NULL) gets the
+ * newest post's date (0 when empty). */
+gint64 archive_count(Instance *inst, const char *list, gint64 *last_date);
+/* archive_get - one post's row, NULL if the archive has no such post. */
+ArchivePost *archive_get(Instance *inst, const char *list, gint64 num);
+/* archive_list - rows in number order (newest_first: descending), from
+ * offset, at most limit (< 0: all); a GPtrArray of ArchivePost*. */
+GPtrArray *archive_list(Instance *inst, const char *list, gint64 offset, gint64 limit,
+                        gboolean newest_first);
+/* archive_numbers_visible - the post numbers a member sees, in order:
+ * all but those the member hid (POP3 DELE; address "" = anonymous). */
+GArray *archive_numbers_visible(Instance *inst, const char *list, const char *address, GError **error);
+/* archive_find_message_id - the numbers of the posts with this Message-ID
+ * (without <>), oldest first. */
+GArray *archive_find_message_id(Instance *inst, const char *list, const char *message_id);
+
+/* ArchiveThreadEntry - one post in thread order: depth 0 starts a thread. */
+typedef struct {
+    ArchivePost *post;
+    int depth;
+} ArchiveThreadEntry;
+/* archive_threads - every post, newest thread first, each thread's posts
+ * depth-first below their parent; the parent is the post named by
+ * In-Reply-To, else the last References entry found in this archive, and
+ * only an earlier post can be a parent (no cycles).  Free with
+ * archive_threads_free. */
+GArray *archive_threads(Instance *inst, const char *list);
+void archive_threads_free(GArray *entries);
+
+/* archive_read - the bytes of post N as archived (FALSE if unreadable). */
+gboolean archive_read(const Instance *inst, const char *list, gint64 num, char **data, gsize *len);
+/* archive_parse - post N parsed by the one parser (message.c); NULL if
+ * there is no such readable post.  *size (may be NULL) gets its bytes. */
+GMimeMessage *archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size);
+
+#endif
