@@ -422,14 +422,9 @@ config_global(int argc, char **argv)
         const GlobalDef *defs = globals_table(&n);
         for (size_t i = 0; i < n; i++) {
             char *v = instance_global(inst, defs[i].key);
-            char *raw = g_key_file_get_string(inst->conf, "global", defs[i].key, NULL);
-            char *why = NULL, *ok = raw ? global_validate(defs[i].key, raw, &why) : NULL;
             printf("%s = %s%s\n", defs[i].key, v ? v : "",
                    !global_is_set(inst, defs[i].key) ? " (default)"
-                   : !ok ? " (default: the value in kairan.conf is invalid)" : "");
-            g_free(ok);
-            g_free(why);
-            g_free(raw);
+                   : !global_is_valid_there(inst, defs[i].key) ? " (default: the value in kairan.conf is invalid)" : "");
             g_free(v);
         }
     } else if (argc == 2) {

@@ -418,6 +418,18 @@ global_is_set(const Instance *inst, const char *key)
 }
 
 gboolean
+global_is_valid_there(const Instance *inst, const char *key)
+{
+    char *raw = g_key_file_get_string(inst->conf, "global", key, NULL);
+    char *why = NULL, *v = raw ? global_validate(key, raw, &why) : NULL;
+    gboolean ok = !raw || v != NULL;
+    g_free(v);
+    g_free(why);
+    g_free(raw);
+    return ok;
+}
+
+gboolean
 globals_set(Instance *inst, const char *key, const char *value, GError **error)
 {
     char *why = NULL, *v = global_validate(key, value, &why);

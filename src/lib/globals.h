@@ -54,5 +54,8 @@ gboolean globals_set(Instance *inst, const char *key, const char *value, GError 
 
 /* global_is_set - TRUE when kairan.conf gives the key a value. */
 gboolean global_is_set(const Instance *inst, const char *key);
+/* global_is_valid_there - TRUE unless kairan.conf gives the key a value
+ * that global_validate refuses (then the default is in force). */
+gboolean global_is_valid_there(const Instance *inst, const char *key);
 
 #endif
