@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include "instance.h"
+#include "incoming.h"
 
 /* cli_parse - parse a subcommand's options (adds --home); prints --help
  * and exits 0, or exits 64 with a message on bad usage.  argv is
@@ -45,5 +46,10 @@ int cmd_digest(int argc, char **argv);
 int cmd_dkim_keygen(int argc, char **argv);
 int cmd_pop3d(int argc, char **argv);
 int cmd_web(int argc, char **argv);
+
+/* The command-mail job's entry points (src/ctl), which `kairan deliver
+ * --ctl` and `--admin` (src/deliver) hand the mail to; the exit status. */
+int ctl_process(Incoming *in);
+int admin_mail_process(Incoming *in);
 
 #endif

@@ -6,7 +6,10 @@
 #define KAIRAN_CTL_H
 
 #include <gmime/gmime.h>
-#include "deliver/deliver.h"
+#include "incoming.h"
+#include "archive.h"
+#include "held.h"
+#include "message.h"
 
 /* ---- parse.c ---------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
  * 64 usage, 65 data error, 67 no such list, 75 temporary failure. */
 #include "config.h"
 #include "deliver.h"
-#include "cli/cli.h"
+#include "cli/cli.h"   /* the command table: ctl_process, admin_mail_process */
 #include "lists.h"
 #include "log.h"
 #include "util.h"

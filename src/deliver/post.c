@@ -104,23 +104,6 @@ incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray 
     return in;
 }
 
-void
-incoming_free(Incoming *in)
-{
-    if (!in)
-        return;
-    if (in->msg)
-        g_object_unref(in->msg);
-    if (in->raw)
-        g_byte_array_unref(in->raw);
-    g_free(in->list);
-    g_free(in->envelope_sender);
-    g_free(in->from_addr);
-    g_free(in->from_name);
-    g_free(in->message_id);
-    g_free(in);
-}
-
 /* post_refuse - reply with the reason (unless the mail is automatic, or
  * the sender already had refusal_limit refusals this hour), with the post
  * attached when it is small and attach_post; the return value is the exit

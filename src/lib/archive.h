@@ -65,4 +65,16 @@ gboolean archive_read(const Instance *inst, const char *list, gint64 num, char *
  * there is no such readable post.  *size (may be NULL) gets its bytes. */
 GMimeMessage *archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size);
 
+/* The search index (archive_search.c): FTS5 with trigrams. */
+/* message_search_text - the text/plain parts of msg, UTF-8, at most 32 KB. */
+char *message_search_text(GMimeMessage *msg);
+/* archive_search_update - index up to max_posts posts archived since
+ * the last search, newest first; how many were done. */
+int archive_search_update(Instance *inst, const char *list, int max_posts);
+/* archive_search_pending - posts not in the search index yet. */
+gint64 archive_search_pending(Instance *inst, const char *list);
+/* archive_search - the numbers of the posts holding every word of query,
+ * newest first, at most limit. */
+GArray *archive_search(Instance *inst, const char *list, const char *query, int limit);
+
 #endif

@@ -11,7 +11,6 @@
 #include "db.h"
 #include "lists.h"
 #include "archive.h"
-#include "deliver/deliver.h"
 #include "mailview.h"
 #include "util.h"
 

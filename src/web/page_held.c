@@ -4,7 +4,7 @@
  * discard (nobody is told), through held_approve() and held_reject(). */
 #include "config.h"
 #include "webint.h"
-#include "deliver/deliver.h"
+#include "held.h"
 #include "db.h"
 #include "log.h"
 #include "mailview.h"

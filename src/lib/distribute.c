@@ -14,7 +14,9 @@
  * commit leaves the post queued while its number is not counted; the MTA
  * then retries and the post goes out a second time as the next number. */
 #include "config.h"
-#include "deliver.h"
+#include "distribute.h"
+#include "archive.h"
+#include "message.h"
 #include "address.h"
 #include "db.h"
 #include "dkim.h"

@@ -30,7 +30,8 @@
  * documentation (RFC 2606/6761: .test, .example, .invalid, .localhost,
  * example.com/net/org) are not looked up. */
 #include "config.h"
-#include "deliver.h"
+#include "distribute.h"
+#include "message.h"
 #include "dmarc.h"
 #include "address.h"
 #include "db.h"

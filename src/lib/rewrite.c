@@ -7,7 +7,7 @@
  * the charset it came in when that was ISO-2022-JP (what Japanese mail
  * readers expect), otherwise in UTF-8, so encoded words stay valid. */
 #include "config.h"
-#include "deliver.h"
+#include "distribute.h"
 #include "log.h"
 #include "settings.h"
 

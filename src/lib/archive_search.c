@@ -20,7 +20,9 @@
  * the trigram index cannot answer them (and SQLite 3.40's LIKE on such
  * a table misses two-character Japanese words). */
 #include "config.h"
-#include "deliver.h"
+#include "archive.h"
+#include "distribute.h"
+#include "message.h"
 #include "db.h"
 #include "lists.h"
 #include "log.h"

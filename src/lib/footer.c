@@ -15,7 +15,7 @@
  * The footer is in the archived copy too: one stored message is both the
  * archive and what the queue sends (see queue.c). */
 #include "config.h"
-#include "deliver.h"
+#include "distribute.h"
 #include "lists.h"
 #include "settings.h"
 
