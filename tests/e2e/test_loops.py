@@ -1,0 +1,216 @@
+"""test_loops.py - mail loops and amplification through a real `kairan
+relay` on a loopback port, smtp-sink as the outside world (security
+issue 12, findings 2, 3 and 10):
+- two lists of one instance subscribed to each other (members put into
+  kairan.db as an older instance could have them): a post to one is
+  posted once in each and the loop stops (X-BeenThere, the Message-ID
+  seen-cache); the post the second list got by local delivery carries a
+  Received: line of that delivery;
+- the address of a list (any case, -ctl, -admin, -anything) cannot become
+  a member: `kairan subscribe`, command mail subscribe (subscribe_policy
+  open), admin add by the web;
+- ten RCPT TO of one list (case variants) in one transaction: one post,
+  each member gets one copy; the same Message-ID delivered twice: archived
+  once, a new Message-ID is still posted;
+- a bare CR in EHLO (or any command) is refused with 501 5.5.2, in DATA
+  with 554 and nothing is posted; a bare CR in a post that came by an MTA
+  pipe never reaches the next hop as a bare CR."""
+import re
+import smtplib
+import socket
+import sqlite3
+import time
+
+from kt import *
+
+t = Tap()
+if not which("smtp-sink"):
+    t.skip_all("smtp-sink (postfix) not installed")
+
+OWNER, PW = "owner@example.org", "owner-secret-1"
+inst = Instance()
+for name in ("alpha", "beta", "gamma"):
+    inst.newlist(name, owner=OWNER, password=PW)
+inst.subscribe("alpha", "member@example.org", "a1@example.test")
+inst.subscribe("beta", "member@example.org", "b1@example.test")
+inst.subscribe("gamma", "member@example.org", "g1@example.test")
+
+
+def members(name):
+    return inst.check("members", name).lower()
+
+
+def raw_smtp(port, lines, data=None):
+    """Send raw bytes on one SMTP connection; the replies (bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    f = s.makefile("rb")
+    out = [f.readline()]
+    for line in lines:
+        s.sendall(line)
+        while True:
+            r = f.readline()
+            out.append(r)
+            if len(r) < 4 or r[3:4] != b"-":
+                break
+    if data is not None:
+        s.sendall(data)
+        out.append(f.readline())
+    s.sendall(b"QUIT\r\n")
+    out.append(f.readline())
+    s.close()
+    return out
+
+
+# ---- 1. a list address never becomes a member ----
+for addr in (f"beta@{DOMAIN}", f"Beta-CTL@{DOMAIN.upper()}", f"beta-admin@{DOMAIN}", f"beta-anything@{DOMAIN}",
+             f"beta+tag@{DOMAIN}"):
+    r = inst.run("subscribe", "alpha", addr)
+    t.ok(r.returncode != 0 and b"list" in r.stderr, f"kairan subscribe of the list address {addr} refused",
+         r.stdout + r.stderr)
+t.ok("beta" not in members("alpha"), "no list address among alpha's members", members("alpha"))
+r = inst.run("subscribe", "alpha", f"betamax@{DOMAIN}")
+t.eq(r.returncode, 0, "an address that only starts like a list name is accepted")
+inst.run("unsubscribe", "alpha", f"betamax@{DOMAIN}")
+
+# command mail: subscribe from a list address under subscribe_policy open
+inst.config("alpha", "subscribe_policy", "open")
+inst.clear_queue()
+r = inst.deliver("alpha", ctl_mail(body="subscribe", frm=f"beta@{DOMAIN}"), sender=f"beta-admin@{DOMAIN}",
+                 mode="--ctl")
+t.eq(r.returncode, 0, "command mail from the list address processed")
+t.ok(f"beta@{DOMAIN}" not in members("alpha"), "command mail subscribe of a list address refused (policy open)",
+     members("alpha"))
+t.ok(not notices(inst, "welcome", f"beta@{DOMAIN}"), "no welcome mail to the list address")
+replies = notices(inst, "ctl_reply")
+t.ok(replies and any("cannot be a member of a list" in body_text(q["msg"]) for q in replies),
+     "the reply says a list cannot be a member of a list",
+     [body_text(q["msg"]) for q in replies])
+inst.config("alpha", "subscribe_policy", "confirm")
+inst.clear_queue()
+
+# web: an owner adds a list address
+with WebServer(inst) as web:
+    c = WebClient(inst, server=web)
+    r = c.login("alpha", OWNER, PW)
+    r = c.form_post("/admin/alpha/members", data={"do": "add", "address": f"gamma@{DOMAIN}"})
+    t.ok(r.status == 200 and "cannot be a member of a list" in r.text, "web add of a list address says why not",
+         r.text[-1500:])
+    r = c.form_post("/admin/alpha/members", data={"do": "add", "addresses": f"ok1@example.test\nGAMMA-ctl@{DOMAIN}"})
+t.ok("gamma" not in members("alpha") and "ok1@example.test" in members("alpha"),
+     "web add: the list addresses are left out, the others added", members("alpha"))
+inst.run("unsubscribe", "alpha", "ok1@example.test")
+
+# ---- the relay ----
+sink = Sink()
+relay = None
+try:
+    relay = Relay(inst, conf={
+        "routes": f"example.test=[127.0.0.1]:{sink.port};example.org=[127.0.0.1]:{sink.port}",
+        "retry_min": "1", "retry_max": "2"})
+
+    # ---- 2. two lists subscribed to each other ----
+    db = sqlite3.connect(inst.path("kairan.db"), timeout=30)
+    with db:
+        now = int(time.time())
+        db.execute("INSERT INTO members(list, address, since) VALUES('alpha', ?, ?)", (f"beta@{DOMAIN}", now))
+        db.execute("INSERT INTO members(list, address, since) VALUES('beta', ?, ?)", (f"alpha@{DOMAIN}", now))
+    db.close()
+    s = smtplib.SMTP("127.0.0.1", relay.port, timeout=30)
+    s.ehlo("client.example.org")
+    refused = s.sendmail("member@example.org", [f"alpha@{DOMAIN}"], make_msg(subject="loop test", to=f"alpha@{DOMAIN}"))
+    s.quit()
+    t.eq(refused, {}, "post to alpha accepted by the relay")
+    wait_for(lambda: len(inst.archive_numbers("beta")) >= 1, timeout=10)
+    time.sleep(4)
+    na, nb = len(inst.archive_numbers("alpha")), len(inst.archive_numbers("beta"))
+    t.ok(1 <= na <= 2 and 1 <= nb <= 2, "mutually subscribed lists: 1 or 2 posts in each archive",
+         f"alpha {na}, beta {nb}")
+    time.sleep(3)
+    na2, nb2 = len(inst.archive_numbers("alpha")), len(inst.archive_numbers("beta"))
+    t.ok((na2, nb2) == (na, nb), "and the loop has stopped", f"alpha {na} -> {na2}, beta {nb} -> {nb2}")
+    b1 = inst.archive("beta", 1)
+    t.ok(b1 is not None and "loop test" in str(b1["Subject"]), "beta distributed the post it got from alpha")
+    if b1 is not None:
+        been = [str(v).lower() for v in b1.get_all("X-BeenThere") or []]
+        t.eq(sorted(been), sorted([f"alpha@{DOMAIN}", f"beta@{DOMAIN}"]),
+             "beta's copy carries X-BeenThere of both lists")
+        rec = [str(v) for v in b1.get_all("Received") or []]
+        t.ok(any("kairan deliver" in v and f"beta@{DOMAIN}" in v for v in rec),
+             "the local delivery to beta added a Received: line", rec)
+    else:
+        t.ok(False, "beta's copy carries X-BeenThere of both lists")
+        t.ok(False, "the local delivery to beta added a Received: line")
+    log = inst.log()
+    t.ok("X-BeenThere" in log or "already distributed" in log, "the returning copy was logged as dropped",
+         log[-2000:])
+    got = [rs for _, rs, m in sink.transactions() if b"loop test" in m]
+    t.ok(len(got) <= 4, "the outside members got a bounded number of copies", len(got))
+    db = sqlite3.connect(inst.path("kairan.db"), timeout=30)
+    with db:
+        db.execute("DELETE FROM members WHERE address IN (?, ?)", (f"alpha@{DOMAIN}", f"beta@{DOMAIN}"))
+    db.close()
+
+    # ---- 3. ten RCPT TO of one list, case variants: one post ----
+    variants = ["gamma", "GAMMA", "Gamma", "gAmma", "gaMMa", "gammA", "GaMmA", "gamma", "GAMMA", "gamMA"]
+    domains = [DOMAIN, DOMAIN.upper(), DOMAIN.title()]
+    s = smtplib.SMTP("127.0.0.1", relay.port, timeout=30)
+    s.ehlo("client.example.org")
+    s.mail("member@example.org")
+    codes = [s.rcpt(f"{v}@{domains[i % 3]}")[0] for i, v in enumerate(variants)]
+    t.eq(codes, [250] * 10, "ten RCPT TO of the list answered 250")
+    code, msg = s.data(make_msg(subject="ten rcpts", to=f"gamma@{DOMAIN}"))
+    t.eq(code, 250, "the message accepted once")
+    s.quit()
+    time.sleep(3)
+    t.eq(inst.archive_numbers("gamma"), [1], "ten RCPT of one list: one post")
+    wait_for(lambda: any(b"ten rcpts" in m for _, _, m in sink.transactions()), timeout=10)
+    time.sleep(1)
+    to_g1 = [rs for _, rs, m in sink.transactions() if b"ten rcpts" in m and "<g1@example.test>" in rs]
+    t.eq(len(to_g1), 1, "a member of the list got one copy")
+
+    # ---- 4. the same Message-ID twice: archived once ----
+    mid = f"<dup.{time.time_ns()}@example.org>"
+    r1 = inst.deliver("gamma", make_msg(subject="dup one", to=f"gamma@{DOMAIN}", msgid=mid))
+    r2 = inst.deliver("gamma", make_msg(subject="dup again", to=f"gamma@{DOMAIN}", msgid=mid))
+    t.ok(r1.returncode == 0 and r2.returncode == 0, "both deliveries accepted (exit 0)", r1.stderr + r2.stderr)
+    t.eq(inst.archive_numbers("gamma"), [1, 2], "the same Message-ID twice: archived once")
+    t.ok("already distributed as post 2" in inst.log(), "the duplicate is logged", inst.log()[-1000:])
+    s = smtplib.SMTP("127.0.0.1", relay.port, timeout=30)
+    s.sendmail("member@example.org", [f"gamma@{DOMAIN}"], make_msg(subject="dup by smtp", to=f"gamma@{DOMAIN}",
+                                                                     msgid=mid))
+    s.quit()
+    t.eq(inst.archive_numbers("gamma"), [1, 2], "the same Message-ID again by SMTP: still archived once")
+    inst.deliver("gamma", make_msg(subject="fresh", to=f"gamma@{DOMAIN}"))
+    t.eq(inst.archive_numbers("gamma"), [1, 2, 3], "a new Message-ID is posted")
+
+    # ---- 5. bare CR ----
+    out = raw_smtp(relay.port, [b"EHLO evil.example\rRCPT TO:<x@example.test>\r\n", b"EHLO good.example\r\n"])
+    t.ok(out[1].startswith(b"501 5.5.2"), "bare CR in EHLO: 501 5.5.2", out)
+    t.ok(out[2].startswith(b"250"), "a clean EHLO afterwards is answered", out)
+    out = raw_smtp(relay.port, [b"EHLO c.example\r\n", b"MAIL FROM:<member@example.org>\rX\r\n"])
+    t.ok(out[-2].startswith(b"501 5.5.2"), "bare CR in MAIL FROM: 501 5.5.2", out)
+    before = inst.archive_numbers("gamma")
+    body = (f"From: member@example.org\r\nTo: gamma@{DOMAIN}\r\nSubject: bare cr data\r\n"
+            f"Message-ID: <cr.{time.time_ns()}@example.org>\r\n\r\nline one\rMAIL FROM:<evil@example.test>\r\n"
+            f"last line\r\n.\r\n").encode()
+    out = raw_smtp(relay.port, [b"EHLO c.example\r\n", b"MAIL FROM:<member@example.org>\r\n",
+                                f"RCPT TO:<gamma@{DOMAIN}>\r\n".encode(), b"DATA\r\n"], data=body)
+    t.ok(re.match(rb"55[04] ", out[-2] or b""), "bare CR in DATA: the message is refused (554)", out)
+    t.eq(inst.archive_numbers("gamma"), before, "nothing was posted")
+
+    # a bare CR in a post that came by an MTA pipe (kairan deliver) never goes out bare
+    raw = (f"From: member@example.org\nTo: gamma@{DOMAIN}\nSubject: piped cr\n"
+           f"Message-ID: <pcr.{time.time_ns()}@example.org>\n\nfirst\rsecond\nthird\n").encode()
+    r = inst.deliver("gamma", raw)
+    t.eq(r.returncode, 0, "a post with a bare CR delivered by pipe")
+    wait_for(lambda: any(b"piped cr" in m for _, _, m in sink.transactions()), timeout=15)
+    time.sleep(1)
+    sent = [m for _, _, m in sink.transactions() if b"piped cr" in m]
+    t.ok(sent and not any(re.search(rb"\r(?!\n)", m) for m in sent), "what reaches the sink has no bare CR",
+         [m[-200:] for m in sent])
+    t.ok(sent and all(b"first" in m and b"second" in m for m in sent), "the text around the CR is kept")
+finally:
+    if relay:
+        relay.stop()
+    sink.cleanup()
+t.done()
