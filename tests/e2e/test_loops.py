@@ -7,8 +7,8 @@ issue 12, findings 2, 3 and 10):
   seen-cache); the post the second list got by local delivery carries a
   Received: line of that delivery;
 - the address of a list (any case, -ctl, -admin, -anything) cannot become
-  a member: `kairan subscribe`, command mail subscribe (subscribe_policy
-  open), admin add by the web;
+  a member: `kairan subscribe`, command mail subscribe and the public web
+  form (subscribe_policy open), admin add by the web;
 - ten RCPT TO of one list (case variants) in one transaction: one post,
   each member gets one copy; the same Message-ID delivered twice: archived
   once, a new Message-ID is still posted;
@@ -99,8 +99,18 @@ with WebServer(inst) as web:
     t.ok(r.status == 200 and "cannot be a member of a list" in r.text, "web add of a list address says why not",
          r.text[-1500:])
     r = c.form_post("/admin/alpha/members", data={"do": "add", "addresses": f"ok1@example.test\nGAMMA-ctl@{DOMAIN}"})
-t.ok("gamma" not in members("alpha") and "ok1@example.test" in members("alpha"),
-     "web add: the list addresses are left out, the others added", members("alpha"))
+    t.ok("gamma" not in members("alpha") and "ok1@example.test" in members("alpha"),
+         "web add: the list addresses are left out, the others added", members("alpha"))
+    # the public subscribe form (subscribe_policy open: no confirmation would stop it)
+    inst.config("alpha", "subscribe_policy", "open")
+    inst.clear_queue()
+    anon = WebClient(inst, server=web)
+    r = anon.form_post("/list/alpha/subscribe", data={"address": f"Beta@{DOMAIN}"})
+    t.ok(r.status == 400 and "cannot subscribe to a list" in r.text,
+         "web subscribe form: a list address is refused (400) with the reason", f"{r.status} {r.text[-800:]}")
+    inst.config("alpha", "subscribe_policy", "confirm")
+t.ok(f"beta@{DOMAIN}" not in members("alpha") and not inst.queue(),
+     "the web form subscribed no list address and mailed nothing", members("alpha"))
 for addr in ("ok1@example.test", f"gamma@{DOMAIN}", f"gamma-ctl@{DOMAIN}", f"beta@{DOMAIN}"):
     inst.run("unsubscribe", "alpha", addr)
 
