@@ -4,10 +4,10 @@
  * sysexits code: 0 accepted (posted, held, or refused with a reply),
  * 64 usage, 65 data error, 67 no such list, 75 temporary failure.
  *
- * Every mail gets a Received: line for this local delivery first (the
- * relay runs deliver for each list address, so a mail passing from list
- * to list gains one each time and the Received count stops any loop the
- * other checks miss). */
+ * Every mail parsed gets a Received: line for this local delivery first
+ * (the relay runs deliver for each list address, so a mail passing from
+ * list to list gains one each time and the Received count stops any loop
+ * the other checks miss); a held post is kept as it came. */
 #include "config.h"
 #include "deliver.h"
 #include "address.h"
@@ -24,44 +24,21 @@
 #define DELIVER_HARD_LIMIT (256u * 1024 * 1024)
 
 /* received_prepend - "Received: by HOST (kairan deliver) for <RCPT>; DATE"
- * in front of the mail (after an mbox "From " line), with the line end
- * the mail uses.  RCPT is $ORIGINAL_RECIPIENT when it is an address,
- * else the list address of the mode. */
+ * as the first header of the parsed mail.  RCPT is $ORIGINAL_RECIPIENT
+ * when it is an address, else the list address of the mode. */
 static void
-received_prepend(GByteArray *raw, const Instance *inst, const char *list, const char *suffix)
+received_prepend(GMimeMessage *msg, const Instance *inst, const char *list, const char *suffix)
 {
     char *rcpt = address_normalize(g_getenv("ORIGINAL_RECIPIENT"), NULL);
     GDateTime *now = g_date_time_new_now_local();
     char *date = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S %z");
-    guint at = 0;
-    const guint8 *nl;
-    gboolean crlf;
-    char *line;
+    char *value;
 
     if (!rcpt)
         rcpt = list_address(inst, list, suffix);
-    if (raw->len >= 5 && memcmp(raw->data, "From ", 5) == 0) {
-        nl = memchr(raw->data, '\n', raw->len);
-        at = nl ? (guint) (nl - raw->data + 1) : raw->len;
-    }
-    if (at >= raw->len) {       /* nothing but a "From " line: incoming_parse refuses it */
-        g_free(rcpt);
-        g_free(date);
-        g_date_time_unref(now);
-        return;
-    }
-    nl = memchr(raw->data + at, '\n', raw->len - at);
-    crlf = nl && nl > raw->data + at && nl[-1] == '\r';
-    line = g_strdup_printf("Received: by %s (kairan deliver) for <%s>;%s\t%s%s", inst->hostname, rcpt,
-                           crlf ? "\r\n" : "\n", date, crlf ? "\r\n" : "\n");
-    g_byte_array_prepend(raw, (const guint8 *) line, (guint) strlen(line));
-    if (at > 0) {               /* the "From " line goes first again */
-        guint8 *from_line = g_memdup2(raw->data + strlen(line), at);
-        g_byte_array_remove_range(raw, (guint) strlen(line), at);
-        g_byte_array_prepend(raw, from_line, at);
-        g_free(from_line);
-    }
-    g_free(line);
+    value = g_strdup_printf("by %s (kairan deliver) for <%s>; %s", inst->hostname, rcpt, date);
+    g_mime_object_prepend_header(GMIME_OBJECT(msg), "Received", value, NULL);
+    g_free(value);
     g_free(date);
     g_date_time_unref(now);
     g_free(rcpt);
@@ -114,8 +91,6 @@ cmd_deliver(int argc, char **argv)
         instance_free(inst);
         return EXIT_NOUSER;
     }
-    if (raw->len > 0)
-        received_prepend(raw, inst, argv[1], ctl ? "-ctl" : admin ? "-admin" : NULL);
     in = incoming_parse(inst, argv[1], sender, raw, &error);
     if (!in) {
         fprintf(stderr, "kairan deliver: %s\n", error->message);
@@ -125,6 +100,7 @@ cmd_deliver(int argc, char **argv)
         instance_free(inst);
         return status;
     }
+    received_prepend(in->msg, inst, argv[1], ctl ? "-ctl" : admin ? "-admin" : NULL);
     if (ctl)
         status = ctl_process(in);
     else if (admin)
