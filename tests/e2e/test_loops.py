@@ -8,7 +8,8 @@ issue 12, findings 2, 3 and 10):
   Received: line of that delivery;
 - the address of a list (any case, -ctl, -admin, -anything) cannot become
   a member: `kairan subscribe`, command mail subscribe and the public web
-  form (subscribe_policy open), admin add by the web;
+  form (subscribe_policy open), admin add and chaddr by command mail,
+  admin add by the web;
 - ten RCPT TO of one list (case variants) in one transaction: one post,
   each member gets one copy; the same Message-ID delivered twice: archived
   once, a new Message-ID is still posted;
@@ -89,6 +90,30 @@ t.ok(replies and any("cannot be a member of a list" in body_text(q["msg"]) for q
      "the reply says a list cannot be a member of a list",
      [body_text(q["msg"]) for q in replies])
 inst.config("alpha", "subscribe_policy", "confirm")
+
+
+def ctl_reply(body, frm):
+    inst.clear_queue()
+    r = inst.deliver("alpha", ctl_mail(body=body, frm=frm), sender=frm, mode="--ctl")
+    reps = notices(inst, "ctl_reply", frm)
+    return r.returncode, (body_text(reps[0]["msg"]) if reps else "")
+
+
+# command mail by the owner: admin add and admin chaddr
+rc, text = ctl_reply(f"admin pass {PW}\nadmin add beta-ctl@{DOMAIN}\n", OWNER)
+t.ok(rc == 0 and "cannot be a member of a list" in text and "beta-ctl" not in members("alpha"),
+     "admin add of a list address refused with the reason", text)
+rc, text = ctl_reply(f"admin pass {PW}\nadmin chaddr a1@example.test gamma@{DOMAIN}\n", OWNER)
+t.ok("a1@example.test" in members("alpha") and f"gamma@{DOMAIN}" not in members("alpha"),
+     "admin chaddr to a list address refused", text)
+# a member's chaddr: no confirmation goes to the list address
+rc, text = ctl_reply(f"chaddr a1@example.test Gamma@{DOMAIN}\n", "a1@example.test")
+t.ok("cannot be a member of a list" in text and not notices(inst, "confirm_chaddr_old"),
+     "member chaddr to a list address refused, no confirmation sent", text)
+for addr in (f"beta-ctl@{DOMAIN}", f"gamma@{DOMAIN}"):
+    inst.run("unsubscribe", "alpha", addr)
+if f"gamma@{DOMAIN}" in members("alpha") and "a1@example.test" not in members("alpha"):
+    inst.run("subscribe", "alpha", "a1@example.test")
 inst.clear_queue()
 
 # web: an owner adds a list address
