@@ -161,8 +161,8 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
      * and finds the first (post.c drops it when the MTA tries again) */
     num = post_seen(inst, list, g_mime_message_get_message_id(msg), list_setting_int(inst, list, "duplicate_window"));
     if (num > 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "Message-ID <%s> was distributed as post %" G_GINT64_FORMAT
-                    " a moment ago", g_mime_message_get_message_id(msg), num);
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "Message-ID <%s> was already distributed as post %"
+                    G_GINT64_FORMAT, g_mime_message_get_message_id(msg), num);
         db_rollback(inst->db);
         return FALSE;
     }
