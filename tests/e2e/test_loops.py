@@ -184,6 +184,21 @@ try:
          log[-2000:])
     got = [rs for _, rs, m in sink.transactions() if b"loop test" in m]
     t.ok(len(got) <= 4, "the outside members got a bounded number of copies", len(got))
+    # the X-BeenThere marker alone stops it (no Message-ID seen-cache)
+    for name in ("alpha", "beta"):
+        inst.config(name, "duplicate_window", "0")
+        inst.config(name, "remove_headers", "X-BeenThere Disposition-Notification-To")   # kept anyway
+    s = smtplib.SMTP("127.0.0.1", relay.port, timeout=30)
+    s.sendmail("member@example.org", [f"alpha@{DOMAIN}"], make_msg(subject="marker only", to=f"alpha@{DOMAIN}"))
+    s.quit()
+    wait_for(lambda: len(inst.archive_numbers("beta")) > nb2, timeout=10)
+    time.sleep(4)
+    na3, nb3 = len(inst.archive_numbers("alpha")), len(inst.archive_numbers("beta"))
+    t.ok((na3, nb3) == (na2 + 1, nb2 + 1),
+         "without the seen-cache, and X-BeenThere in remove_headers: still one post in each list",
+         f"alpha {na2} -> {na3}, beta {nb2} -> {nb3}")
+    for name in ("alpha", "beta"):
+        inst.run("config", name, "duplicate_window", "5d")
     db = sqlite3.connect(inst.path("kairan.db"), timeout=30)
     with db:
         db.execute("DELETE FROM members WHERE address IN (?, ?)", (f"alpha@{DOMAIN}", f"beta@{DOMAIN}"))
