@@ -186,7 +186,7 @@ try:
     t.ok(len(got) <= 4, "the outside members got a bounded number of copies", len(got))
     # the X-BeenThere marker alone stops it (no Message-ID seen-cache)
     for name in ("alpha", "beta"):
-        inst.config(name, "duplicate_window", "0")
+        inst.run("config", name, "duplicate_window", "0")   # (unknown to an older kairan)
         inst.config(name, "remove_headers", "X-BeenThere Disposition-Notification-To")   # kept anyway
     s = smtplib.SMTP("127.0.0.1", relay.port, timeout=30)
     s.sendmail("member@example.org", [f"alpha@{DOMAIN}"], make_msg(subject="marker only", to=f"alpha@{DOMAIN}"))
@@ -215,7 +215,14 @@ try:
     code, msg = s.data(make_msg(subject="ten rcpts", to=f"gamma@{DOMAIN}"))
     t.eq(code, 250, "the message accepted once")
     s.quit()
-    time.sleep(3)
+
+    def gamma_queued():
+        try:
+            return any(r.lower().startswith("gamma@") for q in inst.queue() for r in q["rcpts"])
+        except FileNotFoundError:        # the runner took an entry while we read
+            return True
+    wait_for(lambda: not gamma_queued(), timeout=30)
+    time.sleep(1)
     t.eq(inst.archive_numbers("gamma"), [1], "ten RCPT of one list: one post")
     wait_for(lambda: any(b"ten rcpts" in m for _, _, m in sink.transactions()), timeout=10)
     time.sleep(1)
@@ -260,10 +267,8 @@ try:
     wait_for(lambda: any(b"piped cr" in m for _, _, m in sink.transactions()), timeout=15)
     time.sleep(1)
     sent = [m for _, _, m in sink.transactions() if b"piped cr" in m]
-    # smtp-sink drops a bare CR from what it stores ("firstsecond"): a line
-    # break there shows the CR went out as CRLF, not bare
-    t.ok(sent and not any(re.search(rb"\r(?!\n)", m) for m in sent), "what reaches the sink has no bare CR",
-         [m[-200:] for m in sent])
+    # smtp-sink drops a bare CR from what it stores ("firstsecond"), so it
+    # cannot show one: a line break there shows the CR went out as CRLF
     t.ok(sent and all(re.search(rb"first\r?\nsecond\r?\nthird", m) for m in sent),
          "the bare CR went out as a line break (CRLF), the text around it kept", [m[-200:] for m in sent])
 finally:
