@@ -278,6 +278,8 @@ admin_run(CtlSession *s, char **argv, int argc)
         gboolean existed = FALSE;
         if (!addr)
             ctl_reply_say(s->reply, "bad_address", "address", argv[1], NULL);
+        else if (list_address_refused(inst, addr, NULL))
+            ctl_reply_say(s->reply, "list_address", "address", addr, NULL);
         else if (!member_add(inst, list, addr, name, FALSE, &existed, &error))
             say_error(s, error);
         else if (existed)

@@ -146,6 +146,12 @@ request_confirmed(CtlSession *s, const char *action, const char *name)
     GError *error = NULL;
     SubResult r;
 
+    if (g_str_equal(action, "subscribe") && list_address_refused(s->in->inst, s->sender, &error)) {
+        log_info("%s: subscribe from the list address <%s> refused", s->in->list, s->sender);
+        ctl_reply_say(s->reply, "list_address", "address", s->sender, NULL);
+        g_clear_error(&error);
+        return;
+    }
     if (!confirm_allowed(s, s->sender))
         return;
     r = subscription_request(s->in->inst, s->in->list, action, s->sender, name, NULL, &error);
@@ -182,6 +188,8 @@ ctl_chaddr_apply(Instance *inst, const char *list, const char *old_addr,
         g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "%s is banned from %s (setting banned)", new_addr, list);
         return FALSE;
     }
+    if (list_address_refused(inst, new_addr, error))
+        return FALSE;
     if (!db_begin_immediate(inst->db, error))
         return FALSE;
     st = db_prepare(inst->db, "UPDATE members SET address = ? WHERE list = ? AND address = ?");
@@ -266,7 +274,10 @@ cmd_chaddr(CtlSession *s, char **argv, int argc)
         ctl_reply_say(s->reply, "not_member_addr", "address", old_addr, NULL);
     else if (member_is(inst, s->in->list, new_addr))
         ctl_reply_say(s->reply, "already_member", "address", new_addr, NULL);
-    else if (!confirm_allowed(s, old_addr))
+    else if (list_address_refused(inst, new_addr, &error)) {
+        ctl_reply_say(s->reply, "list_address", "address", new_addr, NULL);
+        g_clear_error(&error);
+    } else if (!confirm_allowed(s, old_addr))
         ;   /* said why */
     else if (!send_chaddr_token(s, "chaddr-old", old_addr, old_addr, new_addr, &error))
         say_error(s, error);

@@ -318,7 +318,7 @@ meta_int_set(Instance *inst, const char *key, const char *list, gint64 value, GE
     return ok;
 }
 
-/* digest_list_headers - List-Id, List-Post, List-Help, List-Unsubscribe
+/* digest_list_headers - List-Id, X-BeenThere, List-Post, List-Help, List-Unsubscribe
  * of a digest mail (RFC 2369/2919), as members see on single posts. */
 static void
 digest_list_headers(Instance *inst, const char *list, GMimeMessage *msg)
@@ -331,6 +331,7 @@ digest_list_headers(Instance *inst, const char *list, GMimeMessage *msg)
     char *unsub = g_strdup_printf("<mailto:%s?subject=unsubscribe>", ctl);
 
     g_mime_object_set_header(o, "List-Id", id, NULL);
+    g_mime_object_set_header(o, "X-BeenThere", addr, NULL);   /* a digest to a list comes back dropped */
     g_mime_object_set_header(o, "List-Post", post, NULL);
     g_mime_object_set_header(o, "List-Help", help, NULL);
     g_mime_object_set_header(o, "List-Unsubscribe", unsub, NULL);

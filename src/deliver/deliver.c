@@ -2,9 +2,15 @@
  * mail on standard input (as an MTA pipe gives it) and hand it to the
  * posting path, command mail or -admin processing.  Exit status is a
  * sysexits code: 0 accepted (posted, held, or refused with a reply),
- * 64 usage, 65 data error, 67 no such list, 75 temporary failure. */
+ * 64 usage, 65 data error, 67 no such list, 75 temporary failure.
+ *
+ * Every mail parsed gets a Received: line for this local delivery first
+ * (the relay runs deliver for each list address, so a mail passing from
+ * list to list gains one each time and the Received count stops any loop
+ * the other checks miss); a held post is kept as it came. */
 #include "config.h"
 #include "deliver.h"
+#include "address.h"
 #include "cli/cli.h"   /* the command table: ctl_process, admin_mail_process */
 #include "lists.h"
 #include "log.h"
@@ -16,6 +22,25 @@
 /* Input larger than this is not read into memory: refused as 65 after
  * draining, whatever the list's max_size (which is checked later). */
 #define DELIVER_HARD_LIMIT (256u * 1024 * 1024)
+
+/* received_prepend - "Received: by HOST (kairan deliver) for <RCPT>; DATE"
+ * as the first header of the parsed mail.  RCPT is $ORIGINAL_RECIPIENT
+ * when it is an address, else the list address of the mode. */
+static void
+received_prepend(GMimeMessage *msg, const Instance *inst, const char *list, const char *suffix)
+{
+    char *rcpt = address_normalize(g_getenv("ORIGINAL_RECIPIENT"), NULL);
+    char *date = format_rfc5322_date(time(NULL));   /* English whatever the locale */
+    char *value;
+
+    if (!rcpt)
+        rcpt = list_address(inst, list, suffix);
+    value = g_strdup_printf("by %s (kairan deliver) for <%s>; %s", inst->hostname, rcpt, date);
+    g_mime_object_prepend_header(GMIME_OBJECT(msg), "Received", value, NULL);
+    g_free(value);
+    g_free(date);
+    g_free(rcpt);
+}
 
 int
 cmd_deliver(int argc, char **argv)
@@ -73,6 +98,7 @@ cmd_deliver(int argc, char **argv)
         instance_free(inst);
         return status;
     }
+    received_prepend(in->msg, inst, argv[1], ctl ? "-ctl" : admin ? "-admin" : NULL);
     if (ctl)
         status = ctl_process(in);
     else if (admin)

@@ -29,6 +29,12 @@ PolicyVerdict policy_post(const char *post_policy, gboolean is_member, gboolean 
 /* loop_check - a reason to drop the mail silently, or NULL. */
 const char *loop_check(GMimeMessage *msg, const char *list, const char *list_id,
                        const char *envelope_sender);
+/* loop_been_there - a reason to drop the mail when it carries an
+ * X-BeenThere: list_addr (LIST@domain, any case), else NULL. */
+const char *loop_been_there(GMimeMessage *msg, const char *list_addr);
+/* post_seen - the number of the post that distributed message_id in list
+ * within the last `window` seconds, or 0 (distribute.c). */
+gint64 post_seen(Instance *inst, const char *list, const char *message_id, gint64 window);
 
 /* MIME filtering (mimefilter.c). */
 typedef enum { FILTER_OK, FILTER_REJECT } FilterResult;

@@ -1,5 +1,8 @@
 /* policy.c - the pure decisions of the posting path: who may post (the
- * post_policy of DESIGN.md) and which mail is a loop to drop. */
+ * post_policy of DESIGN.md) and which mail is a loop to drop: our own
+ * X-ML-Name or List-Id, our own X-BeenThere (one per list the mail
+ * passed, kept when another list rewrites the headers), too many
+ * Received: lines. */
 #include "config.h"
 #include "deliver.h"
 #include "address.h"
@@ -55,5 +58,32 @@ loop_check(GMimeMessage *msg, const char *list, const char *list_id,
     }
     if (received > MAX_RECEIVED)
         return "more than 30 Received headers";
+    return NULL;
+}
+
+const char *
+loop_been_there(GMimeMessage *msg, const char *list_addr)
+{
+    GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    int count = g_mime_header_list_get_count(headers);
+
+    for (int i = 0; i < count; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
+        const char *value = g_mime_header_get_raw_value(h);
+        char *v;
+        gboolean ours;
+
+        if (g_ascii_strcasecmp(g_mime_header_get_name(h), "X-BeenThere") != 0 || !value)
+            continue;
+        v = g_strstrip(g_strdup(value));
+        if (*v == '<' && g_str_has_suffix(v, ">")) {
+            memmove(v, v + 1, strlen(v));
+            v[strlen(v) - 1] = '\0';
+        }
+        ours = g_ascii_strcasecmp(v, list_addr) == 0;
+        g_free(v);
+        if (ours)
+            return "the list's own X-BeenThere is already present (the post came back through another list)";
+    }
     return NULL;
 }

@@ -190,11 +190,27 @@ post_process(Incoming *in)
 
     loop = loop_check(in->msg, list, list_id, in->envelope_sender);
     g_free(list_id);
+    if (!loop) {
+        char *addr = list_address(inst, list, NULL);
+        loop = loop_been_there(in->msg, addr);
+        g_free(addr);
+    }
     if (loop) {
         log_info("%s: dropped mail from <%s> (%s): %s", list, in->envelope_sender,
                  in->message_id ? in->message_id : "no Message-ID", loop);
         return 0;
     }
+
+    /* the Message-ID seen-cache: a post the list already distributed (a
+     * loop through another list or site, the same RCPT repeated, a
+     * resent copy) is dropped, not posted twice */
+    num = post_seen(inst, list, in->message_id, list_setting_int(inst, list, "duplicate_window"));
+    if (num > 0) {
+        log_info("%s: dropped mail from <%s> (%s): already distributed as post %" G_GINT64_FORMAT, list,
+                 in->envelope_sender, in->message_id, num);
+        return 0;
+    }
+    num = 0;
 
     /* banned: dropped without a reply (a reply would only feed the abuser) */
     if (list_is_banned(inst, list, in->from_addr) || list_is_banned(inst, list, in->envelope_sender)) {

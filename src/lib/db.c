@@ -25,6 +25,8 @@
  *     index of the archive, + archive.text_indexed, archive.footer (the
  *     footer added to the post) (migration 6)
  *   members.moderated: the member's posts are held (migration 7)
+ *   archive.archived: when the post was archived, for the Message-ID
+ *     seen-cache of the posting path (duplicate_window; sec-loops)
  */
 #include "config.h"
 #include "db.h"
@@ -80,6 +82,11 @@ static const char *migrations[] = {
     /* 7: per-member moderation (Mailman's moderate flag): the member's
      * posts are held */
     "ALTER TABLE members ADD COLUMN moderated INTEGER NOT NULL DEFAULT 0;",
+    /* sec-loops: when each post was archived; a post whose Message-ID the
+     * list distributed within duplicate_window is dropped (archive_msgid
+     * index); older posts count from their Date */
+    "ALTER TABLE archive ADD COLUMN archived INTEGER;"
+    "UPDATE archive SET archived = date;",
 };
 
 void

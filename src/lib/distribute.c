@@ -10,6 +10,10 @@
  * written, so the caller can exit 75 and the MTA retries: no number is
  * used twice, none is skipped, nothing half-done stays visible.
  *
+ * A post whose Message-ID the list distributed within duplicate_window
+ * (archive.archived) is not numbered: post_seen, checked by post.c and
+ * again under the lock here (two copies arriving at once).
+ *
  * CRASH WINDOW: a crash after the queue commit but before the database
  * commit leaves the post queued while its number is not counted; the MTA
  * then retries and the post goes out a second time as the next number. */
@@ -84,7 +88,7 @@ index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, cons
 {
     sqlite3_stmt *st = db_prepare(inst->db,
         "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
-        " size, in_reply_to, refs, footer) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        " size, in_reply_to, refs, footer, archived) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     char *from_name = NULL;
     char *from_addr = address_from_header(from, &from_name);
     char *in_reply_to = header_msgid(msg, "In-Reply-To");
@@ -103,12 +107,32 @@ index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, cons
     sqlite3_bind_text(st, 9, in_reply_to, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, refs, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, footer_text, -1, SQLITE_STATIC);   /* so the search index can leave it out */
+    sqlite3_bind_int64(st, 12, now_seconds());                    /* the Message-ID seen-cache (post_seen) */
     ok = db_step_done(st, error);
     g_free(from_name);
     g_free(from_addr);
     g_free(in_reply_to);
     g_free(refs);
     return ok;
+}
+
+gint64
+post_seen(Instance *inst, const char *list, const char *message_id, gint64 window)
+{
+    sqlite3_stmt *st;
+    gint64 num = 0;
+
+    if (!message_id || !*message_id || window <= 0)
+        return 0;
+    st = db_prepare(inst->db, "SELECT num FROM archive WHERE list = ? AND message_id = ? AND archived >= ?"
+                              " ORDER BY num DESC LIMIT 1");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_seconds() - window);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        num = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return num;
 }
 
 gboolean
@@ -127,6 +151,15 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
 
     if (!db_begin_immediate(inst->db, error))
         return FALSE;
+    /* the same post arriving twice at once: the second waits for the lock
+     * and finds the first (post.c drops it when the MTA tries again) */
+    num = post_seen(inst, list, g_mime_message_get_message_id(msg), list_setting_int(inst, list, "duplicate_window"));
+    if (num > 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "Message-ID <%s> was already distributed as post %"
+                    G_GINT64_FORMAT, g_mime_message_get_message_id(msg), num);
+        db_rollback(inst->db);
+        return FALSE;
+    }
     st = db_prepare(inst->db, "UPDATE lists SET seq = seq + 1 WHERE name = ? RETURNING seq");
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)

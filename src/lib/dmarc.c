@@ -279,7 +279,7 @@ GMimeMessage *
 dmarc_apply(const Instance *inst, const char *list, GMimeMessage *msg, DmarcAction action)
 {
     static const char *wrap_copy[] = {
-        "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References", "X-ML-Name", "X-Mail-Count",
+        "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References", "X-BeenThere", "X-ML-Name", "X-Mail-Count",
         "List-Id", "List-Post", "List-Help", "List-Subscribe", "List-Unsubscribe",
         "List-Unsubscribe-Post", "List-Archive", "List-Owner", "Precedence",
     };

@@ -2,7 +2,9 @@
  *
  * A list name is a lower-case word ([a-z0-9][a-z0-9._-]*) that must not end
  * in -ctl or -admin (those are its command and admin addresses).  Member
- * addresses are stored normalised (address.c), so comparison is exact. */
+ * addresses are stored normalised (address.c), so comparison is exact.
+ * No address of a list of this instance (list_of_address) is ever added
+ * as a member (member_add): two lists subscribed to each other loop. */
 #include "config.h"
 #include "lists.h"
 #include "address.h"
@@ -175,6 +177,47 @@ member_is(const Instance *inst, const char *list, const char *addr)
     return r;
 }
 
+char *
+list_of_address(const Instance *inst, const char *addr)
+{
+    const char *at = addr ? strrchr(addr, '@') : NULL;
+    char *local, *found = NULL;
+    char **names;
+
+    if (!at || g_ascii_strcasecmp(at + 1, inst->domain) != 0)
+        return NULL;
+    local = g_ascii_strdown(addr, at - addr);
+    if (*local == '"') {                 /* "team"@domain is team@domain */
+        size_t n = strlen(local);
+        if (n >= 2 && local[n - 1] == '"') {
+            memmove(local, local + 1, n - 2);
+            local[n - 2] = '\0';
+        }
+    }
+    names = list_names(inst);
+    for (int i = 0; names[i] && !found; i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(local, names[i], n) == 0 && (local[n] == '\0' || local[n] == '-' || local[n] == '+'))
+            found = g_strdup(names[i]);
+    }
+    g_strfreev(names);
+    g_free(local);
+    return found;
+}
+
+gboolean
+list_address_refused(const Instance *inst, const char *addr, GError **error)
+{
+    char *list = list_of_address(inst, addr);
+
+    if (!list)
+        return FALSE;
+    g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR,
+                "%s is an address of the list %s here: a list cannot be a member of a list (mail loop)", addr, list);
+    g_free(list);
+    return TRUE;
+}
+
 gboolean
 member_add(Instance *inst, const char *list, const char *addr, const char *name,
            gboolean post_only, gboolean *existed, GError **error)
@@ -184,6 +227,10 @@ member_add(Instance *inst, const char *list, const char *addr, const char *name,
 
     if (existed)
         *existed = was;
+    if (!was && list_address_refused(inst, addr, error)) {
+        log_info("%s: <%s> not added: a list address of this instance", list, addr);
+        return FALSE;
+    }
     if (!was && list_is_banned(inst, list, addr)) {
         g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "%s is banned from %s (setting banned)", addr, list);
         return FALSE;

@@ -29,6 +29,15 @@ char *list_password_hash(const Instance *inst, const char *list);
 /* list_last_number - the last post number given out. */
 gint64 list_last_number(const Instance *inst, const char *list);
 
+/* list_of_address - the list whose address addr is (LIST, LIST-ctl,
+ * LIST-admin, any LIST-suffix or LIST+tag at our domain, any case), or
+ * NULL.  Such an address may never become a member: lists subscribed to
+ * lists loop. */
+char *list_of_address(const Instance *inst, const char *addr);
+/* list_address_refused - when addr is a list address of this instance:
+ * TRUE and error (EXIT_DATAERR) saying so. */
+gboolean list_address_refused(const Instance *inst, const char *addr, GError **error);
+
 void member_free(Member *m);
 /* member_get - NULL if addr is not a member of list. */
 Member *member_get(const Instance *inst, const char *list, const char *addr);

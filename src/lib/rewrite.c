@@ -2,6 +2,9 @@
  * distributed"): one Subject tag after Re: folding, X-ML-Name,
  * X-Mail-Count, the RFC 2369/2919 List-* headers, Precedence: bulk,
  * Reply-To per the list's setting, and removal of configured headers.
+ * X-BeenThere: LIST@domain is added once per list the post passes and is
+ * never removed (not by remove_headers either): every list on the way
+ * finds its own and drops the post instead of looping (policy.c).
  *
  * The Subject is decoded by GMime to UTF-8, tagged, and encoded again in
  * the charset it came in when that was ISO-2022-JP (what Japanese mail
@@ -231,7 +234,7 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
     drop_invalid_fields(list, obj);
     names = g_strsplit_set(remove, ", \t", 0);
     for (int i = 0; names[i]; i++)
-        if (*names[i])
+        if (*names[i] && g_ascii_strcasecmp(names[i], "X-BeenThere") != 0)   /* the loop marker stays */
             remove_all(obj, names[i]);
     g_strfreev(names);
     for (const char **h = (const char *[]) { "X-ML-Name", "X-Mail-Count", "List-Id", "List-Post",
@@ -239,6 +242,7 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
              "List-Archive", "List-Owner", "Precedence", "Return-Path", NULL }; *h; h++)
         remove_all(obj, *h);
 
+    g_mime_object_append_header(obj, "X-BeenThere", post, NULL);
     g_mime_object_append_header(obj, "X-ML-Name", list, NULL);
     g_mime_object_append_header(obj, "X-Mail-Count", numtext, NULL);
     g_strdelimit(description, "\"\\<>", '\'');

@@ -76,6 +76,9 @@ static const SettingDef table[] = {
       "addresses that may neither subscribe nor post (their posts are dropped without a reply): "
       "an address, a pattern with * and ? such as *@spam.example, or a regular expression starting with ^; "
       "blank separated" },
+    { "duplicate_window", SETTING_DURATION, "5d", NULL,
+      "a post whose Message-ID the list already distributed within this time is dropped, not posted twice "
+      "(0 = no check)" },
     { "footer", SETTING_TEXT, "", NULL,
       "text added at the end of every post; {list}, {address}, {number}, {unsubscribe} and {archive} "
       "are replaced (empty = none)" },

@@ -187,6 +187,11 @@ subscription_request(Instance *inst, const char *list, const char *action,
         if (member_is(inst, list, address)) {
             set_message(message, "%s is already a member of %s.", address, list);
             r = SUB_ALREADY;
+        } else if (list_address_refused(inst, address, error)) {
+            /* no confirmation mail to a list: it would be a post (or a loop) */
+            set_message(message, "%s is the address of a mailing list: it cannot subscribe to %s.", address, list);
+            log_info("%s: subscription of the list address <%s> refused", list, address);
+            r = SUB_REFUSED;
         } else if (list_is_banned(inst, list, address)) {
             /* no confirmation mail: a banned address gets nothing from us */
             set_message(message, "%s may not subscribe to %s.", address, list);

@@ -48,8 +48,17 @@ gboolean smtp_auth_plain_split(const char *buf, gsize len, char **user, char **p
 typedef struct {
     gboolean at_start;    /* the next piece starts a line */
     gboolean prev_crlf;   /* the previous line ended in CRLF */
-} SmtpData;               /* start with { TRUE, TRUE } */
+    gboolean bare_cr;     /* a CR not followed by LF was seen: refuse the message */
+    gboolean pending_cr;  /* the last piece ended in CR (a CRLF split, or bare) */
+} SmtpData;               /* start with { TRUE, TRUE, FALSE, FALSE } */
 gboolean smtp_data_line(SmtpData *d, int rc, gboolean crlf, const char **p, gsize *len);
+/* smtp_rcpt_key - the canonical form of a normalised RCPT address that
+ * finds duplicates in one transaction (is_list: a list address of ours,
+ * compared without case). */
+char *smtp_rcpt_key(const char *norm, gboolean is_list);
+/* smtp_line_has_bare_cr - does a command line (CRLF already taken off)
+ * hold a CR?  Such a line is refused with 501 5.5.2. */
+gboolean smtp_line_has_bare_cr(const char *line, gsize len);
 /* relay_client_allowed - is addr (numeric) inside mynetworks? */
 gboolean relay_client_allowed(const Relay *r, const char *addr);
 /* relay_local_target - for rcpt in our domain: TRUE, and *list and *mode
@@ -100,7 +109,8 @@ gboolean smtp_client_send2(SmtpClient *c, const char *sender, RcptResult *res, g
 gboolean smtp_client_retryable(SmtpClient *c);
 /* smtp_wire_form - queue file (LF) -> CRLF, dot-stuffed, with ".\r\n". */
 GBytes *smtp_wire_form(const char *data, gsize len);
-/* smtp_wire_append - data (LF) -> CRLF, dot-stuffed, appended to w. */
+/* smtp_wire_append - data (LF) -> CRLF, dot-stuffed, appended to w; a
+ * bare CR becomes a line break (CRLF): none is ever sent. */
 void smtp_wire_append(GString *w, const char *data, gsize len);
 
 /* personalize.c - personalised delivery (queue envelope line "P LIST"). */

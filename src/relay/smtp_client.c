@@ -50,16 +50,22 @@ smtp_wire_append(GString *w, const char *data, gsize len)
     const char *p = data, *end = data + len;
 
     while (p < end) {
-        const char *nl = memchr(p, '\n', end - p);
-        const char *le = nl ? nl : end;
-        gsize n = le - p;
-        if (n > 0 && p[n - 1] == '\r')
-            n--;
+        const char *le = p;
+        gsize n;
+
+        /* a line ends at LF, CRLF, or a bare CR: a bare CR never goes
+         * out as it is (a next hop may take it for a line end, or not),
+         * it becomes a line break of its own */
+        while (le < end && *le != '\n' && *le != '\r')
+            le++;
+        n = le - p;
         if (n > 0 && p[0] == '.')
             g_string_append_c(w, '.');
         g_string_append_len(w, p, n);
         g_string_append(w, "\r\n");
-        p = nl ? nl + 1 : end;
+        if (le < end && *le == '\r' && le + 1 < end && le[1] == '\n')
+            le++;
+        p = le < end ? le + 1 : end;
     }
 }
 

@@ -9,8 +9,16 @@
  * A bare LF ends a line just like CRLF in commands and message text (the
  * queue stores LF anyway), but only <CRLF>.<CRLF> ends DATA: a "." line
  * next to a bare LF is kept as text, so no message can be smuggled past
- * an upstream MTA that reads the data differently (CVE-2023-51764 kind).  Replies are buffered and written when
+ * an upstream MTA that reads the data differently (CVE-2023-51764 kind).
+ * A bare CR (one not followed by LF) is refused: in a command line with
+ * 501 5.5.2, in the message text with 554 5.6.0 after the final dot, so
+ * nothing CR-separated reaches a next hop or our Received: line (servers
+ * that end lines at a CR would read it differently).  Replies are buffered and written when
  * the next read would block, so PIPELINING clients get them in batches.
+ *
+ * A recipient given twice in one transaction (RCPT TO in any case of a
+ * list address, or of the domain) is accepted once: one delivery per
+ * distinct recipient, however often the client repeats it.
  *
  * Relay control: RCPT to LIST, LIST-ctl, LIST-admin @domain is taken from
  * anyone (any other local part of our domain: 550 5.1.1); other domains
@@ -51,6 +59,7 @@
 typedef struct {
     char *rcpt, *list;
     const char *mode;
+    char *key;               /* the canonical form duplicates are found by */
 } Rcpt;
 
 typedef struct {
@@ -76,6 +85,7 @@ rcpt_free(gpointer p)
     Rcpt *x = p;
     g_free(x->rcpt);
     g_free(x->list);
+    g_free(x->key);
     g_free(x);
 }
 
@@ -174,12 +184,25 @@ smtp_auth_plain_split(const char *buf, gsize len, char **user, char **pass)
 /* smtp_data_line - one line of DATA text as conn_read_line returned it
  * (rc 1: a whole line, ended by CRLF when crlf; rc 2: a piece of a longer
  * line).  TRUE when it is the final dot; otherwise *p and *len are the
- * text to store (dot-unstuffed), followed by a LF when rc is 1. */
+ * text to store (dot-unstuffed), followed by a LF when rc is 1.  Sets
+ * d->bare_cr at a CR that is not the CR of a CRLF. */
 gboolean
 smtp_data_line(SmtpData *d, int rc, gboolean crlf, const char **p, gsize *len)
 {
     gboolean end = FALSE;
 
+    /* bare CR: a CR in the text; a piece ending in CR is a bare CR unless
+     * the next piece is the LF alone (CRLF split between two pieces) */
+    if (d->pending_cr && !(rc == 1 && *len == 0 && !crlf))
+        d->bare_cr = TRUE;
+    d->pending_cr = FALSE;
+    for (gsize i = 0; i < *len; i++)
+        if ((*p)[i] == '\r') {
+            if (rc == 2 && i == *len - 1)
+                d->pending_cr = TRUE;
+            else
+                d->bare_cr = TRUE;
+        }
     if (d->at_start && rc == 1 && *len == 1 && (*p)[0] == '.') {
         if (d->prev_crlf && crlf)
             end = TRUE;
@@ -193,6 +216,32 @@ smtp_data_line(SmtpData *d, int rc, gboolean crlf, const char **p, gsize *len)
         d->prev_crlf = crlf;
     d->at_start = rc == 1;
     return end;
+}
+
+/* smtp_rcpt_key - the form two RCPT addresses are the same recipient in:
+ * the domain in lower case (address_normalize), and for a list address
+ * of ours the local part too (list names are lower case). */
+char *
+smtp_rcpt_key(const char *norm, gboolean is_list)
+{
+    const char *at = strrchr(norm, '@');
+
+    if (is_list || !at)
+        return g_ascii_strdown(norm, -1);
+    {
+        char *domain = g_ascii_strdown(at + 1, -1);
+        char *key = g_strdup_printf("%.*s@%s", (int) (at - norm), norm, domain);
+        g_free(domain);
+        return key;
+    }
+}
+
+/* smtp_line_has_bare_cr - a CR in a command line (conn_read_line has
+ * taken the CR of the CRLF off already). */
+gboolean
+smtp_line_has_bare_cr(const char *line, gsize len)
+{
+    return memchr(line, '\r', len) != NULL;
 }
 
 static void
@@ -237,7 +286,7 @@ static void
 cmd_rcpt(Session *s, const char *arg)
 {
     const char *params = NULL, *why, *mode;
-    char *addr, *norm, *list = NULL;
+    char *addr, *norm, *list = NULL, *key;
     Rcpt *x;
 
     if (!s->sender) {
@@ -284,24 +333,38 @@ cmd_rcpt(Session *s, const char *arg)
         error_reply(s, "550 5.7.1 Relaying denied: a list member's login does not allow relaying here");
         return;
     }
+    key = smtp_rcpt_key(norm, list != NULL);
+    for (guint i = 0; i < s->rcpts->len; i++)
+        if (g_str_equal(((Rcpt *) s->rcpts->pdata[i])->key, key)) {
+            /* the same recipient again: one delivery, not one per RCPT */
+            log_info("smtpd: from %s: <%s>: duplicate recipient, delivered once", s->peer, norm);
+            g_free(key);
+            g_free(norm);
+            g_free(list);
+            reply(s, "250 2.1.5 Ok (duplicate recipient, delivered once)");
+            return;
+        }
     x = g_new0(Rcpt, 1);
     x->rcpt = norm;
     x->list = list;
     x->mode = mode;
+    x->key = key;
     g_ptr_array_add(s->rcpts, x);
     reply(s, "250 2.1.5 Ok");
 }
 
 /* read_data - the DATA text into fp; FALSE when the connection failed.
- * *size gets the stored size; stops storing once over the limit. */
+ * *size gets the stored size; stops storing once over the limit or at a
+ * bare CR (*bare_cr). */
 static gboolean
-read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big)
+read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big, gboolean *bare_cr)
 {
     GString *line = g_string_sized_new(1024);
-    SmtpData d = { TRUE, TRUE };
+    SmtpData d = { TRUE, TRUE, FALSE, FALSE };
     gboolean ok = FALSE;
 
     *too_big = FALSE;
+    *bare_cr = FALSE;
     for (;;) {
         int rc = netconn_read_line(s->c, line, 65536);
         const char *p = line->str;
@@ -316,7 +379,9 @@ read_data(Session *s, FILE *fp, gint64 *size, gboolean *too_big)
         *size += (gint64) len + (rc == 1);
         if (s->r->max_size > 0 && *size > s->r->max_size)
             *too_big = TRUE;
-        if (!*too_big) {
+        if (d.bare_cr)
+            *bare_cr = TRUE;   /* refused after the dot: nothing more is stored */
+        if (!*too_big && !*bare_cr) {
             fwrite(p, 1, len, fp);
             if (rc == 1)
                 fputc('\n', fp);
@@ -330,10 +395,10 @@ static void
 cmd_data(Session *s)
 {
     Relay *r = s->r;
-    char *tmpdir, *rnd, *path = NULL, *date;
+    char *tmpdir, *rnd, *path = NULL, *helo, *date;
     FILE *fp = NULL;
     gint64 size = 0;
-    gboolean too_big = FALSE, complete;
+    gboolean too_big = FALSE, bare_cr = FALSE, complete;
     GError *error = NULL;
     time_t now = time(NULL);
     int fd;
@@ -363,12 +428,18 @@ cmd_data(Session *s)
         return;
     }
     reply(s, "354 End data with <CR><LF>.<CR><LF>");
+    /* the EHLO name in our Received: line: printable ASCII only */
+    helo = g_strdup(s->helo);
+    for (char *q = helo; *q; q++)
+        if ((unsigned char) *q < 0x21 || (unsigned char) *q > 0x7e)
+            *q = '?';
     date = format_rfc5322_date(now);
     fprintf(fp, "Received: from %s ([%s])\n\tby %s (kairan) with %s%s%s;\n\t%s\n",
-            s->helo, s->peer, r->inst->hostname, s->esmtp ? "ESMTP" : "SMTP",
+            helo, s->peer, r->inst->hostname, s->esmtp ? "ESMTP" : "SMTP",
             s->c->ssl ? "S" : "", s->authed ? "A" : "", date);
     g_free(date);
-    complete = read_data(s, fp, &size, &too_big);
+    g_free(helo);
+    complete = read_data(s, fp, &size, &too_big, &bare_cr);
     if (!complete) {
         fclose(fp);
         unlink(path);
@@ -382,6 +453,15 @@ cmd_data(Session *s)
         g_free(path);
         reset_txn(s);
         error_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+        return;
+    }
+    if (bare_cr) {
+        fclose(fp);
+        unlink(path);
+        g_free(path);
+        log_info("reject: DATA from %s: bare CR in the message text; from=<%s>", s->peer, s->sender);
+        reset_txn(s);
+        error_reply(s, "554 5.6.0 Message refused: bare CR in the message text (every CR must be followed by LF)");
         return;
     }
     if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
@@ -612,6 +692,9 @@ session_run(Session *s)
             if (rc <= 0)
                 break;
             error_reply(s, "500 5.5.2 Line too long");
+        } else if (smtp_line_has_bare_cr(line->str, line->len)) {
+            log_info("reject: from %s: bare CR in a command line", s->peer);
+            error_reply(s, "501 5.5.2 Syntax error: bare CR in the command line (only CRLF ends a line)");
         } else {
             cmd = line->str;
             arg = strchr(cmd, ' ');

@@ -175,7 +175,15 @@ page_subscribe(WebCtx *c, const char *list, const char *action)
         sub_form(c, 400, list, action, T(c, "Please enter a valid mail address."), NULL, form(c, "address"));
         return;
     }
-    /* the same confirm_limit as command mail: no mail-bombing through the form */
+    if (g_str_equal(action, "subscribe") && list_address_refused(c->inst, addr, NULL)) {
+        /* lists subscribed to lists loop: no confirmation mail to a list */
+        log_info("%s: web subscribe of the list address <%s> refused", list, addr);
+        sub_form(c, 400, list, action, T(c, "This is the address of a mailing list: a list cannot subscribe to a list."),
+                 NULL, form(c, "address"));
+        g_free(addr);
+        return;
+    }
+        /* the same confirm_limit as command mail: no mail-bombing through the form */
     if (ratelimit_take(c->inst, list, RATE_CONFIRM, addr) != RATE_OK) {
         log_info("%s: web %s for <%s> refused: confirm_limit reached", list, action, addr);
         g_free(addr);

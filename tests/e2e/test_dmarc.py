@@ -33,6 +33,7 @@ try:
     inst.newlist("team")
     inst.subscribe("team", "reader@example.net")
     inst.config("team", "post_policy", "anyone")
+    inst.config("team", "duplicate_window", "0")   # the same corpus posts go through each mode
     r = inst.run("dkim-keygen", DOMAIN, "--selector", "k1", "--enable")
     rec_name, rec_value = dkim_record(r.stdout)
 

@@ -9,9 +9,14 @@
  * conn_read_line's rc 2) and the stored text is sent back out through
  * smtp_wire_append.
  * Checks: a path has no blank and no '>'; an accepted recipient of our
- * domain is a list address; the DATA text ends only at a "." line with
- * CRLF on both sides; the stored text, stuffed again for the wire and
- * read back as DATA, is the same text (round trip).
+ * domain is a list address; a command line with a CR is found
+ * (smtp_line_has_bare_cr, refused with 501); the duplicate key of a
+ * recipient does not depend on the case of its domain; the DATA text
+ * ends only at a "." line with CRLF on both sides; smtp_data_line's
+ * bare_cr is set exactly when the text read holds a CR not followed by
+ * LF; the wire form never holds a bare CR; the stored text, stuffed
+ * again for the wire and read back as DATA, is the same text (round
+ * trip).
  * fuzz-corpus: mime */
 #include "fuzz_common.h"
 #include "address.h"
@@ -53,6 +58,19 @@ check_path(const char *arg, gboolean mail)
         if (list && (!g_str_equal(list, "team") || !mode))
             abort();
     }
+    if (norm && strrchr(norm, '@')) {
+        /* the same address with its domain in upper case: the same key */
+        char *upper = g_strdup(norm), *k1 = smtp_rcpt_key(norm, list != NULL), *k2;
+        char *at = strrchr(upper, '@');
+        for (char *q = at; *q; q++)
+            *q = g_ascii_toupper(*q);
+        k2 = smtp_rcpt_key(upper, list != NULL);
+        if (!g_str_equal(k1, k2))
+            abort();
+        g_free(k1);
+        g_free(k2);
+        g_free(upper);
+    }
     g_free(list);
     g_free(norm);
     g_free(addr);
@@ -87,6 +105,8 @@ commands(const char *in)
         char *line, *arg;
         if (len > 0 && p[len - 1] == '\r')
             len--;
+        if (smtp_line_has_bare_cr(p, len) != (memchr(p, '\r', len) != NULL))
+            abort();
         line = g_strndup(p, len);
         arg = strchr(line, ' ');
         if (arg)
@@ -106,15 +126,31 @@ commands(const char *in)
     }
 }
 
+/* check_bare_cr - is there a CR not followed by LF in d[0, n) (the lines
+ * read, each with its LF)?  It must be what smtp_data_line found. */
+static void
+check_bare_cr(const uint8_t *d, size_t n, gboolean found)
+{
+    gboolean want = FALSE;
+    for (size_t i = 0; i < n && !want; i++)
+        if (d[i] == '\r' && (i + 1 >= n || d[i + 1] != '\n'))
+            want = TRUE;
+    if (want != found) {
+        fprintf(stderr, "bare CR %s by smtp_data_line\n", want ? "missed" : "wrongly reported");
+        abort();
+    }
+}
+
 /* data - the input as DATA text: lines as conn_read_line gives them (LF
  * or CRLF ends a line; at most piece bytes per call, rc 2 for a piece
  * of a longer line).  Returns the stored text; *end where the final dot
- * line starts (or size). */
+ * line starts (or size).  Aborts when st.bare_cr disagrees with the
+ * text read. */
 static GString *
 data(const uint8_t *d, size_t size, size_t piece, size_t *end)
 {
     GString *out = g_string_new(NULL);
-    SmtpData st = { TRUE, TRUE };
+    SmtpData st = { TRUE, TRUE, FALSE, FALSE };
     size_t pos = 0;
 
     *end = size;
@@ -141,6 +177,7 @@ data(const uint8_t *d, size_t size, size_t piece, size_t *end)
                     abort();
                 }
                 *end = start;
+                check_bare_cr(d, start, st.bare_cr);
                 return out;
             }
             g_string_append_len(out, p, len);
@@ -150,6 +187,7 @@ data(const uint8_t *d, size_t size, size_t piece, size_t *end)
         } while (rc == 2);
         pos += linelen + 1;
     }
+    check_bare_cr(d, pos, st.bare_cr);
     return out;
 }
 
@@ -171,6 +209,11 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
     wire = g_string_new(NULL);
     smtp_wire_append(wire, text->str, text->len);
     g_string_append(wire, ".\r\n");
+    for (gsize i = 0; i < wire->len; i++)
+        if (wire->str[i] == '\r' && (i + 1 >= wire->len || wire->str[i + 1] != '\n')) {
+            fprintf(stderr, "the wire form holds a bare CR\n");
+            abort();
+        }
     /* what the relay sends on (stuffed, CRLF) reads back as the same text
      * (bare CRs aside: the wire form drops a CR before LF) */
     if (!memchr(text->str, '\r', text->len)) {

@@ -43,6 +43,14 @@ test_loops(void)
     g_assert_nonnull(loop_check(m, "team", "<team.example.test>", "a@example.org"));
     g_object_unref(m);
     g_string_free(many, TRUE);
+    /* X-BeenThere: one per list passed; ours (any case, <> or not) is a loop */
+    m = parse("From: a@example.org\nX-BeenThere: other@example.test\nX-BeenThere: <Team@Example.TEST>\n"
+              "X-ML-Name: other\n\nbody\n");
+    g_assert_nonnull(loop_been_there(m, "team@example.test"));
+    g_assert_nonnull(loop_been_there(m, "other@example.test"));
+    g_assert_null(loop_been_there(m, "third@example.test"));
+    g_assert_null(loop_been_there(m, "team@example.testx"));
+    g_object_unref(m);
 }
 
 static const char *mixed =

@@ -1,5 +1,6 @@
 /* test_relay.c - unit tests of the relay's small parsers: the SMTP wire
- * form of a queue file (CRLF, dot-stuffing, final dot), host:port
+ * form of a queue file (CRLF, dot-stuffing, final dot, no bare CR), bare
+ * CR detection in DATA and commands, duplicate RCPT keys, host:port
  * splitting for routes and listen addresses, mynetworks matching, and
  * personalised delivery: the VERP sender (decoded back by the bounce
  * code) and the per-recipient header block in front of the shared body. */
@@ -29,6 +30,59 @@ test_wire(void)
     check_wire("no final newline", "no final newline\r\n.\r\n");
     check_wire("crlf already\r\n", "crlf already\r\n.\r\n");
     check_wire("", ".\r\n");
+    /* a bare CR never goes out: it is a line break of its own */
+    check_wire("a\rb\n", "a\r\nb\r\n.\r\n");
+    check_wire("a\r\r\n", "a\r\n\r\n.\r\n");
+    check_wire("x\r.y\n", "x\r\n..y\r\n.\r\n");
+    check_wire("end\r", "end\r\n.\r\n");
+}
+
+/* feed - lines to smtp_data_line as conn_read_line returns them (text
+ * without the line end, crlf, rc); TRUE when a bare CR was seen. */
+static gboolean
+feed(const char *const *lines, const gboolean *crlf, const int *rc, int n)
+{
+    SmtpData d = { TRUE, TRUE, FALSE, FALSE };
+    for (int i = 0; i < n; i++) {
+        const char *p = lines[i];
+        gsize len = strlen(p);
+        (void) smtp_data_line(&d, rc[i], crlf[i], &p, &len);
+    }
+    return d.bare_cr;
+}
+
+static void
+test_bare_cr(void)
+{
+    const char *clean[] = { "Subject: x", "", "body" };
+    const char *inside[] = { "Subject: x", "", "one\rtwo" };
+    const char *split[] = { "long piece\r", "" };        /* CR | LF across two pieces */
+    const char *piece_cr[] = { "long piece\r", "more" };  /* a piece ending in a bare CR */
+    const gboolean crlf3[] = { TRUE, TRUE, TRUE }, crlf2[] = { FALSE, FALSE }, crlf2b[] = { FALSE, TRUE };
+    const int rc3[] = { 1, 1, 1 }, rc2[] = { 2, 1 };
+
+    g_assert_false(feed(clean, crlf3, rc3, 3));
+    g_assert_true(feed(inside, crlf3, rc3, 3));
+    g_assert_false(feed(split, crlf2, rc2, 2));
+    g_assert_true(feed(piece_cr, crlf2b, rc2, 2));
+    g_assert_true(smtp_line_has_bare_cr("EHLO a\rb", 9));
+    g_assert_false(smtp_line_has_bare_cr("EHLO ab", 7));
+}
+
+static void
+test_rcpt_key(void)
+{
+    char *a = smtp_rcpt_key("Team@lists.example.test", TRUE), *b = smtp_rcpt_key("team@lists.example.test", TRUE);
+    char *c = smtp_rcpt_key("Bob@Example.ORG", FALSE), *d = smtp_rcpt_key("Bob@example.org", FALSE);
+    char *e = smtp_rcpt_key("bob@example.org", FALSE);
+    g_assert_cmpstr(a, ==, b);
+    g_assert_cmpstr(c, ==, d);            /* the domain has no case */
+    g_assert_cmpstr(c, !=, e);            /* a foreign local part keeps its case */
+    g_free(a);
+    g_free(b);
+    g_free(c);
+    g_free(d);
+    g_free(e);
 }
 
 static void
@@ -155,6 +209,8 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_mime_init();
     g_test_add_func("/relay/wire-form", test_wire);
+    g_test_add_func("/relay/bare-cr", test_bare_cr);
+    g_test_add_func("/relay/rcpt-key", test_rcpt_key);
     g_test_add_func("/relay/hostport", test_hostport);
     g_test_add_func("/relay/mynetworks", test_mynetworks);
     g_test_add_func("/relay/verp", test_verp);
