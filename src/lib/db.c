@@ -20,13 +20,13 @@
  *     (+ role: admin|owner|member, migration 3)
  *   dmarc_cache(domain, policy, fetched)   DMARC p= of author domains (dmarc.c, migration 4)
  *   rate_limits(kind, list, key, window_start, count, dropped)   abuse limits
- *                                    (src/ctl/ratelimit.c, migration 5)
+ *                                    (src/lib/ratelimit.c, migration 5)
  *   archive_text(list, num, subject, author, body)   FTS5 (trigram) search
  *     index of the archive, + archive.text_indexed, archive.footer (the
  *     footer added to the post) (migration 6)
  *   members.moderated: the member's posts are held (migration 7)
  *   archive.archived: when the post was archived, for the Message-ID
- *     seen-cache of the posting path (duplicate_window; sec-loops)
+ *     seen-cache of the posting path (duplicate_window; migration 8)
  */
 #include "config.h"
 #include "db.h"
@@ -82,7 +82,7 @@ static const char *migrations[] = {
     /* 7: per-member moderation (Mailman's moderate flag): the member's
      * posts are held */
     "ALTER TABLE members ADD COLUMN moderated INTEGER NOT NULL DEFAULT 0;",
-    /* sec-loops: when each post was archived; a post whose Message-ID the
+    /* 8: when each post was archived; a post whose Message-ID the
      * list distributed within duplicate_window is dropped (archive_msgid
      * index); older posts count from their Date */
     "ALTER TABLE archive ADD COLUMN archived INTEGER;"
