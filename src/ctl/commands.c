@@ -344,7 +344,7 @@ load_post(Instance *inst, const char *list, gint64 num)
     gsize len = 0;
     GMimeMessage *msg = NULL;
     if (g_file_get_contents(path, &data, &len, NULL))
-        msg = parse_message_bytes((guint8 *) data, len);
+        msg = parse_message_bounded((guint8 *) data, len, ARCHIVE_READ_MAX_PARTS, NULL);
     g_free(data);
     g_free(path);
     return msg;

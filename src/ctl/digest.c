@@ -124,7 +124,7 @@ post_load(Instance *inst, const char *list, gint64 num)
     Post *p = NULL;
 
     if (g_file_get_contents(path, &data, &len, NULL)) {
-        GMimeMessage *msg = parse_message_bytes((guint8 *) data, len);
+        GMimeMessage *msg = parse_message_bounded((guint8 *) data, len, ARCHIVE_READ_MAX_PARTS, NULL);
         if (msg) {
             p = g_new0(Post, 1);
             p->num = num;

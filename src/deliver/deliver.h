@@ -16,6 +16,8 @@ typedef struct {
     char *from_addr;         /* From: address, normalised (may be NULL) */
     char *from_name;
     char *message_id;
+    gsize parts_over;        /* max_parts: the parts counted when over it (msg is then
+                              * only the first parts), else 0 */
 } Incoming;
 
 /* incoming_parse - parse raw with GMime (takes raw).  NULL and error
@@ -25,6 +27,14 @@ Incoming *incoming_parse(Instance *inst, const char *list, const char *sender,
 void incoming_free(Incoming *in);
 /* parse_message_bytes - GMime parse with kairan's parser options. */
 GMimeMessage *parse_message_bytes(const guint8 *data, gsize len);
+/* parse_message_bounded - parse_message_bytes of at most about max_parts
+ * MIME parts (counted before parsing, mimeparts.c): a mail with more is
+ * parsed up to where its parts go over; *parts (may be NULL) gets how
+ * many parts the whole mail has, at most.  For archived mail that may
+ * predate max_parts (search index, digests, get). */
+GMimeMessage *parse_message_bounded(const guint8 *data, gsize len, gsize max_parts, gsize *parts);
+/* Parts read from one archived mail by the search index, digests, get. */
+#define ARCHIVE_READ_MAX_PARTS 10000
 
 /* post_process - the whole posting path; returns the exit status. */
 int post_process(Incoming *in);

@@ -8,6 +8,7 @@
 #include "addrfix.h"
 #include "lists.h"
 #include "log.h"
+#include "mimeparts.h"
 #include "notify.h"
 #include "scan.h"
 #include "settings.h"
@@ -76,14 +77,36 @@ parse_message_bytes(const guint8 *data, gsize len)
     return msg;
 }
 
+GMimeMessage *
+parse_message_bounded(const guint8 *data, gsize len, gsize max_parts, gsize *parts)
+{
+    MimePartsScan scan;
+
+    mimeparts_scan(data, len, max_parts, parser_options(), &scan);
+    if (parts)
+        *parts = scan.parts;
+    return parse_message_bytes(data, scan.cut);
+}
+
+/* parse_message_owned - raw parsed (all of it, or only up to where its
+ * parts go over max_parts: *parts_over is then the count, else 0). */
 static GMimeMessage *
-parse_message_owned(GByteArray *raw)
+parse_message_owned(GByteArray *raw, gsize max_parts, gsize *parts_over)
 {
     GMimeStream *stream;
     GMimeMessage *msg;
+    MimePartsScan scan = { 0, raw->len };
     size_t fixed_len = 0;
-    guint8 *fixed = addrfix_message(raw->data, raw->len, &fixed_len);   /* see addrfix.c */
+    guint8 *fixed;
 
+    *parts_over = 0;
+    /* counted before GMime builds anything: a million empty parts would
+     * cost it 1.4 GB */
+    if (max_parts > 0 && !mimeparts_scan(raw->data, raw->len, max_parts, parser_options(), &scan)) {
+        *parts_over = scan.parts;
+        return parse_message_bytes(raw->data, scan.cut);      /* the first parts, for the reply */
+    }
+    fixed = addrfix_message(raw->data, raw->len, &fixed_len);   /* see addrfix.c */
     if (fixed) {               /* rare: an address field with an open comment */
         stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
         g_free(fixed);
@@ -94,6 +117,12 @@ parse_message_owned(GByteArray *raw)
     }
     msg = parse_stream(stream);
     g_object_unref(stream);
+    /* the scan's count is an upper bound: the tree decides */
+    if (msg && max_parts > 0 && g_mime_message_get_mime_part(msg)) {
+        gsize n = mimeparts_count(g_mime_message_get_mime_part(msg));
+        if (n > max_parts)
+            *parts_over = n;
+    }
     return msg;
 }
 
@@ -158,7 +187,7 @@ incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray 
     in->inst = inst;
     in->list = g_strdup(list);
     in->raw = raw;
-    in->msg = parse_message_owned(raw);
+    in->msg = parse_message_owned(raw, (gsize) list_setting_int(inst, list, "max_parts"), &in->parts_over);
     headers = in->msg ? g_mime_object_get_header_list(GMIME_OBJECT(in->msg)) : NULL;
     if (!in->msg || g_mime_header_list_get_count(headers) == 0 ||
         !g_mime_message_get_mime_part(in->msg)) {
@@ -210,7 +239,8 @@ refuse(Incoming *in, const char *reason)
     const char *to = in->from_addr ? in->from_addr : in->envelope_sender;
     GHashTable *vars;
     GError *error = NULL;
-    GMimeMessage *attach = in->raw->len <= 65536 ? in->msg : NULL;
+    /* not a post cut at max_parts: the copy would not be the post */
+    GMimeMessage *attach = in->raw->len <= 65536 && !in->parts_over ? in->msg : NULL;
     const char *subject = g_mime_message_get_subject(in->msg);
     gboolean ok;
 
@@ -292,6 +322,16 @@ post_process(Incoming *in)
                  in->from_addr ? in->from_addr : "", in->envelope_sender,
                  in->message_id ? in->message_id : "no Message-ID");
         return 0;
+    }
+
+    /* max_parts: in->msg holds only the first parts (counted before
+     * parsing); refused, never held, since a moderator's view and the
+     * approval would have to build them all */
+    if (in->parts_over) {
+        reason = g_strdup_printf("the post has about %" G_GSIZE_FORMAT " MIME parts, more than the list's limit of %"
+                                 G_GINT64_FORMAT, in->parts_over, list_setting_int(inst, list, "max_parts"));
+        status = refuse(in, reason);
+        goto out;
     }
 
     /* Virus/spam check before anything else is done with it (scan.c). */

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "httputil.h"
 #include "addrfix.h"
+#include "mimeparts.h"
 
 #include <string.h>
 #include <gmime/gmime.h>
@@ -128,6 +129,9 @@ upload_text(const guint8 *data, gsize len)
     return out ? out : g_strdup("");
 }
 
+/* parts a multipart/form-data body may have */
+#define FORM_MAX_PARTS 1000
+
 gboolean
 form_parse_multipart(GHashTable *params, const char *content_type, const guint8 *data, gsize len)
 {
@@ -139,6 +143,7 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
     char *hdr;
     guint8 *fixed;
     size_t fixed_len = 0;
+    MimePartsScan scan;
 
     if (strpbrk(content_type, "\r\n")) {
         g_byte_array_unref(whole);
@@ -156,6 +161,12 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
         g_free(fixed);
     } else {
         g_byte_array_append(whole, data, (guint) len);
+    }
+    /* no web form has more than a few fields: a body of many tiny parts
+     * would make GMime build them all (1.4 KB each) - refused unparsed */
+    if (!mimeparts_scan(whole->data, whole->len, FORM_MAX_PARTS, NULL, &scan)) {
+        g_byte_array_unref(whole);
+        return FALSE;
     }
     stream = g_mime_stream_mem_new_with_byte_array(whole);   /* owns whole */
     parser = g_mime_parser_new_with_stream(stream);

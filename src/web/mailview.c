@@ -2,10 +2,14 @@
  * UTF-8 (RFC 2047 words decoded), text/plain parts converted from their
  * charset (ISO-2022-JP, Shift_JIS, ... become UTF-8), every other leaf
  * part (and any part marked as an attachment) listed as an attachment
- * that can be downloaded by its index. */
+ * that can be downloaded by its index.  A mail of more than
+ * MAILVIEW_MAX_PARTS MIME parts (an archived post older than max_parts)
+ * is counted first (mimeparts.c) and only its first parts are parsed, so
+ * a view costs what a view of an ordinary post costs. */
 #include "config.h"
 #include "mailview.h"
 #include "addrfix.h"
+#include "mimeparts.h"
 
 #include <string.h>
 
@@ -109,20 +113,26 @@ mailview_load(const char *path)
     GDateTime *date;
     guint8 *fixed;
     size_t fixed_len = 0;
+    const guint8 *data;
+    MimePartsScan scan;
+    gboolean cut;
 
     if (!map)
         return NULL;
+    data = (const guint8 *) g_mapped_file_get_contents(map);
+    cut = !mimeparts_scan(data, g_mapped_file_get_length(map), MAILVIEW_MAX_PARTS, NULL, &scan);
     /* a post with an address comment left open is parsed from a repaired
      * copy: GMime would leak memory on it in this long-running process */
-    fixed = addrfix_message((const guint8 *) g_mapped_file_get_contents(map),
-                            g_mapped_file_get_length(map), &fixed_len);
-    g_mapped_file_unref(map);
+    fixed = addrfix_message(data, scan.cut, &fixed_len);
     if (fixed) {
         stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
         g_free(fixed);
+    } else if (cut) {
+        stream = g_mime_stream_mem_new_with_buffer((const char *) data, scan.cut);
     } else {
         stream = g_mime_stream_file_open(path, "r", NULL);
     }
+    g_mapped_file_unref(map);
     if (!stream)
         return NULL;
     parser = g_mime_parser_new_with_stream(stream);
@@ -145,6 +155,10 @@ mailview_load(const char *path)
     v->date = date ? g_date_time_format(date, "%Y-%m-%d %H:%M %z") : NULL;
     if (g_mime_message_get_mime_part(msg))
         walk(v, g_mime_message_get_mime_part(msg), FALSE);
+    if (cut) {
+        v->parts_total = scan.parts;
+        v->parts_shown = g_mime_message_get_mime_part(msg) ? mimeparts_count(g_mime_message_get_mime_part(msg)) : 0;
+    }
     return v;
 }
 
