@@ -25,6 +25,9 @@ typedef struct {
 Incoming *incoming_parse(Instance *inst, const char *list, const char *sender,
                          GByteArray *raw, GError **error);
 void incoming_free(Incoming *in);
+/* deliver_init_parser - make kairan's GMime parser options now (before
+ * threads start; they are made on first use otherwise). */
+void deliver_init_parser(void);
 /* parse_message_bytes - GMime parse with kairan's parser options. */
 GMimeMessage *parse_message_bytes(const guint8 *data, gsize len);
 /* parse_message_bounded - parse_message_bytes of at most about max_parts

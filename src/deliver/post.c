@@ -18,19 +18,28 @@
 
 #include <string.h>
 
+/* parser_options - made once (g_once: the web's threads parse too). */
 static GMimeParserOptions *
 parser_options(void)
 {
+    static gsize made;
     static GMimeParserOptions *opts;
-    if (!opts) {
+    if (g_once_init_enter(&made)) {
         static const char *charsets[] = { "utf-8", "iso-2022-jp", "euc-jp", "shift_jis", "iso-8859-1", NULL };
         opts = g_mime_parser_options_new();
         g_mime_parser_options_set_fallback_charsets(opts, charsets);
         g_mime_parser_options_set_rfc2047_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
         g_mime_parser_options_set_address_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
         g_mime_parser_options_set_parameter_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+        g_once_init_leave(&made, 1);
     }
     return opts;
+}
+
+void
+deliver_init_parser(void)
+{
+    (void) parser_options();
 }
 
 /* subject_made_valid - GMime hands back raw 8-bit octets that follow an
