@@ -11,6 +11,7 @@ says parts were left out; a slow web request does not stall the others.
 File modes: kairan init makes kairan.conf, kairan.db (and its -wal and
 -shm) 0600 and the directories 0700 whatever the umask; an older 0644
 database is made private when opened; init warns on an open HOME."""
+import http.client
 import os
 import sqlite3
 import stat
@@ -113,7 +114,7 @@ with WebServer(inst) as srv:
     r = c.get("/list/old/archive/1")
     secs = time.monotonic() - t0
     t.ok(r.status == 200 and "old many parts" in r.text, "the web shows the archived 200,000-part post", r.status)
-    t.ok(secs < 2, f"and answers in {secs:.2f} s (< 2 s)")
+    t.ok(secs < 1, f"and answers in {secs:.2f} s (< 1 s)")
     t.ok("Parts left out" in r.text and "200001" in r.text,
          "the page says parts were left out, and how many the post has (200,001 with its multipart)")
     t0 = time.monotonic()
@@ -136,24 +137,34 @@ with WebServer(inst) as srv:
 
     def slow_login():
         t1 = time.monotonic()
-        slow["resp"] = login.post("/login", {"list": "team", "address": "owner@example.org",
-                                             "password": "wrong-password", "csrf": token})
+        try:
+            slow["resp"] = login.post("/login", {"list": "team", "address": "owner@example.org",
+                                                 "password": "wrong-password", "csrf": token})
+        except OSError as e:
+            slow["error"] = e
         slow["secs"] = time.monotonic() - t1
 
     th = threading.Thread(target=slow_login)
     th.start()
     time.sleep(0.7)
     t0 = time.monotonic()
-    r = WebClient(inst, srv).get("/static/style.css")
+    status = None
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        conn.request("GET", "/static/style.css")
+        status = conn.getresponse().status
+        conn.close()
+    except OSError as e:
+        status = f"no answer: {e}"
     fast = time.monotonic() - t0
     still_waiting = th.is_alive()
     time.sleep(0.3)
     lock.execute("ROLLBACK")
     lock.close()
-    th.join(30)
+    th.join(40)
     t.ok(still_waiting, "the login was still waiting for the database")
-    t.ok(r.status == 200 and fast < 1.5,
-         f"meanwhile another client's request is answered in {fast:.2f} s (< 1.5 s)", r.status)
+    t.ok(status == 200 and fast < 1.5,
+         f"meanwhile another client's request is answered in {fast:.2f} s (< 1.5 s)", status)
     t.ok("resp" in slow and slow["resp"].status in (200, 400, 403, 429) and slow["secs"] < 10,
          f"the waiting login is answered once the database is free ({slow.get('secs', 0):.1f} s)",
          slow.get("resp") and slow["resp"].status)
