@@ -81,20 +81,24 @@ mimeparts_scan(const guint8 *data, gsize len, gsize limit, GMimeParserOptions *o
             g_free(key);
         } else if (header_name_is(line, llen, "content-type", &vstart)) {
             GString *value = g_string_new_len((const char *) line + vstart, (gssize) (llen - vstart));
-            /* the folded continuation lines belong to the value */
+            char *unfolded;
+            /* the folded continuation lines belong to the value, which is
+             * unfolded as GMime unfolds it (a boundary may be folded) */
             while (next < len && (data[next] == ' ' || data[next] == '\t')) {
                 const guint8 *cl = data + next;
                 const guint8 *cnl = memchr(cl, '\n', len - next);
                 gsize cllen = cnl ? (gsize) (cnl - cl) : len - next;
-                g_string_append_c(value, ' ');
+                if (value->len && value->str[value->len - 1] == '\r')
+                    g_string_truncate(value, value->len - 1);
+                g_string_append_c(value, '\n');
                 g_string_append_len(value, (const char *) cl, (gssize) cllen);
                 next = cnl ? next + cllen + 1 : len;
             }
-            for (gsize i = 0; i < value->len; i++)
-                if (value->str[i] == '\r' || value->str[i] == '\n' || value->str[i] == '\0')
-                    value->str[i] = ' ';
-            if (contains_word(value->str, "boundary") || contains_word(value->str, "message")) {
-                GMimeContentType *ct = g_mime_content_type_parse(opts, value->str);
+            if (value->len && value->str[value->len - 1] == '\r')
+                g_string_truncate(value, value->len - 1);
+            unfolded = g_mime_utils_header_unfold(value->str);   /* a NUL ends the value, as in GMime */
+            if (contains_word(unfolded, "boundary") || contains_word(unfolded, "message")) {
+                GMimeContentType *ct = g_mime_content_type_parse(opts, unfolded);
                 const char *b = ct ? g_mime_content_type_get_parameter(ct, "boundary") : NULL;
                 if (ct && g_mime_content_type_is_type(ct, "message", "*"))
                     found = 1;                  /* its inner part (the boundary line counted the part) */
@@ -115,6 +119,7 @@ mimeparts_scan(const guint8 *data, gsize len, gsize limit, GMimeParserOptions *o
                 if (ct)
                     g_object_unref(ct);
             }
+            g_free(unfolded);
             g_string_free(value, TRUE);
         }
         if (found) {

@@ -48,6 +48,9 @@ test_exact(void)
         { "\n boundary=\"folded\"", "--folded", "\n" },             /* a folded header */
         { " boundary*0=\"sp\"; boundary*1=\"lit\"", "--split", "\n" },    /* RFC 2231 continuations */
         { " boundary*=utf-8''%41%42", "--AB", "\n" },               /* RFC 2231 encoding */
+        { " boundary=\"fol\n ded\"", "--fol ded", "\n" },           /* folded inside the quotes */
+        { " boundary=\"fol\r\n\tded\"", "--fol\tded", "\r\n" },
+        { " boundary=\"a  b\"", "--a  b", "\n" },
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         char *text = multipart(cases[i].params, cases[i].line, 30, cases[i].eol);
