@@ -57,6 +57,7 @@ main(int argc, char **argv)
     guint64 len = cl && *cl ? g_ascii_strtoull(cl, NULL, 10) : 0;
     (void) argc;
 
+    util_umask_private();   /* instance files are 0600, directories 0700 */
     setlocale(LC_ALL, "");
     kairan_set_binary_path(argv[0]);
     log_set_program("web.cgi");

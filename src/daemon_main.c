@@ -5,6 +5,7 @@
 #include "config.h"
 #include "cli/cli.h"
 #include "log.h"
+#include "util.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ main(int argc, char **argv)
     } daemons[] = { { "relay", relay_main }, { "pop3d", pop3d_main }, { "web", web_main } };
     int status;
 
+    util_umask_private();   /* instance files are 0600, directories 0700 */
     setlocale(LC_ALL, "");
     kairan_set_binary_path(NULL);
     if (argc < 2) {

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "cli/cli.h"
 #include "log.h"
+#include "util.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ main(int argc, char **argv)
     int i = 1;
     int status;
 
+    util_umask_private();   /* instance files are 0600, directories 0700 */
     setlocale(LC_ALL, "");
     kairan_set_binary_path(argv[0]);
     while (i < argc && argv[i][0] == '-') {

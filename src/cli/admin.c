@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <glib/gstdio.h>
 
 int
 cmd_init(int argc, char **argv)
@@ -28,6 +30,8 @@ cmd_init(int argc, char **argv)
     GError *error = NULL;
     Instance *inst;
     char *d;
+    GStatBuf st;
+    unsigned open_home = 0;
 
     cli_parse(&argc, &argv, "init", NULL, "Create an instance (kairan.conf, kairan.db, spool/, queue/).", entries);
     if (argc > 1)
@@ -46,11 +50,19 @@ cmd_init(int argc, char **argv)
             cli_usage_error("init", "'%s' is not a valid domain", domain);
         g_free(ok);
     }
+    /* an existing HOME is left as it is, but its files are private only
+     * if the directory is (kairan.conf, the database with the token key) */
+    if (g_stat(cli_home(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        open_home = st.st_mode & 07777;
     inst = instance_create(cli_home(), d, &error);
     if (!inst)
         cli_exit_error(error);
     log_open_file(inst->home);
     log_info("instance created at %s for %s", inst->home, inst->domain);
+    if (open_home) {
+        log_warn("%s is open to other users (mode %04o): make it private with chmod 700 %s",
+                 inst->home, open_home, inst->home);
+    }
     printf("kairan instance at %s (domain %s)\n", inst->home, inst->domain);
     instance_free(inst);
     g_free(d);

@@ -8,6 +8,7 @@
 #include "message.h"
 #include "lists.h"
 #include "log.h"
+#include "mimeparts.h"
 #include "notify.h"
 #include "scan.h"
 #include "settings.h"
@@ -78,7 +79,7 @@ incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray 
     in->inst = inst;
     in->list = g_strdup(list);
     in->raw = raw;
-    in->msg = message_parse_owned(raw);
+    in->msg = message_parse_owned(raw, (gsize) list_setting_int(inst, list, "max_parts"), &in->parts_over);
     headers = in->msg ? g_mime_object_get_header_list(GMIME_OBJECT(in->msg)) : NULL;
     if (!in->msg || g_mime_header_list_get_count(headers) == 0 ||
         !g_mime_message_get_mime_part(in->msg)) {
@@ -114,7 +115,8 @@ post_refuse(Incoming *in, const char *reason, gboolean attach_post)
     const char *to = in->from_addr ? in->from_addr : in->envelope_sender;
     GHashTable *vars;
     GError *error = NULL;
-    GMimeMessage *attach = attach_post && in->raw->len <= 65536 ? in->msg : NULL;
+    /* not a post cut at max_parts: the copy would not be the post */
+    GMimeMessage *attach = attach_post && in->raw->len <= 65536 && !in->parts_over ? in->msg : NULL;
     const char *subject = g_mime_message_get_subject(in->msg);
     gboolean ok;
 
@@ -218,6 +220,16 @@ post_process(Incoming *in)
                  in->from_addr ? in->from_addr : "", in->envelope_sender,
                  in->message_id ? in->message_id : "no Message-ID");
         return 0;
+    }
+
+    /* max_parts: in->msg holds only the first parts (counted before
+     * parsing); refused, never held, since a moderator's view and the
+     * approval would have to build them all */
+    if (in->parts_over) {
+        reason = g_strdup_printf("the post has about %" G_GSIZE_FORMAT " MIME parts, more than the list's limit of %"
+                                 G_GINT64_FORMAT, in->parts_over, list_setting_int(inst, list, "max_parts"));
+        status = refuse(in, reason);
+        goto out;
     }
 
     /* Virus/spam check before anything else is done with it (scan.c). */

@@ -272,7 +272,7 @@ archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size)
     GMimeMessage *msg = NULL;
 
     if (archive_read(inst, list, num, &data, &len))
-        msg = parse_message_bytes((const guint8 *) data, len);
+        msg = parse_message_bounded((const guint8 *) data, len, ARCHIVE_READ_MAX_PARTS, NULL);
     g_free(data);
     if (size)
         *size = len;

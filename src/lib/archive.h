@@ -59,6 +59,10 @@ typedef struct {
 GArray *archive_threads(Instance *inst, const char *list);
 void archive_threads_free(GArray *entries);
 
+/* Parts read from one archived mail by the search index, digests, get:
+ * a post older than max_parts may have any number. */
+#define ARCHIVE_READ_MAX_PARTS 10000
+
 /* archive_read - the bytes of post N as archived (FALSE if unreadable). */
 gboolean archive_read(const Instance *inst, const char *list, gint64 num, char **data, gsize *len);
 /* archive_parse - post N parsed by the one parser (message.c); NULL if

@@ -142,7 +142,7 @@ index_one(Instance *inst, const char *list, gint64 num, const char *tagged_subje
     gboolean ok;
 
     if (g_file_get_contents(path, &data, &len, NULL)) {
-        GMimeMessage *msg = parse_message_bytes((const guint8 *) data, len);
+        GMimeMessage *msg = parse_message_bounded((const guint8 *) data, len, ARCHIVE_READ_MAX_PARTS, NULL);
         if (msg) {
             body = message_search_text(msg);
             without_footer(body, footer);

@@ -253,6 +253,15 @@ db_open(const char *path, gboolean create, GError **error)
         return NULL;
     }
     sqlite3_busy_timeout(db, 60000);
+    /* the database holds the token key and APOP secrets: 0600, also when
+     * an older kairan made it 0644 (SQLite gives -wal and -shm the mode of
+     * the database when it creates them) */
+    for (int i = 0; i < 3; i++) {
+        char *p = g_strconcat(path, i == 0 ? "" : i == 1 ? "-wal" : "-shm", NULL);
+        if (util_make_private(p))
+            log_info("made %s private (mode 0600)", p);
+        g_free(p);
+    }
     if (!db_exec(db, "PRAGMA journal_mode = WAL", error) ||
         !db_exec(db, "PRAGMA synchronous = FULL", error) ||
         !db_exec(db, "PRAGMA foreign_keys = ON", error) ||

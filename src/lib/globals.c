@@ -60,6 +60,7 @@ static const GlobalDef table[] = {
     { "pop3_timeout", GLOBAL_DURATION, "10m", NULL, 1, DAY - 1, "idle time before pop3d drops a client" },
     /* the web */
     { "web_listen", GLOBAL_HOSTPORT, "127.0.0.1:8080", NULL, 0, 0, "address of kairan web" },
+    { "web_threads", GLOBAL_UINT, "4", NULL, 1, 64, "threads of kairan web: one slow page does not stall the others" },
     { "web_max_body", GLOBAL_UINT, "4194304", NULL, 1, BIG, "largest request body the web interface reads, bytes" },
     /* posting */
     { "dmarc_cache_ttl", GLOBAL_DURATION, "3600", NULL, 0, 30 * DAY, "how long a DMARC policy looked up in DNS is kept" },

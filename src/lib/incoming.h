@@ -17,6 +17,8 @@ typedef struct {
     char *from_addr;         /* From: address, normalised (may be NULL) */
     char *from_name;
     char *message_id;
+    gsize parts_over;        /* max_parts: the parts counted when over it (msg is then
+                              * only the first parts), else 0 */
 } Incoming;
 
 void incoming_free(Incoming *in);

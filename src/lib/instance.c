@@ -177,6 +177,8 @@ load_conf(Instance *inst, GError **error)
     gboolean ok;
 
     inst->conf = g_key_file_new();
+    if (util_make_private(path))
+        log_info("made %s private (mode 0600)", path);
     ok = g_key_file_load_from_file(inst->conf, path, G_KEY_FILE_NONE, &e);
     if (!ok) {
         g_set_error(error, KAIRAN_ERROR,
@@ -259,11 +261,11 @@ instance_create(const char *home, const char *domain, GError **error)
     char *conf_path, *text, *host;
     Instance *inst;
 
-    if (!mkdir_p(home, 0750, error))
+    if (!mkdir_p(home, 0700, error))
         return NULL;
     for (int i = 0; dirs[i]; i++) {
         char *d = g_build_filename(home, dirs[i], NULL);
-        gboolean ok = mkdir_p(d, 0750, error);
+        gboolean ok = mkdir_p(d, 0700, error);
         g_free(d);
         if (!ok)
             return NULL;

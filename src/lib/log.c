@@ -43,8 +43,8 @@ log_open_file(const char *home)
 
     if (log_fd >= 0)
         close(log_fd);
-    (void) g_mkdir_with_parents(dir, 0750);
-    log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    (void) g_mkdir_with_parents(dir, 0700);
+    log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     g_free(dir);
     g_free(path);
 }

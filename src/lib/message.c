@@ -4,6 +4,7 @@
 #include "config.h"
 #include "message.h"
 #include "addrfix.h"
+#include "mimeparts.h"
 
 #include <string.h>
 
@@ -69,13 +70,33 @@ parse_message_bytes(const guint8 *data, gsize len)
 }
 
 GMimeMessage *
-message_parse_owned(GByteArray *raw)
+parse_message_bounded(const guint8 *data, gsize len, gsize max_parts, gsize *parts)
+{
+    MimePartsScan scan;
+
+    mimeparts_scan(data, len, max_parts, message_parser_options(), &scan);
+    if (parts)
+        *parts = scan.parts;
+    return parse_message_bytes(data, scan.cut);
+}
+
+GMimeMessage *
+message_parse_owned(GByteArray *raw, gsize max_parts, gsize *parts_over)
 {
     GMimeStream *stream;
     GMimeMessage *msg;
+    MimePartsScan scan = { 0, raw->len };
     size_t fixed_len = 0;
-    guint8 *fixed = addrfix_message(raw->data, raw->len, &fixed_len);   /* see addrfix.c */
+    guint8 *fixed;
 
+    *parts_over = 0;
+    /* counted before GMime builds anything: a million empty parts would
+     * cost it 1.4 GB */
+    if (max_parts > 0 && !mimeparts_scan(raw->data, raw->len, max_parts, message_parser_options(), &scan)) {
+        *parts_over = scan.parts;
+        return parse_message_bytes(raw->data, scan.cut);      /* the first parts, for the reply */
+    }
+    fixed = addrfix_message(raw->data, raw->len, &fixed_len);   /* see addrfix.c */
     if (fixed) {               /* rare: an address field with an open comment */
         stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
         g_free(fixed);
@@ -86,35 +107,53 @@ message_parse_owned(GByteArray *raw)
     }
     msg = parse_stream(stream);
     g_object_unref(stream);
+    /* the scan's count is an upper bound: the tree decides */
+    if (msg && max_parts > 0 && g_mime_message_get_mime_part(msg)) {
+        gsize n = mimeparts_count(g_mime_message_get_mime_part(msg));
+        if (n > max_parts)
+            *parts_over = n;
+    }
     return msg;
 }
 
 GMimeMessage *
-message_parse_file(const char *path)
+message_parse_file(const char *path, gsize max_parts, gsize *parts_total)
 {
     GMappedFile *map = g_mapped_file_new(path, FALSE, NULL);
     GMimeStream *stream;
     GMimeMessage *msg;
+    const guint8 *data;
     guint8 *fixed;
     size_t fixed_len = 0;
+    MimePartsScan scan = { 0, 0 };
+    gboolean cut = FALSE;
 
+    if (parts_total)
+        *parts_total = 0;
     if (!map)
         return NULL;
+    data = (const guint8 *) g_mapped_file_get_contents(map);
+    scan.cut = g_mapped_file_get_length(map);
+    if (max_parts > 0)
+        cut = !mimeparts_scan(data, g_mapped_file_get_length(map), max_parts, message_parser_options(), &scan);
     /* a post with an address comment left open is parsed from a repaired
      * copy: GMime would leak memory on it in a long-running process */
-    fixed = addrfix_message((const guint8 *) g_mapped_file_get_contents(map),
-                            g_mapped_file_get_length(map), &fixed_len);
-    g_mapped_file_unref(map);
+    fixed = addrfix_message(data, scan.cut, &fixed_len);
     if (fixed) {
         stream = g_mime_stream_mem_new_with_buffer((const char *) fixed, fixed_len);
         g_free(fixed);
+    } else if (cut) {
+        stream = g_mime_stream_mem_new_with_buffer((const char *) data, scan.cut);
     } else {
         stream = g_mime_stream_file_open(path, "r", NULL);
     }
+    g_mapped_file_unref(map);
     if (!stream)
         return NULL;
     msg = parse_stream(stream);
     g_object_unref(stream);
+    if (cut && parts_total)
+        *parts_total = scan.parts;
     return msg;
 }
 

@@ -70,6 +70,9 @@ static const SettingDef table[] = {
       "send the post as a message/rfc822 attachment (wrap), or never (off)" },
     { "oversize", SETTING_ENUM, "refuse", "refuse|hold",
       "a post larger than max_size: refused with a reply, or held for a moderator (as Mailman does)" },
+    { "max_parts", SETTING_UINT, "1000", NULL,
+      "most MIME parts a post may have; a post with more is refused with a reply, counted before it is parsed "
+      "(0 = no limit)" },
     { "new_member_moderation", SETTING_BOOL, "no", NULL,
       "posts of new members are held until an owner clears their moderated flag (web, admin unmoderate)" },
     { "banned", SETTING_PATTERNS, "", NULL,

@@ -6,6 +6,8 @@
 #include "util.h"
 #include "log.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -64,6 +66,22 @@ write_all(int fd, const void *data, size_t len)
     return TRUE;
 }
 
+void
+util_umask_private(void)
+{
+    umask(077);
+}
+
+gboolean
+util_make_private(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || !(st.st_mode & 077))
+        return FALSE;
+    return chmod(path, st.st_mode & 0700) == 0;
+}
+
 gboolean
 write_file_atomic(const char *path, const char *tmpdir, const void *data,
                   size_t len, GError **error)
@@ -75,7 +93,7 @@ write_file_atomic(const char *path, const char *tmpdir, const void *data,
     int fd;
 
     g_free(rnd);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "create %s: %s", tmp, g_strerror(errno));
         goto out;

@@ -17,6 +17,14 @@ gboolean write_file_atomic(const char *path, const char *tmpdir,
                            const void *data, size_t len, GError **error);
 gboolean fsync_dir(const char *dir, GError **error);
 gboolean mkdir_p(const char *dir, int mode, GError **error);
+/* util_umask_private - umask 077 for the whole process: every file and
+ * directory kairan (or SQLite, or a program it runs) creates in the
+ * instance is its user's only (0600/0700), whatever the caller's umask. */
+void util_umask_private(void);
+/* util_make_private - take the group and other bits off an existing
+ * file of ours (an instance made before files were private); TRUE if
+ * its mode was changed. */
+gboolean util_make_private(const char *path);
 /* read_fd_all - read a whole descriptor, up to max bytes (0 = no limit);
  * *truncated is set when more was there. */
 GByteArray *read_fd_all(int fd, size_t max, gboolean *truncated, GError **error);

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "httputil.h"
 #include "message.h"
+#include "mimeparts.h"
 
 #include <string.h>
 #include <gmime/gmime.h>
@@ -113,6 +114,9 @@ upload_text(const guint8 *data, gsize len)
     return out ? out : g_strdup("");
 }
 
+/* parts a multipart/form-data body may have */
+#define FORM_MAX_PARTS 1000
+
 gboolean
 form_parse_multipart(GHashTable *params, const char *content_type, const guint8 *data, gsize len)
 {
@@ -120,6 +124,7 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
     GMimeObject *obj;
     gboolean ok = FALSE;
     char *hdr;
+    MimePartsScan scan;
 
     if (strpbrk(content_type, "\r\n"))
         return FALSE;
@@ -128,6 +133,12 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
     g_byte_array_append(whole, (guint8 *) hdr, (guint) strlen(hdr));
     g_free(hdr);
     g_byte_array_append(whole, data, (guint) len);
+    /* no web form has more than a few fields: a body of many tiny parts
+     * would make GMime build them all (1.4 KB each) - refused unparsed */
+    if (!mimeparts_scan(whole->data, whole->len, FORM_MAX_PARTS, NULL, &scan)) {
+        g_byte_array_unref(whole);
+        return FALSE;
+    }
     /* the one parser (message.c): it repairs the address fields GMime
      * would leak on in a stranger's message/rfc822 part (addrfix.c) */
     obj = message_parse_part(whole->data, whole->len);

@@ -2,10 +2,14 @@
  * UTF-8 (RFC 2047 words decoded), text/plain parts converted from their
  * charset (ISO-2022-JP, Shift_JIS, ... become UTF-8), every other leaf
  * part (and any part marked as an attachment) listed as an attachment
- * that can be downloaded by its index. */
+ * that can be downloaded by its index.  A mail of more than
+ * MAILVIEW_MAX_PARTS MIME parts (an archived post older than max_parts)
+ * is counted first (mimeparts.c) and only its first parts are parsed, so
+ * a view costs what a view of an ordinary post costs. */
 #include "config.h"
 #include "mailview.h"
 #include "message.h"
+#include "mimeparts.h"
 
 #include <string.h>
 
@@ -101,10 +105,12 @@ addresses(GMimeMessage *msg, GMimeAddressType type)
 MailView *
 mailview_load(const char *path)
 {
-    GMimeMessage *msg = message_parse_file(path);   /* the archive's own parser */
+    GMimeMessage *msg;
     MailView *v;
     GDateTime *date;
+    gsize parts_total = 0;
 
+    msg = message_parse_file(path, MAILVIEW_MAX_PARTS, &parts_total);   /* the archive's own parser */
     if (!msg)
         return NULL;
     v = g_new0(MailView, 1);
@@ -120,6 +126,10 @@ mailview_load(const char *path)
     v->date = date ? g_date_time_format(date, "%Y-%m-%d %H:%M %z") : NULL;
     if (g_mime_message_get_mime_part(msg))
         walk(v, g_mime_message_get_mime_part(msg), FALSE);
+    if (parts_total) {
+        v->parts_total = parts_total;
+        v->parts_shown = g_mime_message_get_mime_part(msg) ? mimeparts_count(g_mime_message_get_mime_part(msg)) : 0;
+    }
     return v;
 }
 

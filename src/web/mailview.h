@@ -18,7 +18,14 @@ typedef struct {
     char *subject, *from, *to, *cc, *date, *message_id;
     GString *text;          /* every inline text/plain part, UTF-8 */
     GPtrArray *attachments; /* MailAttachment* */
+    gsize parts_total;      /* when the mail has more than MAILVIEW_MAX_PARTS
+                             * MIME parts: about how many (else 0) ... */
+    gsize parts_shown;      /* ... and how many of them were read */
 } MailView;
+
+/* The MIME parts of one mail a page reads: a mail with more is shown
+ * with its first parts and says so. */
+#define MAILVIEW_MAX_PARTS 200
 
 MailView *mailview_load(const char *path);
 void mailview_free(MailView *v);

@@ -166,6 +166,10 @@ archive_post(WebCtx *c, const char *list, gint64 num, const char *att)
     tdata_set(d, "cc", v->cc);
     tdata_set(d, "date", v->date);
     tdata_set(d, "text", v->text->str);
+    if (v->parts_total) {
+        tdata_set_int(d, "parts_total", (gint64) v->parts_total);
+        tdata_set_int(d, "parts_shown", (gint64) v->parts_shown);
+    }
     for (guint i = 0; i < v->attachments->len; i++) {
         MailAttachment *a = v->attachments->pdata[i];
         TData *it = tdata_add(d, "attachments");

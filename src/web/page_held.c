@@ -91,6 +91,10 @@ held_one(WebCtx *c, const char *list, const char *id)
         tdata_set(d, "to", v->to);
         tdata_set(d, "date", v->date);
         tdata_set(d, "text", v->text->str);
+        if (v->parts_total) {
+            tdata_set_int(d, "parts_total", (gint64) v->parts_total);
+            tdata_set_int(d, "parts_shown", (gint64) v->parts_shown);
+        }
         for (guint i = 0; i < v->attachments->len; i++) {
             MailAttachment *a = v->attachments->pdata[i];
             TData *it = tdata_add(d, "attachments");

@@ -1,7 +1,12 @@
 /* web.c - `kairan web [--listen HOST:PORT]`: the web interface served by
- * libmicrohttpd.  One internal polling thread (epoll or poll, chosen by
- * MHD) runs every request through web_handle(), so the instance and its
- * SQLite connection are only ever used by that thread.  Bounded: at most
+ * libmicrohttpd.  A pool of [global] web_threads (default 4) threads, each
+ * polling its own connections (epoll or poll, chosen by MHD), runs the
+ * requests through web_handle(), so one slow page (a search that indexes,
+ * a large post) does not stall the other clients.  Each thread opens the
+ * instance itself (its own kairan.conf and SQLite connection, closed when
+ * the thread ends): handlers share nothing but the template cache (under
+ * a lock in tmpl.c), the log descriptor (one write(2) a line) and GMime,
+ * whose parser options are made once before the threads start.  Bounded: at most
  * 128 connections (16 per client address), 30 s idle timeout, request
  * bodies up to [global] web_max_body (4 MiB) - larger ones get 413,
  * before the body is read when Content-Length says so.
@@ -19,6 +24,7 @@
 #include "cli/cli.h"
 #include "crypto.h"
 #include "db.h"
+#include "message.h"
 #include "log.h"
 #include "util.h"
 
@@ -37,9 +43,32 @@ typedef struct {
 } Upload;
 
 typedef struct {
-    Instance *inst;
+    Instance *inst;          /* the main thread's (settings, --set-admin-password) */
     gsize max_body;
 } Server;
+
+/* the instance of the current MHD thread */
+static GPrivate thread_instance = G_PRIVATE_INIT((GDestroyNotify) instance_free);
+
+/* request_instance - the calling thread's own instance, opened on its
+ * first request; NULL (logged) if it cannot be opened now. */
+static Instance *
+request_instance(const Server *srv)
+{
+    Instance *inst = g_private_get(&thread_instance);
+    GError *error = NULL;
+
+    if (inst)
+        return inst;
+    inst = instance_open(srv->inst->home, &error);
+    if (!inst) {
+        log_error("web: cannot open the instance: %s", error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    g_private_set(&thread_instance, inst);
+    return inst;
+}
 
 static size_t
 no_unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -104,6 +133,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 {
     Server *srv = cls;
     Upload *up = *con_cls;
+    Instance *inst;
     WebRequest *req;
     WebResponse *resp;
     GString *query;
@@ -146,7 +176,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, req);
     g_byte_array_append(req->body, up->body->data, up->body->len);
     req->remote_addr = client_address(conn);
-    resp = web_handle(srv->inst, req);
+    inst = request_instance(srv);
+    resp = inst ? web_handle(inst, req) : web_error_response(503, NULL);
     ret = send_response(conn, resp);
     web_response_free(resp);
     web_request_free(req);
@@ -239,6 +270,7 @@ web_main(int argc, char **argv)
     Server srv;
     sigset_t set;
     int sig = 0;
+    gint64 threads;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
 
     cli_parse(&argc, &argv, "web", NULL,
@@ -260,6 +292,13 @@ web_main(int argc, char **argv)
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
 
+    threads = instance_global_int(srv.inst, "web_threads");
+    if (threads < 1 || threads > 64)
+        threads = 4;
+    /* what is made once on first use is made now, before the threads */
+    (void) kairan_template_dir();
+    (void) message_parser_options();   /* made before the threads start */
+
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
@@ -269,6 +308,7 @@ web_main(int argc, char **argv)
 
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &srv,
                          MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned) threads,
                          MHD_OPTION_CONNECTION_LIMIT, (unsigned) 128,
                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) 16,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30,

@@ -1,5 +1,6 @@
 /* fuzz_message.c - libFuzzer harness for message intake and post policy
- * without disk side effects: parse_message_bytes -> loop_check ->
+ * without disk side effects: parse_message_bounded (the part count of
+ * mimeparts.c checked against the tree GMime built) -> loop_check ->
  * message_is_html_only -> filter_attachments (reject, then strip) ->
  * subject_tag_apply on the decoded Subject -> rewrite_headers and the footer (against a
  * throw-away instance with a few lists of different settings) ->
@@ -13,6 +14,7 @@
 #include "fuzz_common.h"
 #include "address.h"
 #include "deliver/deliver.h"
+#include "mimeparts.h"
 #include "notify.h"
 #include "template.h"
 
@@ -96,14 +98,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gint64 num;
     char *removed = NULL, *tag, *subject_tag;
     GByteArray *bytes;
+    gsize parts = 0;
 
     if (size < 1 || size > 1024 * 1024)
         return 0;
     list = lists[data[0] % G_N_ELEMENTS(lists)];
     num = 1 + (data[0] >> 2) * 997;
-    msg = parse_message_bytes(data + 1, size - 1);
+    msg = parse_message_bounded(data + 1, size - 1, 0, &parts);     /* 0: all of it */
     if (!msg)
         return 0;
+    /* mimeparts_scan counts before GMime parses: never fewer than half
+     * the parts GMime builds, and a parse cut at a limit builds no more
+     * than about twice the limit */
+    if (g_mime_message_get_mime_part(msg) && mimeparts_count(g_mime_message_get_mime_part(msg)) > 2 * parts + 1) {
+        fprintf(stderr, "mimeparts_scan counted %zu parts, GMime built %zu\n", parts,
+                mimeparts_count(g_mime_message_get_mime_part(msg)));
+        abort();
+    }
+    {
+        GMimeMessage *cut = parse_message_bounded(data + 1, size - 1, 8, NULL);
+        if (cut && g_mime_message_get_mime_part(cut) && mimeparts_count(g_mime_message_get_mime_part(cut)) > 2 * 8 + 2) {
+            fprintf(stderr, "a parse cut at 8 parts built %zu\n", mimeparts_count(g_mime_message_get_mime_part(cut)));
+            abort();
+        }
+        if (cut)
+            g_object_unref(cut);
+    }
 
     (void) loop_check(msg, list, "<team.lists.example.test>", "sender@example.org");
     (void) loop_check(msg, list, NULL, "");
