@@ -193,6 +193,16 @@ test_shipped_in_step(void)
     g_assert_cmpint(n, >=, 8);
     g_dir_close(d);
     g_free(dir);
+    /* and no Japanese template without an English one */
+    dir = g_build_filename(KAIRAN_SRC_TEMPLATE_DIR, "mail", "ja", NULL);
+    d = g_dir_open(dir, 0, NULL);
+    g_assert_nonnull(d);
+    while ((name = g_dir_read_name(d)))
+        if (g_str_has_suffix(name, ".txt"))
+            n--;
+    g_assert_cmpint(n, ==, 0);
+    g_dir_close(d);
+    g_free(dir);
 }
 
 int
