@@ -162,6 +162,29 @@ test_members(void)
     g_assert_cmpint(member_count(inst, "team"), ==, 3);
     g_assert_true(recipients_are(inst, "team", (const char *[]) { "ann@example.org", "joe@example.org", NULL }));
 
+    /* subscribing a post-only address as a member makes it get the posts
+     * (`kairan subscribe` says "updated"); a member's own nomail stays */
+    g_assert_true(member_add(inst, "team", "poster@example.org", NULL, FALSE, &existed, &error));
+    g_assert_true(existed);
+    m = member_get(inst, "team", "poster@example.org");
+    g_assert_false(m->post_only);
+    g_assert_false(m->nomail);
+    member_free(m);
+    g_assert_true(recipients_are(inst, "team", (const char *[]) { "ann@example.org", "joe@example.org",
+                                                                  "poster@example.org", NULL }));
+    g_assert_true(member_set_flag(inst, "team", "ann@example.org", "nomail", TRUE, &error));
+    g_assert_true(member_add(inst, "team", "ann@example.org", NULL, FALSE, &existed, &error));
+    m = member_get(inst, "team", "ann@example.org");
+    g_assert_true(m->nomail);
+    member_free(m);
+    g_assert_true(member_set_flag(inst, "team", "ann@example.org", "nomail", FALSE, &error));
+    g_assert_true(member_add(inst, "team", "poster@example.org", NULL, TRUE, &existed, &error));
+    g_assert_no_error(error);
+    m = member_get(inst, "team", "poster@example.org");
+    g_assert_true(m->post_only && m->nomail);       /* and back to post-only */
+    member_free(m);
+    g_assert_true(recipients_are(inst, "team", (const char *[]) { "ann@example.org", "joe@example.org", NULL }));
+
     /* flags */
     g_assert_true(member_set_flag(inst, "team", "ann@example.org", "digest", TRUE, &error));
     g_assert_true(recipients_are(inst, "team", (const char *[]) { "joe@example.org", NULL }));
