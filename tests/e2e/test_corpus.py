@@ -4,9 +4,10 @@ deliver` (post_policy anyone), each judged against the outcome a user
 expects, worked out from the file's own bytes (not from what kairan did):
 
   - input that does not start with a header field (a blank or
-    whitespace-only first line, or plain text) is refused as documented
-    in the README ("Posting"): exit 65 with a reason on stderr, nothing
-    archived, nothing sent to the members;
+    whitespace-only first line, or plain text), or whose MIME parts nest
+    more than 64 deep, is refused as documented in the README
+    ("Posting"): exit 65 with that reason on stderr, nothing archived,
+    nothing sent to the members;
   - a loop the README documents (more than 30 Received:, our own
     X-ML-Name) is dropped: exit 0, nothing archived;
   - every other file is a mail and is posted: exit 0, archived under the
@@ -44,19 +45,35 @@ def header_lines(raw):
     return lines, out
 
 
+def mime_depth(raw):
+    """The deepest nesting of multiparts and message/rfc822 parts."""
+    deepest, stack = 0, [(email.message_from_bytes(raw, policy=email.policy.compat32), 1)]
+    while stack:
+        part, depth = stack.pop()
+        if part.is_multipart() or part.get_content_type() == "message/rfc822":
+            deepest = max(deepest, depth)
+            payload = part.get_payload()
+            for sub in payload if isinstance(payload, list) else []:
+                stack.append((sub, depth + 1))
+    return deepest
+
+
 def expected(raw):
-    """'refused', 'dropped' or 'posted' for the bytes of one file."""
+    """('refused', reason), ('dropped', None) or ('posted', None) for the
+    bytes of one file."""
     lines, fields = header_lines(raw)
     if not lines or not FIELD.match(lines[0]):
-        return "refused"
+        return "refused", "not a mail message"
+    if mime_depth(raw) > 64:
+        return "refused", "nested more than 64"
     names = [f.split(b":", 1)[0].strip().lower() for f in fields]
     if names.count(b"received") > 30:
-        return "dropped"
+        return "dropped", None
     for f in fields:
         name, _, value = f.partition(b":")
         if name.strip().lower() == b"x-ml-name" and value.strip().lower() == b"team":
-            return "dropped"
-    return "posted"
+            return "dropped", None
+    return "posted", None
 
 
 def queued_for(inst, rcpt):
@@ -72,7 +89,7 @@ def queued_for(inst, rcpt):
     return n
 
 
-def judge(inst, list_, raw, want, run):
+def judge(inst, list_, raw, want, run, reason=None):
     """Deliver raw with run() and return (problems, archived message)."""
     before = inst.archive_numbers(list_)
     queued = queued_for(inst, "reader@example.org")
@@ -86,7 +103,7 @@ def judge(inst, list_, raw, want, run):
     if want == "refused":
         if r.returncode != 65:
             problems.append(f"not refused as bad data: exit {r.returncode}")
-        if "not a mail message" not in err:
+        if reason not in err:
             problems.append(f"no clear reason on stderr: {err!r}")
         if after != before or sent:
             problems.append("a refused input was archived or sent")
@@ -108,9 +125,9 @@ def judge(inst, list_, raw, want, run):
     if subj.count(f"[{list_}:") != 1 or f"[{list_}:{num:05d}]" not in subj:
         problems.append(f"not exactly one tag [{list_}:{num:05d}]: {subj!r}")
     orig = email.message_from_bytes(raw, policy=email.policy.compat32)
-    mid = (orig["Message-ID"] or "").strip()
-    if mid and mid not in str(m["Message-ID"] or ""):
-        problems.append(f"Message-ID {mid} not kept: {m['Message-ID']!r}")
+    mid = re.fullmatch(r"<([^<>@\s]+@[^<>@\s]+)>", "".join(str(orig["Message-ID"] or "").split()))
+    if mid and mid.group(1) not in "".join(str(m["Message-ID"] or "").split()):
+        problems.append(f"Message-ID {mid.group(0)} not kept: {m['Message-ID']!r}")
     return problems, m
 
 
@@ -134,9 +151,9 @@ posted_files = []
 for path in files:
     name = os.path.relpath(path, os.path.dirname(os.path.dirname(path)))
     raw = open(path, "rb").read()
-    want = expected(raw)
+    want, reason = expected(raw)
     outcomes[want] += 1
-    problems, m = judge(inst, "team", raw, want, deliver_to("team"))
+    problems, m = judge(inst, "team", raw, want, deliver_to("team"), reason)
     t.ok(not problems, f"{name}: {want}", "; ".join(problems))
     if want == "posted":
         posted_files.append((name, raw))
