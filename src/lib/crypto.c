@@ -82,7 +82,7 @@ password_verify(const char *password, const char *stored)
     parts = g_strsplit(stored, "$", 0);
     if (g_strv_length(parts) != 4 || strcmp(parts[0], "pbkdf2-sha256") != 0)
         goto out;
-    /* the count is decimal digits only ("1000x", " 1000", "+1000" are not a hash we wrote) */
+    /* decimal digits only: "1000x", " 1000", "+1000" are no hash we wrote */
     if (!g_ascii_isdigit(parts[1][0]) ||
         !g_ascii_string_to_unsigned(parts[1], 10, 1000, 10000000, &iterations, NULL))
         goto out;
