@@ -64,6 +64,7 @@ incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray 
 {
     Incoming *in;
     GMimeHeaderList *headers;
+    GMimeObject *top;
 
     /* An MTA pipe may put an mbox "From " line first. */
     if (raw->len >= 5 && memcmp(raw->data, "From ", 5) == 0) {
@@ -81,8 +82,11 @@ incoming_parse(Instance *inst, const char *list, const char *sender, GByteArray 
     in->raw = raw;
     in->msg = message_parse_owned(raw, (gsize) list_setting_int(inst, list, "max_parts"), &in->parts_over);
     headers = in->msg ? g_mime_object_get_header_list(GMIME_OBJECT(in->msg)) : NULL;
-    if (!in->msg || g_mime_header_list_get_count(headers) == 0 ||
-        !g_mime_message_get_mime_part(in->msg)) {
+    top = in->msg ? g_mime_message_get_mime_part(in->msg) : NULL;
+    /* GMime keeps the Content-* fields in the top part's header list, not
+     * the message's: a mail whose header is only Content-Type is a mail. */
+    if (!top || (g_mime_header_list_get_count(headers) == 0 &&
+                 g_mime_header_list_get_count(g_mime_object_get_header_list(top)) == 0)) {
         g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "the input is not a mail message (no header found)");
         incoming_free(in);
         return NULL;

@@ -75,15 +75,16 @@ password_verify(const char *password, const char *stored)
     char **parts;
     unsigned char salt[16], want[HASH_BYTES], got[HASH_BYTES];
     gboolean ok = FALSE;
-    long iterations;
+    guint64 iterations;
 
     if (!password || !stored)
         return FALSE;
     parts = g_strsplit(stored, "$", 0);
     if (g_strv_length(parts) != 4 || strcmp(parts[0], "pbkdf2-sha256") != 0)
         goto out;
-    iterations = strtol(parts[1], NULL, 10);
-    if (iterations < 1000 || iterations > 10000000)
+    /* decimal digits only: "1000x", " 1000", "+1000" are no hash we wrote */
+    if (!g_ascii_isdigit(parts[1][0]) ||
+        !g_ascii_string_to_unsigned(parts[1], 10, 1000, 10000000, &iterations, NULL))
         goto out;
     if (!hex_decode(parts[2], salt, sizeof(salt)) || !hex_decode(parts[3], want, sizeof(want)))
         goto out;

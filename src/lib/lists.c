@@ -236,8 +236,10 @@ member_add(Instance *inst, const char *list, const char *addr, const char *name,
         return FALSE;
     }
     if (was) {
+        /* a post-only address added again as a member gets the posts:
+         * its nomail came with post_only (the right side sees the old row) */
         st = db_prepare(inst->db, "UPDATE members SET name = COALESCE(?, name), post_only = ?,"
-                                  " nomail = CASE WHEN ? THEN 1 ELSE nomail END"
+                                  " nomail = CASE WHEN ? THEN 1 WHEN post_only THEN 0 ELSE nomail END"
                                   " WHERE list = ? AND address = ?");
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, post_only);

@@ -43,7 +43,9 @@ void member_free(Member *m);
 Member *member_get(const Instance *inst, const char *list, const char *addr);
 gboolean member_is(const Instance *inst, const char *list, const char *addr);
 /* member_add - insert (or update name/post_only of) a member; *existed
- * says whether it was already there. */
+ * says whether it was already there.  A post-only address added again
+ * with post_only FALSE becomes a member who gets the posts; a member who
+ * chose nomail keeps it. */
 gboolean member_add(Instance *inst, const char *list, const char *addr, const char *name,
                     gboolean post_only, gboolean *existed, GError **error);
 /* member_remove - FALSE with error EXIT_NOUSER when not a member. */

@@ -21,14 +21,22 @@
  *                       one shared copy.  Readers ignore lines they do not
  *                       know, so an older relay sends the generic copy.
  *                       Its rename into env/ is the commit point: a message
- *                       without an env file does not exist.
+ *                       without an env file does not exist.  A file whose
+ *                       first line is not "V 1" is not loaded (logged and
+ *                       left alone: never taken for a message without
+ *                       recipients and removed).  The sender and the
+ *                       recipients never contain CR or LF: a sender with
+ *                       one is refused (EXIT_DATAERR), such a recipient
+ *                       left out.
  *   queue/state/ID      append-only journal of per-recipient results,
  *                       written by the relay, fsynced after each append:
  *                         D <rcpt>                          delivered
  *                         B <rcpt> <code> <text>            bounced (final)
  *                         F <rcpt> <next-try> <code> <text> deferred
  *                       A line counts only if it ends in LF (a torn last
- *                       line after a crash is ignored).  Later lines win.
+ *                       line after a crash is ignored, and cut off by the
+ *                       next append, so the new line is not glued onto
+ *                       it).  Later lines win.
  *   ID is 13 hex digits of the arrival time in microseconds plus 6 random
  *   hex digits, so `ls` sorts by arrival.
  *   queue/wakeup        a FIFO the running relay creates and holds open;
@@ -70,6 +78,17 @@ queue_dirs(const Instance *inst, GError **error)
         g_free(d);
         if (!ok)
             return FALSE;
+    }
+    return TRUE;
+}
+
+/* sender_ok - an envelope sender that cannot forge an envelope line. */
+static gboolean
+sender_ok(const char *sender, GError **error)
+{
+    if (sender && strpbrk(sender, "\r\n")) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "queue: the envelope sender contains a line break");
+        return FALSE;
     }
     return TRUE;
 }
@@ -123,7 +142,7 @@ queue_submit(const Instance *inst, const char *sender,
     char *msgpath = instance_path(inst, "queue", "msg", id, NULL);
     gboolean ok = FALSE;
 
-    if (!queue_dirs(inst, error))
+    if (!sender_ok(sender, error) || !queue_dirs(inst, error))
         goto out;
     if (!write_file_atomic(msgpath, NULL, data, len, error))
         goto out;
@@ -153,7 +172,7 @@ submit_file(const Instance *inst, const char *sender, const char *const *rcpts, 
     gboolean ok = FALSE;
     struct stat sb;
 
-    if (!queue_dirs(inst, error))
+    if (!sender_ok(sender, error) || !queue_dirs(inst, error))
         goto out;
     if (link(content_path, msgpath) == 0) {
         if (!fsync_dir(msgdir, error)) {
@@ -169,8 +188,10 @@ submit_file(const Instance *inst, const char *sender, const char *const *rcpts, 
         g_free(data);
         g_free(tmpdir);
         if (!copied) {
-            if (error && *error)
+            if (error && *error) {          /* a GFileError: give it kairan's domain */
+                (*error)->domain = KAIRAN_ERROR;
                 (*error)->code = EXIT_TEMPFAIL;
+            }
             goto out;
         }
     }
@@ -313,6 +334,10 @@ queue_load(const Instance *inst, const char *id)
 
     if (!g_file_get_contents(envpath, &text, &len, NULL))
         goto out;
+    if (len < 4 || memcmp(text, "V 1\n", 4) != 0) {
+        log_warn("%s: queue/env/%s is not a version 1 envelope; left alone", id, id);
+        goto out;
+    }
     e = g_new0(QueueEntry, 1);
     e->id = g_strdup(id);
     e->sender = g_strdup("");
@@ -378,13 +403,33 @@ queue_pending(const QueueEntry *e)
     return a;
 }
 
+/* cut_torn_line - cut off a last line without its LF (a write torn by a
+ * crash) so that the next append starts a line of its own. */
+static gboolean
+cut_torn_line(int fd)
+{
+    struct stat sb;
+    off_t end;
+    char c;
+
+    if (fstat(fd, &sb) < 0)
+        return FALSE;
+    for (end = sb.st_size; end > 0; end--) {
+        if (pread(fd, &c, 1, end - 1) != 1)
+            return FALSE;
+        if (c == '\n')
+            break;
+    }
+    return end == sb.st_size || ftruncate(fd, end) == 0;
+}
+
 gboolean
 queue_journal_append(const Instance *inst, const char *id, const char *lines, GError **error)
 {
     char *path = instance_path(inst, "queue", "state", id, NULL);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     size_t len = strlen(lines);
-    gboolean ok = fd >= 0;
+    gboolean ok = fd >= 0 && cut_torn_line(fd);
 
     if (ok) {
         const char *p = lines;

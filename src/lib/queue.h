@@ -19,7 +19,8 @@ typedef struct {
 /* queue_submit - store one message for recipients, crash-safely: the
  * content in queue/msg/ID, then the envelope in queue/env/ID (the commit
  * point), each fsynced.  Returns the queue ID or NULL (error is
- * EXIT_TEMPFAIL).  sender NULL or "" is the null sender. */
+ * EXIT_TEMPFAIL; EXIT_DATAERR for a sender with CR or LF, which could
+ * forge an envelope line).  sender NULL or "" is the null sender. */
 char *queue_submit(const Instance *inst, const char *sender,
                    const char *const *rcpts, guint nrcpts,
                    const void *data, size_t len, GError **error);
@@ -50,13 +51,16 @@ char *queue_submit_file_rcpts(const Instance *inst, const char *sender, const Qu
 void queue_wakeup(const Instance *inst);
 /* queue_ids - IDs with a committed envelope, oldest first. */
 GPtrArray *queue_ids(const Instance *inst);
-/* queue_load - read envelope and state journal of one ID (NULL if gone). */
+/* queue_load - read envelope and state journal of one ID (NULL if gone,
+ * or if queue/env/ID is not a version 1 envelope: such a file is left
+ * alone, never removed as a message without recipients). */
 QueueEntry *queue_load(const Instance *inst, const char *id);
 void queue_entry_free(QueueEntry *e);
 /* queue_pending - recipients neither delivered nor bounced. */
 GPtrArray *queue_pending(const QueueEntry *e);
 /* queue_journal_append - append state lines (each ending in \n) to
- * queue/state/ID and fsync. */
+ * queue/state/ID and fsync; a torn last line left by a crash is cut off
+ * first. */
 gboolean queue_journal_append(const Instance *inst, const char *id,
                               const char *lines, GError **error);
 /* queue_remove - remove a finished message (env first, then the rest). */
