@@ -125,8 +125,7 @@ test_members(void)
     gint64 before = now_seconds();
     Member *m;
     GPtrArray *all;
-    GString *lines;
-    guint count = 0;
+    QueueRcpts *fan;
 
     g_assert_true(list_create(inst, "team", "owner@example.org", NULL, &error));
     g_assert_true(list_create(inst, "other", NULL, NULL, &error));
@@ -210,13 +209,13 @@ test_members(void)
     g_clear_error(&error);
 
     /* envelope lines for the fan-out, leaving out the poster */
-    lines = list_recipient_lines(inst, "team", "joe@example.org", &count);
-    g_assert_cmpuint(count, ==, 1);
-    g_assert_cmpstr(lines->str, ==, "R ann@example.org\n");
-    g_string_free(lines, TRUE);
-    lines = list_recipient_lines(inst, "team", NULL, &count);
-    g_assert_cmpuint(count, ==, 2);
-    g_string_free(lines, TRUE);
+    fan = list_fanout_rcpts(inst, "team", "joe@example.org");
+    g_assert_cmpuint(fan->count, ==, 1);
+    g_assert_cmpstr(fan->lines->str, ==, "R ann@example.org\n");
+    queue_rcpts_free(fan);
+    fan = list_fanout_rcpts(inst, "team", NULL);
+    g_assert_cmpuint(fan->count, ==, 2);
+    queue_rcpts_free(fan);
 
     all = member_list(inst, "team");
     g_assert_cmpuint(all->len, ==, 3);

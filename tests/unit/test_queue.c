@@ -342,7 +342,7 @@ test_submit_file(void)
     GError *error = NULL;
     char *content = instance_path(inst, "tmp", "archived", NULL);
     const char *rcpts[] = { "a@example.net" };
-    GString *lines = g_string_new("P team\nR a@example.net\nR b@example.net\n");
+    QueueRcpts *fan = queue_rcpts_new();
     struct stat s1, s2;
     char *id, *msgpath, *text;
     QueueEntry *e;
@@ -361,7 +361,12 @@ test_submit_file(void)
     g_free(msgpath);
     g_free(id);
 
-    id = queue_submit_file_lines(inst, "s@example.org", lines, 2, content, &error);
+    queue_rcpts_add(fan, "a@example.net", -1);
+    queue_rcpts_add(fan, "evil@example.net\nR forged@example.net", -1);   /* skipped: it would forge a line */
+    queue_rcpts_add(fan, "b@example.net", -1);
+    queue_rcpts_personalize(fan, "team");
+    g_assert_cmpuint(fan->count, ==, 2);
+    id = queue_submit_file_rcpts(inst, "s@example.org", fan, content, &error);
     g_assert_no_error(error);
     e = queue_load(inst, id);
     g_assert_cmpstr(e->personalize, ==, "team");
@@ -380,7 +385,7 @@ test_submit_file(void)
         g_assert_cmpuint(ids->len, ==, 2);
         g_ptr_array_unref(ids);
     }
-    g_string_free(lines, TRUE);
+    queue_rcpts_free(fan);
     g_free(content);
     unit_instance_free(inst);
 }
