@@ -17,7 +17,7 @@ say "A fresh instance in $H"
 rm -rf "$H"
 "$K" --home "$H" init --domain lists.example.test
 printf 'demo-owner-pw\n' > "$H/.owner-password"
-say "kairan newlist demo (prints the /etc/aliases lines)"
+say "kairan newlist demo (prints its alias lines; kairan writes them to $H/aliases, the map Postfix reads)"
 "$K" --home "$H" newlist demo --owner owner@example.org --password-file "$H/.owner-password"
 for m in alice@example.org bob@example.org carol@example.net; do
     "$K" --home "$H" subscribe demo "$m"
@@ -34,7 +34,7 @@ Message-ID: <demo-1@example.org>
 This is the first post to the demo list.
 MAIL
 echo "exit status $?"
-say "The archive: spool/demo/archive/1, exactly as distributed"
+say "The archive: $H/spool/demo/archive/1, exactly as distributed"
 cat "$H/spool/demo/archive/1"
 say "The queued fan-out (kairan queue)"
 "$K" --home "$H" queue
@@ -68,3 +68,12 @@ if [ -x "$top/tests/demo-services.sh" ]; then
     "$top/tests/demo-services.sh" "$K" "$H"
 fi
 say "Done.  The demo instance stays in $H (log: $H/log/kairan.log)"
+cat <<EOF
+Next steps:
+  - Your own instance: kairan --home /var/lib/kairan init --domain YOUR.DOMAIN (as the kairan user),
+    then newlist, and wire Postfix to HOME/aliases (README: "With Postfix").
+  - Run the daemons: kairan relay, kairan pop3d, kairan web (etc/*.service are systemd units),
+    and digests from cron or etc/kairan-digest.timer.
+  - Settings: kairan config LIST (per list), kairan config --global (the instance).
+  - Every test: ./tests/run-all
+EOF

@@ -18,8 +18,8 @@ typedef struct {
 
 static const Subcommand subcommands[] = {
     { "init", cmd_init, "create an instance" },
-    { "newlist", cmd_newlist, "create a list and print its /etc/aliases lines" },
-    { "aliases", cmd_aliases, "print (or write with --write) the aliases of every list" },
+    { "newlist", cmd_newlist, "create a list, print its alias lines and rewrite HOME/aliases" },
+    { "aliases", cmd_aliases, "print the aliases of every list and write HOME/aliases (--postalias: also aliases.db)" },
     { "lists", cmd_lists, "show the lists" },
     { "members", cmd_members, "show the members of a list" },
     { "subscribe", cmd_subscribe, "add a member" },

@@ -199,10 +199,11 @@ cmd_newlist(int argc, char **argv)
 int
 cmd_aliases(int argc, char **argv)
 {
-    gboolean postalias = FALSE;
+    gboolean postalias = FALSE, write_map = TRUE;
     char *postfix_conf = NULL;
     GOptionEntry entries[] = {
-        { "postalias", 0, 0, G_OPTION_ARG_NONE, &postalias, "also run postalias on HOME/aliases", NULL },
+        { "postalias", 0, 0, G_OPTION_ARG_NONE, &postalias, "also run postalias on HOME/aliases (as the kairan user)", NULL },
+        { "write", 0, 0, G_OPTION_ARG_NONE, &write_map, "write HOME/aliases (always done; accepted for scripts)", NULL },
         { "postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &postfix_conf, "Postfix configuration directory for postalias -c", "DIR" },
         G_OPTION_ENTRY_NULL
     };
@@ -212,6 +213,7 @@ cmd_aliases(int argc, char **argv)
     GString *out = g_string_new(NULL);
     int status = 0;
 
+    (void) write_map;
     cli_parse(&argc, &argv, "aliases", NULL,
               "Print the aliases of every list and write them to HOME/aliases,\n"
               "the alias map for Postfix's alias_maps (hash:HOME/aliases).", entries);
