@@ -25,6 +25,8 @@
  *     index of the archive, + archive.text_indexed, archive.footer (the
  *     footer added to the post) (migration 6)
  *   members.moderated: the member's posts are held (migration 7)
+ *   auth_guard(key, failures, last_fail)   failed logins per client
+ *     address / account (lib/authguard.c; replaces auth_failures)
  */
 #include "config.h"
 #include "db.h"
@@ -80,6 +82,12 @@ static const char *migrations[] = {
     /* 7: per-member moderation (Mailman's moderate flag): the member's
      * posts are held */
     "ALTER TABLE members ADD COLUMN moderated INTEGER NOT NULL DEFAULT 0;",
+    /* sec-guard: the guessing guard of every login (lib/authguard.c):
+     * failures per client address or account and the time of the last
+     * one (ms); auth_failures is no longer used */
+    "CREATE TABLE auth_guard(key TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+    "  last_fail INTEGER NOT NULL);"
+    "CREATE INDEX auth_guard_last ON auth_guard(last_fail);",
 };
 
 void
