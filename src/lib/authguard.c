@@ -194,15 +194,22 @@ authguard_failed(Instance *inst, const char *service, const char *ip, const char
     char *ipk = authguard_ip_key(ip), *ak = authguard_account_key(account);
     gint64 now = now_ms(), n;
     sqlite3_stmt *st;
+    gboolean own;
 
     (void) service;
     params(inst, &p);
+    /* one transaction (one fsync) unless the caller has one open */
+    own = sqlite3_get_autocommit(inst->db) && db_begin_immediate(inst->db, NULL);
     /* rows nobody failed on for a while are of no use: keep the table small */
     st = db_prepare(inst->db, "DELETE FROM auth_guard WHERE last_fail < ?");
     sqlite3_bind_int64(st, 1, now - p.forget_ms);
     (void) db_step_done(st, NULL);
     count_failure(inst, &p, ipk, now);
     n = count_failure(inst, &p, ak, now);
+    if (own && !db_commit(inst->db, NULL)) {
+        log_warn("auth guard: cannot record a failure: %s", sqlite3_errmsg(inst->db));
+        db_rollback(inst->db);
+    }
     g_free(ipk);
     g_free(ak);
     return n;
