@@ -112,7 +112,7 @@ login_done(Session *s, gboolean ok, const char *how, const char *who)
     char *account = guard_account(who);
 
     s->user = NULL;
-    if (ok)
+    if (ok && !s->login.anonymous)      /* anonymous/LIST proves nothing */
         authguard_succeeded(s->inst, "pop3", s->c->peer, account);
     else
         authguard_failed(s->inst, "pop3", s->c->peer, account);
