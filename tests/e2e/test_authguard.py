@@ -222,6 +222,7 @@ with Pop3d(inst, pop3_login_delay="0") as d:
     t.ok(a.startswith("+OK"), f"POP3: then ann's right password works ({late:.1f} s): no lockout", a)
     p.close()
     t.ok("auth guard: pop3 login of ann@example.org/team" in inst.log(), "POP3 delays logged")
+pop_out = d.output()
 
 
 # --- web login -----------------------------------------------------------------
@@ -312,6 +313,9 @@ t.ok("Authenticated" in text and "z@example.net" in inst.check("members", "team"
      f"after 6 forged wrong passwords the owner's right one works ({took:.1f} s)", text)
 t.ok("locked" not in text, "no lock is mentioned", text)
 t.eq(warned, 1, "the owners were told once about the wrong passwords")
+daemons = open(inst.path("relay.stderr"), errors="replace").read() + pop_out
+t.ok("Sanitizer" not in daemons and "runtime error" not in daemons, "relay and pop3d without sanitizer reports",
+     daemons[-3000:])
 log = inst.log()
 t.ok(PW not in log and "forged-" not in log and "annpass" not in log and "wrong-guess" not in log,
      "no password (right or wrong) in the log")
