@@ -62,7 +62,7 @@ authguard_account_key(const char *account)
 
     if (!account || !*account)
         return NULL;
-    low = g_utf8_strdown(account, -1);
+    low = g_ascii_strdown(account, -1);      /* any bytes (an AUTH user name is) */
     key = g_strconcat("acct:", low, NULL);
     g_free(low);
     return key;
