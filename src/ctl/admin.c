@@ -11,7 +11,8 @@
  * failure; mail has no connection to hold, so the deliver run itself
  * waits).  Nothing is ever locked: a From: forged with wrong passwords
  * only slows down the next checks, the owner's right password still
- * works.  At the FAIL_NOTICE-th failure in a row the owners are told.
+ * works.  At the FAIL_NOTICE-th recent failure (none of them
+ * auth_guard_forget apart) the owners are told.
  * The reply says only "authentication failed"; the password never
  * reaches the log or the reply (ctl_mask_command).
  *
