@@ -3,17 +3,25 @@
  * `admin pass PASSWORD` (or fml's one-line `approve PASSWORD COMMAND`)
  * authenticates the rest of the mail when the sender is a list owner and
  * the password matches the list's stored hash (password_verify compares
- * in constant time).  A wrong password (from an owner address) is
- * recorded in auth_failures; the fifth failure within an hour locks mail
- * administration of the list for an hour (meta key admin_lock:LIST) and
- * the owners are told.  The reply says only "authentication failed"; the
- * password never reaches the log or the reply (ctl_mask_command).
+ * in constant time).  Only the first password of a mail is checked.
+ * Guessing: a wrong password (from an owner address) is counted by the
+ * guessing guard of every login (lib/authguard.c) for the account LIST,
+ * the list password, which SMTP AUTH as LIST shares; before a password is
+ * checked this run waits the guard's delay (at most 15 s after the last
+ * failure; mail has no connection to hold, so the deliver run itself
+ * waits).  Nothing is ever locked: a From: forged with wrong passwords
+ * only slows down the next checks, the owner's right password still
+ * works.  At the FAIL_NOTICE-th recent failure (none of them
+ * auth_guard_forget apart) the owners are told.
+ * The reply says only "authentication failed"; the password never
+ * reaches the log or the reply (ctl_mask_command).
  *
  * Then: admin add ADDR [NAME], bye ADDR, chaddr OLD NEW, members, held,
  * approve ID, reject ID [REASON], config [KEY [VALUE]], passwd NEW. */
 #include "config.h"
 #include "ctl.h"
 #include "address.h"
+#include "authguard.h"
 #include "crypto.h"
 #include "db.h"
 #include "lists.h"
@@ -27,95 +35,28 @@
 #include <string.h>
 #include <time.h>
 
-#define FAIL_WINDOW 3600
-#define FAIL_LIMIT 5
-#define LOCK_TIME 3600
+#define FAIL_NOTICE 5
 
-static char *
-lock_key(const char *list)
-{
-    return g_strdup_printf("admin_lock:%s", list);
-}
-
-gint64
-ctl_admin_locked(Instance *inst, const char *list)
-{
-    char *k = lock_key(list), *v = db_meta_get(inst->db, k);
-    gint64 until = v ? g_ascii_strtoll(v, NULL, 10) : 0, now = now_seconds();
-    g_free(k);
-    g_free(v);
-    return until > now ? until - now : 0;
-}
-
+/* notify_owners_guessing - somebody keeps sending wrong passwords. */
 static void
-notify_owners_locked(Instance *inst, const char *list, const char *sender, gint64 until)
+notify_owners_guessing(Instance *inst, const char *list, const char *sender, gint64 failures)
 {
     char **owners = list_setting_addrs(inst, list, "owners");
-    char when[64];
-    time_t t = (time_t) until;
-    struct tm tm;
+    char *n = g_strdup_printf("%" G_GINT64_FORMAT, failures);
 
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
     for (int i = 0; owners[i]; i++) {
         GHashTable *vars = template_vars_new();
         GError *e = NULL;
         template_var(vars, "sender", sender);
-        template_var(vars, "until", when);
-        template_var(vars, "failures", G_STRINGIFY(FAIL_LIMIT));
-        if (!notify_send(inst, list, "admin_locked", vars, owners[i], NULL, NULL, &e)) {
-            log_warn("%s: cannot tell owner %s about the admin lock: %s", list, owners[i], e->message);
+        template_var(vars, "failures", n);
+        if (!notify_send(inst, list, "admin_guessing", vars, owners[i], NULL, NULL, &e)) {
+            log_warn("%s: cannot tell owner %s about the failed passwords: %s", list, owners[i], e->message);
             g_error_free(e);
         }
         g_hash_table_unref(vars);
     }
+    g_free(n);
     g_strfreev(owners);
-}
-
-/* record_failure - count a wrong password; TRUE if the list is now locked. */
-static gboolean
-record_failure(Instance *inst, const char *list, const char *sender)
-{
-    gint64 now = now_seconds(), n = 0;
-    sqlite3_stmt *st;
-
-    if (!db_begin_immediate(inst->db, NULL))
-        return FALSE;
-    st = db_prepare(inst->db, "DELETE FROM auth_failures WHERE list = ? AND at < ?");
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now - 86400);
-    db_step_done(st, NULL);
-    st = db_prepare(inst->db, "INSERT INTO auth_failures(list, at) VALUES(?, ?)");
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now);
-    db_step_done(st, NULL);
-    st = db_prepare(inst->db, "SELECT count(*) FROM auth_failures WHERE list = ? AND at > ?");
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now - FAIL_WINDOW);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (n >= FAIL_LIMIT) {
-        char *k = lock_key(list), *v = g_strdup_printf("%" G_GINT64_FORMAT, now + LOCK_TIME);
-        db_meta_set(inst->db, k, v, NULL);
-        g_free(k);
-        g_free(v);
-        st = db_prepare(inst->db, "DELETE FROM auth_failures WHERE list = ?");
-        sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-        db_step_done(st, NULL);
-    }
-    if (!db_commit(inst->db, NULL)) {
-        db_rollback(inst->db);
-        return FALSE;
-    }
-    log_warn("%s: admin authentication failed for <%s> (%" G_GINT64_FORMAT " in the last hour)",
-             list, sender, n);
-    if (n >= FAIL_LIMIT) {
-        log_warn("%s: mail administration locked for %d seconds after %d failures", list, LOCK_TIME, FAIL_LIMIT);
-        notify_owners_locked(inst, list, sender, now + LOCK_TIME);
-        return TRUE;
-    }
-    return FALSE;
 }
 
 static gboolean
@@ -126,12 +67,6 @@ authenticate(CtlSession *s, const char *password)
     char *hash;
     gboolean ok;
 
-    if (ctl_admin_locked(inst, list) > 0) {
-        log_warn("%s: admin command from <%s> while mail administration is locked", list, s->sender);
-        ctl_reply_say(s->reply, "admin_locked", NULL);
-        s->admin_failed = TRUE;
-        return FALSE;
-    }
     if (s->admin_failed) {
         /* one guess per mail: later `admin pass` lines are not checked */
         ctl_reply_say(s->reply, "auth_failed", NULL);
@@ -143,15 +78,25 @@ authenticate(CtlSession *s, const char *password)
         s->admin_failed = TRUE;
         return FALSE;
     }
+    (void) authguard_wait(inst, "mail", NULL, list);
     hash = list_password_hash(inst, list);
-    ok = hash && password && password_verify(password, hash);
+    ok = FALSE;
+    if (hash && *hash && password)
+        ok = password_verify(password, hash);
+    else
+        password_verify_dummy(password);
     g_free(hash);
     if (!ok) {
-        record_failure(inst, list, s->sender);
+        gint64 n = authguard_failed(inst, "mail", NULL, list);
+        log_warn("%s: admin authentication failed for <%s> (%" G_GINT64_FORMAT " recent failures)",
+                 list, s->sender, n);
+        if (n == FAIL_NOTICE)
+            notify_owners_guessing(inst, list, s->sender, n);
         ctl_reply_say(s->reply, "auth_failed", NULL);
         s->admin_failed = TRUE;
         return FALSE;
     }
+    authguard_succeeded(inst, "mail", NULL, list);
     log_info("%s: <%s> authenticated for mail administration", list, s->sender);
     s->admin_ok = TRUE;
     s->admin_failed = FALSE;

@@ -78,8 +78,6 @@ typedef struct {
 void ctl_member_command(CtlSession *s, char **argv, int argc);
 /* ctl_admin_command - `admin ...` and `approve PASSWORD COMMAND`. */
 void ctl_admin_command(CtlSession *s, char **argv, int argc);
-/* ctl_admin_locked - seconds left of the admin lock of list, 0 if none. */
-gint64 ctl_admin_locked(Instance *inst, const char *list);
 /* ctl_chaddr_apply - move a member's row from old to new (keeps flags). */
 gboolean ctl_chaddr_apply(Instance *inst, const char *list, const char *old_addr,
                           const char *new_addr, GError **error);

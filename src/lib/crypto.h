@@ -10,6 +10,10 @@ char *password_hash(const char *password);
 /* password_verify - TRUE if password matches the stored hash (constant
  * time in the hash comparison). */
 gboolean password_verify(const char *password, const char *stored);
+/* password_verify_dummy - spend the time of one password_verify against
+ * a stored hash, for accounts that do not exist or have no password, so
+ * that the answer takes as long as for a real one. */
+void password_verify_dummy(const char *password);
 /* hmac_sha256_hex - hex HMAC-SHA256 of data under key. */
 char *hmac_sha256_hex(const char *key, const void *data, size_t len);
 /* const_time_equal - compare two strings without early exit. */

@@ -27,6 +27,8 @@
  *   members.moderated: the member's posts are held (migration 7)
  *   archive.archived: when the post was archived, for the Message-ID
  *     seen-cache of the posting path (duplicate_window; migration 8)
+ *   auth_guard(key, failures, last_fail)   failed logins per client
+ *     address / account (lib/authguard.c; replaces auth_failures; migration 9)
  */
 #include "config.h"
 #include "db.h"
@@ -87,6 +89,12 @@ static const char *migrations[] = {
      * index); older posts count from their Date */
     "ALTER TABLE archive ADD COLUMN archived INTEGER;"
     "UPDATE archive SET archived = date;",
+    /* 9: the guessing guard of every login (lib/authguard.c):
+     * failures per client address or account and the time of the last
+     * one (ms); auth_failures is no longer used */
+    "CREATE TABLE auth_guard(key TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+    "  last_fail INTEGER NOT NULL);"
+    "CREATE INDEX auth_guard_last ON auth_guard(last_fail);",
 };
 
 void

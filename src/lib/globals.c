@@ -24,6 +24,12 @@ static const GlobalDef table[] = {
     { "tls_cert", GLOBAL_PATH, "", NULL, 0, 0, "PEM certificate (chain) of the relay's STARTTLS and POP3's STLS/POP3S" },
     { "tls_key", GLOBAL_PATH, "", NULL, 0, 0, "PEM private key of tls_cert" },
     { "dns_resolver", GLOBAL_HOSTPORT, "", NULL, 0, 0, "DNS server to ask (host:port); empty = the system resolver" },
+    { "auth_guard_free", GLOBAL_UINT, "3", NULL, 0, 1000,
+      "failed logins (per client address and per account) answered without delay" },
+    { "auth_guard_max_delay", GLOBAL_SECONDS, "15", NULL, 0, 120,
+      "longest delay of the guessing guard, seconds (it doubles from 0.25 s with each failure)" },
+    { "auth_guard_forget", GLOBAL_DURATION, "15m", NULL, 1, DAY,
+      "quiet time after which the guessing guard forgets failures" },
     /* the relay */
     { "relay_listen", GLOBAL_HOSTPORT, "127.0.0.1:2525", NULL, 0, 0, "address of kairan relay's SMTP server" },
     { "relay_members", GLOBAL_BOOL, "no", NULL, 0, 0,
@@ -54,8 +60,8 @@ static const GlobalDef table[] = {
       "where USER/PASS and AUTH PLAIN are allowed: loopback clients or TLS, only TLS, anywhere" },
     { "pop3_apop", GLOBAL_BOOL, "yes", NULL, 0, 0, "offer APOP (keeps the member's POP3 password in clear for it)" },
     { "pop3_login_delay", GLOBAL_SECONDS, "2", NULL, 0, 60, "seconds a failed POP3 login waits before its answer" },
-    { "pop3_login_failures", GLOBAL_UINT, "10", NULL, 0, 100000, "failed POP3 logins from one client in pop3_login_window before it is refused" },
-    { "pop3_login_window", GLOBAL_DURATION, "15m", NULL, 1, DAY, "window of pop3_login_failures" },
+    { "pop3_login_failures", GLOBAL_UINT, "10", NULL, 0, 100000, "no longer used: the guessing guard (auth_guard_*) replaces this lockout" },
+    { "pop3_login_window", GLOBAL_DURATION, "15m", NULL, 1, DAY, "no longer used: the guessing guard (auth_guard_*) replaces this lockout" },
     { "pop3_max_clients", GLOBAL_UINT, "100", NULL, 1, 100000, "simultaneous POP3 clients" },
     { "pop3_timeout", GLOBAL_DURATION, "10m", NULL, 1, DAY - 1, "idle time before pop3d drops a client" },
     /* the web */

@@ -11,15 +11,16 @@
  * secret (see member_set_pop_password in src/lib/lists.c); accounts
  * without one (owner password, pop3_apop = no) cannot use APOP.
  *
- * A refusal never tells whether the user exists: unknown users cost one
- * PBKDF2 run like known ones, and the session answers every refusal the
- * same way.  Failures are counted per client address over a window; an
- * address past the limit is refused until the window has passed (also
- * with a right password), see pop3_ratelimit_*. */
+ * A refusal never tells whether the user exists: unknown users and
+ * members without a password cost one PBKDF2 run like known ones
+ * (password_verify_dummy), and the session answers every refusal the
+ * same way.  Guessing is slowed down by the guard every login shares
+ * (lib/authguard.c, called from session.c). */
 #include "config.h"
 #include "pop3.h"
 #include "address.h"
 #include "crypto.h"
+#include "db.h"
 #include "lists.h"
 #include "settings.h"
 #include "util.h"
@@ -60,19 +61,6 @@ pop3_split_user(const char *user, char **address, char **list)
     return TRUE;
 }
 
-/* Burn the time of one password check, for users that do not exist. */
-static void
-dummy_verify(const char *password)
-{
-    static gsize once;
-    static char *dummy;
-    if (g_once_init_enter(&once)) {
-        dummy = password_hash("kairan-dummy-password");
-        g_once_init_leave(&once, 1);
-    }
-    (void) password_verify(password, dummy);
-}
-
 static gboolean
 may_read(const Instance *inst, const char *list, const char *address,
          gboolean is_member, gboolean is_owner)
@@ -100,15 +88,35 @@ anonymous_login(const Instance *inst, const char *list, Pop3Login *login)
     return TRUE;
 }
 
+/* member_pop_hash - the member's POP3 password hash (NULL if the address
+ * is no member or has none; *is_member says which). */
+static char *
+member_pop_hash(Instance *inst, const char *list, const char *address, gboolean *is_member)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT pop_password FROM members WHERE list = ? AND address = ?");
+    char *hash = NULL;
+
+    *is_member = FALSE;
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *is_member = TRUE;
+        if (sqlite3_column_text(st, 0) && *sqlite3_column_text(st, 0))
+            hash = g_strdup((const char *) sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return hash;
+}
+
 gboolean
 pop3_auth_password(Instance *inst, const char *user, const char *password, Pop3Login *login)
 {
-    char *address, *list, *owner_hash;
-    gboolean is_member = FALSE, is_owner, ok = FALSE;
+    char *address, *list, *owner_hash, *member_hash;
+    gboolean is_member = FALSE, is_owner, ok = FALSE, checked = FALSE;
 
     memset(login, 0, sizeof(*login));
     if (!pop3_split_user(user, &address, &list) || !list_exists(inst, list)) {
-        dummy_verify(password);
+        password_verify_dummy(password);
         g_free(address);
         g_free(list);
         return FALSE;
@@ -120,13 +128,19 @@ pop3_auth_password(Instance *inst, const char *user, const char *password, Pop3L
         return ok;
     }
     is_owner = list_is_owner(inst, list, address);
-    ok = member_pop_password_verify(inst, list, address, password, &is_member);
+    member_hash = member_pop_hash(inst, list, address, &is_member);
+    if (member_hash) {
+        ok = password_verify(password, member_hash);
+        checked = TRUE;
+        g_free(member_hash);
+    }
     if (!ok && is_owner && (owner_hash = list_password_hash(inst, list))) {
         ok = password_verify(password, owner_hash);
+        checked = TRUE;
         g_free(owner_hash);
-    } else if (!ok && !is_member) {
-        dummy_verify(password);
     }
+    if (!checked)
+        password_verify_dummy(password);   /* no such member, or no password */
     if (ok && may_read(inst, list, address, is_member, is_owner)) {
         login->list = list;
         login->address = address;
@@ -192,74 +206,4 @@ pop3_auth_apop(Instance *inst, const char *user, const char *banner, const char 
     g_free(address);
     g_free(list);
     return FALSE;
-}
-
-/* ---- failures per client address -------------------------------- */
-
-typedef struct {
-    gint64 window_start;
-    int failures;
-} Failures;
-
-static GMutex rl_lock;
-static GHashTable *rl_table;
-
-void
-pop3_ratelimit_init(void)
-{
-    g_mutex_lock(&rl_lock);
-    if (!rl_table)
-        rl_table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_mutex_unlock(&rl_lock);
-}
-
-gboolean
-pop3_ratelimit_blocked(const Pop3Config *cfg, const char *peer)
-{
-    gboolean blocked = FALSE;
-    Failures *f;
-
-    if (cfg->max_failures <= 0)
-        return FALSE;
-    g_mutex_lock(&rl_lock);
-    f = rl_table ? g_hash_table_lookup(rl_table, peer) : NULL;
-    if (f && now_seconds() - f->window_start < cfg->failure_window)
-        blocked = f->failures >= cfg->max_failures;
-    g_mutex_unlock(&rl_lock);
-    return blocked;
-}
-
-static gboolean
-expired(gpointer key, gpointer value, gpointer data)
-{
-    const Failures *f = value;
-    const gint64 *cutoff = data;
-    (void) key;
-    return f->window_start < *cutoff;
-}
-
-void
-pop3_ratelimit_fail(const Pop3Config *cfg, const char *peer)
-{
-    gint64 now = now_seconds();
-    Failures *f;
-
-    g_mutex_lock(&rl_lock);
-    if (!rl_table)
-        rl_table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    if (g_hash_table_size(rl_table) > 10000) {
-        gint64 cutoff = now - cfg->failure_window;
-        g_hash_table_foreach_remove(rl_table, expired, &cutoff);
-    }
-    f = g_hash_table_lookup(rl_table, peer);
-    if (!f) {
-        f = g_new0(Failures, 1);
-        f->window_start = now;
-        g_hash_table_insert(rl_table, g_strdup(peer), f);
-    } else if (now - f->window_start >= cfg->failure_window) {
-        f->window_start = now;
-        f->failures = 0;
-    }
-    f->failures++;
-    g_mutex_unlock(&rl_lock);
 }

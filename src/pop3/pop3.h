@@ -1,7 +1,7 @@
 /* pop3.h - the internals of `kairan pop3d`, shared by the files of
  * src/pop3/: the command parser, the CRLF/dot-stuffing encoder, the
  * connection (plain or TLS) with its buffered line reader, TLS setup,
- * authentication with its per-address rate limit, the mailbox of one
+ * authentication (its guessing guard is lib/authguard.c), the mailbox of one
  * session, and the session state machine. */
 #ifndef KAIRAN_POP3_H
 #define KAIRAN_POP3_H
@@ -117,8 +117,6 @@ typedef enum { POP3_PLAIN_LOOPBACK, POP3_PLAIN_TLS, POP3_PLAIN_ANY } Pop3PlainPo
 typedef struct {
     Pop3PlainPolicy plaintext;
     double fail_delay;          /* seconds to wait before answering a failure */
-    int max_failures;           /* per client address per window */
-    gint64 failure_window;      /* seconds */
     int max_clients;
     int timeout_ms;
     SSL_CTX *tls;               /* NULL: no STLS */
@@ -146,12 +144,6 @@ gboolean pop3_auth_apop(Instance *inst, const char *user, const char *banner,
                         const char *digest, Pop3Login *login);
 /* pop3_apop_digest - hex MD5 of banner + secret (RFC 1939 APOP). */
 char *pop3_apop_digest(const char *banner, const char *secret);
-
-/* Per client address failure accounting (all sessions of the daemon). */
-void pop3_ratelimit_init(void);
-/* pop3_ratelimit_blocked - TRUE if this address has used up its failures. */
-gboolean pop3_ratelimit_blocked(const Pop3Config *cfg, const char *peer);
-void pop3_ratelimit_fail(const Pop3Config *cfg, const char *peer);
 
 /* ---- mailbox.c --------------------------------------------------- */
 

@@ -23,10 +23,10 @@
  *                        keeps only the PBKDF2 hash and offers no APOP.
  *   pop3_login_delay     seconds to wait before a failed login is
  *                        answered (2; fractions allowed).
- *   pop3_login_failures  failed logins per client address within
- *                        pop3_login_window (15m) after which that address
- *                        is refused until the window has passed (10;
- *                        0 = no limit).
+ *   auth_guard_free, auth_guard_max_delay, auth_guard_forget: the
+ *                        guessing guard of every login (lib/authguard.c);
+ *                        it replaces pop3_login_failures/pop3_login_window,
+ *                        which are no longer read.
  *   pop3_max_clients     sessions at once (100).
  *   pop3_timeout         idle time after which a session is closed
  *                        (10m, the minimum RFC 1939 allows). */
@@ -166,8 +166,6 @@ load_config(Instance *inst, Pop3Config *cfg, GError **error)
     g_free(v);
 
     cfg->fail_delay = instance_global_double(inst, "pop3_login_delay");
-    cfg->max_failures = (int) instance_global_int(inst, "pop3_login_failures");
-    cfg->failure_window = instance_global_int(inst, "pop3_login_window");
     cfg->max_clients = (int) instance_global_int(inst, "pop3_max_clients");
     cfg->timeout_ms = (int) instance_global_int(inst, "pop3_timeout") * 1000;
 
@@ -212,7 +210,8 @@ pop3d_main(int argc, char **argv)
               "User name ADDRESS/LIST, password set with `kairan passwd LIST ADDRESS`.\n"
               "kairan.conf [global] keys: pop3_listen, pop3s_listen, tls_cert, tls_key,\n"
               "pop3_plaintext_auth (loopback|tls|any), pop3_apop (yes|no),\n"
-              "pop3_login_delay (2), pop3_login_failures (10), pop3_login_window (15m),\n"
+              "pop3_login_delay (2), auth_guard_free (3), auth_guard_max_delay (15),\n"
+              "auth_guard_forget (15m),\n"
               "pop3_max_clients (100), pop3_timeout (10m).", entries);
     if (argc != 1)
         cli_usage_error("pop3d", "no arguments expected");
@@ -244,7 +243,6 @@ pop3d_main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    pop3_ratelimit_init();
     pop3_size_cache_init();
     log_info("pop3d listening on %s%s%s%s", where, cfg.tls ? " (STLS offered)" : "",
              nlisteners > 1 ? ", POP3S on " : "", nlisteners > 1 ? where_tls : "");

@@ -4,11 +4,15 @@
  * QUIT), then UPDATE at QUIT.
  *
  * Every answer that refuses a login is "-ERR [AUTH] ..." with the same
- * text whatever the reason, sent after the configured delay.  Plaintext
+ * text whatever the reason, sent after the configured delay.  Before a
+ * password is checked the session waits what the guessing guard asks
+ * (lib/authguard.c: failures per client address and per account, shared
+ * with the relay and the web); only this session's thread sleeps.  Plaintext
  * logins (USER/PASS, AUTH PLAIN) are only accepted where the policy
  * allows (pop3_plaintext_auth); elsewhere CAPA does not offer them. */
 #include "config.h"
 #include "pop3.h"
+#include "authguard.h"
 #include "lists.h"
 #include "log.h"
 #include "util.h"
@@ -69,17 +73,51 @@ send_capa(Session *s)
     pop3_conn_printf(c, ".");
 }
 
+/* guard_account - the account a user name names for the guard:
+ * "address/list" normalised, else the name as given. */
+static char *
+guard_account(const char *who)
+{
+    char *address, *list, *account;
+
+    if (!who)
+        return NULL;
+    if (!pop3_split_user(who, &address, &list))
+        return g_strdup(who);
+    account = g_strconcat(address, "/", list, NULL);
+    g_free(address);
+    g_free(list);
+    return account;
+}
+
+/* guard_wait - before checking a login of who: send what is pending,
+ * then wait the guard's delay. */
+static void
+guard_wait(Session *s, const char *who)
+{
+    char *account = guard_account(who);
+
+    if (pop3_conn_flush(s->c))
+        (void) authguard_wait(s->inst, "pop3", s->c->peer, account);
+    g_free(account);
+}
+
 /* login_done - after a checked login: open the mailbox or refuse.  who
- * is the user name tried (for the log only; may be s->user). */
+ * is the user name tried (for the log and the guard; may be s->user). */
 static void
 login_done(Session *s, gboolean ok, const char *how, const char *who)
 {
     GError *error = NULL;
     char *pending = s->user;    /* USER is used up by any attempt */
+    char *account = guard_account(who);
 
     s->user = NULL;
+    if (ok && !s->login.anonymous)      /* anonymous/LIST proves nothing */
+        authguard_succeeded(s->inst, "pop3", s->c->peer, account);
+    else
+        authguard_failed(s->inst, "pop3", s->c->peer, account);
+    g_free(account);
     if (!ok) {
-        pop3_ratelimit_fail(s->cfg, s->c->peer);
         /* the log gets the user name (for fail2ban and the like), never the password */
         log_info("pop3: %s login failed for %s from %s", how, who ? who : "(none)", s->c->peer);
         g_free(pending);
@@ -106,16 +144,6 @@ login_done(Session *s, gboolean ok, const char *how, const char *who)
                      s->login.list, s->mb->count, s->mb->total);
 }
 
-/* blocked - the address has used up its failures: refuse without checking. */
-static gboolean
-blocked(Session *s, const char *who)
-{
-    if (!pop3_ratelimit_blocked(s->cfg, s->c->peer))
-        return FALSE;
-    login_done(s, FALSE, "rate-limited", who);
-    return TRUE;
-}
-
 static void
 refuse_plaintext(Session *s)
 {
@@ -129,8 +157,7 @@ do_pass(Session *s, const char *password)
         pop3_conn_printf(s->c, "-ERR give USER first");
         return;
     }
-    if (blocked(s, s->user))
-        return;
+    guard_wait(s, s->user);
     login_done(s, pop3_auth_password(s->inst, s->user, password, &s->login), "USER/PASS", s->user);
 }
 
@@ -151,8 +178,10 @@ sasl_plain(Session *s, const char *b64)
     }
     if (!well_formed) {
         pop3_conn_printf(s->c, "-ERR malformed AUTH PLAIN response");
-    } else if (!blocked(s, authcid)) {
-        gboolean ok = pop3_auth_password(s->inst, authcid, passwd, &s->login);
+    } else {
+        gboolean ok;
+        guard_wait(s, authcid);
+        ok = pop3_auth_password(s->inst, authcid, passwd, &s->login);
         login_done(s, ok, "AUTH PLAIN", authcid);
     }
     memset(raw, 0, len);
@@ -252,9 +281,9 @@ authorization(Session *s, const Pop3Command *cmd)
             pop3_conn_printf(c, "-ERR APOP is not available here");
             break;
         }
-        if (!blocked(s, cmd->argv[0]))
-            login_done(s, pop3_auth_apop(s->inst, cmd->argv[0], s->banner, cmd->argv[1], &s->login),
-                       "APOP", cmd->argv[0]);
+        guard_wait(s, cmd->argv[0]);
+        login_done(s, pop3_auth_apop(s->inst, cmd->argv[0], s->banner, cmd->argv[1], &s->login),
+                   "APOP", cmd->argv[0]);
         break;
     case POP3_CMD_AUTH:
         do_auth(s, cmd);

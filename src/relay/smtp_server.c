@@ -28,6 +28,8 @@
  * POP3 password (the POP3 user name).  A member's login allows relaying
  * only with [global] relay_members = yes (default no: 550 5.7.1 at RCPT
  * saying so), since a member password is a weaker secret than an owner's.
+ * Failed AUTH is slowed down by the guessing guard shared with every
+ * other login (lib/authguard.c).
  *
  * After the final dot the message (with a Received: line, dot-unstuffed,
  * LF line ends) is in queue/tmp, fsynced.  The first list recipient gets
@@ -39,6 +41,7 @@
 #include "config.h"
 #include "relay.h"
 #include "address.h"
+#include "authguard.h"
 #include "crypto.h"
 #include "db.h"
 #include "lists.h"
@@ -527,12 +530,19 @@ cmd_data(Session *s)
     reset_txn(s);
 }
 
+/* auth_check - the password of user (LIST: the list password; ADDRESS/LIST:
+ * that member's POP3 password), after the guessing guard's delay
+ * (lib/authguard.c: this thread sleeps, the other sessions go on).  An
+ * unknown user or one without a password costs one PBKDF2 run like a
+ * known one. */
 static gboolean
-auth_check(Relay *r, const char *user, const char *pass)
+auth_check(Session *s, const char *user, const char *pass)
 {
+    Relay *r = s->r;
     const char *slash = strchr(user, '/');
-    char *hash = NULL;
+    char *hash = NULL, *account = NULL;
     gboolean ok = FALSE;
+    gint64 wait;
 
     g_mutex_lock(&r->db_lock);
     if (slash) {
@@ -548,14 +558,29 @@ auth_check(Relay *r, const char *user, const char *pass)
                 hash = g_strdup((const char *) sqlite3_column_text(st, 0));
             sqlite3_finalize(st);
         }
+        account = norm ? g_strconcat(norm, slash, NULL) : g_strdup(user);
         g_free(norm);
         g_free(addr);
-    } else if (str_is_safe_name(user, FALSE) && list_exists(r->inst, user)) {
-        hash = list_password_hash(r->inst, user);
+    } else {
+        if (str_is_safe_name(user, FALSE) && list_exists(r->inst, user))
+            hash = list_password_hash(r->inst, user);
+        account = g_strdup(user);
     }
+    wait = authguard_delay(r->inst, "smtp", s->peer, account);
     g_mutex_unlock(&r->db_lock);
+    if (wait > 0)
+        g_usleep((gulong) wait * 1000);
     if (hash && *hash)
         ok = password_verify(pass, hash);
+    else
+        password_verify_dummy(pass);
+    g_mutex_lock(&r->db_lock);
+    if (ok)
+        authguard_succeeded(r->inst, "smtp", s->peer, account);
+    else
+        authguard_failed(r->inst, "smtp", s->peer, account);
+    g_mutex_unlock(&r->db_lock);
+    g_free(account);
     g_free(hash);
     return ok;
 }
@@ -620,7 +645,7 @@ cmd_auth(Session *s, const char *arg)
         error_reply(s, "501 5.5.2 Authentication cancelled or malformed");
         goto out;
     }
-    if (auth_check(s->r, user, pass)) {
+    if (auth_check(s, user, pass)) {
         s->authed = TRUE;
         s->auth_user = g_strdup(user);
         log_info("smtpd: client=%s, sasl_username=%s", s->peer, user);

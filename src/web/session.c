@@ -13,12 +13,18 @@
  * over TLS), a CSRF token of its own, and an expiry (8 hours).  Login
  * always makes a new id, so an id planted before login is worthless
  * (session fixation), and logout deletes the row.
- * Failed logins are counted in auth_failures per address ("web:ADDR")
- * and per client ("web-ip:IP"): after 5 failures within 15 minutes that
- * address or client is locked out (429) until the window has passed. */
+ * Guessing: every failed login is counted by the guard all logins share
+ * (lib/authguard.c) for the client address (IPv6 by /64) and for the
+ * address named; a login while the guard's delay (at most 15 s after the
+ * last failure) is running is answered at once with 429 "try again in N
+ * seconds" and its password is not checked (the web server must not
+ * sleep: one thread may serve every client).  After the delay a right
+ * password always works: there is no lockout.  Unknown addresses cost
+ * the same PBKDF2 runs as known ones (password_verify_dummy). */
 #include "config.h"
 #include "webint.h"
 #include "address.h"
+#include "authguard.h"
 #include "crypto.h"
 #include "db.h"
 #include "lists.h"
@@ -86,39 +92,6 @@ session_load(WebCtx *c)
     sqlite3_finalize(st);
 }
 
-static gint64
-failures(Instance *inst, const char *key)
-{
-    sqlite3_stmt *st = db_prepare(inst->db, "SELECT COUNT(*) FROM auth_failures WHERE list = ? AND at > ?");
-    gint64 n = 0;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_seconds() - LOGIN_WINDOW);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-static void
-record_failure(Instance *inst, const char *key)
-{
-    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM auth_failures WHERE (list LIKE 'web:%' OR list LIKE 'web-ip:%') AND at < ?");
-    sqlite3_bind_int64(st, 1, now_seconds() - LOGIN_WINDOW);
-    db_step_done(st, NULL);       /* old failures no longer count: forget them */
-    st = db_prepare(inst->db, "INSERT INTO auth_failures(list, at) VALUES(?, ?)");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_seconds());
-    db_step_done(st, NULL);
-}
-
-static void
-clear_failures(Instance *inst, const char *key)
-{
-    sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM auth_failures WHERE list = ?");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    db_step_done(st, NULL);
-}
-
 static void
 login_form(WebCtx *c, int status, const char *error, const char *address, const char *list)
 {
@@ -143,26 +116,41 @@ check_password(WebCtx *c, const char *list, const char *addr, const char *passwo
 {
     char *hash = admin_password_hash(c->inst);
     const char *role = NULL;
+    gboolean checked = FALSE;
+
+    /* the admin password and one list password are checked (or the
+     * time of the check spent) whoever the address is */
     if (hash && password_verify(password, hash))
         role = "admin";
+    else if (!hash)
+        password_verify_dummy(password);
     g_free(hash);
-    if (role || !list || !*list || !list_exists(c->inst, list))
+    if (role)
         return role;
-    if (list_is_owner(c->inst, list, addr)) {
-        hash = list_password_hash(c->inst, list);
-        if (hash && password_verify(password, hash))
-            role = "owner";
-        g_free(hash);
+    if (list && *list && list_exists(c->inst, list)) {
+        if (list_is_owner(c->inst, list, addr)) {
+            hash = list_password_hash(c->inst, list);
+            if (hash && *hash) {
+                checked = TRUE;
+                if (password_verify(password, hash))
+                    role = "owner";
+            }
+            g_free(hash);
+        }
+        if (!role && member_is(c->inst, list, addr)) {
+            sqlite3_stmt *st = db_prepare(c->inst->db, "SELECT pop_password FROM members WHERE list = ? AND address = ?");
+            sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && *sqlite3_column_text(st, 0)) {
+                checked = TRUE;
+                if (password_verify(password, (const char *) sqlite3_column_text(st, 0)))
+                    role = "member";
+            }
+            sqlite3_finalize(st);
+        }
     }
-    if (!role && member_is(c->inst, list, addr)) {
-        sqlite3_stmt *st = db_prepare(c->inst->db, "SELECT pop_password FROM members WHERE list = ? AND address = ?");
-        sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-            password_verify(password, (const char *) sqlite3_column_text(st, 0)))
-            role = "member";
-        sqlite3_finalize(st);
-    }
+    if (!checked)
+        password_verify_dummy(password);
     return role;
 }
 
@@ -170,8 +158,9 @@ void
 page_login(WebCtx *c)
 {
     const char *list, *password, *why = NULL;
-    char *addr, *addr_key, *ip_key, *id, *csrf;
-    const char *role;
+    char *addr, *id, *csrf;
+    const char *role, *ip;
+    gint64 wait;
     sqlite3_stmt *st;
 
     if (!g_str_equal(c->req->method, "POST")) {
@@ -190,23 +179,27 @@ page_login(WebCtx *c)
         g_free(addr);
         return;
     }
-    addr_key = g_strconcat("web:", addr, NULL);
-    ip_key = g_strconcat("web-ip:", c->req->remote_addr ? c->req->remote_addr : "-", NULL);
-    if (failures(c->inst, addr_key) >= LOGIN_MAX_FAILURES || failures(c->inst, ip_key) >= LOGIN_MAX_FAILURES) {
-        log_warn("web: login of <%s> from %s refused: locked out", addr, c->req->remote_addr ? c->req->remote_addr : "-");
-        login_form(c, 429, T(c, "Too many failed logins. Try again in 15 minutes."), addr, list);
+    ip = c->req->remote_addr;
+    wait = authguard_delay(c->inst, "web", ip, addr);
+    if (wait > 0) {
+        char *msg = g_strdup_printf("%s (%" G_GINT64_FORMAT " s)",
+                                    T(c, "Too many failed logins. Try again in a few seconds."),
+                                    (wait + 999) / 1000);
+        log_warn("web: login of <%s> from %s not checked: the guard asks to wait %" G_GINT64_FORMAT " ms",
+                 addr, ip ? ip : "-", wait);
+        login_form(c, 429, msg, addr, list);
+        g_free(msg);
         goto out;
     }
     role = check_password(c, list, addr, password);
     if (!role) {
-        record_failure(c->inst, addr_key);
-        record_failure(c->inst, ip_key);
+        authguard_failed(c->inst, "web", ip, addr);
         log_warn("web: failed login of <%s> for %s from %s", addr, list && *list ? list : "(all lists)",
-                 c->req->remote_addr ? c->req->remote_addr : "-");
+                 ip ? ip : "-");
         login_form(c, 403, T(c, "The address or password is wrong."), addr, list);
         goto out;
     }
-    clear_failures(c->inst, addr_key);
+    authguard_succeeded(c->inst, "web", ip, addr);
     /* a new id every time: an id known before login is never promoted */
     {
         const char *old = g_hash_table_lookup(c->req->cookies, SESSION_COOKIE);
@@ -244,8 +237,6 @@ page_login(WebCtx *c)
     g_free(id);
     g_free(csrf);
 out:
-    g_free(addr_key);
-    g_free(ip_key);
     g_free(addr);
 }
 

@@ -11,8 +11,6 @@
 #define SESSION_COOKIE "kairan_sid"
 #define ANON_COOKIE "kairan_anon"
 #define SESSION_LIFETIME (8 * 3600)
-#define LOGIN_MAX_FAILURES 5
-#define LOGIN_WINDOW (15 * 60)
 #define PAGE_SIZE 50
 
 typedef struct {

@@ -3,7 +3,9 @@
  * argument as session_run does; MAIL FROM:/RCPT TO: arguments go through
  * smtp_path_arg, address_normalize, smtp_mail_params and
  * relay_local_target (against a throw-away instance with one list), AUTH
- * arguments through base64 decoding and smtp_auth_plain_split; then the
+ * arguments through base64 decoding and smtp_auth_plain_split (the user
+ * name then through the guessing guard's keys, authguard_account_key and,
+ * as a client address, authguard_ip_key); then the
  * whole input is read as DATA text (smtp_data_line over the lines, in
  * pieces of at most a few bytes when the first byte says so, like
  * conn_read_line's rc 2) and the stored text is sent back out through
@@ -20,6 +22,7 @@
  * fuzz-corpus: mime */
 #include "fuzz_common.h"
 #include "address.h"
+#include "authguard.h"
 #include "relay/relay.h"
 
 static Instance *inst;
@@ -86,8 +89,13 @@ check_auth(const char *arg)
     if (w[0] && w[1]) {
         buf = (char *) g_base64_decode(w[1], &len);
         if (buf && smtp_auth_plain_split(buf, len, &user, &pass)) {
+            char *ak = authguard_account_key(user), *ik = authguard_ip_key(user);
             if (strlen(user) > len || strlen(pass) > len)
                 abort();
+            if ((*user && (!ak || !g_str_has_prefix(ak, "acct:"))) || (*user && (!ik || !g_str_has_prefix(ik, "ip:"))))
+                abort();
+            g_free(ak);
+            g_free(ik);
         }
         g_free(user);
         g_free(pass);

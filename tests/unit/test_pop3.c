@@ -1,6 +1,7 @@
 /* test_pop3.c - unit tests of the POP3 command parser, the CRLF and
  * dot-stuffing encoder (RETR/TOP wire form and the LIST sizes), the
- * ADDRESS/LIST user split, the APOP digest and the failure counts. */
+ * ADDRESS/LIST user split, the APOP digest (the failure counts are lib/authguard.c now:
+ * test_authguard.c). */
 #include "config.h"
 #include "pop3/pop3.h"
 
@@ -178,23 +179,6 @@ test_apop_digest(void)
     g_free(d);
 }
 
-static void
-test_ratelimit(void)
-{
-    Pop3Config cfg = { .max_failures = 3, .failure_window = 600 };
-
-    pop3_ratelimit_init();
-    g_assert_false(pop3_ratelimit_blocked(&cfg, "192.0.2.1"));
-    for (int i = 0; i < 3; i++) {
-        g_assert_false(pop3_ratelimit_blocked(&cfg, "192.0.2.1"));
-        pop3_ratelimit_fail(&cfg, "192.0.2.1");
-    }
-    g_assert_true(pop3_ratelimit_blocked(&cfg, "192.0.2.1"));
-    g_assert_false(pop3_ratelimit_blocked(&cfg, "192.0.2.2"));   /* per address */
-    cfg.max_failures = 0;                                        /* 0 = no limit */
-    g_assert_false(pop3_ratelimit_blocked(&cfg, "192.0.2.1"));
-}
-
 int
 main(int argc, char **argv)
 {
@@ -205,6 +189,5 @@ main(int argc, char **argv)
     g_test_add_func("/pop3/sizes", test_sizes);
     g_test_add_func("/pop3/split-user", test_split_user);
     g_test_add_func("/pop3/apop-digest", test_apop_digest);
-    g_test_add_func("/pop3/ratelimit", test_ratelimit);
     return g_test_run();
 }
