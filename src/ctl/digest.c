@@ -149,7 +149,7 @@ static char *
 decoded(GMimeMessage *msg, const char *name)
 {
     const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
-    char *s = v ? g_mime_utils_header_decode_text(NULL, v) : g_strdup("");
+    char *s = v ? message_header_decode(v) : g_strdup("");   /* Japanese without loss */
     g_strdelimit(s, "\r\n\t", ' ');
     return s;
 }

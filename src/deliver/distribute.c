@@ -86,17 +86,23 @@ references_text(GMimeMessage *msg)
 
 static gboolean
 index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
-           gint64 size, const char *footer_text, GError **error)
+           const char *author, gint64 size, const char *footer_text, GError **error)
 {
     sqlite3_stmt *st = db_prepare(inst->db,
         "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
         " size, in_reply_to, refs, footer) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     char *from_name = NULL;
-    char *from_addr = address_from_header(from, &from_name);
+    char *from_addr = from ? address_from_header(from, &from_name) : NULL;
     char *in_reply_to = header_msgid(msg, "In-Reply-To");
     char *refs = references_text(msg);
     GDateTime *date = g_mime_message_get_date(msg);
     gboolean ok;
+
+    if ((!from_addr || !*from_addr) && author && *author) {
+        /* a post without (a usable) From: the author is its envelope sender */
+        g_free(from_addr);
+        from_addr = g_strdup(author);
+    }
 
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, num);
@@ -160,7 +166,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         path = NULL;
         goto fail;
     }
-    if (!index_post(inst, list, num, msg, author_from, size, footer_text, error))
+    if (!index_post(inst, list, num, msg, author_from, author, size, footer_text, error))
         goto fail;
 
     rcpts = list_fanout_rcpts(inst, list,

@@ -25,4 +25,15 @@ GMimeMessage *message_parse_file(const char *path);
  * bytes, e.g. a multipart/form-data body behind its own Content-Type. */
 GMimeObject *message_parse_part(const guint8 *data, gsize len);
 
+/* message_subject_is_jis - TRUE when the Subject came in ISO-2022-JP
+ * (encoded words or raw escape sequences). */
+gboolean message_subject_is_jis(GMimeMessage *msg);
+/* message_header_decode - a header value (RFC 2047, raw Japanese text)
+ * as one line of valid UTF-8, decoded like the Subject (japanese.c). */
+char *message_header_decode(const char *value);
+/* message_text_part_text - a text part's content as UTF-8 (NULL without
+ * content): Japanese charsets through japanese.c without loss, others
+ * through GMime. */
+char *message_text_part_text(GMimeTextPart *part);
+
 #endif

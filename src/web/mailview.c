@@ -72,7 +72,7 @@ walk(MailView *v, GMimeObject *obj, gboolean in_alternative)
     if (GMIME_IS_TEXT_PART(obj) && !is_attachment(obj)) {
         GMimeContentType *ct = g_mime_object_get_content_type(obj);
         if (ct && g_mime_content_type_is_type(ct, "text", "plain")) {
-            char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+            char *text = message_text_part_text(GMIME_TEXT_PART(obj));   /* Japanese without loss */
             if (text) {
                 if (!g_utf8_validate(text, -1, NULL)) {
                     char *fixed = g_utf8_make_valid(text, -1);
