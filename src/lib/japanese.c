@@ -129,12 +129,23 @@ other_set(const char *esc, gsize esc_len, const char *bytes, gsize len, GString 
 {
     GString *seg = g_string_new_len(esc, (gssize) esc_len);
 
+    /* JIS X 0213 (ESC $ ( O, P, Q) is ISO-2022-JP-3's; JIS X 0212
+     * (ESC $ ( D), GB 2312 and KS C 5601 are ISO-2022-JP-2's */
+    const char *first = esc[esc_len - 1] == 'O' || esc[esc_len - 1] == 'P' || esc[esc_len - 1] == 'Q'
+                      ? "ISO-2022-JP-3" : "ISO-2022-JP-2";
+    const char *second = g_str_equal(first, "ISO-2022-JP-3") ? "ISO-2022-JP-2" : "ISO-2022-JP-3";
+    gsize before = out->len;
+
     g_string_append_len(seg, bytes, (gssize) len);
     g_string_append(seg, "\x1b(B");
-    if (!convert_lossy("ISO-2022-JP-3", seg->str, seg->len, out, TRUE) &&
-        !convert_lossy("ISO-2022-JP-2", seg->str, seg->len, out, TRUE))
-        for (gsize i = 0; i < len; i += 2)
-            g_string_append(out, REPLACEMENT);
+    if (!(convert_lossy(first, seg->str, seg->len, out, TRUE) && !memchr(out->str + before, 0x1b, out->len - before))) {
+        g_string_truncate(out, before);
+        if (!(convert_lossy(second, seg->str, seg->len, out, TRUE) && !memchr(out->str + before, 0x1b, out->len - before))) {
+            g_string_truncate(out, before);
+            for (gsize i = 0; i < len; i += 2)
+                g_string_append(out, REPLACEMENT);
+        }
+    }
     g_string_free(seg, TRUE);
 }
 
