@@ -489,6 +489,19 @@ to_jis(const char *text, gsize len, gsize *out_len)
             g_free(r);
             return NULL;
         }
+    {
+        /* what reads back differently (U+301C WAVE DASH comes back as
+         * CP932's U+FF5E) is not written in ISO-2022-JP either */
+        GString *back = g_string_new(NULL);
+        gboolean same;
+        jis_decode((const guint8 *) r, *out_len, back);
+        same = back->len == len && memcmp(back->str, text, len) == 0;
+        g_string_free(back, TRUE);
+        if (!same) {
+            g_free(r);
+            return NULL;
+        }
+    }
     return r;
 }
 
