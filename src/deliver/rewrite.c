@@ -3,9 +3,11 @@
  * X-Mail-Count, the RFC 2369/2919 List-* headers, Precedence: bulk,
  * Reply-To per the list's setting, and removal of configured headers.
  *
- * The Subject is decoded by GMime to UTF-8, tagged, and encoded again in
- * the charset it came in when that was ISO-2022-JP (what Japanese mail
- * readers expect), otherwise in UTF-8, so encoded words stay valid. */
+ * The Subject is decoded to UTF-8 (message.c, Japanese without loss),
+ * tagged, and encoded again by japanese.c in the charset it came in when
+ * that was ISO-2022-JP and every character still fits JIS X 0208 (what
+ * Japanese mail readers expect), otherwise in UTF-8: B encoded words of
+ * at most 75 characters, folded at 78. */
 #include "config.h"
 #include "deliver.h"
 #include "japanese.h"
