@@ -19,6 +19,7 @@
 #include "db.h"
 #include "dkim.h"
 #include "dmarc.h"
+#include "japanese.h"
 #include "lists.h"
 #include "log.h"
 #include "notify.h"
@@ -92,7 +93,8 @@ index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, cons
         "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
         " size, in_reply_to, refs, footer) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     char *from_name = NULL;
-    char *from_addr = from ? address_from_header(from, &from_name) : NULL;
+    char *recoded = from ? japanese_header_recode(from) : NULL;   /* a Japanese name without loss */
+    char *from_addr = recoded ? address_from_header(recoded, &from_name) : NULL;
     char *in_reply_to = header_msgid(msg, "In-Reply-To");
     char *refs = references_text(msg);
     GDateTime *date = g_mime_message_get_date(msg);
@@ -118,6 +120,7 @@ index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, cons
     ok = db_step_done(st, error);
     g_free(from_name);
     g_free(from_addr);
+    g_free(recoded);
     g_free(in_reply_to);
     g_free(refs);
     return ok;
@@ -158,7 +161,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         }
         g_free(footer);
     }
-    author_from = g_strdup(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
+    author_from = g_strdup(message_header_raw(msg, "From"));   /* decoded without loss below */
     out = dmarc_apply(inst, list, msg, dmarc);        /* dmarc.c: the index keeps the author */
     path = archive_path(inst, list, num);
     if (!write_message_file(inst, out, path, &size, error)) {

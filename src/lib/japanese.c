@@ -604,3 +604,54 @@ japanese_header_encode(const char *utf8, gboolean jis, gsize name_len)
     g_string_append_c(out, '\n');
     return g_string_free(out, FALSE);
 }
+
+char *
+japanese_header_recode(const char *value)
+{
+    GString *out = g_string_new(NULL);
+    const char *p = value ? value : "";
+
+    while (*p) {
+        const char *end = NULL;
+        char *charset = NULL;
+        GByteArray *bytes = (p[0] == '=' && p[1] == '?') ? encoded_word(p, &end, &charset) : NULL;
+
+        if (!bytes) {
+            g_string_append_c(out, *p++);
+            continue;
+        }
+        if (family(charset) == JP_NONE) {
+            g_string_append_len(out, p, (gssize) (end - p));
+        } else {
+            char *utf8, *b64;
+            p = end;
+            for (;;) {                  /* adjacent words: one character may span two */
+                const char *w = p, *e2 = NULL;
+                char *c2 = NULL;
+                GByteArray *b2;
+                while (*w == ' ' || *w == '\t' || *w == '\r' || *w == '\n')
+                    w++;
+                b2 = (w[0] == '=' && w[1] == '?') ? encoded_word(w, &e2, &c2) : NULL;
+                if (!b2 || g_ascii_strcasecmp(c2, charset) != 0) {
+                    if (b2)
+                        g_byte_array_unref(b2);
+                    g_free(c2);
+                    break;
+                }
+                g_byte_array_append(bytes, b2->data, b2->len);
+                g_byte_array_unref(b2);
+                g_free(c2);
+                p = e2;
+            }
+            utf8 = japanese_to_utf8(charset, (const char *) bytes->data, bytes->len);
+            b64 = g_base64_encode((const guchar *) utf8, strlen(utf8));
+            g_string_append_printf(out, "=?UTF-8?B?%s?=", b64);
+            g_free(b64);
+            g_free(utf8);
+        }
+        p = end > p ? end : p;
+        g_byte_array_unref(bytes);
+        g_free(charset);
+    }
+    return g_string_free(out, FALSE);
+}

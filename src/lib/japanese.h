@@ -18,6 +18,10 @@ char *japanese_to_utf8(const char *charset, const char *bytes, gsize len);
  * in any charset, raw ISO-2022-JP, Shift_JIS or UTF-8 text) as one line
  * of valid UTF-8, without leading or trailing white space. */
 char *japanese_header_decode(const char *raw);
+/* japanese_header_recode - a structured header value (an address list)
+ * with its Japanese encoded words decoded by japanese.c and written
+ * again as UTF-8 words, for GMime to parse without loss. */
+char *japanese_header_recode(const char *value);
 /* japanese_fits_jis - TRUE when every character of utf8 is ASCII or JIS
  * X 0208, i.e. it can be written in ISO-2022-JP. */
 gboolean japanese_fits_jis(const char *utf8);

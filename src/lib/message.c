@@ -89,6 +89,34 @@ message_header_decode(const char *value)
     return japanese_header_decode(value);
 }
 
+const char *
+message_header_raw(GMimeMessage *msg, const char *name)
+{
+    GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(GMIME_OBJECT(msg)), name);
+    return h ? g_mime_header_get_raw_value(h) : NULL;
+}
+
+char *
+message_addresses_text(GMimeMessage *msg, const char *name)
+{
+    const char *value = message_header_raw(msg, name);
+    char *recoded, *fixed, *text = NULL;
+    InternetAddressList *list;
+
+    if (!value)
+        return NULL;
+    recoded = japanese_header_recode(value);
+    fixed = addrfix_value(recoded);             /* see addrfix.c: a GMime leak */
+    list = internet_address_list_parse(message_parser_options(), fixed ? fixed : recoded);
+    if (list && internet_address_list_length(list) > 0)
+        text = internet_address_list_to_string(list, NULL, FALSE);
+    if (list)
+        g_object_unref(list);
+    g_free(fixed);
+    g_free(recoded);
+    return text;
+}
+
 char *
 message_text_part_text(GMimeTextPart *part)
 {

@@ -31,6 +31,14 @@ gboolean message_subject_is_jis(GMimeMessage *msg);
 /* message_header_decode - a header value (RFC 2047, raw Japanese text)
  * as one line of valid UTF-8, decoded like the Subject (japanese.c). */
 char *message_header_decode(const char *value);
+/* message_header_raw - the first header name as it came (folded, RFC
+ * 2047 words not decoded: GMime's decoded value has lost what its iconv
+ * could not convert); NULL when absent. */
+const char *message_header_raw(GMimeMessage *msg, const char *name);
+/* message_addresses_text - the addresses of header name ("From", "To",
+ * "Cc") as display text, Japanese names decoded without loss; NULL
+ * when there are none. */
+char *message_addresses_text(GMimeMessage *msg, const char *name);
 /* message_text_part_text - a text part's content as UTF-8 (NULL without
  * content): Japanese charsets through japanese.c without loss, others
  * through GMime. */

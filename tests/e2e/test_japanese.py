@@ -152,6 +152,14 @@ for name in ("jpmobile-docomo-emoji.eml", "jpmobile-au-emoji.eml", "jpmobile-sof
     if os.path.exists(p):
         cases.append((name, open(p, "rb").read(), None, None, True))
 
+# a Japanese display name with NEC row 13 (Outlook) and one with CP932 (Shift_JIS)
+name_jis = bword("iso-2022-jp", sjis_to_jis("高橋①".encode("cp932")))
+cases.append(("From: name in ISO-2022-JP", post("=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=", b"hi\n", "us-ascii", "Outlook",
+                                              frm=f"{name_jis} <takahashi@example.org>"), "テスト", None, True))
+name_sj = bword("shift_jis", "髙橋㈱".encode("cp932"))
+cases.append(("From: name in Shift_JIS", post("hi", b"hi\n", "us-ascii", "Becky!",
+                                             frm=f"{name_sj} <taka2@example.org>"), "hi", None, True))
+
 nums = {}
 for name, raw, subject, body, exact in cases:
     r = inst.deliver("team", raw, sender="member@example.org")
@@ -169,11 +177,11 @@ for name, raw, subject, body, exact in cases:
              f"{name}: carrier emoji kept (no '?', no U+FFFD)", ascii(got))
     rs = raw_subject(stored)
     words = re.findall(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=", rs)
-    t.ok(words and all(len(w) <= 75 for w in words) and all(len(l) <= 78 for l in rs.split("\n"))
+    t.ok((words or subject == "hi") and all(len(w) <= 75 for w in words) and all(len(l) <= 78 for l in rs.split("\n"))
          and all("?B?" in w for w in words), f"{name}: Subject in B words of <= 75 characters, lines <= 78", rs)
-    if subject is not None:
+    if subject is not None and subject != "hi":
         jis = all(ch.isascii() or ch in s_tb or ch in "テスト" for ch in subject)   # fits JIS X 0208
-        want = "iso-2022-jp" if name.startswith("Thunderbird") else "utf-8"
+        want = "iso-2022-jp" if name.startswith("Thunderbird") or name.endswith("ISO-2022-JP") else "utf-8"
         t.ok(all(w.lower().startswith(f"=?{want}?") for w in words),
              f"{name}: Subject charset is {want} (ISO-2022-JP only when all of it is JIS X 0208)", rs)
     if exact:
@@ -240,7 +248,12 @@ try:
     if "iPhone (corpus)" in nums:
         r = c.get(f"/list/team/archive/{nums['iPhone (corpus)']}")
         t.ok("丸数字のテストです②ⅱ" in r.text, "web: the iPhone post's body")
+    r = c.get(f"/list/team/archive/{nums['From: name in ISO-2022-JP']}")
+    t.ok("高橋①" in r.text and "takahashi@example.org" in r.text, "web: a From: name in ISO-2022-JP with NEC row 13")
+    r = c.get(f"/list/team/archive/{nums['From: name in Shift_JIS']}")
+    t.ok("髙橋㈱" in r.text, "web: a From: name in Shift_JIS with CP932 characters")
     r = c.get("/list/team/archive")
+    t.ok("高橋①" in r.text and "髙橋㈱" in r.text, "web: the archive index shows the Japanese author names")
     t.ok("テスト①ⅱ㈱ ｶﾀｶﾅ" in r.text and "髙橋①№㈱の件" in r.text and "nofrom-sender@example.net" in r.text,
          "web: the archive index shows the Subjects and the envelope sender of a post without From:")
 

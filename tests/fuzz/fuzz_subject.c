@@ -20,7 +20,8 @@ check_encoding(const char *subject, gboolean jis)
     char *raw = japanese_header_encode(subject, jis, 7), *back, *want;
     gboolean clean = !strstr(subject, "=?");
 
-    for (const char *w = strstr(raw, "=?"); w; w = strstr(w + 2, "=?")) {
+    /* (a subject that holds "=?" itself keeps it in its ASCII words) */
+    for (const char *w = clean ? strstr(raw, "=?") : NULL; w; w = strstr(w + 2, "=?")) {
         const char *e = strstr(w + 2, "?=");
         while (e && e[2] && e[2] != ' ' && e[2] != '\n')
             e = strstr(e + 1, "?=");

@@ -173,6 +173,22 @@ test_encode(void)
 }
 
 static void
+test_recode(void)
+{
+    char *r = japanese_header_recode("=?ISO-2022-JP?B?GyRCOWI2Ni0hGyhC?= <t@example.org>, "
+                                     "=?shift_jis?B?7uA=?= =?shift_jis?B?i7Q=?= <u@example.org>, =?utf-8?q?x?= <v@x>");
+    InternetAddressList *l = internet_address_list_parse(NULL, r);
+
+    g_assert_nonnull(l);
+    g_assert_cmpint(internet_address_list_length(l), ==, 3);
+    g_assert_cmpstr(internet_address_get_name(internet_address_list_get_address(l, 0)), ==, "高橋①");
+    g_assert_cmpstr(internet_address_get_name(internet_address_list_get_address(l, 1)), ==, "髙橋");
+    g_assert_cmpstr(internet_address_get_name(internet_address_list_get_address(l, 2)), ==, "x");
+    g_object_unref(l);
+    g_free(r);
+}
+
+static void
 test_message(void)
 {
     static const char mail[] =
@@ -206,6 +222,7 @@ main(int argc, char **argv)
     g_test_add_func("/japanese/emoji", test_emoji);
     g_test_add_func("/japanese/garbage", test_garbage);
     g_test_add_func("/japanese/encode", test_encode);
+    g_test_add_func("/japanese/recode", test_recode);
     g_test_add_func("/japanese/message", test_message);
     return g_test_run();
 }
