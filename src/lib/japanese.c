@@ -94,6 +94,22 @@ convert_lossy(const char *from_charset, const char *in, gsize len, GString *out,
     return TRUE;
 }
 
+/* cp932_one - one CP932 character (n bytes) appended as UTF-8 through the
+ * open converter cd; FALSE (out unchanged) when CP932 has none there. */
+static gboolean
+cp932_one(iconv_t cd, const char *bytes, gsize n, GString *out)
+{
+    char buf[16], *ip = (char *) bytes, *op = buf;
+    size_t il = n, ol = sizeof buf;
+
+    if (iconv(cd, &ip, &il, &op, &ol) == (size_t) -1 || op == buf) {
+        iconv(cd, NULL, NULL, NULL, NULL);
+        return FALSE;
+    }
+    g_string_append_len(out, buf, op - buf);
+    return TRUE;
+}
+
 /* jis_char - one JIS X 0208 (or CP50220 extended) character c1 c2
  * (0x21..0x7e each) appended as UTF-8: the Shift_JIS bytes that the
  * arithmetic gives are decoded as CP932.  au phones write their emoji in
@@ -101,22 +117,21 @@ convert_lossy(const char *from_charset, const char *in, gsize len, GString *out,
  * eight Shift_JIS lead bytes they are au's Shift_JIS emoji, kept as the
  * private-use code points CP932 gives them. */
 static void
-jis_char(guint8 c1, guint8 c2, GString *out)
+jis_char(iconv_t cd, guint8 c1, guint8 c2, GString *out)
 {
     guint row = c1 - 0x20;                  /* 1..94 */
     char sj[2];
-    gsize before = out->len;
 
     sj[0] = (char) (row <= 62 ? (row + 1) / 2 + 0x80 : (row + 1) / 2 + 0xc0);
     if (row & 1)
         sj[1] = (char) (c2 + (c2 < 0x60 ? 0x1f : 0x20));
     else
         sj[1] = (char) (c2 + 0x7e);
-    if (convert_lossy("CP932", sj, 2, out, TRUE) && out->len > before)
+    if (cp932_one(cd, sj, 2, out))
         return;
     if (c1 >= 0x75) {
         sj[0] = (char) ((guint8) sj[0] + 8);
-        if (convert_lossy("CP932", sj, 2, out, TRUE) && out->len > before)
+        if (cp932_one(cd, sj, 2, out))
             return;
     }
     g_string_append(out, REPLACEMENT);
@@ -158,6 +173,12 @@ jis_decode(const guint8 *in, gsize len, GString *out)
     JisSet set = SET_ASCII;
     gboolean shifted = FALSE;               /* between SO and SI */
     gsize i = 0, other_esc = 0, other_esc_len = 0;
+    iconv_t cd = iconv_open("UTF-8", "CP932");   /* one converter for the whole text */
+
+    if (cd == (iconv_t) -1) {               /* no CP932 in this iconv: plain ISO-2022-JP */
+        convert_lossy("ISO-2022-JP", (const char *) in, len, out, FALSE);
+        return;
+    }
 
     while (i < len) {
         guint8 c = in[i];
@@ -217,7 +238,8 @@ jis_decode(const guint8 *in, gsize len, GString *out)
         }
         if (c >= 0xa1 && c <= 0xdf) {       /* 8-bit katakana, as some phones send */
             char k = (char) c;
-            convert_lossy("CP932", &k, 1, out, FALSE);
+            if (!cp932_one(cd, &k, 1, out))
+                g_string_append(out, REPLACEMENT);
             i++;
             continue;
         }
@@ -228,13 +250,14 @@ jis_decode(const guint8 *in, gsize len, GString *out)
         }
         if ((shifted || set == SET_KANA) && c >= 0x21 && c <= 0x5f) {
             char k = (char) (c + 0x80);
-            convert_lossy("CP932", &k, 1, out, FALSE);
+            if (!cp932_one(cd, &k, 1, out))
+                g_string_append(out, REPLACEMENT);
             i++;
             continue;
         }
         if (set == SET_KANJI && !shifted && c >= 0x21 && c <= 0x7e) {
             if (i + 1 < len && in[i + 1] >= 0x21 && in[i + 1] <= 0x7e) {
-                jis_char(c, in[i + 1], out);
+                jis_char(cd, c, in[i + 1], out);
                 i += 2;
             } else {
                 g_string_append(out, REPLACEMENT);
@@ -245,6 +268,7 @@ jis_decode(const guint8 *in, gsize len, GString *out)
         g_string_append_c(out, (char) c);
         i++;
     }
+    iconv_close(cd);
 }
 
 char *
