@@ -4,7 +4,7 @@
  * subject_tag_apply on the decoded Subject -> rewrite_headers and the footer (against a
  * throw-away instance with a few lists of different settings) ->
  * serialise and parse again (a Subject without control characters or
- * "=?", in a post without NUL, must come back as kairan wrote it: japanese.c's encoder and
+ * "=?", in a post without NUL and with a whole header block, must come back as kairan wrote it: japanese.c's encoder and
  * decoder agree), the search text (Japanese bodies through japanese.c);
  * plus the refusal reply (notify_build with
  * the post attached), whose header block must hold only the headers
@@ -152,8 +152,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         GMimeMessage *again = parse_message_bytes(bytes->data, bytes->len);
         /* a NUL in a header field cuts GMime's raw value before its line
          * end, so the next field is glued to it when written (GMime
-         * 3.2.13, not the encoder's doing): such posts are left out */
-        gboolean clean = written && !strstr(written, "=?") && !memchr(data + 1, 0, size - 1);
+         * 3.2.13, not the encoder's doing), and so is a header block cut
+         * off without a line end: such posts are left out */
+        gboolean clean = written && !strstr(written, "=?") && !memchr(data + 1, 0, size - 1) &&
+                         (g_strstr_len((const char *) data + 1, (gssize) size - 1, "\n\n") ||
+                          g_strstr_len((const char *) data + 1, (gssize) size - 1, "\n\r\n"));
         for (const char *p = written; clean && *p; p++)
             clean = (guchar) *p >= 0x20 && *p != 0x7f;
         if (again && clean) {
