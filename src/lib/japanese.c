@@ -14,6 +14,7 @@
 #include "japanese.h"
 
 #include <errno.h>
+#include <gmime/gmime.h>
 #include <iconv.h>
 #include <string.h>
 
@@ -301,7 +302,7 @@ japanese_to_utf8(const char *charset, const char *bytes, gsize len)
 }
 
 /* raw_text - unencoded header text as UTF-8: UTF-8 as it is, 7-bit
- * ISO-2022-JP (raw ESC sequences), else Shift_JIS (CP932) or EUC-JP when
+ * ISO-2022-JP (raw ESC sequences), else EUC-JP or Shift_JIS (CP932) when
  * the bytes are valid in it, else Latin-1. */
 static void
 raw_text(const char *s, gsize len, GString *out)
@@ -314,7 +315,9 @@ raw_text(const char *s, gsize len, GString *out)
         g_string_append_len(out, s, (gssize) len);
         return;
     }
-    if (convert_lossy("CP932", s, len, out, TRUE) || convert_lossy("EUC-JP-MS", s, len, out, TRUE))
+    /* EUC-JP first, as GMime's fallback list: its bytes are stricter, and
+     * EUC-JP text would often pass as Shift_JIS mojibake */
+    if (convert_lossy("EUC-JP-MS", s, len, out, TRUE) || convert_lossy("CP932", s, len, out, TRUE))
         return;
     convert_lossy("ISO-8859-1", s, len, out, FALSE);
 }
@@ -351,8 +354,14 @@ encoded_word(const char *s, const char **end, char **charset)
         guint save = 0;
         gsize n = (gsize) (q3 - (q2 + 1));
         guint8 *buf = g_malloc(n + 3);
-        gsize got = g_base64_decode_step(q2 + 1, n, buf, &state, &save);
+        char *text = g_malloc(n + 4);           /* padded: "VEVTVA=" is "TEST" too */
+        gsize got;
+        memcpy(text, q2 + 1, n);
+        while (n % 4 != 0 && n % 4 != 1)
+            text[n++] = '=';
+        got = g_base64_decode_step(text, n, buf, &state, &save);
         g_byte_array_append(bytes, buf, (guint) got);
+        g_free(text);
         g_free(buf);
     } else if (q1[1] == 'Q' || q1[1] == 'q') {
         for (const char *p = q2 + 1; p < q3; p++) {
@@ -386,6 +395,8 @@ word_text(const char *charset, const GByteArray *bytes, GString *out)
         g_free(u);
         return;
     }
+    /* other charsets by GMime's names for iconv (ks_c_5601-1987, latin1, ...) */
+    charset = g_mime_charset_iconv_name(charset);
     if (g_ascii_strcasecmp(charset, "utf-8") == 0 || g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
         !convert_lossy(charset, (const char *) bytes->data, bytes->len, out, TRUE)) {
         if (!g_ascii_strcasecmp(charset, "utf-8") || !g_ascii_strcasecmp(charset, "us-ascii") ||

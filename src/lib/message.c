@@ -48,11 +48,26 @@ subject_made_valid(GMimeMessage *msg)
  * Shift_JIS with glibc's strict tables and loses NEC row 13, IBM
  * extensions, half-width katakana and carrier emoji.  The raw header is
  * left as it came (nothing is re-encoded until kairan changes it). */
+/* last_subject - the raw value of the last Subject field: the one GMime
+ * takes when a post has several. */
+static const char *
+last_subject(GMimeMessage *msg)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    const char *raw = NULL;
+
+    for (int i = 0; i < g_mime_header_list_get_count(list); i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+        if (g_ascii_strcasecmp(g_mime_header_get_name(h), "Subject") == 0)
+            raw = g_mime_header_get_raw_value(h);
+    }
+    return raw;
+}
+
 static GMimeMessage *
 subject_decoded(GMimeMessage *msg)
 {
-    GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(GMIME_OBJECT(msg)), "Subject");
-    const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+    const char *raw = last_subject(msg);
     gboolean plain = TRUE;
 
     if (!raw)
@@ -71,8 +86,7 @@ subject_decoded(GMimeMessage *msg)
 gboolean
 message_subject_is_jis(GMimeMessage *msg)
 {
-    GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(GMIME_OBJECT(msg)), "Subject");
-    const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+    const char *raw = last_subject(msg);
     gboolean jis = FALSE;
 
     if (raw) {

@@ -91,6 +91,9 @@ test_garbage(void)
     decodes("=?iso-2022-jp?B?GyRC?=", "");
     decodes("plain =?utf-8?q?caf=C3=A9?= text", "plain café text");
     decodes("=?bogus?B?SGk=?=", "Hi");
+    /* other charsets by GMime's iconv names, as GMime decodes them */
+    decodes("=?ks_c_5601-1987?B?x9Gx27bz?=", "한글라");
+    decodes("=?latin1?Q?caf=E9?=", "café");
     g_assert_null(japanese_to_utf8("utf-8", "x", 1));
 }
 
