@@ -143,8 +143,8 @@ header_or(GMimeMessage *msg, const char *name, const char *dflt)
 static char *
 decoded(GMimeMessage *msg, const char *name)
 {
-    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
-    char *s = v ? g_mime_utils_header_decode_text(NULL, v) : g_strdup("");
+    const char *v = message_header_raw(msg, name);
+    char *s = v ? message_header_decode(v) : g_strdup("");   /* Japanese without loss */
     g_strdelimit(s, "\r\n\t", ' ');
     return s;
 }

@@ -215,7 +215,7 @@ ctl_message_text(GMimeMessage *msg)
 
     if (!t)
         return NULL;
-    text = g_mime_text_part_get_text(t);
+    text = message_text_part_text(t);   /* Japanese without loss */
     if (text && !g_utf8_validate(text, -1, NULL)) {
         char *fixed = g_utf8_make_valid(text, -1);
         g_free(text);

@@ -62,7 +62,7 @@ collect_text(GMimeObject *parent, GMimeObject *part, gpointer data)
     d = g_mime_object_get_content_disposition(part);
     if (d && g_mime_content_disposition_is_attachment(d))
         return;
-    text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+    text = message_text_part_text(GMIME_TEXT_PART(part));   /* Japanese without loss */
     if (text && g_utf8_validate(text, -1, NULL)) {
         if (w->text->len)
             g_string_append_c(w->text, '\n');

@@ -25,6 +25,7 @@
 #include "db.h"
 #include "dkim.h"
 #include "dmarc.h"
+#include "japanese.h"
 #include "lists.h"
 #include "log.h"
 #include "notify.h"
@@ -84,17 +85,24 @@ references_text(GMimeMessage *msg)
 
 static gboolean
 index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
-           gint64 size, const char *footer_text, GError **error)
+           const char *author, gint64 size, const char *footer_text, GError **error)
 {
     sqlite3_stmt *st = db_prepare(inst->db,
         "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
         " size, in_reply_to, refs, footer, archived) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     char *from_name = NULL;
-    char *from_addr = address_from_header(from, &from_name);
+    char *recoded = from ? japanese_header_recode(from) : NULL;   /* a Japanese name without loss */
+    char *from_addr = recoded ? address_from_header(recoded, &from_name) : NULL;
     char *in_reply_to = header_msgid(msg, "In-Reply-To");
     char *refs = references_text(msg);
     GDateTime *date = g_mime_message_get_date(msg);
     gboolean ok;
+
+    if ((!from_addr || !*from_addr) && author && *author) {
+        /* a post without (a usable) From: the author is its envelope sender */
+        g_free(from_addr);
+        from_addr = g_strdup(author);
+    }
 
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, num);
@@ -111,6 +119,7 @@ index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, cons
     ok = db_step_done(st, error);
     g_free(from_name);
     g_free(from_addr);
+    g_free(recoded);
     g_free(in_reply_to);
     g_free(refs);
     return ok;
@@ -179,7 +188,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         }
         g_free(footer);
     }
-    author_from = g_strdup(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
+    author_from = g_strdup(message_header_raw(msg, "From"));   /* decoded without loss below */
     out = dmarc_apply(inst, list, msg, dmarc);        /* dmarc.c: the index keeps the author */
     path = archive_path(inst, list, num);
     if (!write_message_file(inst, out, path, &size, error)) {
@@ -187,7 +196,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         path = NULL;
         goto fail;
     }
-    if (!index_post(inst, list, num, msg, author_from, size, footer_text, error))
+    if (!index_post(inst, list, num, msg, author_from, author, size, footer_text, error))
         goto fail;
 
     rcpts = list_fanout_rcpts(inst, list,

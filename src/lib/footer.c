@@ -16,6 +16,7 @@
  * archive and what the queue sends (see queue.c). */
 #include "config.h"
 #include "distribute.h"
+#include "japanese.h"
 #include "lists.h"
 #include "settings.h"
 
@@ -96,17 +97,78 @@ footer_part(const char *footer)
     return GMIME_OBJECT(part);
 }
 
+/* append_japanese - a footer added to a Japanese body without touching
+ * its bytes: the body as it came (transfer encoding undone), then the
+ * footer in the body's charset (CP932 for Shift_JIS, ISO-2022-JP after a
+ * return to ASCII).  FALSE when the footer does not fit that charset: the
+ * caller then writes all of it in UTF-8, decoded by japanese.c. */
+static gboolean
+append_japanese(GMimeTextPart *part, const char *footer, const char *charset)
+{
+    GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(part));
+    const char *jp_iconv;                  /* the iconv charset the footer is written in */
+    char *converted;
+    gsize converted_len = 0;
+    GMimeStream *mem;
+    GByteArray *bytes;
+    GString *all;
+
+    if (g_ascii_strcasecmp(charset, "iso-2022-jp") == 0 || g_ascii_strcasecmp(charset, "csiso2022jp") == 0)
+        jp_iconv = "ISO-2022-JP";
+    else if (g_ascii_strncasecmp(charset, "iso-2022-jp", 11) == 0 || g_ascii_strncasecmp(charset, "cp5022", 6) == 0)
+        jp_iconv = NULL;                   /* other ISO-2022-JP variants: UTF-8 */
+    else if (g_ascii_strncasecmp(charset, "euc", 3) == 0 || g_ascii_strncasecmp(charset, "x-euc", 5) == 0 ||
+             g_ascii_strcasecmp(charset, "cp51932") == 0)
+        jp_iconv = "EUC-JP-MS";
+    else
+        jp_iconv = "CP932";                /* Shift_JIS and its aliases */
+    if (!content || !jp_iconv)
+        return FALSE;
+    converted = g_convert(footer, -1, jp_iconv, "UTF-8", NULL, &converted_len, NULL);
+    if (!converted)
+        return FALSE;
+    mem = g_mime_stream_mem_new();
+    g_mime_data_wrapper_write_to_stream(content, mem);
+    bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    all = g_string_new_len((const char *) bytes->data, (gssize) bytes->len);
+    g_object_unref(mem);
+    if (g_str_equal(jp_iconv, "ISO-2022-JP")) {
+        /* the body may end in a two-byte or katakana set: back to ASCII */
+        const char *last = g_strrstr_len(all->str, (gssize) all->len, "\x1b");
+        if (last && !(last + 2 < all->str + all->len && last[1] == '(' && last[2] == 'B'))
+            g_string_append(all, "\x1b(B");
+        if (memchr(all->str, 0x0e, all->len))
+            g_string_append_c(all, 0x0f);       /* SI after a SO */
+    }
+    if (all->len > 0 && all->str[all->len - 1] != '\n')
+        g_string_append_c(all, '\n');
+    g_string_append_len(all, converted, (gssize) converted_len);
+    set_text_content(GMIME_PART(part), all->str, all->len, charset);
+    g_string_free(all, TRUE);
+    g_free(converted);
+    return TRUE;
+}
+
 /* append_to_text - FALSE if the text could not be decoded. */
 static gboolean
 append_to_text(GMimeTextPart *part, const char *footer)
 {
-    char *text = g_mime_text_part_get_text(part);      /* UTF-8 */
+    char *text;
     /* a copy: setting the parameter again frees the one GMime holds */
     char *charset = g_strdup(g_mime_text_part_get_charset(part));
     GString *all;
     char *converted = NULL;
     gsize converted_len = 0;
 
+    if (charset && japanese_charset_is_japanese(charset)) {
+        if (append_japanese(part, footer, charset)) {
+            g_free(charset);
+            return TRUE;
+        }
+        g_free(charset);
+        charset = g_strdup("utf-8");            /* the footer does not fit: all in UTF-8 */
+    }
+    text = message_text_part_text(part);       /* UTF-8, Japanese without loss */
     if (!text || !g_utf8_validate(text, -1, NULL)) {
         g_free(text);
         g_free(charset);

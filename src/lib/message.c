@@ -1,10 +1,13 @@
 /* message.c - the one GMime parser (message.h).  All parsing of mail goes
  * through parse_stream() below; addrfix.c repairs the rare address field
- * that GMime would leak memory on before GMime sees it. */
+ * that GMime would leak memory on before GMime sees it, japanese.c decodes
+ * the Subject and Japanese text parts where GMime's iconv charsets (strict
+ * ISO-2022-JP and Shift_JIS) would lose characters. */
 #include "config.h"
 #include "message.h"
 #include "addrfix.h"
 #include "mimeparts.h"
+#include "japanese.h"
 
 #include <string.h>
 
@@ -41,6 +44,116 @@ subject_made_valid(GMimeMessage *msg)
     return msg;
 }
 
+/* subject_decoded - the Subject decoded by japanese.c when its raw value
+ * is anything but plain ASCII text: GMime decodes ISO-2022-JP and
+ * Shift_JIS with glibc's strict tables and loses NEC row 13, IBM
+ * extensions, half-width katakana and carrier emoji.  The raw header is
+ * left as it came (nothing is re-encoded until kairan changes it). */
+/* last_subject - the raw value of the last Subject field: the one GMime
+ * takes when a post has several. */
+static const char *
+last_subject(GMimeMessage *msg)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    const char *raw = NULL;
+
+    for (int i = 0; i < g_mime_header_list_get_count(list); i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+        if (g_ascii_strcasecmp(g_mime_header_get_name(h), "Subject") == 0)
+            raw = g_mime_header_get_raw_value(h);
+    }
+    return raw;
+}
+
+static GMimeMessage *
+subject_decoded(GMimeMessage *msg)
+{
+    const char *raw = last_subject(msg);
+    gboolean plain = TRUE;
+
+    if (!raw)
+        return msg;
+    for (const char *p = raw; *p && plain; p++)
+        plain = (guchar) *p < 0x80 && *p != 0x1b && !(p[0] == '=' && p[1] == '?');
+    if (!plain) {
+        char *text = japanese_header_decode(raw);
+        g_strstrip(text);
+        g_free(msg->subject);       /* a public field of GMimeMessage */
+        msg->subject = text;
+    }
+    return msg;
+}
+
+gboolean
+message_subject_is_jis(GMimeMessage *msg)
+{
+    const char *raw = last_subject(msg);
+    gboolean jis = FALSE;
+
+    if (raw) {
+        char *lower = g_ascii_strdown(raw, -1);
+        jis = strstr(lower, "=?iso-2022-jp?") != NULL || strchr(lower, 0x1b) != NULL;
+        g_free(lower);
+    }
+    return jis;
+}
+
+char *
+message_header_decode(const char *value)
+{
+    return japanese_header_decode(value);
+}
+
+const char *
+message_header_raw(GMimeMessage *msg, const char *name)
+{
+    GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(GMIME_OBJECT(msg)), name);
+    return h ? g_mime_header_get_raw_value(h) : NULL;
+}
+
+char *
+message_addresses_text(GMimeMessage *msg, const char *name)
+{
+    const char *value = message_header_raw(msg, name);
+    char *recoded, *fixed, *text = NULL;
+    InternetAddressList *list;
+
+    if (!value)
+        return NULL;
+    recoded = japanese_header_recode(value);
+    fixed = addrfix_value(recoded);             /* see addrfix.c: a GMime leak */
+    list = internet_address_list_parse(message_parser_options(), fixed ? fixed : recoded);
+    if (list && internet_address_list_length(list) > 0)
+        text = internet_address_list_to_string(list, NULL, FALSE);
+    if (list)
+        g_object_unref(list);
+    g_free(fixed);
+    g_free(recoded);
+    return text;
+}
+
+char *
+message_text_part_text(GMimeTextPart *part)
+{
+    const char *charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+    GMimeDataWrapper *content;
+    GMimeStream *mem;
+    GByteArray *bytes;
+    char *text;
+
+    if (!japanese_charset_is_japanese(charset))
+        return g_mime_text_part_get_text(part);
+    content = g_mime_part_get_content(GMIME_PART(part));
+    if (!content)
+        return NULL;
+    mem = g_mime_stream_mem_new();
+    g_mime_data_wrapper_write_to_stream(content, mem);   /* transfer encoding undone */
+    bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    text = japanese_to_utf8(charset, (const char *) bytes->data, bytes->len);
+    g_object_unref(mem);
+    return text;
+}
+
 /* parse_stream - the message in stream, with kairan's parser options. */
 static GMimeMessage *
 parse_stream(GMimeStream *stream)
@@ -51,7 +164,7 @@ parse_stream(GMimeStream *stream)
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     msg = g_mime_parser_construct_message(parser, message_parser_options());
     g_object_unref(parser);
-    return msg ? subject_made_valid(msg) : NULL;
+    return msg ? subject_made_valid(subject_decoded(msg)) : NULL;
 }
 
 GMimeMessage *

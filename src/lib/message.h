@@ -35,4 +35,23 @@ GMimeMessage *message_parse_file(const char *path, gsize max_parts, gsize *parts
  * bytes, e.g. a multipart/form-data body behind its own Content-Type. */
 GMimeObject *message_parse_part(const guint8 *data, gsize len);
 
+/* message_subject_is_jis - TRUE when the Subject came in ISO-2022-JP
+ * (encoded words or raw escape sequences). */
+gboolean message_subject_is_jis(GMimeMessage *msg);
+/* message_header_decode - a header value (RFC 2047, raw Japanese text)
+ * as one line of valid UTF-8, decoded like the Subject (japanese.c). */
+char *message_header_decode(const char *value);
+/* message_header_raw - the first header name as it came (folded, RFC
+ * 2047 words not decoded: GMime's decoded value has lost what its iconv
+ * could not convert); NULL when absent. */
+const char *message_header_raw(GMimeMessage *msg, const char *name);
+/* message_addresses_text - the addresses of header name ("From", "To",
+ * "Cc") as display text, Japanese names decoded without loss; NULL
+ * when there are none. */
+char *message_addresses_text(GMimeMessage *msg, const char *name);
+/* message_text_part_text - a text part's content as UTF-8 (NULL without
+ * content): Japanese charsets through japanese.c without loss, others
+ * through GMime. */
+char *message_text_part_text(GMimeTextPart *part);
+
 #endif

@@ -6,11 +6,14 @@
  * never removed (not by remove_headers either): every list on the way
  * finds its own and drops the post instead of looping (policy.c).
  *
- * The Subject is decoded by GMime to UTF-8, tagged, and encoded again in
- * the charset it came in when that was ISO-2022-JP (what Japanese mail
- * readers expect), otherwise in UTF-8, so encoded words stay valid. */
+ * The Subject is decoded to UTF-8 (message.c, Japanese without loss),
+ * tagged, and encoded again by japanese.c in the charset it came in when
+ * that was ISO-2022-JP and every character still fits JIS X 0208 (what
+ * Japanese mail readers expect), otherwise in UTF-8: B encoded words of
+ * at most 75 characters, folded at 78. */
 #include "config.h"
 #include "distribute.h"
+#include "japanese.h"
 #include "log.h"
 #include "settings.h"
 
@@ -215,19 +218,23 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
     char *ctl = list_address(inst, list, "-ctl");
     char *numtext = g_strdup_printf("%" G_GINT64_FORMAT, num);
     char *value, *new_subject;
-    const char *charset;
+    gboolean jis;
     char **names;
 
-    /* Subject */
+    /* Subject: ISO-2022-JP when it came so and every character still fits
+     * JIS X 0208, else UTF-8; B encoded words of at most 75 characters
+     * (japanese.c), the decoded Subject kept as it is */
     new_subject = subject_tag_apply(subject, tag_format, list, num);
-    charset = "utf-8";
-    if (raw_subject) {
-        char *lower = g_ascii_strdown(raw_subject, -1);
-        if (strstr(lower, "=?iso-2022-jp?"))
-            charset = "iso-2022-jp";
-        g_free(lower);
+    jis = raw_subject && message_subject_is_jis(msg);
+    g_mime_message_set_subject(msg, new_subject, "utf-8");
+    subject_header = g_mime_header_list_get_header(g_mime_object_get_header_list(obj), "Subject");
+    if (subject_header) {
+        char *raw = japanese_header_encode(new_subject, jis, strlen("Subject"));
+        g_mime_header_set_raw_value(subject_header, raw);
+        g_free(raw);
+        g_free(msg->subject);                   /* GMime decoded the raw value again */
+        msg->subject = g_strdup(new_subject);
     }
-    g_mime_message_set_subject(msg, new_subject, charset);
 
     /* Fields no reader can take, configured removals, and every header we
      * are about to set. */

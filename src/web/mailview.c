@@ -76,7 +76,7 @@ walk(MailView *v, GMimeObject *obj, gboolean in_alternative)
     if (GMIME_IS_TEXT_PART(obj) && !is_attachment(obj)) {
         GMimeContentType *ct = g_mime_object_get_content_type(obj);
         if (ct && g_mime_content_type_is_type(ct, "text", "plain")) {
-            char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+            char *text = message_text_part_text(GMIME_TEXT_PART(obj));   /* Japanese without loss */
             if (text) {
                 if (!g_utf8_validate(text, -1, NULL)) {
                     char *fixed = g_utf8_make_valid(text, -1);
@@ -95,13 +95,6 @@ walk(MailView *v, GMimeObject *obj, gboolean in_alternative)
     add_attachment(v, obj);
 }
 
-static char *
-addresses(GMimeMessage *msg, GMimeAddressType type)
-{
-    InternetAddressList *l = g_mime_message_get_addresses(msg, type);
-    return l && internet_address_list_length(l) > 0 ? internet_address_list_to_string(l, NULL, FALSE) : NULL;
-}
-
 MailView *
 mailview_load(const char *path)
 {
@@ -118,9 +111,9 @@ mailview_load(const char *path)
     v->text = g_string_new(NULL);
     v->attachments = g_ptr_array_new_with_free_func(att_free);
     v->subject = g_strdup(g_mime_message_get_subject(msg) ? g_mime_message_get_subject(msg) : "");
-    v->from = addresses(msg, GMIME_ADDRESS_TYPE_FROM);
-    v->to = addresses(msg, GMIME_ADDRESS_TYPE_TO);
-    v->cc = addresses(msg, GMIME_ADDRESS_TYPE_CC);
+    v->from = message_addresses_text(msg, "From");     /* Japanese names without loss */
+    v->to = message_addresses_text(msg, "To");
+    v->cc = message_addresses_text(msg, "Cc");
     v->message_id = g_strdup(g_mime_message_get_message_id(msg));
     date = g_mime_message_get_date(msg);
     v->date = date ? g_date_time_format(date, "%Y-%m-%d %H:%M %z") : NULL;
