@@ -17,6 +17,7 @@
 #include "config.h"
 #include "distribute.h"
 #include "japanese.h"
+#include "message.h"
 #include "lists.h"
 #include "settings.h"
 

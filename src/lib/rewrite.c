@@ -14,6 +14,7 @@
 #include "config.h"
 #include "distribute.h"
 #include "japanese.h"
+#include "message.h"
 #include "log.h"
 #include "settings.h"
 
