@@ -46,8 +46,13 @@ made = subprocess.run(["localedef", "-i", "ja_JP", "-f", "UTF-8", os.path.join(l
 if made.returncode not in (0, 1) or not os.path.isdir(os.path.join(loc, "ja_JP.UTF-8")):
     t.skip("Received: date under ja_JP", "localedef could not build ja_JP.UTF-8")
 else:
-    saved = {k: os.environ.get(k) for k in ("LOCPATH", "LC_ALL", "LANG")}
+    saved = {k: os.environ.get(k) for k in ("LOCPATH", "LC_ALL", "LANG", "LSAN_OPTIONS")}
     os.environ.update(LOCPATH=loc, LC_ALL="ja_JP.UTF-8", LANG="ja_JP.UTF-8")
+    # glibc's setlocale() leaks 36 bytes (__argz_add_sep) for a locale found
+    # through LOCPATH; under the sanitizer build that is not kairan's leak
+    supp = os.path.join(loc, "lsan.supp")
+    open(supp, "w").write("leak:__argz_add_sep\nleak:_nl_find_locale\n")
+    os.environ["LSAN_OPTIONS"] = f"suppressions={supp}" + (":" + saved["LSAN_OPTIONS"] if saved["LSAN_OPTIONS"] else "")
     check = subprocess.run(["date", "+%a %b"], capture_output=True)
     relay = Relay(inst)
     for k, v in saved.items():
