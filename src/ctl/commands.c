@@ -793,7 +793,7 @@ flag_key(const char *flag, gboolean on)
 }
 
 /* send_member_token - mail the member's own address a token for action
- * (extra kept with it) through template tmpl; vars may add ${change}. */
+ * (extra kept with it) through template tmpl; vars may add {{change}}. */
 static gboolean
 send_member_token(CtlSession *s, const char *action, const char *extra, const char *tmpl,
                   const char *change, GError **error)

@@ -43,7 +43,7 @@ typedef struct {
 
 CtlReply *ctl_reply_new(Instance *inst, const char *list);
 void ctl_reply_free(CtlReply *r);
-/* ctl_text - the catalog text for key with ${vars} expanded from the
+/* ctl_text - the catalog text for key with {{vars}} expanded from the
  * NULL-terminated name/value pairs (newly allocated). */
 char *ctl_text(CtlReply *r, const char *key, ...) G_GNUC_NULL_TERMINATED;
 /* ctl_reply_command - start the section of one command (already masked). */

@@ -5,7 +5,7 @@
  *
  * The short texts of the results come from templates/mail/LANG/
  * ctl_texts.txt: one "key: text" a line ('#' starts a comment, "\n" is a
- * line break, ${name} is expanded), English filling in missing keys. */
+ * line break, {{name}} is expanded), English filling in missing keys. */
 #include "config.h"
 #include "ctl.h"
 #include "log.h"

@@ -29,6 +29,7 @@
  *     seen-cache of the posting path (duplicate_window; migration 8)
  *   auth_guard(key, failures, last_fail)   failed logins per client
  *     address / account (lib/authguard.c; replaces auth_failures; migration 9)
+ *   footers' placeholders {x} -> {{x}} (migration 10)
  */
 #include "config.h"
 #include "db.h"
@@ -95,6 +96,12 @@ static const char *migrations[] = {
     "CREATE TABLE auth_guard(key TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
     "  last_fail INTEGER NOT NULL);"
     "CREATE INDEX auth_guard_last ON auth_guard(last_fail);",
+    /* 10: one placeholder syntax: a footer's {list} and friends become
+     * {{list}} (the syntax of every other template) */
+    "UPDATE list_settings SET value = replace(replace(replace(replace(replace(value,"
+    " '{list}', '{{list}}'), '{address}', '{{address}}'), '{number}', '{{number}}'),"
+    " '{unsubscribe}', '{{unsubscribe}}'), '{archive}', '{{archive}}')"
+    " WHERE key = 'footer' AND value NOT LIKE '%{{%';",
 };
 
 void

@@ -17,8 +17,8 @@ char *subject_tag_remove(const char *subject, const char *tag_format, const char
 void rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint64 num);
 
 /* The list footer (footer.c). */
-/* footer_expand - text with {list}, {address}, {number}, {unsubscribe}
- * and {archive} replaced (newly allocated). */
+/* footer_expand - text with {{list}}, {{address}}, {{number}}, {{unsubscribe}}
+ * and {{archive}} replaced (newly allocated). */
 char *footer_expand(const Instance *inst, const char *list, gint64 num, const char *text);
 /* footer_apply - add footer (UTF-8) at the end of the post's body. */
 void footer_apply(GMimeMessage *msg, const char *footer);

@@ -20,6 +20,7 @@
 #include "message.h"
 #include "lists.h"
 #include "settings.h"
+#include "template.h"
 
 #include <string.h>
 
@@ -37,32 +38,23 @@ footer_expand(const Instance *inst, const char *list, gint64 num, const char *te
         ? g_strdup_printf("%s%slist/%s/archive", web_url, slash, list)
         : g_strdup_printf("mailto:%s?body=index", ctl);
     char *number = g_strdup_printf("%" G_GINT64_FORMAT, num);
-    const struct { const char *name, *value; } vars[] = {
-        { "{list}", list }, { "{address}", post }, { "{number}", number },
-        { "{unsubscribe}", unsubscribe }, { "{archive}", archive },
-    };
-    GString *out = g_string_new(NULL);
+    GHashTable *vars = template_vars_new();
+    char *out;
 
-    for (const char *p = text; *p;) {
-        gboolean replaced = FALSE;
-        for (size_t i = 0; i < G_N_ELEMENTS(vars) && !replaced; i++) {
-            size_t n = strlen(vars[i].name);
-            if (strncmp(p, vars[i].name, n) == 0) {
-                g_string_append(out, vars[i].value);
-                p += n;
-                replaced = TRUE;
-            }
-        }
-        if (!replaced)
-            g_string_append_c(out, *p++);
-    }
+    template_var(vars, "list", list);
+    template_var(vars, "address", post);
+    template_var(vars, "number", number);
+    template_var(vars, "unsubscribe", unsubscribe);
+    template_var(vars, "archive", archive);
+    out = template_expand(text, vars);     /* {{name}}, as every template */
+    g_hash_table_unref(vars);
     g_free(post);
     g_free(ctl);
     g_free(web_url);
     g_free(unsubscribe);
     g_free(archive);
     g_free(number);
-    return g_string_free(out, FALSE);
+    return out;
 }
 
 /* set_text_content - text (in charset, already converted) as the part's

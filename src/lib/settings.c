@@ -83,7 +83,7 @@ static const SettingDef table[] = {
       "a post whose Message-ID the list already distributed within this time is dropped, not posted twice "
       "(0 = no check)" },
     { "footer", SETTING_TEXT, "", NULL,
-      "text added at the end of every post; {list}, {address}, {number}, {unsubscribe} and {archive} "
+      "text added at the end of every post; {{list}}, {{address}}, {{number}}, {{unsubscribe}} and {{archive}} "
       "are replaced (empty = none)" },
 };
 

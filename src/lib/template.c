@@ -1,4 +1,6 @@
-/* template.c - load a reply-mail template and expand ${name} variables.
+/* template.c - load a reply-mail template and expand {{name}} placeholders
+ * (the one placeholder syntax of kairan: mail templates, command-reply
+ * texts, the list footer and the web pages).
  *
  * A mail template is UTF-8 text: header lines ("Subject: ..."), a blank
  * line, then the body.  Values are inserted as they are: the caller makes
@@ -39,26 +41,30 @@ char *
 template_expand(const char *text, GHashTable *vars)
 {
     GString *out = g_string_sized_new(strlen(text) + 256);
+    const char *p = text;
 
-    for (const char *p = text; *p; p++) {
-        if (p[0] == '$' && p[1] == '$') {
-            g_string_append_c(out, '$');
-            p++;
-        } else if (p[0] == '$' && p[1] == '{') {
-            const char *end = strchr(p + 2, '}');
-            if (!end) {
-                g_string_append(out, p);
-                break;
-            }
-            char *key = g_strndup(p + 2, (gsize) (end - p - 2));
+    while (*p) {
+        const char *open = strstr(p, "{{"), *k;
+        if (!open) {
+            g_string_append(out, p);
+            break;
+        }
+        g_string_append_len(out, p, open - p);
+        for (k = open + 2; g_ascii_isalnum(*k) || *k == '_'; k++)
+            ;
+        if (k == open + 2 || k[0] != '}' || k[1] != '}') {
+            g_string_append_c(out, '{');     /* not a placeholder: go on after one { */
+            p = open + 1;
+            continue;
+        }
+        {
+            char *key = g_strndup(open + 2, (gsize) (k - open - 2));
             const char *v = vars ? g_hash_table_lookup(vars, key) : NULL;
             if (v)
                 g_string_append(out, v);
             g_free(key);
-            p = end;
-        } else {
-            g_string_append_c(out, *p);
         }
+        p = k + 2;
     }
     return g_string_free(out, FALSE);
 }

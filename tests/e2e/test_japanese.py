@@ -191,7 +191,7 @@ for name, raw, subject, body, exact in cases:
 inst.clear_queue()
 
 # footer on ISO-2022-JP and Shift_JIS bodies: nothing of the original lost
-inst.config("team", "footer", "-- \n配信停止: {list} の案内")
+inst.config("team", "footer", "-- \n配信停止: {{list}} の案内")
 inst.config("team", "duplicate_window", "0")     # the same posts again: not dropped as duplicates
 r = inst.deliver("team", cases[1][1] if not os.path.exists(iphone) else cases[1][1], sender="member@example.org")
 n_fj = inst.archive_numbers("team")[-1]

@@ -179,11 +179,11 @@ t.ok(any("attachments" in q["msg"].get_body(("plain",)).get_content() for q in i
 inst.config("team", "attachments", "keep")
 
 # --- footer
-inst.config("team", "footer", "-- \nteam list <{address}>, post {number}\nleave: {unsubscribe}")
+inst.config("team", "footer", "-- \nteam list <{{address}}>, post {{number}}\nleave: {{unsubscribe}}")
 listing = inst.check("config", "team")
-t.ok("footer = -- \\nteam list <{address}>, post {number}\\nleave: {unsubscribe}" in listing,
+t.ok("footer = -- \\nteam list <{{address}}>, post {{number}}\\nleave: {{unsubscribe}}" in listing,
      "kairan config shows the footer on one line, line ends as \\n")
-t.eq(inst.check("config", "team", "footer"), "-- \nteam list <{address}>, post {number}\nleave: {unsubscribe}\n",
+t.eq(inst.check("config", "team", "footer"), "-- \nteam list <{{address}}>, post {{number}}\nleave: {{unsubscribe}}\n",
      "kairan config team footer prints it as it is")
 inst.clear_queue()
 inst.deliver("team", make_msg("with footer", body="Hello all.\n"))
@@ -200,7 +200,7 @@ parts = list(m.iter_parts())
 t.ok(m.get_content_type() == "multipart/mixed" and len(parts) == 2
      and parts[0].get_content_type() == "multipart/alternative" and "team list" in parts[1].get_content(),
      "multipart/alternative: wrapped in multipart/mixed with the footer part after it", m.as_string()[:600])
-inst.config("team", "footer", "\u30d5\u30c3\u30bf\u30fc {list}")
+inst.config("team", "footer", "\u30d5\u30c3\u30bf\u30fc {{list}}")
 jp = (b"From: member@example.org\nTo: team@" + DOMAIN.encode() + b"\nSubject: jp\nMIME-Version: 1.0\n"
       b"Content-Type: text/plain; charset=ISO-2022-JP\n\n\x1b$B$3$s$K$A$O\x1b(B\n")
 inst.deliver("team", jp)

@@ -139,11 +139,11 @@ def scenario(kind):
         t.eq(inst.check("config", "team", "post_policy").strip(), "members", P + "invalid value not stored")
         r = c.form_post("/admin/team/settings", data={"post_policy": "anyone", "archive_access": "members"})
         t.ok(r.status == 200 and inst.check("config", "team", "post_policy").strip() == "anyone", P + "setting changed")
-        r = c.form_post("/admin/team/settings", data={"footer": "-- \r\nteam <{address}> & more\r\n"})
-        t.ok(r.status == 200 and inst.check("config", "team", "footer") == "-- \nteam <{address}> & more\n",
+        r = c.form_post("/admin/team/settings", data={"footer": "-- \r\nteam <{{address}}> & more\r\n"})
+        t.ok(r.status == 200 and inst.check("config", "team", "footer") == "-- \nteam <{{address}}> & more\n",
              P + "footer from a textarea: several lines, CRLF stored as LF")
         r = c.get("/admin/team/settings")
-        t.ok('<textarea id="s-footer" name="footer"' in r.text and "team &lt;{address}&gt; &amp; more" in r.text,
+        t.ok('<textarea id="s-footer" name="footer"' in r.text and "team &lt;{{address}}&gt; &amp; more" in r.text,
              P + "the footer is edited in a textarea, HTML-escaped")
         inst.config("team", "footer", "")
 
@@ -181,7 +181,7 @@ def scenario(kind):
 
         # full-text search (FTS5, trigram): body, subject, author, Japanese, several words
         tag = kind.upper()
-        inst.config("team", "footer", "-- \nqwfooterword for {list}, post {number}")
+        inst.config("team", "footer", "-- \nqwfooterword for {{list}}, post {{number}}")
         inst.deliver("team", make_msg(subject=f"Quarterly report {tag}", body="The zyxwv numbers are in.\n"))
         n_en = inst.archive_numbers("team")[-1]
         inst.config("team", "footer", "")

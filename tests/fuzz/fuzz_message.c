@@ -36,8 +36,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_set(inst, "strip.list", "reply_to", "list");
     fuzz_set(inst, "strip.list", "description", "A \"quoted\" <list> \xe6\x97\xa5\xe6\x9c\xac");
     fuzz_set(inst, "strip.list", "remove_headers", "Received X-Spam-Status Reply-To");
-    fuzz_set(inst, "strip.list", "footer", "-- \n\xe3\x83\x95\xe3\x83\x83\xe3\x82\xbf\xe3\x83\xbc {list} {number}\n{unsubscribe}");
-    fuzz_set(inst, "team", "footer", "-- \nteam <{address}>");
+    fuzz_set(inst, "strip.list", "footer", "-- \n\xe3\x83\x95\xe3\x83\x83\xe3\x82\xbf\xe3\x83\xbc {{list}} {{number}}\n{{unsubscribe}}");
+    fuzz_set(inst, "team", "footer", "-- \nteam <{{address}}>");
     fuzz_set(inst, "reject-l", "subject_tag", "");
     fuzz_set(inst, "reject-l", "reply_to", "none");
     g_key_file_set_string(inst->conf, "global", "web_url", "https://lists.example.test/kairan");

@@ -1,5 +1,5 @@
 /* fuzz_template.c - libFuzzer harness for the text helpers of src/lib:
- * template_expand (${name}, $$) with variables from the input,
+ * template_expand ({{name}}) with variables from the input,
  * setting_validate for every key of the settings table, parse_duration,
  * and token_peek on forged tokens against a throw-away instance.
  * Input: TEMPLATE NUL VALUE1 NUL VALUE2 NUL SETTING-VALUE NUL TOKEN; the

@@ -1,4 +1,4 @@
-/* test_template.c - unit tests of src/lib/template.c: ${name}
+/* test_template.c - unit tests of src/lib/template.c: {{name}}
  * substitution (unknown keys, $$, unterminated and hostile input, values
  * never re-expanded), loading with the English fallback and refusal of
  * path-like names, and that every shipped mail template exists in both
@@ -29,18 +29,19 @@ test_expand_basic(void)
     template_var(v, "empty", NULL);
     check_expand("", v, "");
     check_expand("plain text", v, "plain text");
-    check_expand("Welcome to ${list}, ${address}!", v, "Welcome to team, joe@example.org!");
-    check_expand("${list}${list}", v, "teamteam");
-    check_expand("[${empty}]", v, "[]");
-    check_expand("[${unknown}]", v, "[]");
-    check_expand("[${}]", v, "[]");
-    check_expand("[${LIST}]", v, "[]");              /* keys are case-sensitive */
-    check_expand("cost: $$5, ${list}", v, "cost: $5, team");
-    check_expand("$${list}", v, "${list}");          /* $$ escapes the $ of a placeholder */
-    check_expand("$ $x {list} $", v, "$ $x {list} $");
-    check_expand("\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88 ${list} \xe3\x81\xb8", v,
+    check_expand("Welcome to {{list}}, {{address}}!", v, "Welcome to team, joe@example.org!");
+    check_expand("{{list}}{{list}}", v, "teamteam");
+    check_expand("[{{empty}}]", v, "[]");
+    check_expand("[{{unknown}}]", v, "[]");
+    check_expand("[{{LIST}}]", v, "[]");              /* keys are case-sensitive */
+    check_expand("[{{}}]", v, "[{{}}]");              /* no name: not a placeholder */
+    check_expand("[{{a b}}]", v, "[{{a b}}]");        /* a blank: not a placeholder */
+    check_expand("cost: $5, {{list}}", v, "cost: $5, team");
+    check_expand("${list} {list} $ {x}", v, "${list} {list} $ {x}");   /* other syntaxes are text */
+    check_expand("{{{list}}}", v, "{team}");
+    check_expand("\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88 {{list}} \xe3\x81\xb8", v,
                  "\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88 team \xe3\x81\xb8");
-    check_expand("${list}", NULL, "");               /* no variables at all */
+    check_expand("{{list}}", NULL, "");               /* no variables at all */
     g_hash_table_unref(v);
 }
 
@@ -52,29 +53,39 @@ test_expand_hostile(void)
     char *got;
 
     /* a value is inserted as it is, never expanded again */
-    template_var(v, "name", "${secret} $$ ${name}");
+    template_var(v, "name", "{{secret}} {{name}}");
     template_var(v, "secret", "S3CRET");
-    check_expand("Hi ${name}.", v, "Hi ${secret} $$ ${name}.");
+    check_expand("Hi {{name}}.", v, "Hi {{secret}} {{name}}.");
     /* unterminated placeholders are kept as text */
-    check_expand("tail ${name", v, "tail ${name");
-    check_expand("${", v, "${");
-    check_expand("$", v, "$");
-    /* the first } closes the placeholder */
-    check_expand("${na${secret}}", v, "}");
-    check_expand("${name}}", v, "${secret} $$ ${name}}");
+    check_expand("tail {{name", v, "tail {{name");
+    check_expand("{{", v, "{{");
+    check_expand("{", v, "{");
+    check_expand("}}", v, "}}");
+    /* the first }} closes the placeholder; what is no name stays */
+    check_expand("{{na{{secret}}}}", v, "{{naS3CRET}}");
+    check_expand("{{name}}}}", v, "{{secret}} {{name}}}}");
     /* a later value replaces the earlier one */
     template_var(v, "secret", "other");
-    check_expand("${secret}", v, "other");
+    check_expand("{{secret}}", v, "other");
 
-    /* 200,000 open placeholders without a }: linear, all kept */
+    /* 200,000 open placeholders without a }}: linear, all kept */
     for (int i = 0; i < 200000; i++)
-        g_string_append(big, "${");
+        g_string_append(big, "{{");
     got = template_expand(big->str, v);
     g_assert_cmpstr(got, ==, big->str);
     g_free(got);
+    /* 200,000 { then one placeholder: still linear, every { but two kept */
+    g_string_truncate(big, 0);
+    for (int i = 0; i < 200000; i++)
+        g_string_append_c(big, '{');
+    g_string_append(big, "secret}}");
+    got = template_expand(big->str, v);
+    g_assert_cmpuint(strlen(got), ==, 199998 + 5);
+    g_assert_true(g_str_has_suffix(got, "{other"));
+    g_free(got);
     g_string_truncate(big, 0);
     for (int i = 0; i < 100000; i++)
-        g_string_append(big, "${secret}");
+        g_string_append(big, "{{secret}}");
     got = template_expand(big->str, v);
     g_assert_cmpuint(strlen(got), ==, 100000 * 5);
     g_assert_true(g_str_has_prefix(got, "otherother"));
@@ -133,13 +144,13 @@ test_load(void)
     g_free(outside);
 }
 
-/* placeholders - the set of ${key} names used in text. */
+/* placeholders - the set of {{key}} names used in text. */
 static GHashTable *
 placeholders(const char *text)
 {
     GHashTable *keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (const char *p = strstr(text, "${"); p; p = strstr(p + 2, "${")) {
-        const char *end = strchr(p + 2, '}');
+    for (const char *p = strstr(text, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *end = strstr(p + 2, "}}");
         if (!end)
             break;
         g_hash_table_add(keys, g_strndup(p + 2, (gsize) (end - p - 2)));
@@ -181,7 +192,7 @@ test_shipped_in_step(void)
         g_hash_table_iter_init(&it, en_keys);
         while (g_hash_table_iter_next(&it, &key, NULL))
             if (!g_hash_table_contains(ja_keys, key))
-                g_error("%s: ${%s} is not in the Japanese template", name, (char *) key);
+                g_error("%s: {{%s}} is not in the Japanese template", name, (char *) key);
         g_hash_table_unref(en_keys);
         g_hash_table_unref(ja_keys);
         g_free(en_path);
