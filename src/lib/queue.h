@@ -10,8 +10,10 @@ typedef struct {
     gint64 arrival;
     char *sender;          /* "" for the null sender */
     GPtrArray *rcpts;      /* char*: every recipient of the envelope */
-    GHashTable *done;      /* rcpt -> "D" (delivered) or "B ..." (bounced) */
+    GHashTable *done;      /* rcpt -> "D" (delivered), "B ..." (bounced) or
+                              "X" (deleted by the administrator) */
     GHashTable *deferred;  /* rcpt -> "next_try code text" (last deferral) */
+    GHashTable *held;      /* rcpt set: held by `kairan queue --hold` */
     gint64 size;
     char *personalize;     /* list named by a "P LIST" line, else NULL */
 } QueueEntry;
@@ -61,5 +63,17 @@ gboolean queue_journal_append(const Instance *inst, const char *id,
                               const char *lines, GError **error);
 /* queue_remove - remove a finished message (env first, then the rest). */
 void queue_remove(const Instance *inst, const char *id);
+/* queue_is_held - TRUE if rcpt is pending and held. */
+gboolean queue_is_held(const QueueEntry *e, const char *rcpt);
+
+typedef enum { QUEUE_HOLD, QUEUE_RELEASE, QUEUE_DELETE } QueueAction;
+/* queue_control - `kairan queue --hold|--release|--delete`: hold,
+ * release or delete the pending recipients of message id, all of them or
+ * (domain not NULL) those at domain.  Deleting without a domain removes
+ * the whole message; with one, its recipients there are journaled as
+ * deleted (no bounce).  A running relay is told.  Returns how many
+ * recipients changed, or -1 with error (EXIT_NOINPUT: no such ID). */
+int queue_control(const Instance *inst, const char *id, QueueAction action,
+                  const char *domain, GError **error);
 
 #endif

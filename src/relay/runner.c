@@ -641,6 +641,8 @@ dispatch(Msg *m, gint64 now)
         Dest *d;
         Batch *b;
 
+        if (queue_is_held(e, rcpt))
+            continue;                  /* `kairan queue --hold`: until released */
         if (next > now && !m->force) {
             waiting = MIN(waiting, next);
             continue;
@@ -697,6 +699,7 @@ finalize(Msg *m, gint64 now)
     QueueEntry *e = queue_load(R.r->inst, m->id);
     GPtrArray *pending;
     gint64 due = G_MAXINT64;
+    gboolean held_only;
 
     m->busy = FALSE;
     R.busy_msgs--;
@@ -704,17 +707,22 @@ finalize(Msg *m, gint64 now)
     g_clear_pointer(&m->wire, g_bytes_unref);
     g_clear_pointer(&m->pers, personal_free);
     if (!e) {
-        msg_forget(m, FALSE);
+        /* deleted (`kairan queue --delete`) while out: the journal lines
+         * of the batches in flight are left over */
+        msg_forget(m, TRUE);
         return;
     }
     pending = queue_pending(e);
     for (guint i = 0; i < pending->len; i++) {
         gint64 next = deferred_next(e, pending->pdata[i]);
+        if (queue_is_held(e, pending->pdata[i]))
+            continue;
         due = MIN(due, next > 0 ? next : now + R.r->retry_min);
     }
+    held_only = pending->len > 0;
     g_ptr_array_unref(pending);
     queue_entry_free(e);
-    if (due == G_MAXINT64)
+    if (due == G_MAXINT64 && !held_only)
         msg_forget(m, TRUE);
     else
         m->due = m->force ? 0 : due;
@@ -754,6 +762,28 @@ take_flush(void)
         log_info("flush: retrying every queued message");
     g_free(flag);
     return there;
+}
+
+/* take_release - TRUE (and the flag removed) if `kairan queue --hold|
+ * --release|--delete` changed a message: every idle message is looked
+ * at again (its journal says what is held, deleted or still deferred). */
+static gboolean
+take_release(void)
+{
+    char *flag = instance_path(R.r->inst, "queue", "release", NULL);
+    gboolean there = unlink(flag) == 0;
+    GHashTableIter it;
+    gpointer v;
+
+    g_free(flag);
+    if (!there)
+        return FALSE;
+    full_scan(FALSE);
+    g_hash_table_iter_init(&it, R.msgs);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (!((Msg *) v)->busy)
+            ((Msg *) v)->due = 0;
+    return TRUE;
 }
 
 /* clean_tmp - the SMTP server's unfinished DATA files (queue/tmp/smtpd.*)
@@ -853,6 +883,7 @@ runner_run(Relay *r)
         g_thread_unref(g_thread_new("smtp", worker, NULL));
 
     take_flush();
+    take_release();
     full_scan(TRUE);
     for (;;) {
         struct pollfd pfd[4];
@@ -911,6 +942,8 @@ runner_run(Relay *r)
                             msg_add(ev->name);
                         else if (ev->len && ev->wd == wd_q && g_str_equal(ev->name, "flush") && take_flush())
                             full_scan(TRUE);
+                        else if (ev->len && ev->wd == wd_q && g_str_equal(ev->name, "release"))
+                            take_release();
                         if (ev->mask & IN_Q_OVERFLOW)
                             scan = TRUE;
                         p += sizeof(struct inotify_event) + ev->len;
@@ -922,6 +955,7 @@ runner_run(Relay *r)
                     scan = TRUE;
                     if (take_flush())
                         full_scan(TRUE);
+                    take_release();
                 }
             }
         }
