@@ -33,6 +33,7 @@ typedef struct {
     int smtpd_max_conn, smtpd_max_per_client, smtpd_max_rcpt, smtpd_max_errors;
     int out_max_total, out_max_per_dest;
     int conn_cache_time;         /* seconds an idle outbound connection waits */
+    gint64 smarthost_skip;       /* seconds a failed fleet host is skipped */
     gboolean relay_members;      /* sec-ctl: may a member's AUTH (ADDRESS/LIST) relay? [no] */
     SSL_CTX *server_tls;         /* NULL when no tls_cert/tls_key */
     SSL_CTX *client_tls;

@@ -353,12 +353,59 @@ pop_batch_wait(Dest *d, gboolean connected)
     return b;
 }
 
-/* open_dest - a connection to d, or NULL with *code and *text set. */
+/* ---- the smarthost fleet ----
+ * A route or smarthost value may list several hosts ("a:25,b:25"): they
+ * are tried in order; one that cannot be reached (connect, greeting, TLS)
+ * or drops a transaction is skipped by every worker for
+ * smarthost_skip_time, and the mail goes to the next one.  When every
+ * host is being skipped they are tried anyway, in order: a skip mark is
+ * a hint, never a reason to defer mail by itself. */
+static GMutex down_lock;
+static GHashTable *down_until;    /* host value -> gint64 monotonic us */
+
+static gboolean
+host_is_down(const char *host)
+{
+    gpointer v;
+    gboolean down;
+    g_mutex_lock(&down_lock);
+    down = down_until && (v = g_hash_table_lookup(down_until, host)) &&
+           *(gint64 *) v > g_get_monotonic_time();
+    g_mutex_unlock(&down_lock);
+    return down;
+}
+
+/* host_mark - host failed (down TRUE: skip it for a while) or worked. */
+static void
+host_mark(const char *host, gboolean down, const char *why)
+{
+    gboolean was;
+    g_mutex_lock(&down_lock);
+    if (!down_until)
+        down_until = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    was = g_hash_table_contains(down_until, host);
+    if (down) {
+        gint64 *until = g_new(gint64, 1);
+        *until = g_get_monotonic_time() + R.r->smarthost_skip * G_TIME_SPAN_SECOND;
+        g_hash_table_replace(down_until, g_strdup(host), until);
+    } else {
+        g_hash_table_remove(down_until, host);
+    }
+    g_mutex_unlock(&down_lock);
+    if (down)
+        log_warn("smarthost %s failed (%s): skipped for %" G_GINT64_FORMAT "s", host, why ? why : "?",
+                 R.r->smarthost_skip);
+    else if (was)
+        log_info("smarthost %s works again", host);
+}
+
+/* open_one - a connection to one route value, or NULL with *code and
+ * *text set. */
 static SmtpClient *
-open_dest(Dest *d, int *code, char **text)
+open_one(const char *target, gboolean is_route, int *code, char **text)
 {
     GError *error = NULL;
-    GPtrArray *targets = dns_targets(R.r, d->target, d->is_route, &error);
+    GPtrArray *targets = dns_targets(R.r, target, is_route, &error);
     SmtpClient *sc = NULL;
 
     if (targets) {
@@ -376,6 +423,46 @@ open_dest(Dest *d, int *code, char **text)
     return sc;
 }
 
+/* open_dest - a connection to d, or NULL with *code and *text set; *via
+ * (to be freed) is the fleet host it reached, NULL for a single host. */
+static SmtpClient *
+open_dest(Dest *d, int *code, char **text, char **via)
+{
+    char **hosts;
+    guint n;
+    SmtpClient *sc = NULL;
+
+    *via = NULL;
+    if (!d->is_route || !strchr(d->target, ','))
+        return open_one(d->target, d->is_route, code, text);
+    hosts = g_strsplit(d->target, ",", -1);
+    n = g_strv_length(hosts);
+    for (guint i = 0; i < n; i++)
+        g_strstrip(hosts[i]);
+    /* pass 0: the hosts not being skipped; pass 1: the others */
+    for (int pass = 0; pass < 2 && !sc; pass++) {
+        for (guint i = 0; i < n && !sc; i++) {
+            if (!*hosts[i] || host_is_down(hosts[i]) != (pass == 1))
+                continue;
+            g_free(*text);
+            *text = NULL;
+            sc = open_one(hosts[i], TRUE, code, text);
+            if (sc) {
+                host_mark(hosts[i], FALSE, NULL);
+                *via = g_strdup(hosts[i]);
+            } else {
+                host_mark(hosts[i], TRUE, *text);
+            }
+        }
+    }
+    g_strfreev(hosts);
+    if (sc) {
+        g_free(*text);
+        *text = NULL;
+    }
+    return sc;
+}
+
 /* send_personal - a batch of a personalised message: one transaction
  * per recipient (MAIL, RCPT, DATA pipelined), each with its VERP sender
  * and its own header block in front of the shared body, over the one
@@ -383,7 +470,7 @@ open_dest(Dest *d, int *code, char **text)
  * FALSE when the destination could not be reached at all, with *ucode
  * and *utext (to be freed) for the batches still waiting. */
 static gboolean
-send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
+send_personal(Dest *d, Batch *b, SmtpClient **scp, char **via, int *ucode, char **utext)
 {
     gboolean reached = TRUE;
     Msg *m = b->m;
@@ -398,7 +485,9 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
         int code = 0;
         char *text = NULL;
 
-        if (!*scp && !(*scp = open_dest(d, &code, &text))) {
+        if (!*scp)
+            g_clear_pointer(via, g_free);
+        if (!*scp && !(*scp = open_dest(d, &code, &text, via))) {
             for (guint k = i; k < n; k++) {
                 res[k].code = code;
                 res[k].text = g_strdup(text);
@@ -418,7 +507,8 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
                                (gint64) (g_bytes_get_size(head) + blen), m->eightbit);
         if (!ok && smtp_client_retryable(*scp)) {
             smtp_client_close(*scp, FALSE);
-            if ((*scp = open_dest(d, &code, &text))) {
+            g_clear_pointer(via, g_free);
+            if ((*scp = open_dest(d, &code, &text, via))) {
                 g_free(res[i].text);
                 res[i].text = NULL;
                 ok = smtp_client_send2(*scp, verp, &res[i], 1, head, m->wire,
@@ -429,6 +519,8 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
         g_bytes_unref(head);
         g_free(verp);
         if (!ok && *scp) {
+            if (*via)
+                host_mark(*via, TRUE, res[i].text);
             smtp_client_close(*scp, FALSE);
             *scp = NULL;
         }
@@ -439,10 +531,48 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
     return reached;
 }
 
+/* resend_lost - after host *via dropped a transaction of a fleet
+ * destination: the recipients it left without an answer (4xx from
+ * set_lost, or a temporary reply) go to the next host at once, over a
+ * new connection *scp.  Returns the new connection's send result. */
+static gboolean
+resend_lost(Dest *d, Batch *b, RcptResult *res, SmtpClient **scp, char **via)
+{
+    GArray *idx = g_array_new(FALSE, FALSE, sizeof(guint));
+    RcptResult *sub;
+    int code = 0;
+    char *text = NULL;
+    gboolean ok = FALSE;
+
+    for (guint i = 0; i < b->rcpts->len; i++)
+        if (res[i].code / 100 == 4 || res[i].code == 0)
+            g_array_append_val(idx, i);
+    g_clear_pointer(via, g_free);
+    if (idx->len == 0 || !(*scp = open_dest(d, &code, &text, via))) {
+        g_free(text);
+        g_array_unref(idx);
+        return FALSE;
+    }
+    sub = g_new0(RcptResult, idx->len);
+    for (guint k = 0; k < idx->len; k++)
+        sub[k].rcpt = res[g_array_index(idx, guint, k)].rcpt;
+    ok = smtp_client_send(*scp, b->m->sender, sub, idx->len, b->m->wire, b->m->size, b->m->eightbit);
+    for (guint k = 0; k < idx->len; k++) {
+        RcptResult *x = &res[g_array_index(idx, guint, k)];
+        g_free(x->text);
+        x->code = sub[k].code;
+        x->text = sub[k].text;
+    }
+    g_free(sub);
+    g_array_unref(idx);
+    return ok;
+}
+
 static void
 serve(Dest *d, Batch *b)
 {
     SmtpClient *sc = NULL;
+    char *via = NULL;          /* the fleet host sc is connected to */
 
     for (; b; b = pop_batch_wait(d, sc != NULL)) {
         RcptResult *res;
@@ -455,16 +585,19 @@ serve(Dest *d, Batch *b)
             continue;
         }
         if (b->m->pers) {
-            if (!send_personal(d, b, &sc, &code, &text)) {
+            if (!send_personal(d, b, &sc, &via, &code, &text)) {
                 /* unreachable: as below, the waiting batches fail now */
                 while ((b = pop_batch(d)))
                     fail_batch(b, code, text, d->target);
                 g_free(text);
+                g_free(via);
                 return;
             }
             continue;
         }
-        if (!sc && !(sc = open_dest(d, &code, &text))) {
+        if (!sc)
+            g_clear_pointer(&via, g_free);
+        if (!sc && !(sc = open_dest(d, &code, &text, &via))) {
             /* The destination is unreachable: every batch waiting for it
              * gets the same answer now instead of one timeout each. */
             fail_batch(b, code, text, d->target);
@@ -478,12 +611,23 @@ serve(Dest *d, Batch *b)
         if (!ok && smtp_client_retryable(sc)) {
             /* the server had closed the idle connection: once more, fresh */
             smtp_client_close(sc, FALSE);
-            if ((sc = open_dest(d, &code, &text))) {
+            g_clear_pointer(&via, g_free);
+            if ((sc = open_dest(d, &code, &text, &via))) {
                 results_free(res, b->rcpts->len);
                 res = results_new(b);
                 ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
             }
             g_free(text);
+        }
+        if (!ok && sc && via) {
+            /* a fleet host dropped the transaction: skip it, and what it
+             * left unanswered goes to the next host now */
+            host_mark(via, TRUE, "lost the connection during a transaction");
+            smtp_client_close(sc, FALSE);
+            sc = NULL;
+            ok = resend_lost(d, b, res, &sc, &via);
+            if (!ok && sc && via)
+                host_mark(via, TRUE, "lost the connection during a transaction");
         }
         complete_batch(b, res, sc ? smtp_client_relay(sc) : d->target);
         results_free(res, b->rcpts->len);
@@ -494,6 +638,7 @@ serve(Dest *d, Batch *b)
         }
     }
     smtp_client_close(sc, TRUE);
+    g_free(via);
 }
 
 static gpointer
