@@ -25,9 +25,12 @@
 #include "log.h"
 #include "util.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +40,79 @@ static int
 conf_int(Instance *inst, const char *key)
 {
     return (int) CLAMP(instance_global_int(inst, key), 0, G_MAXINT);
+}
+
+static void
+cred_free(gpointer p)
+{
+    SmtpCred *c = p;
+    if (c->pass)
+        memset(c->pass, 0, strlen(c->pass));
+    g_free(c->user);
+    g_free(c->pass);
+    g_free(c);
+}
+
+/* load_creds - smarthost_auth_file: one line per host, "HOST USER
+ * PASSWORD" (HOST as written in smarthost, e.g. [10.0.0.1]:587; the
+ * password is the rest of the line), # comments.  The file must not be
+ * readable by others. */
+static gboolean
+load_creds(Relay *r, const char *path, GError **error)
+{
+    char *text = NULL;
+    gsize len = 0;
+    struct stat sb;
+    char **lines;
+    int lineno = 0;
+
+    if (stat(path, &sb) < 0 || !g_file_get_contents(path, &text, &len, NULL)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG, "smarthost_auth_file %s: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    if (sb.st_mode & S_IROTH) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG,
+                    "smarthost_auth_file %s is readable by others: chmod o-r it first", path);
+        g_free(text);
+        return FALSE;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    memset(text, 0, len);
+    g_free(text);
+    for (char **l = lines; *l; l++) {
+        char *line = g_strstrip(*l), **w;
+        lineno++;
+        if (!*line || *line == '#')
+            continue;
+        w = g_strsplit_set(line, " \t", 3);
+        if (g_strv_length(w) < 3 || !*w[0] || !*w[1] || !*g_strchug(w[2])) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG,
+                        "smarthost_auth_file %s line %d: want HOST USER PASSWORD", path, lineno);
+            g_strfreev(w);
+            for (char **x = lines; *x; x++)
+                memset(*x, 0, strlen(*x));
+            g_strfreev(lines);
+            return FALSE;
+        }
+        {
+            SmtpCred *c = g_new0(SmtpCred, 1);
+            c->user = g_strdup(w[1]);
+            c->pass = g_strdup(w[2]);
+            g_hash_table_replace(r->creds, g_strdup(w[0]), c);
+        }
+        memset(w[2], 0, strlen(w[2]));
+        g_strfreev(w);
+    }
+    for (char **x = lines; *x; x++)
+        memset(*x, 0, strlen(*x));
+    g_strfreev(lines);
+    return TRUE;
+}
+
+const SmtpCred *
+relay_cred(const Relay *r, const char *host)
+{
+    return r->creds ? g_hash_table_lookup(r->creds, host) : NULL;
 }
 
 Relay *
@@ -115,6 +191,16 @@ relay_config_load(Instance *inst, GError **error)
     g_free(cert);
     g_free(key);
     r->client_tls = tlsctx_client_opportunistic();
+    r->creds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cred_free);
+    {
+        char *authfile = instance_global(inst, "smarthost_auth_file");
+        gboolean ok = !authfile || !*authfile || load_creds(r, authfile, error);
+        g_free(authfile);
+        if (!ok) {
+            relay_config_free(r);
+            return NULL;
+        }
+    }
     return r;
 }
 
@@ -128,6 +214,8 @@ relay_config_free(Relay *r)
     g_free(r->dns_resolver);
     g_ptr_array_unref(r->mynetworks);
     g_hash_table_unref(r->routes);
+    if (r->creds)
+        g_hash_table_unref(r->creds);
     if (r->server_tls)
         SSL_CTX_free(r->server_tls);
     if (r->client_tls)

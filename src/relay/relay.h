@@ -34,6 +34,7 @@ typedef struct {
     int out_max_total, out_max_per_dest;
     int conn_cache_time;         /* seconds an idle outbound connection waits */
     gint64 smarthost_skip;       /* seconds a failed fleet host is skipped */
+    GHashTable *creds;           /* host value ("*" = any) -> SmtpCred*, smarthost_auth_file */
     gboolean relay_members;      /* sec-ctl: may a member's AUTH (ADDRESS/LIST) relay? [no] */
     SSL_CTX *server_tls;         /* NULL when no tls_cert/tls_key */
     SSL_CTX *client_tls;
@@ -91,9 +92,18 @@ typedef struct {
     char *text;      /* the reply, for logs and bounces */
 } RcptResult;
 typedef struct SmtpClient SmtpClient;
+/* SmtpCred - client AUTH credentials of one smarthost (smarthost_auth_file). */
+typedef struct {
+    char *user, *pass;
+} SmtpCred;
+/* relay_cred - the credentials for a smarthost/route host value, or NULL. */
+const SmtpCred *relay_cred(const Relay *r, const char *host);
 /* smtp_client_open - connect to the first target that answers, EHLO,
  * opportunistic STARTTLS.  Error code is an SMTP code (4xx/5xx). */
 SmtpClient *smtp_client_open(Relay *r, GPtrArray *targets, GError **error);
+/* smtp_client_open_auth - the same, then AUTH with cred (NULL: none),
+ * only over TLS; a connection that cannot authenticate is a failure. */
+SmtpClient *smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError **error);
 const char *smtp_client_relay(SmtpClient *c);
 /* smtp_client_send - one transaction; fills res[i].code/.text.  FALSE
  * when the connection must not be reused.  eightbit: the message has

@@ -409,7 +409,7 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
     SmtpClient *sc = NULL;
 
     if (targets) {
-        sc = smtp_client_open(R.r, targets, &error);
+        sc = smtp_client_open_auth(R.r, targets, is_route ? relay_cred(R.r, target) : NULL, &error);
         g_ptr_array_unref(targets);
         if (!sc)
             *code = error->code;

@@ -9,7 +9,14 @@
  * read in order; the message follows in large writes ending in ".".
  * TCP_NODELAY is set (conn.c).  Every recipient gets its own result:
  * its RCPT reply if that failed, else the reply to DATA or to the final
- * dot.  A lost connection counts as 421 4.4.2 for whatever was open. */
+ * dot.  A lost connection counts as 421 4.4.2 for whatever was open.
+ *
+ * Client AUTH (smarthost_auth_file): after STARTTLS and the second EHLO,
+ * AUTH PLAIN (else LOGIN) with the credentials of that host.  Without
+ * TLS the credentials are never sent: the connection counts as failed
+ * (454 4.7.0), so a fleet moves on and the mail is deferred, not sent
+ * unauthenticated.  A refused AUTH (535) defers too: wrong credentials
+ * are the operator's mistake, not the recipients'. */
 #include "config.h"
 #include "relay.h"
 #include "log.h"
@@ -28,6 +35,7 @@ struct SmtpClient {
     NetConn *c;
     char *relay;           /* host[addr]:port, for logs */
     gboolean pipelining, starttls, size, esmtp, eightbitmime;
+    gboolean auth_plain, auth_login;
     int txns;              /* transactions started on this connection */
     gboolean lost_early;   /* the last one lost the connection before any reply */
 };
@@ -175,6 +183,7 @@ ehlo(SmtpClient *sc, GString *text)
         char **lines = g_strsplit(text->str, "\n", -1);
         sc->esmtp = TRUE;
         sc->pipelining = sc->starttls = sc->size = sc->eightbitmime = FALSE;
+        sc->auth_plain = sc->auth_login = FALSE;
         for (char **l = lines; *l; l++) {
             const char *kw = strlen(*l) > 4 ? *l + 4 : "";
             if (g_ascii_strncasecmp(kw, "PIPELINING", 10) == 0)
@@ -185,6 +194,14 @@ ehlo(SmtpClient *sc, GString *text)
                 sc->size = TRUE;
             else if (g_ascii_strncasecmp(kw, "8BITMIME", 8) == 0)
                 sc->eightbitmime = TRUE;
+            else if (g_ascii_strncasecmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=')) {
+                char **mechs = g_strsplit_set(kw + 5, " \r", -1);
+                for (char **m = mechs; *m; m++) {
+                    sc->auth_plain = sc->auth_plain || g_ascii_strcasecmp(*m, "PLAIN") == 0;
+                    sc->auth_login = sc->auth_login || g_ascii_strcasecmp(*m, "LOGIN") == 0;
+                }
+                g_strfreev(mechs);
+            }
         }
         g_strfreev(lines);
         return code;
@@ -196,27 +213,83 @@ ehlo(SmtpClient *sc, GString *text)
     return read_reply(sc->c, text);
 }
 
-/* session - greeting, EHLO, STARTTLS on a connected socket. */
+/* client_auth - AUTH PLAIN or LOGIN over the TLS connection; 250 when
+ * authenticated, else the server's code (-1 lost, -4 no mechanism). */
 static int
-session(SmtpClient *sc, const Target *t, gboolean try_tls, GString *text)
+client_auth(SmtpClient *sc, const SmtpCred *cred, GString *text)
+{
+    int code;
+    char *b64;
+
+    if (sc->auth_plain) {
+        gsize ul = strlen(cred->user), pl = strlen(cred->pass);
+        guchar *raw = g_malloc(ul + pl + 2);
+        raw[0] = '\0';
+        memcpy(raw + 1, cred->user, ul);
+        raw[ul + 1] = '\0';
+        memcpy(raw + ul + 2, cred->pass, pl);
+        b64 = g_base64_encode(raw, ul + pl + 2);
+        memset(raw, 0, ul + pl + 2);
+        g_free(raw);
+        netconn_printf(sc->c, "AUTH PLAIN %s\r\n", b64);
+        g_free(b64);
+        code = read_reply(sc->c, text);
+        return code == 235 ? 250 : code;
+    }
+    if (!sc->auth_login)
+        return -4;
+    netconn_printf(sc->c, "AUTH LOGIN\r\n");
+    if ((code = read_reply(sc->c, text)) != 334)
+        return code;
+    b64 = g_base64_encode((const guchar *) cred->user, strlen(cred->user));
+    netconn_printf(sc->c, "%s\r\n", b64);
+    g_free(b64);
+    if ((code = read_reply(sc->c, text)) != 334)
+        return code;
+    b64 = g_base64_encode((const guchar *) cred->pass, strlen(cred->pass));
+    netconn_printf(sc->c, "%s\r\n", b64);
+    g_free(b64);
+    code = read_reply(sc->c, text);
+    return code == 235 ? 250 : code;
+}
+
+/* session - greeting, EHLO, STARTTLS on a connected socket; AUTH when
+ * cred is given (-3: no TLS, so no credentials sent). */
+static int
+session(SmtpClient *sc, const Target *t, gboolean try_tls, const SmtpCred *cred, GString *text)
 {
     int code = read_reply(sc->c, text);
     if (code != 220)
         return code;
     code = ehlo(sc, text);
-    if (code != 250 || !try_tls || !sc->starttls)
+    if (code == 250 && try_tls && sc->starttls) {
+        netconn_printf(sc->c, "STARTTLS\r\n");
+        code = read_reply(sc->c, text);
+        if (code < 0)
+            return code;
+        if (code == 220) {
+            if (!netconn_tls_connect(sc->c, sc->r->client_tls, t->host))
+                return -2;
+            code = ehlo(sc, text);
+        } else {
+            code = 250;                         /* go on in clear text */
+        }
+    }
+    if (code != 250 || !cred)
         return code;
-    netconn_printf(sc->c, "STARTTLS\r\n");
-    code = read_reply(sc->c, text);
-    if (code != 220)
-        return code < 0 ? code : 250;           /* go on in clear text */
-    if (!netconn_tls_connect(sc->c, sc->r->client_tls, t->host))
-        return -2;
-    return ehlo(sc, text);
+    if (!sc->c->ssl)
+        return -3;
+    return client_auth(sc, cred, text);
 }
 
 SmtpClient *
 smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
+{
+    return smtp_client_open_auth(r, targets, NULL, error);
+}
+
+SmtpClient *
+smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError **error)
 {
     SmtpClient *sc = g_new0(SmtpClient, 1);
     GString *text = g_string_new(NULL);
@@ -237,7 +310,7 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
                 break;
             }
             sc->c = netconn_new(fd, r->smtp_timeout * 1000);
-            code = session(sc, t, attempt == 0, text);
+            code = session(sc, t, attempt == 0, cred, text);
             if (code == 250) {
                 g_string_free(text, TRUE);
                 g_free(last);
@@ -247,8 +320,14 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
             if (code > 0) {
                 char *l = one_line(text);
                 last = g_strdup_printf("%s said: %s", sc->relay, l);
-                last_code = code;
+                last_code = cred && code / 100 == 5 && sc->c->ssl ? 454 : code;   /* AUTH refused: defer */
                 g_free(l);
+                netconn_printf(sc->c, "QUIT\r\n");
+                netconn_flush(sc->c);
+            } else if (code == -3 || code == -4) {
+                last = g_strdup_printf(code == -3 ? "4.7.0 %s offers no TLS: the credentials of smarthost_auth_file are not sent in clear"
+                                                  : "4.7.0 %s offers neither AUTH PLAIN nor AUTH LOGIN", sc->relay);
+                last_code = 454;
                 netconn_printf(sc->c, "QUIT\r\n");
                 netconn_flush(sc->c);
             } else {
@@ -258,8 +337,9 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
             }
             netconn_free(sc->c);
             sc->c = NULL;
-            if (code != -2)
-                break;                       /* retry only after a failed TLS handshake */
+            if (code != -2 || cred)
+                break;                       /* retry only after a failed TLS handshake,
+                                                and never in clear with credentials */
         }
     }
     g_set_error(error, KAIRAN_ERROR, last_code, "%s", last);
