@@ -36,6 +36,7 @@ static const GlobalDef table[] = {
     { "mx_port", GLOBAL_UINT, "25", NULL, 1, 65535, "port of MX and A deliveries" },
     { "max_rcpt_per_txn", GLOBAL_UINT, "100", NULL, 1, 100000, "recipients per outgoing SMTP transaction" },
     { "max_queue_lifetime", GLOBAL_DURATION, "5d", NULL, 60, 365 * DAY, "how long undeliverable mail is retried before it bounces" },
+    { "delay_warning_time", GLOBAL_DURATION, "4h", NULL, 0, 30 * DAY, "after this long in the queue the sender is told once that the mail is delayed (0 = never)" },
     { "retry_min", GLOBAL_DURATION, "300", NULL, 1, 30 * DAY, "first retry delay after a temporary failure" },
     { "retry_max", GLOBAL_DURATION, "3600", NULL, 1, 30 * DAY, "longest retry delay (the delay doubles up to it)" },
     { "message_size_limit", GLOBAL_UINT, "20971520", NULL, 0, BIG, "largest message the relay accepts, bytes (0 = no limit)" },

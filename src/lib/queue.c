@@ -12,6 +12,9 @@
  *                         S <envelope sender, empty for the null sender>
  *                         R <recipient>            (one line per recipient)
  *                         P <list>                 (optional) personalise
+ *                         M <DSN MAIL parameters>  (optional) RET=, ENVID=
+ *                         N <DSN RCPT parameters>  (optional, after its R
+ *                                                  line) NOTIFY=, ORCPT=
  *                       P asks the relay to personalise every copy for
  *                       <list> at send time (src/relay/personalize.c):
  *                       one transaction per recipient with the VERP
@@ -29,6 +32,7 @@
  *                         F <rcpt> <next-try> <code> <text> deferred
  *                         H <rcpt>                          held (queue --hold)
  *                         U <rcpt>                          released
+ *                         W <time>                          delay warning sent
  *                         X <rcpt>                          deleted (queue
  *                                                           --delete ALL
  *                                                           --domain D): final,
@@ -201,6 +205,30 @@ out:
 }
 
 char *
+queue_submit_file_dsn(const Instance *inst, const char *sender, const char *const *rcpts,
+                      const char *const *rcpt_dsn, guint nrcpts, const char *mail_dsn,
+                      const char *content_path, GError **error)
+{
+    GString *lines = g_string_new(NULL);
+    guint n = 0;
+    char *id;
+
+    if (mail_dsn && *mail_dsn && !strpbrk(mail_dsn, "\r\n"))
+        g_string_append_printf(lines, "M %s\n", mail_dsn);
+    for (guint i = 0; i < nrcpts; i++) {
+        if (strpbrk(rcpts[i], "\r\n") != NULL || !*rcpts[i])
+            continue;                       /* never let a recipient forge a line */
+        g_string_append_printf(lines, "R %s\n", rcpts[i]);
+        if (rcpt_dsn && rcpt_dsn[i] && *rcpt_dsn[i] && !strpbrk(rcpt_dsn[i], "\r\n"))
+            g_string_append_printf(lines, "N %s\n", rcpt_dsn[i]);
+        n++;
+    }
+    id = submit_file(inst, sender, NULL, n, lines, content_path, error);
+    g_string_free(lines, TRUE);
+    return id;
+}
+
+char *
 queue_submit_file(const Instance *inst, const char *sender,
                   const char *const *rcpts, guint nrcpts,
                   const char *content_path, GError **error)
@@ -307,6 +335,8 @@ queue_entry_free(QueueEntry *e)
     g_hash_table_unref(e->done);
     g_hash_table_unref(e->deferred);
     g_hash_table_unref(e->held);
+    g_hash_table_unref(e->dsn_rcpt);
+    g_free(e->dsn_mail);
     g_free(e);
 }
 
@@ -330,6 +360,7 @@ queue_load(const Instance *inst, const char *id)
     e->done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     e->deferred = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     e->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    e->dsn_rcpt = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     e->size = stat(msgpath, &sb) == 0 ? (gint64) sb.st_size : 0;
     for (char *line = text, *nl; line < text + len; line = nl + 1) {
         nl = strchr(line, '\n');
@@ -343,6 +374,11 @@ queue_load(const Instance *inst, const char *id)
             e->sender = g_strdup(line + 2);
         } else if (line[0] == 'R' && line[1] == ' ')
             g_ptr_array_add(e->rcpts, g_strdup(line + 2));
+        else if (line[0] == 'M' && line[1] == ' ' && line[2]) {
+            g_free(e->dsn_mail);
+            e->dsn_mail = g_strdup(line + 2);
+        } else if (line[0] == 'N' && line[1] == ' ' && line[2] && e->rcpts->len > 0)
+            g_hash_table_replace(e->dsn_rcpt, g_strdup(e->rcpts->pdata[e->rcpts->len - 1]), g_strdup(line + 2));
         else if (line[0] == 'P' && line[1] == ' ' && line[2]) {
             g_free(e->personalize);
             e->personalize = g_strdup(line + 2);
@@ -357,6 +393,10 @@ queue_load(const Instance *inst, const char *id)
             *nl = '\0';
             if (strlen(line) < 3 || line[1] != ' ')
                 continue;
+            if (line[0] == 'W') {
+                e->warned = TRUE;
+                continue;
+            }
             rcpt = line + 2;
             sp = strchr(rcpt, ' ');
             rest = sp ? sp + 1 : (char *) "";

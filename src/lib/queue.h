@@ -14,6 +14,9 @@ typedef struct {
                               "X" (deleted by the administrator) */
     GHashTable *deferred;  /* rcpt -> "next_try code text" (last deferral) */
     GHashTable *held;      /* rcpt set: held by `kairan queue --hold` */
+    char *dsn_mail;        /* DSN MAIL parameters (RET, ENVID) or NULL */
+    GHashTable *dsn_rcpt;  /* rcpt -> DSN RCPT parameters (NOTIFY, ORCPT) */
+    gboolean warned;       /* a delay warning went out (journal W) */
     gint64 size;
     char *personalize;     /* list named by a "P LIST" line, else NULL */
 } QueueEntry;
@@ -31,6 +34,12 @@ char *queue_submit(const Instance *inst, const char *sender,
 char *queue_submit_file(const Instance *inst, const char *sender,
                         const char *const *rcpts, guint nrcpts,
                         const char *content_path, GError **error);
+/* queue_submit_file_dsn - queue_submit_file with the DSN parameters
+ * (RFC 3461, canonical form of relay/dsn.c) of the MAIL command and of
+ * each recipient (rcpt_dsn[i] may be NULL; rcpt_dsn NULL = none). */
+char *queue_submit_file_dsn(const Instance *inst, const char *sender, const char *const *rcpts,
+                            const char *const *rcpt_dsn, guint nrcpts, const char *mail_dsn,
+                            const char *content_path, GError **error);
 /* QueueRcpts - the recipients of a large envelope (a fan-out), built
  * once in envelope form; only queue.c knows that form. */
 typedef struct {

@@ -143,6 +143,7 @@ relay_config_load(Instance *inst, GError **error)
     r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination"));
     r->conn_cache_time = conf_int(inst, "smtp_connection_cache_time");
     r->smarthost_skip = conf_int(inst, "smarthost_skip_time");
+    r->delay_warning = instance_global_int(inst, "delay_warning_time");
     r->relay_members = instance_global_bool(inst, "relay_members");
 
     r->mynetworks = g_ptr_array_new_with_free_func(g_object_unref);

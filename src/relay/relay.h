@@ -34,6 +34,7 @@ typedef struct {
     int out_max_total, out_max_per_dest;
     int conn_cache_time;         /* seconds an idle outbound connection waits */
     gint64 smarthost_skip;       /* seconds a failed fleet host is skipped */
+    gint64 delay_warning;        /* delay_warning_time, seconds (0 = none) */
     GHashTable *creds;           /* host value ("*" = any) -> SmtpCred*, smarthost_auth_file */
     gboolean relay_members;      /* sec-ctl: may a member's AUTH (ADDRESS/LIST) relay? [no] */
     SSL_CTX *server_tls;         /* NULL when no tls_cert/tls_key */
@@ -90,6 +91,7 @@ typedef struct {
     char *rcpt;
     int code;        /* SMTP reply code, 0 = not tried */
     char *text;      /* the reply, for logs and bounces */
+    const char *dsn; /* its DSN parameters (NOTIFY, ORCPT; dsn.c), or NULL */
 } RcptResult;
 typedef struct SmtpClient SmtpClient;
 /* SmtpCred - client AUTH credentials of one smarthost (smarthost_auth_file). */
@@ -103,6 +105,11 @@ const SmtpCred *relay_cred(const Relay *r, const char *host);
 SmtpClient *smtp_client_open(Relay *r, GPtrArray *targets, GError **error);
 /* smtp_client_open_auth - the same, then AUTH with cred (NULL: none),
  * only over TLS; a connection that cannot authenticate is a failure. */
+/* smtp_client_set_dsn - the DSN MAIL parameters of the next sends (NULL
+ * = none); passed on, with each RcptResult's dsn, where DSN is offered. */
+void smtp_client_set_dsn(SmtpClient *c, const char *mail_dsn);
+/* smtp_client_has_dsn - did the server offer DSN? */
+gboolean smtp_client_has_dsn(SmtpClient *c);
 SmtpClient *smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError **error);
 const char *smtp_client_relay(SmtpClient *c);
 /* smtp_client_send - one transaction; fills res[i].code/.text.  FALSE
@@ -150,6 +157,32 @@ int local_status(int status, const char **text);
  * (nothing for the null sender).  FALSE when it could not be queued. */
 gboolean bounce_queue(Relay *r, const char *qid, const char *sender, gint64 arrival,
                       RcptResult *failed, guint n, gboolean expired, GError **error);
+/* The reports of bounce_queue_dsn (RFC 3464 Action values). */
+typedef enum { DSN_FAILED, DSN_EXPIRED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED } DsnKind;
+/* bounce_queue_dsn - a report of kind for n recipients to sender, with
+ * the message's DSN MAIL parameters mail_dsn (ENVID, RET; may be NULL)
+ * and each recipient's ORCPT.  RET=FULL returns the whole message with
+ * a failure, else (and for the other kinds) its header. */
+gboolean bounce_queue_dsn(Relay *r, const char *qid, const char *sender, gint64 arrival,
+                          RcptResult *rs, guint n, DsnKind kind, const char *mail_dsn, GError **error);
+
+/* dsn.c - DSN parameters (RFC 3461). */
+enum { DSN_NOTIFY_NEVER = 1, DSN_NOTIFY_SUCCESS = 2, DSN_NOTIFY_FAILURE = 4, DSN_NOTIFY_DELAY = 8 };
+/* dsn_xtext_valid - is s non-empty xtext of at most maxlen characters? */
+gboolean dsn_xtext_valid(const char *s, gsize maxlen);
+/* dsn_xtext_decode - xtext decoded, octets outside printable ASCII as "?". */
+char *dsn_xtext_decode(const char *s);
+/* dsn_mail_params - the RET and ENVID words of MAIL's parameters in
+ * canonical form ("" when none; other words are left to the caller), or
+ * NULL with *err set to the 501 reply. */
+char *dsn_mail_params(const char *params, const char **err);
+/* dsn_rcpt_params - RCPT's parameters (only NOTIFY and ORCPT are known)
+ * in canonical form, or NULL with *err set (501 malformed, 555 unknown). */
+char *dsn_rcpt_params(const char *params, const char **err);
+/* dsn_param - the value of NAME=value in a canonical string, or NULL. */
+char *dsn_param(const char *params, const char *name);
+/* dsn_notify - the NOTIFY flags of a canonical RCPT string, 0 = not given. */
+int dsn_notify(const char *rcpt_params);
 
 /* smtp_server.c */
 gboolean smtp_server_start(Relay *r, const char *listen, GError **error);

@@ -62,11 +62,16 @@ typedef struct {
     Personal *pers;           /* personalised delivery ("P LIST"), else NULL;
                                  wire is then the shared body only */
     GMutex jlock;
+    char *dsn_mail;           /* DSN MAIL parameters (RET, ENVID) or NULL */
+    GHashTable *dsn_rcpt;     /* rcpt -> NOTIFY/ORCPT, or NULL */
+    gboolean warned;          /* a delay warning went out; under jlock */
 } Msg;
 
 typedef struct {
     Msg *m;
     GPtrArray *rcpts;         /* char*, owned */
+    gboolean passed_on;       /* the next hop took the DSN parameters */
+    gboolean local;           /* delivered here (kairan deliver) */
 } Batch;
 
 typedef struct {
@@ -109,6 +114,9 @@ msg_free(gpointer p)
     if (m->wire)
         g_bytes_unref(m->wire);
     personal_free(m->pers);
+    g_free(m->dsn_mail);
+    if (m->dsn_rcpt)
+        g_hash_table_unref(m->dsn_rcpt);
     g_mutex_clear(&m->jlock);
     g_free(m);
 }
@@ -170,6 +178,48 @@ reply_of(const char *text)
 }
 
 
+/* dsn_reports - the success reports (NOTIFY=SUCCESS: "delivered" here,
+ * "relayed" to a next hop without DSN) and, once per message, the delay
+ * warning for the recipients still deferred after delay_warning_time
+ * (its journal line W goes into j).  Never to the null sender. */
+static void
+dsn_reports(Batch *b, GArray *success, GArray *delayed, GString *j)
+{
+    Relay *r = R.r;
+    Msg *m = b->m;
+    GError *error = NULL;
+    gboolean warn;
+
+    if (!*m->sender || m->pers)
+        return;
+    if (success->len > 0 &&
+        !bounce_queue_dsn(r, m->id, m->sender, m->arrival, (RcptResult *) success->data, success->len,
+                          b->local ? DSN_DELIVERED : DSN_RELAYED, m->dsn_mail, &error)) {
+        log_error("%s: cannot queue a success report: %s", m->id, error ? error->message : "?");
+        g_clear_error(&error);
+    }
+    if (delayed->len == 0)
+        return;
+    g_mutex_lock(&m->jlock);
+    warn = !m->warned;
+    m->warned = TRUE;
+    g_mutex_unlock(&m->jlock);
+    if (!warn)
+        return;
+    if (bounce_queue_dsn(r, m->id, m->sender, m->arrival, (RcptResult *) delayed->data, delayed->len,
+                         DSN_DELAYED, m->dsn_mail, &error)) {
+        g_string_append_printf(j, "W %" G_GINT64_FORMAT "\n", now_s());
+        log_info("%s: sender delay notification for %u recipient%s", m->id, delayed->len,
+                 delayed->len == 1 ? "" : "s");
+    } else {
+        log_error("%s: cannot queue a delay warning: %s", m->id, error ? error->message : "?");
+        g_clear_error(&error);
+        g_mutex_lock(&m->jlock);
+        m->warned = FALSE;
+        g_mutex_unlock(&m->jlock);
+    }
+}
+
 static void
 complete_batch(Batch *b, RcptResult *res, const char *relay)
 {
@@ -178,6 +228,8 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
     GString *j = g_string_new(NULL);
     GArray *hard = g_array_new(FALSE, FALSE, sizeof(RcptResult));
     GArray *expired = g_array_new(FALSE, FALSE, sizeof(RcptResult));
+    GArray *success = g_array_new(FALSE, FALSE, sizeof(RcptResult));
+    GArray *delayed = g_array_new(FALSE, FALSE, sizeof(RcptResult));
     gint64 now = now_s();
     double delay = (double) (g_get_real_time() - arrival_us(m)) / G_USEC_PER_SEC;
     gint64 backoff = CLAMP(now - m->arrival, r->retry_min, r->retry_max);
@@ -189,6 +241,8 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
         RcptResult *x = &res[i];
         const char *text = x->text ? x->text : "";
         if (x->code / 100 == 2) {
+            if (dsn_notify(x->dsn) & DSN_NOTIFY_SUCCESS && (b->local || !b->passed_on))
+                g_array_append_val(success, *x);
             g_string_append_printf(j, "D %s\n", x->rcpt);
             log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=sent (%s)", m->id, x->rcpt, relay, delay, reply_of(text));
         } else if (x->code / 100 == 5) {
@@ -199,8 +253,12 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
             g_string_append_printf(j, "F %s %" G_GINT64_FORMAT " %d %s\n", x->rcpt, now + backoff,
                                    x->code ? x->code : 421, text);
             log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=deferred (%s)", m->id, x->rcpt, relay, delay, reply_of(text));
+            if (r->delay_warning > 0 && now - m->arrival >= r->delay_warning &&
+                (dsn_notify(x->dsn) == 0 || dsn_notify(x->dsn) & DSN_NOTIFY_DELAY))
+                g_array_append_val(delayed, *x);
         }
     }
+    dsn_reports(b, success, delayed, j);
     for (int pass = 0; pass < 2; pass++) {
         GArray *a = pass ? expired : hard;
         gboolean queued;
@@ -216,7 +274,20 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
                 g_free(verp);
             }
         } else {
-            queued = bounce_queue(r, m->id, m->sender, m->arrival, (RcptResult *) a->data, a->len, pass == 1, &error);
+            /* NOTIFY without FAILURE (NEVER, or SUCCESS/DELAY only): no report */
+            GArray *want = g_array_new(FALSE, FALSE, sizeof(RcptResult));
+            for (guint i = 0; i < a->len; i++) {
+                RcptResult *x = &g_array_index(a, RcptResult, i);
+                int notify = dsn_notify(x->dsn);
+                if (notify == 0 || notify & DSN_NOTIFY_FAILURE)
+                    g_array_append_val(want, *x);
+                else
+                    log_info("%s: to=<%s>: no non-delivery notification (%s)", m->id, x->rcpt, x->dsn);
+            }
+            queued = want->len == 0 ||
+                     bounce_queue_dsn(r, m->id, m->sender, m->arrival, (RcptResult *) want->data, want->len,
+                                      pass ? DSN_EXPIRED : DSN_FAILED, m->dsn_mail, &error);
+            g_array_unref(want);
         }
         if (!queued) {
             log_error("%s: cannot queue a bounce: %s", m->id, error ? error->message : "?");
@@ -243,6 +314,8 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
     g_string_free(j, TRUE);
     g_array_unref(hard);
     g_array_unref(expired);
+    g_array_unref(success);
+    g_array_unref(delayed);
 
     g_mutex_lock(&R.lock);
     done = --m->outstanding == 0;
@@ -257,8 +330,10 @@ static RcptResult *
 results_new(Batch *b)
 {
     RcptResult *res = g_new0(RcptResult, b->rcpts->len);
-    for (guint i = 0; i < b->rcpts->len; i++)
+    for (guint i = 0; i < b->rcpts->len; i++) {
         res[i].rcpt = b->rcpts->pdata[i];
+        res[i].dsn = b->m->dsn_rcpt ? g_hash_table_lookup(b->m->dsn_rcpt, res[i].rcpt) : NULL;
+    }
     return res;
 }
 
@@ -310,6 +385,7 @@ deliver_local(Batch *b)
         g_free(why);
         g_free(list);
     }
+    b->local = TRUE;
     complete_batch(b, res, "local");
     results_free(res, b->rcpts->len);
     batch_free(b);
@@ -554,8 +630,11 @@ resend_lost(Dest *d, Batch *b, RcptResult *res, SmtpClient **scp, char **via)
         return FALSE;
     }
     sub = g_new0(RcptResult, idx->len);
-    for (guint k = 0; k < idx->len; k++)
+    for (guint k = 0; k < idx->len; k++) {
         sub[k].rcpt = res[g_array_index(idx, guint, k)].rcpt;
+        sub[k].dsn = res[g_array_index(idx, guint, k)].dsn;
+    }
+    smtp_client_set_dsn(*scp, b->m->dsn_mail);
     ok = smtp_client_send(*scp, b->m->sender, sub, idx->len, b->m->wire, b->m->size, b->m->eightbit);
     for (guint k = 0; k < idx->len; k++) {
         RcptResult *x = &res[g_array_index(idx, guint, k)];
@@ -607,6 +686,7 @@ serve(Dest *d, Batch *b)
             return;
         }
         res = results_new(b);
+        smtp_client_set_dsn(sc, b->m->dsn_mail);
         ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
         if (!ok && smtp_client_retryable(sc)) {
             /* the server had closed the idle connection: once more, fresh */
@@ -615,6 +695,7 @@ serve(Dest *d, Batch *b)
             if ((sc = open_dest(d, &code, &text, &via))) {
                 results_free(res, b->rcpts->len);
                 res = results_new(b);
+                smtp_client_set_dsn(sc, b->m->dsn_mail);
                 ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
             }
             g_free(text);
@@ -629,6 +710,7 @@ serve(Dest *d, Batch *b)
             if (!ok && sc && via)
                 host_mark(via, TRUE, "lost the connection during a transaction");
         }
+        b->passed_on = sc && smtp_client_has_dsn(sc);
         complete_batch(b, res, sc ? smtp_client_relay(sc) : d->target);
         results_free(res, b->rcpts->len);
         batch_free(b);
@@ -815,6 +897,12 @@ dispatch(Msg *m, gint64 now)
         m->arrival = e->arrival;
         m->size = (gint64) len;
         m->wire = g_steal_pointer(&wire);
+        g_free(m->dsn_mail);
+        m->dsn_mail = g_strdup(e->dsn_mail);
+        if (m->dsn_rcpt)
+            g_hash_table_unref(m->dsn_rcpt);
+        m->dsn_rcpt = g_hash_table_size(e->dsn_rcpt) ? g_hash_table_ref(e->dsn_rcpt) : NULL;
+        m->warned = e->warned;
         m->eightbit = FALSE;
         for (gsize i = 0; i < len && !m->eightbit; i++)
             m->eightbit = (unsigned char) data[i] >= 0x80;

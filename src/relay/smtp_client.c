@@ -36,6 +36,8 @@ struct SmtpClient {
     char *relay;           /* host[addr]:port, for logs */
     gboolean pipelining, starttls, size, esmtp, eightbitmime;
     gboolean auth_plain, auth_login;
+    gboolean dsn;          /* the server offers DSN (RFC 3461) */
+    char *mail_dsn;        /* smtp_client_set_dsn */
     int txns;              /* transactions started on this connection */
     gboolean lost_early;   /* the last one lost the connection before any reply */
 };
@@ -183,7 +185,7 @@ ehlo(SmtpClient *sc, GString *text)
         char **lines = g_strsplit(text->str, "\n", -1);
         sc->esmtp = TRUE;
         sc->pipelining = sc->starttls = sc->size = sc->eightbitmime = FALSE;
-        sc->auth_plain = sc->auth_login = FALSE;
+        sc->auth_plain = sc->auth_login = sc->dsn = FALSE;
         for (char **l = lines; *l; l++) {
             const char *kw = strlen(*l) > 4 ? *l + 4 : "";
             if (g_ascii_strncasecmp(kw, "PIPELINING", 10) == 0)
@@ -194,6 +196,8 @@ ehlo(SmtpClient *sc, GString *text)
                 sc->size = TRUE;
             else if (g_ascii_strncasecmp(kw, "8BITMIME", 8) == 0)
                 sc->eightbitmime = TRUE;
+            else if (g_ascii_strncasecmp(kw, "DSN", 3) == 0 && (kw[3] == '\0' || kw[3] == '\r'))
+                sc->dsn = TRUE;
             else if (g_ascii_strncasecmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=')) {
                 char **mechs = g_strsplit_set(kw + 5, " \r", -1);
                 for (char **m = mechs; *m; m++) {
@@ -400,6 +404,8 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
         netconn_printf(c, " SIZE=%" G_GINT64_FORMAT, size);
     if (sc->eightbitmime && eightbit)
         netconn_printf(c, " BODY=8BITMIME");
+    if (sc->dsn && sc->mail_dsn && *sc->mail_dsn)
+        netconn_printf(c, " %s", sc->mail_dsn);
     netconn_printf(c, "\r\n");
     if (!sc->pipelining) {
         code = read_reply(c, text);
@@ -415,7 +421,8 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
             goto out;
         }
         for (guint i = 0; i < n; i++) {
-            netconn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
+            netconn_printf(c, "RCPT TO:<%s>%s%s\r\n", res[i].rcpt, sc->dsn && res[i].dsn && *res[i].dsn ? " " : "",
+                           sc->dsn && res[i].dsn ? res[i].dsn : "");
             code = read_reply(c, text);
             if (code < 0)
                 goto lost;
@@ -434,7 +441,8 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
     } else {
         int mail;
         for (guint i = 0; i < n; i++)
-            netconn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
+            netconn_printf(c, "RCPT TO:<%s>%s%s\r\n", res[i].rcpt, sc->dsn && res[i].dsn && *res[i].dsn ? " " : "",
+                           sc->dsn && res[i].dsn ? res[i].dsn : "");
         netconn_printf(c, "DATA\r\n");
         mail = read_reply(c, text);
         if (mail < 0) {
@@ -496,6 +504,19 @@ out:
 }
 
 void
+smtp_client_set_dsn(SmtpClient *sc, const char *mail_dsn)
+{
+    g_free(sc->mail_dsn);
+    sc->mail_dsn = g_strdup(mail_dsn);
+}
+
+gboolean
+smtp_client_has_dsn(SmtpClient *sc)
+{
+    return sc->dsn;
+}
+
+void
 smtp_client_close(SmtpClient *sc, gboolean quit)
 {
     if (!sc)
@@ -508,5 +529,6 @@ smtp_client_close(SmtpClient *sc, gboolean quit)
     }
     netconn_free(sc->c);
     g_free(sc->relay);
+    g_free(sc->mail_dsn);
     g_free(sc);
 }

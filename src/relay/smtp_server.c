@@ -60,6 +60,7 @@ typedef struct {
     char *rcpt, *list;
     const char *mode;
     char *key;               /* the canonical form duplicates are found by */
+    char *dsn;               /* NOTIFY/ORCPT (dsn.c canonical form) or NULL */
 } Rcpt;
 
 typedef struct {
@@ -70,6 +71,7 @@ typedef struct {
     gboolean esmtp, authed, relay_ok;
     char *auth_user;
     char *sender;            /* NULL: no MAIL yet */
+    char *dsn_mail;          /* RET/ENVID of this MAIL, "" when none */
     GPtrArray *rcpts;        /* Rcpt* */
     int errors;
     gboolean quit;
@@ -86,6 +88,7 @@ rcpt_free(gpointer p)
     g_free(x->rcpt);
     g_free(x->list);
     g_free(x->key);
+    g_free(x->dsn);
     g_free(x);
 }
 
@@ -113,6 +116,7 @@ static void
 reset_txn(Session *s)
 {
     g_clear_pointer(&s->sender, g_free);
+    g_clear_pointer(&s->dsn_mail, g_free);
     g_ptr_array_set_size(s->rcpts, 0);
 }
 
@@ -157,6 +161,8 @@ smtp_mail_params(const char *params, gint64 max_size)
                 err = "501 5.5.4 Unknown BODY type";
         } else if (g_ascii_strncasecmp(*w, "AUTH=", 5) == 0) {
             /* RFC 4954 AUTH= parameter: accepted and ignored */
+        } else if (g_ascii_strncasecmp(*w, "RET=", 4) == 0 || g_ascii_strncasecmp(*w, "ENVID=", 6) == 0) {
+            /* DSN (RFC 3461): checked by dsn_mail_params */
         } else {
             err = "555 5.5.4 Unsupported MAIL parameter";
         }
@@ -248,7 +254,7 @@ static void
 cmd_mail(Session *s, const char *arg)
 {
     const char *params = NULL, *err;
-    char *addr;
+    char *addr, *dsn = NULL;
 
     if (!s->helo) {
         error_reply(s, "503 5.5.1 Send HELO/EHLO first");
@@ -273,12 +279,15 @@ cmd_mail(Session *s, const char *arg)
         addr = n;
     }
     err = smtp_mail_params(params, s->r->max_size);
+    if (!err)
+        dsn = dsn_mail_params(params, &err);
     if (err) {
         error_reply(s, err);
         g_free(addr);
         return;
     }
     s->sender = addr;
+    s->dsn_mail = dsn;
     reply(s, "250 2.1.0 Ok");
 }
 
@@ -286,7 +295,7 @@ static void
 cmd_rcpt(Session *s, const char *arg)
 {
     const char *params = NULL, *why, *mode;
-    char *addr, *norm, *list = NULL, *key;
+    char *addr, *norm, *list = NULL, *key, *dsn = NULL;
     Rcpt *x;
 
     if (!s->sender) {
@@ -297,20 +306,22 @@ cmd_rcpt(Session *s, const char *arg)
         error_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return;
     }
-    if (*params) {
+    if (!(dsn = dsn_rcpt_params(params, &why))) {
         g_free(addr);
-        error_reply(s, "555 5.5.4 Unsupported RCPT parameter");
+        error_reply(s, why);
         return;
     }
     norm = address_normalize(addr, &why);
     g_free(addr);
     if (!norm) {
         error_reply(s, "501 5.1.3 Bad recipient address syntax");
+        g_free(dsn);
         return;
     }
     if ((int) s->rcpts->len >= s->r->smtpd_max_rcpt) {
         g_free(norm);
         reply(s, "452 4.5.3 Too many recipients");
+        g_free(dsn);
         return;
     }
     if (relay_local_target(s->r, norm, &list, &mode)) {
@@ -318,12 +329,14 @@ cmd_rcpt(Session *s, const char *arg)
             log_info("reject: RCPT from %s: <%s>: no such list", s->peer, norm);
             g_free(norm);
             error_reply(s, "550 5.1.1 No such list here");
+            g_free(dsn);
             return;
         }
     } else if (!s->relay_ok && !s->authed) {
         log_info("reject: RCPT from %s: <%s>: Relaying denied; from=<%s>", s->peer, norm, s->sender);
         g_free(norm);
         error_reply(s, "550 5.7.1 Relaying denied");
+        g_free(dsn);
         return;
     } else if (!s->relay_ok && !s->r->relay_members && strchr(s->auth_user, '/')) {
         /* sec-ctl: a member login (ADDRESS/LIST) is no right to relay */
@@ -331,6 +344,7 @@ cmd_rcpt(Session *s, const char *arg)
                  " from=<%s>", s->peer, norm, s->auth_user, s->sender);
         g_free(norm);
         error_reply(s, "550 5.7.1 Relaying denied: a list member's login does not allow relaying here");
+        g_free(dsn);
         return;
     }
     key = smtp_rcpt_key(norm, list != NULL);
@@ -342,6 +356,7 @@ cmd_rcpt(Session *s, const char *arg)
             g_free(norm);
             g_free(list);
             reply(s, "250 2.1.5 Ok (duplicate recipient, delivered once)");
+            g_free(dsn);
             return;
         }
     x = g_new0(Rcpt, 1);
@@ -349,6 +364,7 @@ cmd_rcpt(Session *s, const char *arg)
     x->list = list;
     x->mode = mode;
     x->key = key;
+    x->dsn = *dsn ? dsn : (g_free(dsn), NULL);
     g_ptr_array_add(s->rcpts, x);
     reply(s, "250 2.1.5 Ok");
 }
@@ -497,13 +513,17 @@ cmd_data(Session *s)
         }
     }
     if (s->rcpts->len > (first_local != G_MAXUINT ? 1u : 0u)) {
-        GPtrArray *rest = g_ptr_array_new();
+        GPtrArray *rest = g_ptr_array_new(), *rest_dsn = g_ptr_array_new();
         char *qid;
         for (guint i = 0; i < s->rcpts->len; i++)
-            if (i != first_local)
+            if (i != first_local) {
                 g_ptr_array_add(rest, ((Rcpt *) s->rcpts->pdata[i])->rcpt);
-        qid = queue_submit_file(r->inst, s->sender, (const char *const *) rest->pdata, rest->len, path, &error);
+                g_ptr_array_add(rest_dsn, ((Rcpt *) s->rcpts->pdata[i])->dsn);
+            }
+        qid = queue_submit_file_dsn(r->inst, s->sender, (const char *const *) rest->pdata,
+                                    (const char *const *) rest_dsn->pdata, rest->len, s->dsn_mail, path, &error);
         g_ptr_array_unref(rest);
+        g_ptr_array_unref(rest_dsn);
         if (!qid) {
             log_error("smtpd: cannot queue: %s", error->message);
             g_clear_error(&error);
@@ -661,6 +681,7 @@ cmd_ehlo(Session *s, const char *arg, gboolean esmtp)
     reply(s, "250-SIZE %" G_GINT64_FORMAT, r->max_size);
     reply(s, "250-8BITMIME");
     reply(s, "250-ENHANCEDSTATUSCODES");
+    reply(s, "250-DSN");
     if (r->server_tls && !s->c->ssl)
         reply(s, "250-STARTTLS");
     if (s->c->ssl)
