@@ -47,6 +47,8 @@ void relay_config_free(Relay *r);
  * tests/fuzz/fuzz_smtp.c). */
 char *smtp_path_arg(const char *arg, const char **params);
 const char *smtp_mail_params(const char *params, gint64 max_size);
+/* smtp_params_have - is the bare keyword word (e.g. SMTPUTF8) among params? */
+gboolean smtp_params_have(const char *params, const char *word);
 gboolean smtp_auth_plain_split(const char *buf, gsize len, char **user, char **pass);
 typedef struct {
     gboolean at_start;    /* the next piece starts a line */

@@ -37,6 +37,7 @@ struct SmtpClient {
     gboolean pipelining, starttls, size, esmtp, eightbitmime;
     gboolean auth_plain, auth_login;
     gboolean dsn;          /* the server offers DSN (RFC 3461) */
+    gboolean smtputf8;     /* the server offers SMTPUTF8 (RFC 6531) */
     char *mail_dsn;        /* smtp_client_set_dsn */
     int txns;              /* transactions started on this connection */
     gboolean lost_early;   /* the last one lost the connection before any reply */
@@ -185,7 +186,7 @@ ehlo(SmtpClient *sc, GString *text)
         char **lines = g_strsplit(text->str, "\n", -1);
         sc->esmtp = TRUE;
         sc->pipelining = sc->starttls = sc->size = sc->eightbitmime = FALSE;
-        sc->auth_plain = sc->auth_login = sc->dsn = FALSE;
+        sc->auth_plain = sc->auth_login = sc->dsn = sc->smtputf8 = FALSE;
         for (char **l = lines; *l; l++) {
             const char *kw = strlen(*l) > 4 ? *l + 4 : "";
             if (g_ascii_strncasecmp(kw, "PIPELINING", 10) == 0)
@@ -198,6 +199,8 @@ ehlo(SmtpClient *sc, GString *text)
                 sc->eightbitmime = TRUE;
             else if (g_ascii_strncasecmp(kw, "DSN", 3) == 0 && (kw[3] == '\0' || kw[3] == '\r'))
                 sc->dsn = TRUE;
+            else if (g_ascii_strncasecmp(kw, "SMTPUTF8", 8) == 0 && (kw[8] == '\0' || kw[8] == '\r'))
+                sc->smtputf8 = TRUE;
             else if (g_ascii_strncasecmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=')) {
                 char **mechs = g_strsplit_set(kw + 5, " \r", -1);
                 for (char **m = mechs; *m; m++) {
@@ -394,9 +397,46 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
     gboolean ok = TRUE;
     gsize wlen;
     const char *wdata;
+    gboolean utf8;
 
     for (guint i = 0; i < n; i++)
         res[i].code = 0;
+    utf8 = !g_str_is_ascii(sender);
+    for (guint i = 0; i < n && !utf8; i++)
+        utf8 = !g_str_is_ascii(res[i].rcpt);
+    if (utf8 && !sc->smtputf8) {
+        /* RFC 6531 3.2: an internationalised address is not sent to a
+         * server without SMTPUTF8; it fails (5.6.7, a bounce), the ASCII
+         * recipients go on (unless the sender itself is non-ASCII) */
+        RcptResult *sub = g_new0(RcptResult, n);
+        guint m = 0;
+        gboolean sender_ascii = g_str_is_ascii(sender);
+        for (guint i = 0; i < n; i++) {
+            if (sender_ascii && g_str_is_ascii(res[i].rcpt)) {
+                sub[m] = res[i];
+                sub[m].text = NULL;
+                m++;
+            } else {
+                g_free(res[i].text);
+                res[i].code = 553;
+                res[i].text = g_strdup_printf("5.6.7 %s does not support SMTPUTF8: the %s address is "
+                                              "internationalised (RFC 6531)", sc->relay,
+                                              sender_ascii ? "recipient" : "sender");
+            }
+        }
+        if (m > 0)
+            ok = smtp_client_send2(sc, sender, sub, m, head, wire, size, eightbit);
+        for (guint i = 0, k = 0; i < n && k < m; i++) {
+            if (res[i].code != 0)
+                continue;
+            res[i].code = sub[k].code;
+            res[i].text = sub[k].text;
+            k++;
+        }
+        g_free(sub);
+        g_string_free(text, TRUE);
+        return ok;
+    }
     sc->txns++;
     sc->lost_early = FALSE;
     netconn_printf(c, "MAIL FROM:<%s>", sender);
@@ -406,6 +446,8 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
         netconn_printf(c, " BODY=8BITMIME");
     if (sc->dsn && sc->mail_dsn && *sc->mail_dsn)
         netconn_printf(c, " %s", sc->mail_dsn);
+    if (utf8)
+        netconn_printf(c, " SMTPUTF8");
     netconn_printf(c, "\r\n");
     if (!sc->pipelining) {
         code = read_reply(c, text);

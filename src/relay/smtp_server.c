@@ -72,6 +72,7 @@ typedef struct {
     char *auth_user;
     char *sender;            /* NULL: no MAIL yet */
     char *dsn_mail;          /* RET/ENVID of this MAIL, "" when none */
+    gboolean smtputf8;       /* this MAIL had SMTPUTF8 (RFC 6531) */
     GPtrArray *rcpts;        /* Rcpt* */
     int errors;
     gboolean quit;
@@ -117,6 +118,7 @@ reset_txn(Session *s)
 {
     g_clear_pointer(&s->sender, g_free);
     g_clear_pointer(&s->dsn_mail, g_free);
+    s->smtputf8 = FALSE;
     g_ptr_array_set_size(s->rcpts, 0);
 }
 
@@ -161,6 +163,8 @@ smtp_mail_params(const char *params, gint64 max_size)
                 err = "501 5.5.4 Unknown BODY type";
         } else if (g_ascii_strncasecmp(*w, "AUTH=", 5) == 0) {
             /* RFC 4954 AUTH= parameter: accepted and ignored */
+        } else if (g_ascii_strcasecmp(*w, "SMTPUTF8") == 0) {
+            /* RFC 6531: UTF-8 addresses and headers in this transaction */
         } else if (g_ascii_strncasecmp(*w, "RET=", 4) == 0 || g_ascii_strncasecmp(*w, "ENVID=", 6) == 0) {
             /* DSN (RFC 3461): checked by dsn_mail_params */
         } else {
@@ -169,6 +173,17 @@ smtp_mail_params(const char *params, gint64 max_size)
     }
     g_strfreev(words);
     return err;
+}
+
+gboolean
+smtp_params_have(const char *params, const char *word)
+{
+    char **words = g_strsplit(params ? params : "", " ", -1);
+    gboolean found = FALSE;
+    for (char **w = words; *w && !found; w++)
+        found = g_ascii_strcasecmp(*w, word) == 0;
+    g_strfreev(words);
+    return found;
 }
 
 /* smtp_auth_plain_split - the decoded AUTH PLAIN response
@@ -255,6 +270,7 @@ cmd_mail(Session *s, const char *arg)
 {
     const char *params = NULL, *err;
     char *addr, *dsn = NULL;
+    gboolean utf8;
 
     if (!s->helo) {
         error_reply(s, "503 5.5.1 Send HELO/EHLO first");
@@ -266,6 +282,13 @@ cmd_mail(Session *s, const char *arg)
     }
     if (g_ascii_strncasecmp(arg, "FROM:", 5) != 0 || !(addr = smtp_path_arg(arg + 5, &params))) {
         error_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return;
+    }
+    utf8 = smtp_params_have(params, "SMTPUTF8");
+    if (!utf8 && !g_str_is_ascii(addr)) {
+        /* RFC 6531 3.4: an 8-bit envelope needs the SMTPUTF8 parameter */
+        g_free(addr);
+        error_reply(s, "553 5.6.7 Non-ASCII sender address without SMTPUTF8");
         return;
     }
     if (*addr) {
@@ -288,6 +311,7 @@ cmd_mail(Session *s, const char *arg)
     }
     s->sender = addr;
     s->dsn_mail = dsn;
+    s->smtputf8 = utf8;
     reply(s, "250 2.1.0 Ok");
 }
 
@@ -304,6 +328,11 @@ cmd_rcpt(Session *s, const char *arg)
     }
     if (g_ascii_strncasecmp(arg, "TO:", 3) != 0 || !(addr = smtp_path_arg(arg + 3, &params))) {
         error_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return;
+    }
+    if (!s->smtputf8 && !g_str_is_ascii(addr)) {
+        g_free(addr);
+        error_reply(s, "553 5.6.7 Non-ASCII recipient address without SMTPUTF8");
         return;
     }
     if (!(dsn = dsn_rcpt_params(params, &why))) {
@@ -450,8 +479,8 @@ cmd_data(Session *s)
         if ((unsigned char) *q < 0x21 || (unsigned char) *q > 0x7e)
             *q = '?';
     date = format_rfc5322_date(now);
-    fprintf(fp, "Received: from %s ([%s])\n\tby %s (kairan) with %s%s%s;\n\t%s\n",
-            helo, s->peer, r->inst->hostname, s->esmtp ? "ESMTP" : "SMTP",
+    fprintf(fp, "Received: from %s ([%s])\n\tby %s (kairan) with %s%s%s%s;\n\t%s\n",
+            helo, s->peer, r->inst->hostname, s->smtputf8 ? "UTF8" : "", s->esmtp ? "ESMTP" : "SMTP",
             s->c->ssl ? "S" : "", s->authed ? "A" : "", date);
     g_free(date);
     g_free(helo);
@@ -682,6 +711,7 @@ cmd_ehlo(Session *s, const char *arg, gboolean esmtp)
     reply(s, "250-8BITMIME");
     reply(s, "250-ENHANCEDSTATUSCODES");
     reply(s, "250-DSN");
+    reply(s, "250-SMTPUTF8");
     if (r->server_tls && !s->c->ssl)
         reply(s, "250-STARTTLS");
     if (s->c->ssl)
