@@ -87,6 +87,9 @@ static const char *migrations[] = {
      * index); older posts count from their Date */
     "ALTER TABLE archive ADD COLUMN archived INTEGER;"
     "UPDATE archive SET archived = date;",
+    /* relay2: POP-before-SMTP windows (lib/popbeforesmtp.c): after a
+     * POP3/IMAP login from ip, the relay lets ip relay until `until` */
+    "CREATE TABLE pop_before_smtp(ip TEXT PRIMARY KEY, list TEXT, address TEXT, until INTEGER NOT NULL);",
 };
 
 void

@@ -30,6 +30,7 @@ static const GlobalDef table[] = {
       "may a list member's SMTP AUTH login (ADDRESS/LIST) relay to other domains (see \"The relay\")" },
     { "mynetworks", GLOBAL_NETWORKS, "127.0.0.0/8;::1", NULL, 0, 0, "clients allowed to relay (CIDR, ';' separated)" },
     { "smarthost", GLOBAL_HOSTPORTS, "", NULL, 0, 0, "host:port to send all outgoing mail through, or several (a:25,b:25) tried in order; empty = MX lookup" },
+    { "pop_before_smtp", GLOBAL_DURATION, "0", NULL, 0, 7 * DAY, "after a POP3/IMAP login from an IP, that IP may relay for this long (0 = off; SMTP AUTH is better)" },
     { "smarthost_auth_file", GLOBAL_PATH, "", NULL, 0, 0, "file of client AUTH credentials, a line \"HOST USER PASSWORD\" per smarthost (sent only over TLS)" },
     { "smarthost_skip_time", GLOBAL_DURATION, "60", NULL, 1, DAY, "how long a smarthost (or route host) that failed is skipped in favour of the next" },
     { "routes", GLOBAL_ROUTES, "", NULL, 0, 0, "static routes: example.test=[127.0.0.1]:2626;other.test=[127.0.0.1]:2727" },

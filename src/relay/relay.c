@@ -144,6 +144,7 @@ relay_config_load(Instance *inst, GError **error)
     r->conn_cache_time = conf_int(inst, "smtp_connection_cache_time");
     r->smarthost_skip = conf_int(inst, "smarthost_skip_time");
     r->delay_warning = instance_global_int(inst, "delay_warning_time");
+    r->pop_before_smtp = instance_global_int(inst, "pop_before_smtp");
     r->relay_members = instance_global_bool(inst, "relay_members");
 
     r->mynetworks = g_ptr_array_new_with_free_func(g_object_unref);

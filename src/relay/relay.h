@@ -35,6 +35,7 @@ typedef struct {
     int conn_cache_time;         /* seconds an idle outbound connection waits */
     gint64 smarthost_skip;       /* seconds a failed fleet host is skipped */
     gint64 delay_warning;        /* delay_warning_time, seconds (0 = none) */
+    gint64 pop_before_smtp;      /* seconds; 0 = off (lib/popbeforesmtp.c) */
     GHashTable *creds;           /* host value ("*" = any) -> SmtpCred*, smarthost_auth_file */
     gboolean relay_members;      /* sec-ctl: may a member's AUTH (ADDRESS/LIST) relay? [no] */
     SSL_CTX *server_tls;         /* NULL when no tls_cert/tls_key */

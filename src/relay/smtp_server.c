@@ -42,6 +42,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "lists.h"
+#include "popbeforesmtp.h"
 #include "log.h"
 #include "util.h"
 
@@ -315,6 +316,24 @@ cmd_mail(Session *s, const char *arg)
     reply(s, "250 2.1.0 Ok");
 }
 
+/* pop_before_smtp_ok - may this client relay by POP-before-SMTP? Once
+ * TRUE it holds for the rest of the session. */
+static gboolean
+pop_before_smtp_ok(Session *s)
+{
+    gboolean ok;
+    if (s->r->pop_before_smtp <= 0)
+        return FALSE;
+    g_mutex_lock(&s->r->db_lock);
+    ok = popbeforesmtp_allowed(s->r->inst, s->peer);
+    g_mutex_unlock(&s->r->db_lock);
+    if (ok) {
+        s->relay_ok = TRUE;
+        log_info("smtpd: %s may relay: POP-before-SMTP window open", s->peer);
+    }
+    return ok;
+}
+
 static void
 cmd_rcpt(Session *s, const char *arg)
 {
@@ -361,6 +380,8 @@ cmd_rcpt(Session *s, const char *arg)
             g_free(dsn);
             return;
         }
+    } else if (!s->relay_ok && !s->authed && pop_before_smtp_ok(s)) {
+        /* POP-before-SMTP: this IP logged in to POP3/IMAP lately */
     } else if (!s->relay_ok && !s->authed) {
         log_info("reject: RCPT from %s: <%s>: Relaying denied; from=<%s>", s->peer, norm, s->sender);
         g_free(norm);
