@@ -8,7 +8,8 @@ fleet of three real Postfix instances on loopback ports
 (../shared/recipes/postfix-loopback.md), each relaying into its own
 smtp-sink; one is killed (SIGKILL, master and children) during a fan-out
 of 3,000 members and started again afterwards so that what it had
-accepted drains: every member arrives exactly once across the sinks."""
+accepted drains: every member arrives across the sinks, none lost, and
+a duplicate only for a transaction in flight at the kill (RFC 1047)."""
 import re
 import shutil
 import signal
@@ -240,8 +241,21 @@ try:
     t.ok(wait_for(lambda: len(members_in(sinks)) >= N, 60, 0.5), f"{N} recipients arrived across the sinks",
          len(members_in(sinks)))
     got = members_in(sinks)
-    t.eq(len(got), N, "no recipient twice")
-    t.eq(sorted(got), sorted(big), "every member exactly once")
+    missing = set(big) - set(got)
+    t.ok(not missing, "no member lost", sorted(missing)[:20])
+    per_sink = [set(r.strip("<>") for r in sk.recipients()) for sk in sinks]
+    across = sorted(r for r in set(got) if sum(r in ps for ps in per_sink) > 1)
+    within = [len(sk.recipients()) - len(ps) for sk, ps in zip(sinks, per_sink)]
+    t.diag(f"recipients in two sinks (kairan resent them): {len(across)}; repeated inside one sink "
+           f"(that Postfix's own redelivery after its restart): {within}")
+    # SIGKILL can land after a Postfix stored a transaction but before its
+    # 250 reached kairan (RFC 1047): kairan then sends those recipients to
+    # the next host too.  Only the transactions in flight at the kill may
+    # repeat: at most smtp_max_per_destination x max_rcpt_per_txn = 60.
+    t.ok(len(across) <= 60, "kairan sent a recipient to two hosts only for transactions in flight at the kill",
+         len(across))
+    t.eq(within[1:], [0, 0], "the surviving hosts got each recipient once")
+    t.eq(set(got), set(big), "every member arrived, nobody else")
     per = [len(s.recipients()) for s in sinks]
     t.diag(f"recipients per sink: {per}")
     t.ok(per[0] > 0 and per[1] + per[2] > 0, "both the killed host and the survivors carried mail", per)
