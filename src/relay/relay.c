@@ -193,6 +193,32 @@ relay_config_load(Instance *inst, GError **error)
     g_free(cert);
     g_free(key);
     r->client_tls = tlsctx_client_opportunistic();
+    {
+        char *mode = instance_global(inst, "tls_verify"), *ca = instance_global(inst, "tls_ca_file");
+        r->tls_verify = g_strcmp0(mode, "always") == 0   ? TLS_VERIFY_ALWAYS
+                        : g_strcmp0(mode, "mta-sts") == 0 ? TLS_VERIFY_MTASTS
+                                                          : TLS_VERIFY_NONE;
+        r->mta_sts_port = (int) instance_global_int(inst, "mta_sts_port");
+        r->verify_tls = SSL_CTX_new(TLS_client_method());
+        if (r->verify_tls) {
+            SSL_CTX_set_min_proto_version(r->verify_tls, TLS1_2_VERSION);
+            SSL_CTX_set_options(r->verify_tls, SSL_OP_NO_RENEGOTIATION);
+            /* the handshake completes; the result is checked afterwards
+             * (smtp_client.c) so that the log can say why it failed */
+            SSL_CTX_set_verify(r->verify_tls, SSL_VERIFY_NONE, NULL);
+            if (ca && *ca ? SSL_CTX_load_verify_locations(r->verify_tls, ca, NULL) != 1
+                          : SSL_CTX_set_default_verify_paths(r->verify_tls) != 1) {
+                g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG, "tls_ca_file %s: cannot load the CA certificates",
+                            ca && *ca ? ca : "(system)");
+                g_free(mode);
+                g_free(ca);
+                relay_config_free(r);
+                return NULL;
+            }
+        }
+        g_free(mode);
+        g_free(ca);
+    }
     r->creds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cred_free);
     {
         char *authfile = instance_global(inst, "smarthost_auth_file");
@@ -222,6 +248,8 @@ relay_config_free(Relay *r)
         SSL_CTX_free(r->server_tls);
     if (r->client_tls)
         SSL_CTX_free(r->client_tls);
+    if (r->verify_tls)
+        SSL_CTX_free(r->verify_tls);
     g_mutex_clear(&r->db_lock);
     g_free(r);
 }

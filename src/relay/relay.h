@@ -36,12 +36,16 @@ typedef struct {
     gint64 smarthost_skip;       /* seconds a failed fleet host is skipped */
     gint64 delay_warning;        /* delay_warning_time, seconds (0 = none) */
     gint64 pop_before_smtp;      /* seconds; 0 = off (lib/popbeforesmtp.c) */
+    int tls_verify;              /* TLS_VERIFY_NONE|MTASTS|ALWAYS (tls_verify) */
+    SSL_CTX *verify_tls;         /* client context with the CAs (tls_ca_file) */
+    int mta_sts_port;            /* port of the policy fetch (443) */
     GHashTable *creds;           /* host value ("*" = any) -> SmtpCred*, smarthost_auth_file */
     gboolean relay_members;      /* sec-ctl: may a member's AUTH (ADDRESS/LIST) relay? [no] */
     SSL_CTX *server_tls;         /* NULL when no tls_cert/tls_key */
     SSL_CTX *client_tls;
 } Relay;
 
+enum { TLS_VERIFY_NONE, TLS_VERIFY_MTASTS, TLS_VERIFY_ALWAYS };
 Relay *relay_config_load(Instance *inst, GError **error);
 void relay_config_free(Relay *r);
 /* smtp_server.c - the pure parts of the SMTP command parser (fuzzed by
@@ -108,6 +112,14 @@ const SmtpCred *relay_cred(const Relay *r, const char *host);
 SmtpClient *smtp_client_open(Relay *r, GPtrArray *targets, GError **error);
 /* smtp_client_open_auth - the same, then AUTH with cred (NULL: none),
  * only over TLS; a connection that cannot authenticate is a failure. */
+/* smtp_client_open_tls - smtp_client_open_auth; verify: STARTTLS with a
+ * certificate valid (tls_ca_file / system CAs) for the target's host
+ * name is required, else the target fails (4.7.5), never in clear. */
+SmtpClient *smtp_client_open_tls(Relay *r, GPtrArray *targets, const SmtpCred *cred, gboolean verify,
+                                 GError **error);
+/* smtp_client_connect - a TCP connection to t (connect timeout), or -1
+ * with *err. */
+int smtp_client_connect(const Target *t, int timeout, int *err);
 /* smtp_client_set_dsn - the DSN MAIL parameters of the next sends (NULL
  * = none); passed on, with each RcptResult's dsn, where DSN is offered. */
 void smtp_client_set_dsn(SmtpClient *c, const char *mail_dsn);
@@ -168,6 +180,23 @@ typedef enum { DSN_FAILED, DSN_EXPIRED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED 
  * a failure, else (and for the other kinds) its header. */
 gboolean bounce_queue_dsn(Relay *r, const char *qid, const char *sender, gint64 arrival,
                           RcptResult *rs, guint n, DsnKind kind, const char *mail_dsn, GError **error);
+
+/* mtasts.c - MTA-STS (RFC 8461) policies. */
+enum { MTASTS_NONE, MTASTS_TESTING, MTASTS_ENFORCE };
+typedef struct {
+    int mode;
+    GPtrArray *mx;        /* char*: patterns, lower case ("*.example.net") */
+    gint64 max_age, expires;
+    char *id;
+} MtaStsPolicy;
+/* mtasts_parse - a policy body, or NULL when it is not a valid STSv1 policy. */
+MtaStsPolicy *mtasts_parse(const char *body, gsize len);
+/* mtasts_mx_match - does host match one of the policy's mx patterns? */
+gboolean mtasts_mx_match(const MtaStsPolicy *p, const char *host);
+/* mtasts_get - the policy of domain (a copy, free it), NULL when none
+ * is published or it cannot be fetched (logged). */
+MtaStsPolicy *mtasts_get(Relay *r, const char *domain);
+void mtasts_policy_free(MtaStsPolicy *p);
 
 /* dsn.c - DSN parameters (RFC 3461). */
 enum { DSN_NOTIFY_NEVER = 1, DSN_NOTIFY_SUCCESS = 2, DSN_NOTIFY_FAILURE = 4, DSN_NOTIFY_DELAY = 8 };

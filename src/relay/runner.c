@@ -483,9 +483,38 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
     GError *error = NULL;
     GPtrArray *targets = dns_targets(R.r, target, is_route, &error);
     SmtpClient *sc = NULL;
+    gboolean verify = R.r->tls_verify == TLS_VERIFY_ALWAYS;
 
+    if (targets && !is_route && R.r->tls_verify == TLS_VERIFY_MTASTS) {
+        /* MTA-STS (mtasts.c): an enforce policy limits the MX hosts and
+         * requires verified TLS; no policy: opportunistic as before */
+        char *ascii = g_hostname_to_ascii(target);
+        MtaStsPolicy *pol = ascii ? mtasts_get(R.r, ascii) : NULL;
+        if (pol && pol->mode == MTASTS_ENFORCE) {
+            GPtrArray *ok = g_ptr_array_new_with_free_func((GDestroyNotify) target_free);
+            verify = TRUE;
+            for (guint i = 0; i < targets->len; i++) {
+                Target *t = targets->pdata[i];
+                if (mtasts_mx_match(pol, t->host)) {
+                    targets->pdata[i] = NULL;
+                    g_ptr_array_add(ok, t);
+                } else {
+                    log_info("mta-sts: %s: MX %s does not match the policy, skipped", target, t->host);
+                }
+            }
+            g_ptr_array_unref(targets);
+            targets = ok;
+            if (targets->len == 0) {
+                g_ptr_array_unref(targets);
+                targets = NULL;
+                g_set_error(&error, KAIRAN_ERROR, 4, "4.7.5 no MX host of %s matches its MTA-STS policy", target);
+            }
+        }
+        mtasts_policy_free(pol);
+        g_free(ascii);
+    }
     if (targets) {
-        sc = smtp_client_open_auth(R.r, targets, is_route ? relay_cred(R.r, target) : NULL, &error);
+        sc = smtp_client_open_tls(R.r, targets, is_route ? relay_cred(R.r, target) : NULL, verify, &error);
         g_ptr_array_unref(targets);
         if (!sc)
             *code = error->code;

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/x509v3.h>
 
 struct SmtpClient {
     Relay *r;
@@ -37,6 +38,7 @@ struct SmtpClient {
     gboolean pipelining, starttls, size, esmtp, eightbitmime;
     gboolean auth_plain, auth_login;
     gboolean dsn;          /* the server offers DSN (RFC 3461) */
+    gboolean verified;     /* TLS with a verified certificate */
     gboolean smtputf8;     /* the server offers SMTPUTF8 (RFC 6531) */
     char *mail_dsn;        /* smtp_client_set_dsn */
     int txns;              /* transactions started on this connection */
@@ -263,21 +265,39 @@ client_auth(SmtpClient *sc, const SmtpCred *cred, GString *text)
 /* session - greeting, EHLO, STARTTLS on a connected socket; AUTH when
  * cred is given (-3: no TLS, so no credentials sent). */
 static int
-session(SmtpClient *sc, const Target *t, gboolean try_tls, const SmtpCred *cred, GString *text)
+session(SmtpClient *sc, const Target *t, gboolean try_tls, const SmtpCred *cred, gboolean verify,
+        GString *text, char **why)
 {
     int code = read_reply(sc->c, text);
     if (code != 220)
         return code;
     code = ehlo(sc, text);
-    if (code == 250 && try_tls && sc->starttls) {
+    if (code == 250 && verify && !sc->starttls)
+        return -5;
+    if (code == 250 && (try_tls || verify) && sc->starttls) {
         netconn_printf(sc->c, "STARTTLS\r\n");
         code = read_reply(sc->c, text);
         if (code < 0)
             return code;
         if (code == 220) {
-            if (!netconn_tls_connect(sc->c, sc->r->client_tls, t->host))
-                return -2;
+            if (!netconn_tls_connect(sc->c, verify ? sc->r->verify_tls : sc->r->client_tls, t->host))
+                return verify ? -6 : -2;
+            if (verify) {
+                long v = SSL_get_verify_result(sc->c->ssl);
+                X509 *peer = SSL_get1_peer_certificate(sc->c->ssl);
+                gboolean named = peer && X509_check_host(peer, t->host, 0, 0, NULL) == 1;
+                if (peer)
+                    X509_free(peer);
+                if (v != X509_V_OK || !named) {
+                    *why = g_strdup(v != X509_V_OK ? X509_verify_cert_error_string(v)
+                                                   : "the certificate is not for this host name");
+                    return -6;
+                }
+                sc->verified = TRUE;
+            }
             code = ehlo(sc, text);
+        } else if (verify) {
+            return -5;
         } else {
             code = 250;                         /* go on in clear text */
         }
@@ -298,6 +318,18 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
 SmtpClient *
 smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError **error)
 {
+    return smtp_client_open_tls(r, targets, cred, FALSE, error);
+}
+
+int
+smtp_client_connect(const Target *t, int timeout, int *err)
+{
+    return connect_to(t, timeout, err);
+}
+
+SmtpClient *
+smtp_client_open_tls(Relay *r, GPtrArray *targets, const SmtpCred *cred, gboolean verify, GError **error)
+{
     SmtpClient *sc = g_new0(SmtpClient, 1);
     GString *text = g_string_new(NULL);
     int last_code = 421;
@@ -317,7 +349,8 @@ smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError
                 break;
             }
             sc->c = netconn_new(fd, r->smtp_timeout * 1000);
-            code = session(sc, t, attempt == 0, cred, text);
+            char *why = NULL;
+            code = session(sc, t, attempt == 0, cred, verify, text, &why);
             if (code == 250) {
                 g_string_free(text, TRUE);
                 g_free(last);
@@ -331,6 +364,15 @@ smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError
                 g_free(l);
                 netconn_printf(sc->c, "QUIT\r\n");
                 netconn_flush(sc->c);
+            } else if (code == -5 || code == -6) {
+                last = code == -5 ? g_strdup_printf("4.7.5 %s offers no STARTTLS, and TLS is required (tls_verify)", sc->relay)
+                                  : g_strdup_printf("4.7.5 TLS with %s not verified: %s; not sent in clear", sc->relay,
+                                                    why ? why : "handshake failed");
+                last_code = 421;
+                if (code == -5) {
+                    netconn_printf(sc->c, "QUIT\r\n");
+                    netconn_flush(sc->c);
+                }
             } else if (code == -3 || code == -4) {
                 last = g_strdup_printf(code == -3 ? "4.7.0 %s offers no TLS: the credentials of smarthost_auth_file are not sent in clear"
                                                   : "4.7.0 %s offers neither AUTH PLAIN nor AUTH LOGIN", sc->relay);
@@ -342,9 +384,10 @@ smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError
                                        code == -2 ? " (TLS handshake failed)" : "");
                 last_code = 421;
             }
+            g_free(why);
             netconn_free(sc->c);
             sc->c = NULL;
-            if (code != -2 || cred)
+            if (code != -2 || cred || verify)
                 break;                       /* retry only after a failed TLS handshake,
                                                 and never in clear with credentials */
         }

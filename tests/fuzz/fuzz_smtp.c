@@ -22,6 +22,10 @@
  * again to itself, holds no CR/LF, its NOTIFY flags are consistent
  * (NEVER alone) and its xtext decodes to printable ASCII; a normalised
  * address with UTF-8 (SMTPUTF8) is valid UTF-8 without CR or LF.
+ * The whole input is also read as an MTA-STS policy (mtasts_parse): a
+ * parsed policy has a known mode, max_age within a year, mx patterns
+ * without blanks, and every pattern matches itself (with "*." replaced
+ * by a label).
  * fuzz-corpus: mime */
 #include "fuzz_common.h"
 #include "address.h"
@@ -251,6 +255,26 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
     commands(in);
     g_free(in);
 
+    {
+        MtaStsPolicy *pol = mtasts_parse((const char *) d + 1, size - 1);
+        if (pol) {
+            if (pol->mode < MTASTS_NONE || pol->mode > MTASTS_ENFORCE || pol->max_age < 0 ||
+                pol->max_age > 31557600)
+                abort();
+            for (guint i = 0; i < pol->mx->len; i++) {
+                const char *pat = pol->mx->pdata[i];
+                char *host = pat[0] == '*' && pat[1] == '.' ? g_strconcat("x", pat + 1, NULL) : g_strdup(pat);
+                if (strpbrk(pat, " \t\r\n"))
+                    abort();
+                if (*host && host[strlen(host) - 1] != '.' && !mtasts_mx_match(pol, host)) {
+                    fprintf(stderr, "mx pattern '%s' does not match '%s'\n", pat, host);
+                    abort();
+                }
+                g_free(host);
+            }
+            mtasts_policy_free(pol);
+        }
+    }
     piece = d[0] < 0x80 ? 65536 : 1 + (d[0] & 0x07);
     text = data(d + 1, size - 1, piece, &end);
     wire = g_string_new(NULL);
