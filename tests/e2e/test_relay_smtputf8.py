@@ -6,7 +6,8 @@ subscribed, post by SMTP with SMTPUTF8 and receive the list's copy,
 which goes to an SMTPUTF8 next hop with MAIL ... SMTPUTF8 and the UTF-8
 RCPT as is; to a next hop without SMTPUTF8 (smtp-sink) a UTF-8 recipient
 is not sent but bounced with 5.6.7 while the ASCII members there get the
-post; an IDN domain is looked up in A-label form (dnsmasq only knows
+post (a hop that offers SMTPUTF8 but refuses a UTF-8 RCPT bounces it
+with its own answer); an IDN domain is looked up in A-label form (dnsmasq only knows
 xn--r8jz45g.test) and the recipient keeps its U-label on the wire.
 The SMTPUTF8 peer is a small recording SMTP server (real wire lines)."""
 import email
@@ -55,6 +56,9 @@ class Recorder:
                 cmd = line.strip().upper()
                 if cmd.startswith(b"EHLO"):
                     c.sendall(b"250-recorder\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n")
+                elif cmd.startswith(b"RCPT") and b"@refuse.test" in line and not line.isascii():
+                    # advertises SMTPUTF8, then refuses a UTF-8 recipient
+                    c.sendall(b"553 5.6.7 internationalised mailbox not accepted here\r\n")
                 elif cmd == b"DATA":
                     c.sendall(b"354 go\r\n")
                     body = []
@@ -102,7 +106,7 @@ try:
     # 1. subscribing internationalised addresses
     r = inst.run("subscribe", "team", U)
     t.ok(r.returncode == 0, "kairan subscribe accepts ユーザー@utf8.test", r.stderr)
-    for a in ("plain@utf8.test", U2, "ascii@ascii.test", f"idn@{IDN}"):
+    for a in ("plain@utf8.test", U2, "ascii@ascii.test", f"idn@{IDN}", "ゆ@refuse.test"):
         inst.check("subscribe", "team", a)
     t.ok(U in inst.check("members", "team"), "kairan members lists it as given")
     for bad, why in ((b"bad\xff@utf8.test", "invalid UTF-8"), ("a\u202e@utf8.test".encode(), "a bidi override"),
@@ -110,7 +114,8 @@ try:
         r = subprocess.run([KAIRAN, "--home", inst.home, "subscribe", "team", bad], capture_output=True)
         t.ok(r.returncode != 0, f"subscribe refuses {why}", r.stdout + r.stderr)
 
-    relay = Relay(inst, conf={"routes": f"utf8.test=[127.0.0.1]:{rec.port};ascii.test=[127.0.0.1]:{sink.port}",
+    relay = Relay(inst, conf={"routes": f"utf8.test=[127.0.0.1]:{rec.port};ascii.test=[127.0.0.1]:{sink.port};"
+                                        f"refuse.test=[127.0.0.1]:{rec.port}",
                               "dns_resolver": f"127.0.0.1:{dns_port}", "mx_port": str(rec.port),
                               "retry_min": "1", "retry_max": "2"})
     # 2. EHLO; 8-bit envelope without SMTPUTF8 refused
@@ -163,6 +168,9 @@ try:
     t.ok(wait_for(lambda: f"to=<{U2}>" in inst.log() and "5.6.7" in inst.log(), 10),
          "ユーザー2@ascii.test bounced with 5.6.7 (RFC 6531 3.2)", inst.log()[-1500:])
     t.ok(re.search(rf"to=<{U2}>.*status=bounced", inst.log()) is not None, "logged as bounced")
+    t.ok(wait_for(lambda: re.search(r"to=<ゆ@refuse\.test>.*status=bounced \(553 5\.6\.7 internationalised", inst.log())
+                  is not None, 10),
+         "a hop that offers SMTPUTF8 and then refuses the UTF-8 RCPT: bounced with its answer", inst.log()[-1500:])
     t.ok(wait_for(lambda: "Mail queue is empty" in inst.check("queue"), 15), "queue empty")
 finally:
     if relay:
