@@ -11,6 +11,7 @@
 #include "settings.h"
 #include "globals.h"
 #include "util.h"
+#include "popbeforesmtp.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -396,6 +397,7 @@ cmd_passwd(int argc, char **argv)
     if (!ok)
         cli_exit_error(error);
     log_info("%s: password changed for %s", argv[1], addr ? addr : "the owners");
+    popbeforesmtp_end(inst, argv[1], addr);
     printf("%s: password set for %s\n", argv[1], addr ? addr : "the list owners");
     instance_free(inst);
     return 0;

@@ -5,7 +5,15 @@
  * case.  Anything that could smuggle a header or a command into a reply
  * (CR, LF, NUL, other controls, unbalanced quotes, more than one '@'
  * outside quotes) is refused, so an address taken from mail is always
- * safe to put back into a header. */
+ * safe to put back into a header.
+ *
+ * Internationalised addresses (RFC 6531/6532): UTF-8 is allowed in the
+ * local part and the domain, as long as the whole address is valid
+ * UTF-8 (no overlong forms, no surrogates: g_utf8_validate) without C1
+ * controls, the line and paragraph separators U+2028/U+2029 or bidi
+ * controls; a UTF-8 domain is lower-cased (g_utf8_strdown) in NFC.  A
+ * multi-byte UTF-8 sequence never holds an ASCII octet, so CR, LF and
+ * the quote rules are untouched. */
 #include "config.h"
 #include "address.h"
 #include "addrfix.h"
@@ -16,7 +24,25 @@
 static gboolean
 atext_char(int c)
 {
-    return g_ascii_isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+    /* c >= 0x80: a UTF8-non-ascii octet (RFC 6531 3.3), the whole
+     * address having been checked by utf8_safe() */
+    return g_ascii_isalnum(c) || c >= 0x80 || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* utf8_safe - valid UTF-8 without C1 controls, U+2028/U+2029, bidi
+ * embeddings/overrides/isolates, or BOM. */
+static gboolean
+utf8_safe(const char *s)
+{
+    if (!g_utf8_validate(s, -1, NULL))
+        return FALSE;
+    for (const char *p = s; *p; p = g_utf8_next_char(p)) {
+        gunichar u = g_utf8_get_char(p);
+        if ((u >= 0x80 && u <= 0x9f) || u == 0x2028 || u == 0x2029 || u == 0xfeff ||
+            (u >= 0x202a && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069) || u == 0x200e || u == 0x200f)
+            return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean
@@ -106,6 +132,10 @@ address_normalize(const char *in, const char **why)
             *why = "control characters (CR, LF, NUL, DEL ...) are not allowed in an address";
             return NULL;
         }
+    if (!utf8_safe(in)) {
+        *why = "the address is not valid UTF-8 or has invisible control characters";
+        return NULL;
+    }
     start = in;
     while (*start == ' ' || *start == '\t')
         start++;
@@ -144,6 +174,14 @@ address_normalize(const char *in, const char **why)
     }
     local = g_strndup(start, (gsize) (at - start));
     domain = g_ascii_strdown(at + 1, end - at - 1);
+    if (!g_str_is_ascii(domain)) {
+        char *lower = g_utf8_strdown(domain, -1);
+        g_free(domain);
+        domain = g_utf8_normalize(lower, -1, G_NORMALIZE_NFC);
+        g_free(lower);
+        if (!domain)
+            domain = g_strdup("");
+    }
     if (!(valid_dot_atom(local, strlen(local)) || valid_quoted(local, strlen(local)))) {
         *why = "the local part has characters that are not allowed";
         result = NULL;

@@ -102,6 +102,9 @@ static const char *migrations[] = {
     " '{list}', '{{list}}'), '{address}', '{{address}}'), '{number}', '{{number}}'),"
     " '{unsubscribe}', '{{unsubscribe}}'), '{archive}', '{{archive}}')"
     " WHERE key = 'footer' AND value NOT LIKE '%{{%';",
+    /* 11: POP-before-SMTP windows (lib/popbeforesmtp.c): after a
+     * POP3/IMAP login from ip, the relay lets ip relay until `until` */
+    "CREATE TABLE pop_before_smtp(ip TEXT PRIMARY KEY, list TEXT, address TEXT, until INTEGER NOT NULL);",
 };
 
 void

@@ -12,6 +12,9 @@
  *                         S <envelope sender, empty for the null sender>
  *                         R <recipient>            (one line per recipient)
  *                         P <list>                 (optional) personalise
+ *                         M <DSN MAIL parameters>  (optional) RET=, ENVID=
+ *                         N <DSN RCPT parameters>  (optional, after its R
+ *                                                  line) NOTIFY=, ORCPT=
  *                       P asks the relay to personalise every copy for
  *                       <list> at send time (src/relay/personalize.c):
  *                       one transaction per recipient with the VERP
@@ -33,6 +36,13 @@
  *                         D <rcpt>                          delivered
  *                         B <rcpt> <code> <text>            bounced (final)
  *                         F <rcpt> <next-try> <code> <text> deferred
+ *                         H <rcpt>                          held (queue --hold)
+ *                         U <rcpt>                          released
+ *                         W <time>                          delay warning sent
+ *                         X <rcpt>                          deleted (queue
+ *                                                           --delete ALL
+ *                                                           --domain D): final,
+ *                                                           no bounce
  *                       A line counts only if it ends in LF (a torn last
  *                       line after a crash is ignored, and cut off by the
  *                       next append, so the new line is not glued onto
@@ -44,6 +54,9 @@
  *   queue/flush         a flag file written by `kairan flush`: the relay
  *                       (inotify on queue/) removes it and retries every
  *                       deferred recipient at once.
+ *   queue/release       a flag file written by `kairan queue --hold|
+ *                       --release|--delete`: the relay removes it and
+ *                       looks at every idle message again (journal).
  *   queue/relay.pid     the running relay's PID, flock()ed while it runs
  *                       (a second relay for the same instance refuses).
  *   The relay also keeps its unfinished SMTP DATA in queue/tmp/smtpd.*
@@ -213,6 +226,30 @@ out:
 }
 
 char *
+queue_submit_file_dsn(const Instance *inst, const char *sender, const char *const *rcpts,
+                      const char *const *rcpt_dsn, guint nrcpts, const char *mail_dsn,
+                      const char *content_path, GError **error)
+{
+    GString *lines = g_string_new(NULL);
+    guint n = 0;
+    char *id;
+
+    if (mail_dsn && *mail_dsn && !strpbrk(mail_dsn, "\r\n"))
+        g_string_append_printf(lines, "M %s\n", mail_dsn);
+    for (guint i = 0; i < nrcpts; i++) {
+        if (strpbrk(rcpts[i], "\r\n") != NULL || !*rcpts[i])
+            continue;                       /* never let a recipient forge a line */
+        g_string_append_printf(lines, "R %s\n", rcpts[i]);
+        if (rcpt_dsn && rcpt_dsn[i] && *rcpt_dsn[i] && !strpbrk(rcpt_dsn[i], "\r\n"))
+            g_string_append_printf(lines, "N %s\n", rcpt_dsn[i]);
+        n++;
+    }
+    id = submit_file(inst, sender, NULL, n, lines, content_path, error);
+    g_string_free(lines, TRUE);
+    return id;
+}
+
+char *
 queue_submit_file(const Instance *inst, const char *sender,
                   const char *const *rcpts, guint nrcpts,
                   const char *content_path, GError **error)
@@ -318,6 +355,9 @@ queue_entry_free(QueueEntry *e)
     g_ptr_array_unref(e->rcpts);
     g_hash_table_unref(e->done);
     g_hash_table_unref(e->deferred);
+    g_hash_table_unref(e->held);
+    g_hash_table_unref(e->dsn_rcpt);
+    g_free(e->dsn_mail);
     g_free(e);
 }
 
@@ -344,6 +384,8 @@ queue_load(const Instance *inst, const char *id)
     e->rcpts = g_ptr_array_new_with_free_func(g_free);
     e->done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     e->deferred = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    e->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    e->dsn_rcpt = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     e->size = stat(msgpath, &sb) == 0 ? (gint64) sb.st_size : 0;
     for (char *line = text, *nl; line < text + len; line = nl + 1) {
         nl = strchr(line, '\n');
@@ -357,6 +399,11 @@ queue_load(const Instance *inst, const char *id)
             e->sender = g_strdup(line + 2);
         } else if (line[0] == 'R' && line[1] == ' ')
             g_ptr_array_add(e->rcpts, g_strdup(line + 2));
+        else if (line[0] == 'M' && line[1] == ' ' && line[2]) {
+            g_free(e->dsn_mail);
+            e->dsn_mail = g_strdup(line + 2);
+        } else if (line[0] == 'N' && line[1] == ' ' && line[2] && e->rcpts->len > 0)
+            g_hash_table_replace(e->dsn_rcpt, g_strdup(e->rcpts->pdata[e->rcpts->len - 1]), g_strdup(line + 2));
         else if (line[0] == 'P' && line[1] == ' ' && line[2]) {
             g_free(e->personalize);
             e->personalize = g_strdup(line + 2);
@@ -371,6 +418,10 @@ queue_load(const Instance *inst, const char *id)
             *nl = '\0';
             if (strlen(line) < 3 || line[1] != ' ')
                 continue;
+            if (line[0] == 'W') {
+                e->warned = TRUE;
+                continue;
+            }
             rcpt = line + 2;
             sp = strchr(rcpt, ' ');
             rest = sp ? sp + 1 : (char *) "";
@@ -382,6 +433,12 @@ queue_load(const Instance *inst, const char *id)
                 g_hash_table_replace(e->done, g_strdup(rcpt), g_strconcat("B ", rest, NULL));
             else if (line[0] == 'F')
                 g_hash_table_replace(e->deferred, g_strdup(rcpt), g_strdup(rest));
+            else if (line[0] == 'X')
+                g_hash_table_replace(e->done, g_strdup(rcpt), g_strdup("X"));
+            else if (line[0] == 'H')
+                g_hash_table_add(e->held, g_strdup(rcpt));
+            else if (line[0] == 'U')
+                g_hash_table_remove(e->held, rcpt);
         }
     }
 out:
@@ -464,4 +521,91 @@ queue_remove(const Instance *inst, const char *id)
         unlink(p);
         g_free(p);
     }
+}
+
+gboolean
+queue_is_held(const QueueEntry *e, const char *rcpt)
+{
+    return g_hash_table_contains(e->held, rcpt) && !g_hash_table_contains(e->done, rcpt);
+}
+
+/* queue_id_valid - an ID is hex digits only (new_queue_id), so a
+ * name from the command line never leaves queue/env. */
+static gboolean
+queue_id_valid(const char *id)
+{
+    if (!*id)
+        return FALSE;
+    for (const char *p = id; *p; p++)
+        if (!g_ascii_isxdigit(*p))
+            return FALSE;
+    return TRUE;
+}
+
+/* rcpt_in_domain - TRUE if rcpt's domain is domain (ASCII case-insensitive). */
+static gboolean
+rcpt_in_domain(const char *rcpt, const char *domain)
+{
+    const char *at = strrchr(rcpt, '@');
+    return domain == NULL || (at && g_ascii_strcasecmp(at + 1, domain) == 0);
+}
+
+int
+queue_control(const Instance *inst, const char *id, QueueAction action,
+              const char *domain, GError **error)
+{
+    QueueEntry *e = queue_id_valid(id) ? queue_load(inst, id) : NULL;
+    GString *j;
+    int n = 0;
+    char *flag, *tmpdir;
+
+    if (!e) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOINPUT, "%s: no such message in the queue", id);
+        return -1;
+    }
+    if (action == QUEUE_DELETE && domain == NULL) {
+        GPtrArray *pending = queue_pending(e);
+        n = (int) pending->len;
+        g_ptr_array_unref(pending);
+        queue_remove(inst, id);
+        log_info("%s: deleted by the administrator (%d recipient%s pending)", id, n, n == 1 ? "" : "s");
+        queue_entry_free(e);
+        return n;
+    }
+    j = g_string_new(NULL);
+    for (guint i = 0; i < e->rcpts->len; i++) {
+        const char *rcpt = e->rcpts->pdata[i];
+        gboolean held = g_hash_table_contains(e->held, rcpt);
+        if (g_hash_table_contains(e->done, rcpt) || !rcpt_in_domain(rcpt, domain))
+            continue;
+        if (action == QUEUE_HOLD && held)
+            continue;
+        if (action == QUEUE_RELEASE && !held)
+            continue;
+        g_string_append_printf(j, "%c %s\n", action == QUEUE_HOLD ? 'H' : action == QUEUE_RELEASE ? 'U' : 'X', rcpt);
+        n++;
+    }
+    if (n > 0 && !queue_journal_append(inst, id, j->str, error)) {
+        g_string_free(j, TRUE);
+        queue_entry_free(e);
+        return -1;
+    }
+    g_string_free(j, TRUE);
+    queue_entry_free(e);
+    if (n == 0)
+        return 0;
+    log_info("%s: %s by the administrator: %d recipient%s%s%s", id,
+             action == QUEUE_HOLD ? "held" : action == QUEUE_RELEASE ? "released" : "deleted",
+             n, n == 1 ? "" : "s", domain ? " at " : "", domain ? domain : "");
+    /* Tell a running relay to look at its messages again: the flag file
+     * queue/release (inotify on queue/, like queue/flush), which it
+     * removes; without a relay the next start reads the journal anyway. */
+    flag = instance_path(inst, "queue", "release", NULL);
+    tmpdir = instance_path(inst, "queue", "tmp", NULL);
+    if (!write_file_atomic(flag, tmpdir, "release\n", 8, NULL))
+        log_warn("%s: cannot write %s", id, flag);
+    g_free(flag);
+    g_free(tmpdir);
+    queue_wakeup(inst);
+    return n;
 }

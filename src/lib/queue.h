@@ -10,8 +10,13 @@ typedef struct {
     gint64 arrival;
     char *sender;          /* "" for the null sender */
     GPtrArray *rcpts;      /* char*: every recipient of the envelope */
-    GHashTable *done;      /* rcpt -> "D" (delivered) or "B ..." (bounced) */
+    GHashTable *done;      /* rcpt -> "D" (delivered), "B ..." (bounced) or
+                              "X" (deleted by the administrator) */
     GHashTable *deferred;  /* rcpt -> "next_try code text" (last deferral) */
+    GHashTable *held;      /* rcpt set: held by `kairan queue --hold` */
+    char *dsn_mail;        /* DSN MAIL parameters (RET, ENVID) or NULL */
+    GHashTable *dsn_rcpt;  /* rcpt -> DSN RCPT parameters (NOTIFY, ORCPT) */
+    gboolean warned;       /* a delay warning went out (journal W) */
     gint64 size;
     char *personalize;     /* list named by a "P LIST" line, else NULL */
 } QueueEntry;
@@ -30,6 +35,12 @@ char *queue_submit(const Instance *inst, const char *sender,
 char *queue_submit_file(const Instance *inst, const char *sender,
                         const char *const *rcpts, guint nrcpts,
                         const char *content_path, GError **error);
+/* queue_submit_file_dsn - queue_submit_file with the DSN parameters
+ * (RFC 3461, canonical form of relay/dsn.c) of the MAIL command and of
+ * each recipient (rcpt_dsn[i] may be NULL; rcpt_dsn NULL = none). */
+char *queue_submit_file_dsn(const Instance *inst, const char *sender, const char *const *rcpts,
+                            const char *const *rcpt_dsn, guint nrcpts, const char *mail_dsn,
+                            const char *content_path, GError **error);
 /* QueueRcpts - the recipients of a large envelope (a fan-out), built
  * once in envelope form; only queue.c knows that form. */
 typedef struct {
@@ -65,5 +76,17 @@ gboolean queue_journal_append(const Instance *inst, const char *id,
                               const char *lines, GError **error);
 /* queue_remove - remove a finished message (env first, then the rest). */
 void queue_remove(const Instance *inst, const char *id);
+/* queue_is_held - TRUE if rcpt is pending and held. */
+gboolean queue_is_held(const QueueEntry *e, const char *rcpt);
+
+typedef enum { QUEUE_HOLD, QUEUE_RELEASE, QUEUE_DELETE } QueueAction;
+/* queue_control - `kairan queue --hold|--release|--delete`: hold,
+ * release or delete the pending recipients of message id, all of them or
+ * (domain not NULL) those at domain.  Deleting without a domain removes
+ * the whole message; with one, its recipients there are journaled as
+ * deleted (no bounce).  A running relay is told.  Returns how many
+ * recipients changed, or -1 with error (EXIT_NOINPUT: no such ID). */
+int queue_control(const Instance *inst, const char *id, QueueAction action,
+                  const char *domain, GError **error);
 
 #endif

@@ -16,6 +16,7 @@
 #include "lists.h"
 #include "log.h"
 #include "util.h"
+#include "popbeforesmtp.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -138,6 +139,8 @@ login_done(Session *s, gboolean ok, const char *how, const char *who)
         return;
     }
     s->state = STATE_TRANSACTION;
+    if (!s->login.anonymous)
+        popbeforesmtp_record_login(s->inst, s->c->peer, s->login.list, s->login.address);
     log_info("pop3: %s/%s logged in (%s) from %s%s, %u messages", s->login.address,
              s->login.list, how, s->c->peer, s->c->net->ssl ? " over TLS" : "", s->mb->count);
     pop3_conn_printf(s->c, "+OK %s has %u messages (%" G_GINT64_FORMAT " octets)",

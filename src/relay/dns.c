@@ -188,6 +188,16 @@ dns_targets(Relay *r, const char *dest, gboolean is_route, GError **error)
     } else {
         host = g_strdup(dest);
     }
+    if (!g_str_is_ascii(host)) {
+        /* an IDN: looked up in A-label form (RFC 5891) */
+        char *alabel = g_hostname_to_ascii(host);
+        if (!alabel) {
+            g_set_error(error, KAIRAN_ERROR, 5, "5.1.2 %s is not a valid internationalised domain name", host);
+            goto fail;
+        }
+        g_free(host);
+        host = alabel;
+    }
     if (mx && !g_hostname_is_ip_address(host)) {
         ares_query(ch, host, 1 /* C_IN */, 15 /* T_MX */, mx_cb, &m);
         wait_channel(ch);

@@ -25,9 +25,12 @@
 #include "log.h"
 #include "util.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +40,79 @@ static int
 conf_int(Instance *inst, const char *key)
 {
     return (int) CLAMP(instance_global_int(inst, key), 0, G_MAXINT);
+}
+
+static void
+cred_free(gpointer p)
+{
+    SmtpCred *c = p;
+    if (c->pass)
+        memset(c->pass, 0, strlen(c->pass));
+    g_free(c->user);
+    g_free(c->pass);
+    g_free(c);
+}
+
+/* load_creds - smarthost_auth_file: one line per host, "HOST USER
+ * PASSWORD" (HOST as written in smarthost, e.g. [10.0.0.1]:587; the
+ * password is the rest of the line), # comments.  The file must not be
+ * readable by others. */
+static gboolean
+load_creds(Relay *r, const char *path, GError **error)
+{
+    char *text = NULL;
+    gsize len = 0;
+    struct stat sb;
+    char **lines;
+    int lineno = 0;
+
+    if (stat(path, &sb) < 0 || !g_file_get_contents(path, &text, &len, NULL)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG, "smarthost_auth_file %s: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    if (sb.st_mode & S_IROTH) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG,
+                    "smarthost_auth_file %s is readable by others: chmod o-r it first", path);
+        g_free(text);
+        return FALSE;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    memset(text, 0, len);
+    g_free(text);
+    for (char **l = lines; *l; l++) {
+        char *line = g_strstrip(*l), **w;
+        lineno++;
+        if (!*line || *line == '#')
+            continue;
+        w = g_strsplit_set(line, " \t", 3);
+        if (g_strv_length(w) < 3 || !*w[0] || !*w[1] || !*g_strchug(w[2])) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG,
+                        "smarthost_auth_file %s line %d: want HOST USER PASSWORD", path, lineno);
+            g_strfreev(w);
+            for (char **x = lines; *x; x++)
+                memset(*x, 0, strlen(*x));
+            g_strfreev(lines);
+            return FALSE;
+        }
+        {
+            SmtpCred *c = g_new0(SmtpCred, 1);
+            c->user = g_strdup(w[1]);
+            c->pass = g_strdup(w[2]);
+            g_hash_table_replace(r->creds, g_strdup(w[0]), c);
+        }
+        memset(w[2], 0, strlen(w[2]));
+        g_strfreev(w);
+    }
+    for (char **x = lines; *x; x++)
+        memset(*x, 0, strlen(*x));
+    g_strfreev(lines);
+    return TRUE;
+}
+
+const SmtpCred *
+relay_cred(const Relay *r, const char *host)
+{
+    return r->creds ? g_hash_table_lookup(r->creds, host) : NULL;
 }
 
 Relay *
@@ -66,6 +142,9 @@ relay_config_load(Instance *inst, GError **error)
     r->out_max_total = MAX(1, conf_int(inst, "smtp_max_connections"));
     r->out_max_per_dest = MAX(1, conf_int(inst, "smtp_max_per_destination"));
     r->conn_cache_time = conf_int(inst, "smtp_connection_cache_time");
+    r->smarthost_skip = conf_int(inst, "smarthost_skip_time");
+    r->delay_warning = instance_global_int(inst, "delay_warning_time");
+    r->pop_before_smtp = instance_global_int(inst, "pop_before_smtp");
     r->relay_members = instance_global_bool(inst, "relay_members");
 
     r->mynetworks = g_ptr_array_new_with_free_func(g_object_unref);
@@ -114,6 +193,42 @@ relay_config_load(Instance *inst, GError **error)
     g_free(cert);
     g_free(key);
     r->client_tls = tlsctx_client_opportunistic();
+    {
+        char *mode = instance_global(inst, "tls_verify"), *ca = instance_global(inst, "tls_ca_file");
+        r->tls_verify = g_strcmp0(mode, "always") == 0   ? TLS_VERIFY_ALWAYS
+                        : g_strcmp0(mode, "mta-sts") == 0 ? TLS_VERIFY_MTASTS
+                                                          : TLS_VERIFY_NONE;
+        r->mta_sts_port = (int) instance_global_int(inst, "mta_sts_port");
+        r->verify_tls = SSL_CTX_new(TLS_client_method());
+        if (r->verify_tls) {
+            SSL_CTX_set_min_proto_version(r->verify_tls, TLS1_2_VERSION);
+            SSL_CTX_set_options(r->verify_tls, SSL_OP_NO_RENEGOTIATION);
+            /* the handshake completes; the result is checked afterwards
+             * (smtp_client.c) so that the log can say why it failed */
+            SSL_CTX_set_verify(r->verify_tls, SSL_VERIFY_NONE, NULL);
+            if (ca && *ca ? SSL_CTX_load_verify_locations(r->verify_tls, ca, NULL) != 1
+                          : SSL_CTX_set_default_verify_paths(r->verify_tls) != 1) {
+                g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG, "tls_ca_file %s: cannot load the CA certificates",
+                            ca && *ca ? ca : "(system)");
+                g_free(mode);
+                g_free(ca);
+                relay_config_free(r);
+                return NULL;
+            }
+        }
+        g_free(mode);
+        g_free(ca);
+    }
+    r->creds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cred_free);
+    {
+        char *authfile = instance_global(inst, "smarthost_auth_file");
+        gboolean ok = !authfile || !*authfile || load_creds(r, authfile, error);
+        g_free(authfile);
+        if (!ok) {
+            relay_config_free(r);
+            return NULL;
+        }
+    }
     return r;
 }
 
@@ -127,10 +242,14 @@ relay_config_free(Relay *r)
     g_free(r->dns_resolver);
     g_ptr_array_unref(r->mynetworks);
     g_hash_table_unref(r->routes);
+    if (r->creds)
+        g_hash_table_unref(r->creds);
     if (r->server_tls)
         SSL_CTX_free(r->server_tls);
     if (r->client_tls)
         SSL_CTX_free(r->client_tls);
+    if (r->verify_tls)
+        SSL_CTX_free(r->verify_tls);
     g_mutex_clear(&r->db_lock);
     g_free(r);
 }

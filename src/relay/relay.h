@@ -33,17 +33,27 @@ typedef struct {
     int smtpd_max_conn, smtpd_max_per_client, smtpd_max_rcpt, smtpd_max_errors;
     int out_max_total, out_max_per_dest;
     int conn_cache_time;         /* seconds an idle outbound connection waits */
+    gint64 smarthost_skip;       /* seconds a failed fleet host is skipped */
+    gint64 delay_warning;        /* delay_warning_time, seconds (0 = none) */
+    gint64 pop_before_smtp;      /* seconds; 0 = off (lib/popbeforesmtp.c) */
+    int tls_verify;              /* TLS_VERIFY_NONE|MTASTS|ALWAYS (tls_verify) */
+    SSL_CTX *verify_tls;         /* client context with the CAs (tls_ca_file) */
+    int mta_sts_port;            /* port of the policy fetch (443) */
+    GHashTable *creds;           /* host value ("*" = any) -> SmtpCred*, smarthost_auth_file */
     gboolean relay_members;      /* sec-ctl: may a member's AUTH (ADDRESS/LIST) relay? [no] */
     SSL_CTX *server_tls;         /* NULL when no tls_cert/tls_key */
     SSL_CTX *client_tls;
 } Relay;
 
+enum { TLS_VERIFY_NONE, TLS_VERIFY_MTASTS, TLS_VERIFY_ALWAYS };
 Relay *relay_config_load(Instance *inst, GError **error);
 void relay_config_free(Relay *r);
 /* smtp_server.c - the pure parts of the SMTP command parser (fuzzed by
  * tests/fuzz/fuzz_smtp.c). */
 char *smtp_path_arg(const char *arg, const char **params);
 const char *smtp_mail_params(const char *params, gint64 max_size);
+/* smtp_params_have - is the bare keyword word (e.g. SMTPUTF8) among params? */
+gboolean smtp_params_have(const char *params, const char *word);
 gboolean smtp_auth_plain_split(const char *buf, gsize len, char **user, char **pass);
 typedef struct {
     gboolean at_start;    /* the next piece starts a line */
@@ -88,11 +98,34 @@ typedef struct {
     char *rcpt;
     int code;        /* SMTP reply code, 0 = not tried */
     char *text;      /* the reply, for logs and bounces */
+    const char *dsn; /* its DSN parameters (NOTIFY, ORCPT; dsn.c), or NULL */
 } RcptResult;
 typedef struct SmtpClient SmtpClient;
+/* SmtpCred - client AUTH credentials of one smarthost (smarthost_auth_file). */
+typedef struct {
+    char *user, *pass;
+} SmtpCred;
+/* relay_cred - the credentials for a smarthost/route host value, or NULL. */
+const SmtpCred *relay_cred(const Relay *r, const char *host);
 /* smtp_client_open - connect to the first target that answers, EHLO,
  * opportunistic STARTTLS.  Error code is an SMTP code (4xx/5xx). */
 SmtpClient *smtp_client_open(Relay *r, GPtrArray *targets, GError **error);
+/* smtp_client_open_auth - the same, then AUTH with cred (NULL: none),
+ * only over TLS; a connection that cannot authenticate is a failure. */
+/* smtp_client_open_tls - smtp_client_open_auth; verify: STARTTLS with a
+ * certificate valid (tls_ca_file / system CAs) for the target's host
+ * name is required, else the target fails (4.7.5), never in clear. */
+SmtpClient *smtp_client_open_tls(Relay *r, GPtrArray *targets, const SmtpCred *cred, gboolean verify,
+                                 GError **error);
+/* smtp_client_connect - a TCP connection to t (connect timeout), or -1
+ * with *err. */
+int smtp_client_connect(const Target *t, int timeout, int *err);
+/* smtp_client_set_dsn - the DSN MAIL parameters of the next sends (NULL
+ * = none); passed on, with each RcptResult's dsn, where DSN is offered. */
+void smtp_client_set_dsn(SmtpClient *c, const char *mail_dsn);
+/* smtp_client_has_dsn - did the server offer DSN? */
+gboolean smtp_client_has_dsn(SmtpClient *c);
+SmtpClient *smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError **error);
 const char *smtp_client_relay(SmtpClient *c);
 /* smtp_client_send - one transaction; fills res[i].code/.text.  FALSE
  * when the connection must not be reused.  eightbit: the message has
@@ -139,6 +172,49 @@ int local_status(int status, const char **text);
  * (nothing for the null sender).  FALSE when it could not be queued. */
 gboolean bounce_queue(Relay *r, const char *qid, const char *sender, gint64 arrival,
                       RcptResult *failed, guint n, gboolean expired, GError **error);
+/* The reports of bounce_queue_dsn (RFC 3464 Action values). */
+typedef enum { DSN_FAILED, DSN_EXPIRED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED } DsnKind;
+/* bounce_queue_dsn - a report of kind for n recipients to sender, with
+ * the message's DSN MAIL parameters mail_dsn (ENVID, RET; may be NULL)
+ * and each recipient's ORCPT.  RET=FULL returns the whole message with
+ * a failure, else (and for the other kinds) its header. */
+gboolean bounce_queue_dsn(Relay *r, const char *qid, const char *sender, gint64 arrival,
+                          RcptResult *rs, guint n, DsnKind kind, const char *mail_dsn, GError **error);
+
+/* mtasts.c - MTA-STS (RFC 8461) policies. */
+enum { MTASTS_NONE, MTASTS_TESTING, MTASTS_ENFORCE };
+typedef struct {
+    int mode;
+    GPtrArray *mx;        /* char*: patterns, lower case ("*.example.net") */
+    gint64 max_age, expires;
+    char *id;
+} MtaStsPolicy;
+/* mtasts_parse - a policy body, or NULL when it is not a valid STSv1 policy. */
+MtaStsPolicy *mtasts_parse(const char *body, gsize len);
+/* mtasts_mx_match - does host match one of the policy's mx patterns? */
+gboolean mtasts_mx_match(const MtaStsPolicy *p, const char *host);
+/* mtasts_get - the policy of domain (a copy, free it), NULL when none
+ * is published or it cannot be fetched (logged). */
+MtaStsPolicy *mtasts_get(Relay *r, const char *domain);
+void mtasts_policy_free(MtaStsPolicy *p);
+
+/* dsn.c - DSN parameters (RFC 3461). */
+enum { DSN_NOTIFY_NEVER = 1, DSN_NOTIFY_SUCCESS = 2, DSN_NOTIFY_FAILURE = 4, DSN_NOTIFY_DELAY = 8 };
+/* dsn_xtext_valid - is s non-empty xtext of at most maxlen characters? */
+gboolean dsn_xtext_valid(const char *s, gsize maxlen);
+/* dsn_xtext_decode - xtext decoded, octets outside printable ASCII as "?". */
+char *dsn_xtext_decode(const char *s);
+/* dsn_mail_params - the RET and ENVID words of MAIL's parameters in
+ * canonical form ("" when none; other words are left to the caller), or
+ * NULL with *err set to the 501 reply. */
+char *dsn_mail_params(const char *params, const char **err);
+/* dsn_rcpt_params - RCPT's parameters (only NOTIFY and ORCPT are known)
+ * in canonical form, or NULL with *err set (501 malformed, 555 unknown). */
+char *dsn_rcpt_params(const char *params, const char **err);
+/* dsn_param - the value of NAME=value in a canonical string, or NULL. */
+char *dsn_param(const char *params, const char *name);
+/* dsn_notify - the NOTIFY flags of a canonical RCPT string, 0 = not given. */
+int dsn_notify(const char *rcpt_params);
 
 /* smtp_server.c */
 gboolean smtp_server_start(Relay *r, const char *listen, GError **error);

@@ -32,8 +32,11 @@ relay_main(int argc, char **argv)
     relay_block_signals();
     dns_init();
     r = relay_config_load(inst, &error);
-    if (!r)
+    if (!r) {
+        instance_free(inst);
+        g_free(listen);
         cli_exit_error(error);
+    }
     runner_prepare(r);
     if (!smtp_server_start(r, listen ? listen : r->listen, &error))
         cli_exit_error(error);

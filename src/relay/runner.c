@@ -62,11 +62,16 @@ typedef struct {
     Personal *pers;           /* personalised delivery ("P LIST"), else NULL;
                                  wire is then the shared body only */
     GMutex jlock;
+    char *dsn_mail;           /* DSN MAIL parameters (RET, ENVID) or NULL */
+    GHashTable *dsn_rcpt;     /* rcpt -> NOTIFY/ORCPT, or NULL */
+    gboolean warned;          /* a delay warning went out; under jlock */
 } Msg;
 
 typedef struct {
     Msg *m;
     GPtrArray *rcpts;         /* char*, owned */
+    gboolean passed_on;       /* the next hop took the DSN parameters */
+    gboolean local;           /* delivered here (kairan deliver) */
 } Batch;
 
 typedef struct {
@@ -109,6 +114,9 @@ msg_free(gpointer p)
     if (m->wire)
         g_bytes_unref(m->wire);
     personal_free(m->pers);
+    g_free(m->dsn_mail);
+    if (m->dsn_rcpt)
+        g_hash_table_unref(m->dsn_rcpt);
     g_mutex_clear(&m->jlock);
     g_free(m);
 }
@@ -170,6 +178,48 @@ reply_of(const char *text)
 }
 
 
+/* dsn_reports - the success reports (NOTIFY=SUCCESS: "delivered" here,
+ * "relayed" to a next hop without DSN) and, once per message, the delay
+ * warning for the recipients still deferred after delay_warning_time
+ * (its journal line W goes into j).  Never to the null sender. */
+static void
+dsn_reports(Batch *b, GArray *success, GArray *delayed, GString *j)
+{
+    Relay *r = R.r;
+    Msg *m = b->m;
+    GError *error = NULL;
+    gboolean warn;
+
+    if (!*m->sender || m->pers)
+        return;
+    if (success->len > 0 &&
+        !bounce_queue_dsn(r, m->id, m->sender, m->arrival, (RcptResult *) success->data, success->len,
+                          b->local ? DSN_DELIVERED : DSN_RELAYED, m->dsn_mail, &error)) {
+        log_error("%s: cannot queue a success report: %s", m->id, error ? error->message : "?");
+        g_clear_error(&error);
+    }
+    if (delayed->len == 0)
+        return;
+    g_mutex_lock(&m->jlock);
+    warn = !m->warned;
+    m->warned = TRUE;
+    g_mutex_unlock(&m->jlock);
+    if (!warn)
+        return;
+    if (bounce_queue_dsn(r, m->id, m->sender, m->arrival, (RcptResult *) delayed->data, delayed->len,
+                         DSN_DELAYED, m->dsn_mail, &error)) {
+        g_string_append_printf(j, "W %" G_GINT64_FORMAT "\n", now_s());
+        log_info("%s: sender delay notification for %u recipient%s", m->id, delayed->len,
+                 delayed->len == 1 ? "" : "s");
+    } else {
+        log_error("%s: cannot queue a delay warning: %s", m->id, error ? error->message : "?");
+        g_clear_error(&error);
+        g_mutex_lock(&m->jlock);
+        m->warned = FALSE;
+        g_mutex_unlock(&m->jlock);
+    }
+}
+
 static void
 complete_batch(Batch *b, RcptResult *res, const char *relay)
 {
@@ -178,6 +228,8 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
     GString *j = g_string_new(NULL);
     GArray *hard = g_array_new(FALSE, FALSE, sizeof(RcptResult));
     GArray *expired = g_array_new(FALSE, FALSE, sizeof(RcptResult));
+    GArray *success = g_array_new(FALSE, FALSE, sizeof(RcptResult));
+    GArray *delayed = g_array_new(FALSE, FALSE, sizeof(RcptResult));
     gint64 now = now_s();
     double delay = (double) (g_get_real_time() - arrival_us(m)) / G_USEC_PER_SEC;
     gint64 backoff = CLAMP(now - m->arrival, r->retry_min, r->retry_max);
@@ -189,6 +241,8 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
         RcptResult *x = &res[i];
         const char *text = x->text ? x->text : "";
         if (x->code / 100 == 2) {
+            if (dsn_notify(x->dsn) & DSN_NOTIFY_SUCCESS && (b->local || !b->passed_on))
+                g_array_append_val(success, *x);
             g_string_append_printf(j, "D %s\n", x->rcpt);
             log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=sent (%s)", m->id, x->rcpt, relay, delay, reply_of(text));
         } else if (x->code / 100 == 5) {
@@ -199,8 +253,12 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
             g_string_append_printf(j, "F %s %" G_GINT64_FORMAT " %d %s\n", x->rcpt, now + backoff,
                                    x->code ? x->code : 421, text);
             log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=deferred (%s)", m->id, x->rcpt, relay, delay, reply_of(text));
+            if (r->delay_warning > 0 && now - m->arrival >= r->delay_warning &&
+                (dsn_notify(x->dsn) == 0 || dsn_notify(x->dsn) & DSN_NOTIFY_DELAY))
+                g_array_append_val(delayed, *x);
         }
     }
+    dsn_reports(b, success, delayed, j);
     for (int pass = 0; pass < 2; pass++) {
         GArray *a = pass ? expired : hard;
         gboolean queued;
@@ -216,7 +274,20 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
                 g_free(verp);
             }
         } else {
-            queued = bounce_queue(r, m->id, m->sender, m->arrival, (RcptResult *) a->data, a->len, pass == 1, &error);
+            /* NOTIFY without FAILURE (NEVER, or SUCCESS/DELAY only): no report */
+            GArray *want = g_array_new(FALSE, FALSE, sizeof(RcptResult));
+            for (guint i = 0; i < a->len; i++) {
+                RcptResult *x = &g_array_index(a, RcptResult, i);
+                int notify = dsn_notify(x->dsn);
+                if (notify == 0 || notify & DSN_NOTIFY_FAILURE)
+                    g_array_append_val(want, *x);
+                else
+                    log_info("%s: to=<%s>: no non-delivery notification (%s)", m->id, x->rcpt, x->dsn);
+            }
+            queued = want->len == 0 ||
+                     bounce_queue_dsn(r, m->id, m->sender, m->arrival, (RcptResult *) want->data, want->len,
+                                      pass ? DSN_EXPIRED : DSN_FAILED, m->dsn_mail, &error);
+            g_array_unref(want);
         }
         if (!queued) {
             log_error("%s: cannot queue a bounce: %s", m->id, error ? error->message : "?");
@@ -243,6 +314,8 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
     g_string_free(j, TRUE);
     g_array_unref(hard);
     g_array_unref(expired);
+    g_array_unref(success);
+    g_array_unref(delayed);
 
     g_mutex_lock(&R.lock);
     done = --m->outstanding == 0;
@@ -257,8 +330,10 @@ static RcptResult *
 results_new(Batch *b)
 {
     RcptResult *res = g_new0(RcptResult, b->rcpts->len);
-    for (guint i = 0; i < b->rcpts->len; i++)
+    for (guint i = 0; i < b->rcpts->len; i++) {
         res[i].rcpt = b->rcpts->pdata[i];
+        res[i].dsn = b->m->dsn_rcpt ? g_hash_table_lookup(b->m->dsn_rcpt, res[i].rcpt) : NULL;
+    }
     return res;
 }
 
@@ -310,6 +385,7 @@ deliver_local(Batch *b)
         g_free(why);
         g_free(list);
     }
+    b->local = TRUE;
     complete_batch(b, res, "local");
     results_free(res, b->rcpts->len);
     batch_free(b);
@@ -353,16 +429,92 @@ pop_batch_wait(Dest *d, gboolean connected)
     return b;
 }
 
-/* open_dest - a connection to d, or NULL with *code and *text set. */
+/* ---- the smarthost fleet ----
+ * A route or smarthost value may list several hosts ("a:25,b:25"): they
+ * are tried in order; one that cannot be reached (connect, greeting, TLS)
+ * or drops a transaction is skipped by every worker for
+ * smarthost_skip_time, and the mail goes to the next one.  When every
+ * host is being skipped they are tried anyway, in order: a skip mark is
+ * a hint, never a reason to defer mail by itself. */
+static GMutex down_lock;
+static GHashTable *down_until;    /* host value -> gint64 monotonic us */
+
+static gboolean
+host_is_down(const char *host)
+{
+    gpointer v;
+    gboolean down;
+    g_mutex_lock(&down_lock);
+    down = down_until && (v = g_hash_table_lookup(down_until, host)) &&
+           *(gint64 *) v > g_get_monotonic_time();
+    g_mutex_unlock(&down_lock);
+    return down;
+}
+
+/* host_mark - host failed (down TRUE: skip it for a while) or worked. */
+static void
+host_mark(const char *host, gboolean down, const char *why)
+{
+    gboolean was;
+    g_mutex_lock(&down_lock);
+    if (!down_until)
+        down_until = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    was = g_hash_table_contains(down_until, host);
+    if (down) {
+        gint64 *until = g_new(gint64, 1);
+        *until = g_get_monotonic_time() + R.r->smarthost_skip * G_TIME_SPAN_SECOND;
+        g_hash_table_replace(down_until, g_strdup(host), until);
+    } else {
+        g_hash_table_remove(down_until, host);
+    }
+    g_mutex_unlock(&down_lock);
+    if (down)
+        log_warn("smarthost %s failed (%s): skipped for %" G_GINT64_FORMAT "s", host, why ? why : "?",
+                 R.r->smarthost_skip);
+    else if (was)
+        log_info("smarthost %s works again", host);
+}
+
+/* open_one - a connection to one route value, or NULL with *code and
+ * *text set. */
 static SmtpClient *
-open_dest(Dest *d, int *code, char **text)
+open_one(const char *target, gboolean is_route, int *code, char **text)
 {
     GError *error = NULL;
-    GPtrArray *targets = dns_targets(R.r, d->target, d->is_route, &error);
+    GPtrArray *targets = dns_targets(R.r, target, is_route, &error);
     SmtpClient *sc = NULL;
+    gboolean verify = R.r->tls_verify == TLS_VERIFY_ALWAYS;
 
+    if (targets && !is_route && R.r->tls_verify == TLS_VERIFY_MTASTS) {
+        /* MTA-STS (mtasts.c): an enforce policy limits the MX hosts and
+         * requires verified TLS; no policy: opportunistic as before */
+        char *ascii = g_hostname_to_ascii(target);
+        MtaStsPolicy *pol = ascii ? mtasts_get(R.r, ascii) : NULL;
+        if (pol && pol->mode == MTASTS_ENFORCE) {
+            GPtrArray *ok = g_ptr_array_new_with_free_func((GDestroyNotify) target_free);
+            verify = TRUE;
+            for (guint i = 0; i < targets->len; i++) {
+                Target *t = targets->pdata[i];
+                if (mtasts_mx_match(pol, t->host)) {
+                    targets->pdata[i] = NULL;
+                    g_ptr_array_add(ok, t);
+                } else {
+                    log_info("mta-sts: %s: MX %s does not match the policy, skipped", target, t->host);
+                }
+            }
+            g_ptr_array_unref(targets);
+            targets = ok;
+            if (targets->len == 0) {
+                g_ptr_array_unref(targets);
+                targets = NULL;
+                g_set_error(&error, KAIRAN_ERROR, 4, "4.7.5 no MX host of %s matches its MTA-STS policy", target);
+            }
+        }
+        mtasts_policy_free(pol);
+        g_free(ascii);
+    }
     if (targets) {
-        sc = smtp_client_open(R.r, targets, &error);
+        sc = smtp_client_open_tls(R.r, targets, is_route ? relay_cred(R.r, target) : NULL, verify, &error);
         g_ptr_array_unref(targets);
         if (!sc)
             *code = error->code;
@@ -376,6 +528,46 @@ open_dest(Dest *d, int *code, char **text)
     return sc;
 }
 
+/* open_dest - a connection to d, or NULL with *code and *text set; *via
+ * (to be freed) is the fleet host it reached, NULL for a single host. */
+static SmtpClient *
+open_dest(Dest *d, int *code, char **text, char **via)
+{
+    char **hosts;
+    guint n;
+    SmtpClient *sc = NULL;
+
+    *via = NULL;
+    if (!d->is_route || !strchr(d->target, ','))
+        return open_one(d->target, d->is_route, code, text);
+    hosts = g_strsplit(d->target, ",", -1);
+    n = g_strv_length(hosts);
+    for (guint i = 0; i < n; i++)
+        g_strstrip(hosts[i]);
+    /* pass 0: the hosts not being skipped; pass 1: the others */
+    for (int pass = 0; pass < 2 && !sc; pass++) {
+        for (guint i = 0; i < n && !sc; i++) {
+            if (!*hosts[i] || host_is_down(hosts[i]) != (pass == 1))
+                continue;
+            g_free(*text);
+            *text = NULL;
+            sc = open_one(hosts[i], TRUE, code, text);
+            if (sc) {
+                host_mark(hosts[i], FALSE, NULL);
+                *via = g_strdup(hosts[i]);
+            } else {
+                host_mark(hosts[i], TRUE, *text);
+            }
+        }
+    }
+    g_strfreev(hosts);
+    if (sc) {
+        g_free(*text);
+        *text = NULL;
+    }
+    return sc;
+}
+
 /* send_personal - a batch of a personalised message: one transaction
  * per recipient (MAIL, RCPT, DATA pipelined), each with its VERP sender
  * and its own header block in front of the shared body, over the one
@@ -383,7 +575,7 @@ open_dest(Dest *d, int *code, char **text)
  * FALSE when the destination could not be reached at all, with *ucode
  * and *utext (to be freed) for the batches still waiting. */
 static gboolean
-send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
+send_personal(Dest *d, Batch *b, SmtpClient **scp, char **via, int *ucode, char **utext)
 {
     gboolean reached = TRUE;
     Msg *m = b->m;
@@ -398,7 +590,9 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
         int code = 0;
         char *text = NULL;
 
-        if (!*scp && !(*scp = open_dest(d, &code, &text))) {
+        if (!*scp)
+            g_clear_pointer(via, g_free);
+        if (!*scp && !(*scp = open_dest(d, &code, &text, via))) {
             for (guint k = i; k < n; k++) {
                 res[k].code = code;
                 res[k].text = g_strdup(text);
@@ -418,7 +612,8 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
                                (gint64) (g_bytes_get_size(head) + blen), m->eightbit);
         if (!ok && smtp_client_retryable(*scp)) {
             smtp_client_close(*scp, FALSE);
-            if ((*scp = open_dest(d, &code, &text))) {
+            g_clear_pointer(via, g_free);
+            if ((*scp = open_dest(d, &code, &text, via))) {
                 g_free(res[i].text);
                 res[i].text = NULL;
                 ok = smtp_client_send2(*scp, verp, &res[i], 1, head, m->wire,
@@ -429,6 +624,8 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
         g_bytes_unref(head);
         g_free(verp);
         if (!ok && *scp) {
+            if (*via)
+                host_mark(*via, TRUE, res[i].text);
             smtp_client_close(*scp, FALSE);
             *scp = NULL;
         }
@@ -439,10 +636,51 @@ send_personal(Dest *d, Batch *b, SmtpClient **scp, int *ucode, char **utext)
     return reached;
 }
 
+/* resend_lost - after host *via dropped a transaction of a fleet
+ * destination: the recipients it left without an answer (4xx from
+ * set_lost, or a temporary reply) go to the next host at once, over a
+ * new connection *scp.  Returns the new connection's send result. */
+static gboolean
+resend_lost(Dest *d, Batch *b, RcptResult *res, SmtpClient **scp, char **via)
+{
+    GArray *idx = g_array_new(FALSE, FALSE, sizeof(guint));
+    RcptResult *sub;
+    int code = 0;
+    char *text = NULL;
+    gboolean ok = FALSE;
+
+    for (guint i = 0; i < b->rcpts->len; i++)
+        if (res[i].code / 100 == 4 || res[i].code == 0)
+            g_array_append_val(idx, i);
+    g_clear_pointer(via, g_free);
+    if (idx->len == 0 || !(*scp = open_dest(d, &code, &text, via))) {
+        g_free(text);
+        g_array_unref(idx);
+        return FALSE;
+    }
+    sub = g_new0(RcptResult, idx->len);
+    for (guint k = 0; k < idx->len; k++) {
+        sub[k].rcpt = res[g_array_index(idx, guint, k)].rcpt;
+        sub[k].dsn = res[g_array_index(idx, guint, k)].dsn;
+    }
+    smtp_client_set_dsn(*scp, b->m->dsn_mail);
+    ok = smtp_client_send(*scp, b->m->sender, sub, idx->len, b->m->wire, b->m->size, b->m->eightbit);
+    for (guint k = 0; k < idx->len; k++) {
+        RcptResult *x = &res[g_array_index(idx, guint, k)];
+        g_free(x->text);
+        x->code = sub[k].code;
+        x->text = sub[k].text;
+    }
+    g_free(sub);
+    g_array_unref(idx);
+    return ok;
+}
+
 static void
 serve(Dest *d, Batch *b)
 {
     SmtpClient *sc = NULL;
+    char *via = NULL;          /* the fleet host sc is connected to */
 
     for (; b; b = pop_batch_wait(d, sc != NULL)) {
         RcptResult *res;
@@ -455,16 +693,19 @@ serve(Dest *d, Batch *b)
             continue;
         }
         if (b->m->pers) {
-            if (!send_personal(d, b, &sc, &code, &text)) {
+            if (!send_personal(d, b, &sc, &via, &code, &text)) {
                 /* unreachable: as below, the waiting batches fail now */
                 while ((b = pop_batch(d)))
                     fail_batch(b, code, text, d->target);
                 g_free(text);
+                g_free(via);
                 return;
             }
             continue;
         }
-        if (!sc && !(sc = open_dest(d, &code, &text))) {
+        if (!sc)
+            g_clear_pointer(&via, g_free);
+        if (!sc && !(sc = open_dest(d, &code, &text, &via))) {
             /* The destination is unreachable: every batch waiting for it
              * gets the same answer now instead of one timeout each. */
             fail_batch(b, code, text, d->target);
@@ -474,17 +715,31 @@ serve(Dest *d, Batch *b)
             return;
         }
         res = results_new(b);
+        smtp_client_set_dsn(sc, b->m->dsn_mail);
         ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
         if (!ok && smtp_client_retryable(sc)) {
             /* the server had closed the idle connection: once more, fresh */
             smtp_client_close(sc, FALSE);
-            if ((sc = open_dest(d, &code, &text))) {
+            g_clear_pointer(&via, g_free);
+            if ((sc = open_dest(d, &code, &text, &via))) {
                 results_free(res, b->rcpts->len);
                 res = results_new(b);
+                smtp_client_set_dsn(sc, b->m->dsn_mail);
                 ok = smtp_client_send(sc, b->m->sender, res, b->rcpts->len, b->m->wire, b->m->size, b->m->eightbit);
             }
             g_free(text);
         }
+        if (!ok && sc && via) {
+            /* a fleet host dropped the transaction: skip it, and what it
+             * left unanswered goes to the next host now */
+            host_mark(via, TRUE, "lost the connection during a transaction");
+            smtp_client_close(sc, FALSE);
+            sc = NULL;
+            ok = resend_lost(d, b, res, &sc, &via);
+            if (!ok && sc && via)
+                host_mark(via, TRUE, "lost the connection during a transaction");
+        }
+        b->passed_on = sc && smtp_client_has_dsn(sc);
         complete_batch(b, res, sc ? smtp_client_relay(sc) : d->target);
         results_free(res, b->rcpts->len);
         batch_free(b);
@@ -494,6 +749,7 @@ serve(Dest *d, Batch *b)
         }
     }
     smtp_client_close(sc, TRUE);
+    g_free(via);
 }
 
 static gpointer
@@ -641,6 +897,8 @@ dispatch(Msg *m, gint64 now)
         Dest *d;
         Batch *b;
 
+        if (queue_is_held(e, rcpt))
+            continue;                  /* `kairan queue --hold`: until released */
         if (next > now && !m->force) {
             waiting = MIN(waiting, next);
             continue;
@@ -668,6 +926,12 @@ dispatch(Msg *m, gint64 now)
         m->arrival = e->arrival;
         m->size = (gint64) len;
         m->wire = g_steal_pointer(&wire);
+        g_free(m->dsn_mail);
+        m->dsn_mail = g_strdup(e->dsn_mail);
+        if (m->dsn_rcpt)
+            g_hash_table_unref(m->dsn_rcpt);
+        m->dsn_rcpt = g_hash_table_size(e->dsn_rcpt) ? g_hash_table_ref(e->dsn_rcpt) : NULL;
+        m->warned = e->warned;
         m->eightbit = FALSE;
         for (gsize i = 0; i < len && !m->eightbit; i++)
             m->eightbit = (unsigned char) data[i] >= 0x80;
@@ -697,6 +961,7 @@ finalize(Msg *m, gint64 now)
     QueueEntry *e = queue_load(R.r->inst, m->id);
     GPtrArray *pending;
     gint64 due = G_MAXINT64;
+    gboolean held_only;
 
     m->busy = FALSE;
     R.busy_msgs--;
@@ -704,17 +969,22 @@ finalize(Msg *m, gint64 now)
     g_clear_pointer(&m->wire, g_bytes_unref);
     g_clear_pointer(&m->pers, personal_free);
     if (!e) {
-        msg_forget(m, FALSE);
+        /* deleted (`kairan queue --delete`) while out: the journal lines
+         * of the batches in flight are left over */
+        msg_forget(m, TRUE);
         return;
     }
     pending = queue_pending(e);
     for (guint i = 0; i < pending->len; i++) {
         gint64 next = deferred_next(e, pending->pdata[i]);
+        if (queue_is_held(e, pending->pdata[i]))
+            continue;
         due = MIN(due, next > 0 ? next : now + R.r->retry_min);
     }
+    held_only = pending->len > 0;
     g_ptr_array_unref(pending);
     queue_entry_free(e);
-    if (due == G_MAXINT64)
+    if (due == G_MAXINT64 && !held_only)
         msg_forget(m, TRUE);
     else
         m->due = m->force ? 0 : due;
@@ -754,6 +1024,28 @@ take_flush(void)
         log_info("flush: retrying every queued message");
     g_free(flag);
     return there;
+}
+
+/* take_release - TRUE (and the flag removed) if `kairan queue --hold|
+ * --release|--delete` changed a message: every idle message is looked
+ * at again (its journal says what is held, deleted or still deferred). */
+static gboolean
+take_release(void)
+{
+    char *flag = instance_path(R.r->inst, "queue", "release", NULL);
+    gboolean there = unlink(flag) == 0;
+    GHashTableIter it;
+    gpointer v;
+
+    g_free(flag);
+    if (!there)
+        return FALSE;
+    full_scan(FALSE);
+    g_hash_table_iter_init(&it, R.msgs);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (!((Msg *) v)->busy)
+            ((Msg *) v)->due = 0;
+    return TRUE;
 }
 
 /* clean_tmp - the SMTP server's unfinished DATA files (queue/tmp/smtpd.*)
@@ -853,6 +1145,7 @@ runner_run(Relay *r)
         g_thread_unref(g_thread_new("smtp", worker, NULL));
 
     take_flush();
+    take_release();
     full_scan(TRUE);
     for (;;) {
         struct pollfd pfd[4];
@@ -911,6 +1204,8 @@ runner_run(Relay *r)
                             msg_add(ev->name);
                         else if (ev->len && ev->wd == wd_q && g_str_equal(ev->name, "flush") && take_flush())
                             full_scan(TRUE);
+                        else if (ev->len && ev->wd == wd_q && g_str_equal(ev->name, "release"))
+                            take_release();
                         if (ev->mask & IN_Q_OVERFLOW)
                             scan = TRUE;
                         p += sizeof(struct inotify_event) + ev->len;
@@ -922,6 +1217,7 @@ runner_run(Relay *r)
                     scan = TRUE;
                     if (take_flush())
                         full_scan(TRUE);
+                    take_release();
                 }
             }
         }

@@ -9,7 +9,14 @@
  * read in order; the message follows in large writes ending in ".".
  * TCP_NODELAY is set (conn.c).  Every recipient gets its own result:
  * its RCPT reply if that failed, else the reply to DATA or to the final
- * dot.  A lost connection counts as 421 4.4.2 for whatever was open. */
+ * dot.  A lost connection counts as 421 4.4.2 for whatever was open.
+ *
+ * Client AUTH (smarthost_auth_file): after STARTTLS and the second EHLO,
+ * AUTH PLAIN (else LOGIN) with the credentials of that host.  Without
+ * TLS the credentials are never sent: the connection counts as failed
+ * (454 4.7.0), so a fleet moves on and the mail is deferred, not sent
+ * unauthenticated.  A refused AUTH (535) defers too: wrong credentials
+ * are the operator's mistake, not the recipients'. */
 #include "config.h"
 #include "relay.h"
 #include "log.h"
@@ -22,12 +29,18 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/x509v3.h>
 
 struct SmtpClient {
     Relay *r;
     NetConn *c;
     char *relay;           /* host[addr]:port, for logs */
     gboolean pipelining, starttls, size, esmtp, eightbitmime;
+    gboolean auth_plain, auth_login;
+    gboolean dsn;          /* the server offers DSN (RFC 3461) */
+    gboolean verified;     /* TLS with a verified certificate */
+    gboolean smtputf8;     /* the server offers SMTPUTF8 (RFC 6531) */
+    char *mail_dsn;        /* smtp_client_set_dsn */
     int txns;              /* transactions started on this connection */
     gboolean lost_early;   /* the last one lost the connection before any reply */
 };
@@ -175,6 +188,7 @@ ehlo(SmtpClient *sc, GString *text)
         char **lines = g_strsplit(text->str, "\n", -1);
         sc->esmtp = TRUE;
         sc->pipelining = sc->starttls = sc->size = sc->eightbitmime = FALSE;
+        sc->auth_plain = sc->auth_login = sc->dsn = sc->smtputf8 = FALSE;
         for (char **l = lines; *l; l++) {
             const char *kw = strlen(*l) > 4 ? *l + 4 : "";
             if (g_ascii_strncasecmp(kw, "PIPELINING", 10) == 0)
@@ -185,6 +199,18 @@ ehlo(SmtpClient *sc, GString *text)
                 sc->size = TRUE;
             else if (g_ascii_strncasecmp(kw, "8BITMIME", 8) == 0)
                 sc->eightbitmime = TRUE;
+            else if (g_ascii_strncasecmp(kw, "DSN", 3) == 0 && (kw[3] == '\0' || kw[3] == '\r'))
+                sc->dsn = TRUE;
+            else if (g_ascii_strncasecmp(kw, "SMTPUTF8", 8) == 0 && (kw[8] == '\0' || kw[8] == '\r'))
+                sc->smtputf8 = TRUE;
+            else if (g_ascii_strncasecmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=')) {
+                char **mechs = g_strsplit_set(kw + 5, " \r", -1);
+                for (char **m = mechs; *m; m++) {
+                    sc->auth_plain = sc->auth_plain || g_ascii_strcasecmp(*m, "PLAIN") == 0;
+                    sc->auth_login = sc->auth_login || g_ascii_strcasecmp(*m, "LOGIN") == 0;
+                }
+                g_strfreev(mechs);
+            }
         }
         g_strfreev(lines);
         return code;
@@ -196,27 +222,113 @@ ehlo(SmtpClient *sc, GString *text)
     return read_reply(sc->c, text);
 }
 
-/* session - greeting, EHLO, STARTTLS on a connected socket. */
+/* client_auth - AUTH PLAIN or LOGIN over the TLS connection; 250 when
+ * authenticated, else the server's code (-1 lost, -4 no mechanism). */
 static int
-session(SmtpClient *sc, const Target *t, gboolean try_tls, GString *text)
+client_auth(SmtpClient *sc, const SmtpCred *cred, GString *text)
+{
+    int code;
+    char *b64;
+
+    if (sc->auth_plain) {
+        gsize ul = strlen(cred->user), pl = strlen(cred->pass);
+        guchar *raw = g_malloc(ul + pl + 2);
+        raw[0] = '\0';
+        memcpy(raw + 1, cred->user, ul);
+        raw[ul + 1] = '\0';
+        memcpy(raw + ul + 2, cred->pass, pl);
+        b64 = g_base64_encode(raw, ul + pl + 2);
+        memset(raw, 0, ul + pl + 2);
+        g_free(raw);
+        netconn_printf(sc->c, "AUTH PLAIN %s\r\n", b64);
+        g_free(b64);
+        code = read_reply(sc->c, text);
+        return code == 235 ? 250 : code;
+    }
+    if (!sc->auth_login)
+        return -4;
+    netconn_printf(sc->c, "AUTH LOGIN\r\n");
+    if ((code = read_reply(sc->c, text)) != 334)
+        return code;
+    b64 = g_base64_encode((const guchar *) cred->user, strlen(cred->user));
+    netconn_printf(sc->c, "%s\r\n", b64);
+    g_free(b64);
+    if ((code = read_reply(sc->c, text)) != 334)
+        return code;
+    b64 = g_base64_encode((const guchar *) cred->pass, strlen(cred->pass));
+    netconn_printf(sc->c, "%s\r\n", b64);
+    g_free(b64);
+    code = read_reply(sc->c, text);
+    return code == 235 ? 250 : code;
+}
+
+/* session - greeting, EHLO, STARTTLS on a connected socket; AUTH when
+ * cred is given (-3: no TLS, so no credentials sent). */
+static int
+session(SmtpClient *sc, const Target *t, gboolean try_tls, const SmtpCred *cred, gboolean verify,
+        GString *text, char **why)
 {
     int code = read_reply(sc->c, text);
     if (code != 220)
         return code;
     code = ehlo(sc, text);
-    if (code != 250 || !try_tls || !sc->starttls)
+    if (code == 250 && verify && !sc->starttls)
+        return -5;
+    if (code == 250 && (try_tls || verify) && sc->starttls) {
+        netconn_printf(sc->c, "STARTTLS\r\n");
+        code = read_reply(sc->c, text);
+        if (code < 0)
+            return code;
+        if (code == 220) {
+            if (!netconn_tls_connect(sc->c, verify ? sc->r->verify_tls : sc->r->client_tls, t->host))
+                return verify ? -6 : -2;
+            if (verify) {
+                long v = SSL_get_verify_result(sc->c->ssl);
+                X509 *peer = SSL_get1_peer_certificate(sc->c->ssl);
+                gboolean named = peer && X509_check_host(peer, t->host, 0, 0, NULL) == 1;
+                if (peer)
+                    X509_free(peer);
+                if (v != X509_V_OK || !named) {
+                    *why = g_strdup(v != X509_V_OK ? X509_verify_cert_error_string(v)
+                                                   : "the certificate is not for this host name");
+                    return -6;
+                }
+                sc->verified = TRUE;
+            }
+            code = ehlo(sc, text);
+        } else if (verify) {
+            return -5;
+        } else {
+            code = 250;                         /* go on in clear text */
+        }
+    }
+    if (code != 250 || !cred)
         return code;
-    netconn_printf(sc->c, "STARTTLS\r\n");
-    code = read_reply(sc->c, text);
-    if (code != 220)
-        return code < 0 ? code : 250;           /* go on in clear text */
-    if (!netconn_tls_connect(sc->c, sc->r->client_tls, t->host))
-        return -2;
-    return ehlo(sc, text);
+    if (!sc->c->ssl)
+        return -3;
+    return client_auth(sc, cred, text);
 }
 
 SmtpClient *
 smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
+{
+    return smtp_client_open_auth(r, targets, NULL, error);
+}
+
+SmtpClient *
+smtp_client_open_auth(Relay *r, GPtrArray *targets, const SmtpCred *cred, GError **error)
+{
+    return smtp_client_open_tls(r, targets, cred, FALSE, error);
+}
+
+int
+smtp_client_connect(const Target *t, int timeout, int *err)
+{
+    return connect_to(t, timeout, err);
+}
+
+SmtpClient *
+smtp_client_open_tls(Relay *r, GPtrArray *targets, const SmtpCred *cred, gboolean verify, GError **error)
 {
     SmtpClient *sc = g_new0(SmtpClient, 1);
     GString *text = g_string_new(NULL);
@@ -237,7 +349,8 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
                 break;
             }
             sc->c = netconn_new(fd, r->smtp_timeout * 1000);
-            code = session(sc, t, attempt == 0, text);
+            char *why = NULL;
+            code = session(sc, t, attempt == 0, cred, verify, text, &why);
             if (code == 250) {
                 g_string_free(text, TRUE);
                 g_free(last);
@@ -247,8 +360,23 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
             if (code > 0) {
                 char *l = one_line(text);
                 last = g_strdup_printf("%s said: %s", sc->relay, l);
-                last_code = code;
+                last_code = cred && code / 100 == 5 && sc->c->ssl ? 454 : code;   /* AUTH refused: defer */
                 g_free(l);
+                netconn_printf(sc->c, "QUIT\r\n");
+                netconn_flush(sc->c);
+            } else if (code == -5 || code == -6) {
+                last = code == -5 ? g_strdup_printf("4.7.5 %s offers no STARTTLS, and TLS is required (tls_verify)", sc->relay)
+                                  : g_strdup_printf("4.7.5 TLS with %s not verified: %s; not sent in clear", sc->relay,
+                                                    why ? why : "handshake failed");
+                last_code = 421;
+                if (code == -5) {
+                    netconn_printf(sc->c, "QUIT\r\n");
+                    netconn_flush(sc->c);
+                }
+            } else if (code == -3 || code == -4) {
+                last = g_strdup_printf(code == -3 ? "4.7.0 %s offers no TLS: the credentials of smarthost_auth_file are not sent in clear"
+                                                  : "4.7.0 %s offers neither AUTH PLAIN nor AUTH LOGIN", sc->relay);
+                last_code = 454;
                 netconn_printf(sc->c, "QUIT\r\n");
                 netconn_flush(sc->c);
             } else {
@@ -256,10 +384,12 @@ smtp_client_open(Relay *r, GPtrArray *targets, GError **error)
                                        code == -2 ? " (TLS handshake failed)" : "");
                 last_code = 421;
             }
+            g_free(why);
             netconn_free(sc->c);
             sc->c = NULL;
-            if (code != -2)
-                break;                       /* retry only after a failed TLS handshake */
+            if (code != -2 || cred || verify)
+                break;                       /* retry only after a failed TLS handshake,
+                                                and never in clear with credentials */
         }
     }
     g_set_error(error, KAIRAN_ERROR, last_code, "%s", last);
@@ -310,9 +440,46 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
     gboolean ok = TRUE;
     gsize wlen;
     const char *wdata;
+    gboolean utf8;
 
     for (guint i = 0; i < n; i++)
         res[i].code = 0;
+    utf8 = !g_str_is_ascii(sender);
+    for (guint i = 0; i < n && !utf8; i++)
+        utf8 = !g_str_is_ascii(res[i].rcpt);
+    if (utf8 && !sc->smtputf8) {
+        /* RFC 6531 3.2: an internationalised address is not sent to a
+         * server without SMTPUTF8; it fails (5.6.7, a bounce), the ASCII
+         * recipients go on (unless the sender itself is non-ASCII) */
+        RcptResult *sub = g_new0(RcptResult, n);
+        guint m = 0;
+        gboolean sender_ascii = g_str_is_ascii(sender);
+        for (guint i = 0; i < n; i++) {
+            if (sender_ascii && g_str_is_ascii(res[i].rcpt)) {
+                sub[m] = res[i];
+                sub[m].text = NULL;
+                m++;
+            } else {
+                g_free(res[i].text);
+                res[i].code = 553;
+                res[i].text = g_strdup_printf("5.6.7 %s does not support SMTPUTF8: the %s address is "
+                                              "internationalised (RFC 6531)", sc->relay,
+                                              sender_ascii ? "recipient" : "sender");
+            }
+        }
+        if (m > 0)
+            ok = smtp_client_send2(sc, sender, sub, m, head, wire, size, eightbit);
+        for (guint i = 0, k = 0; i < n && k < m; i++) {
+            if (res[i].code != 0)
+                continue;
+            res[i].code = sub[k].code;
+            res[i].text = sub[k].text;
+            k++;
+        }
+        g_free(sub);
+        g_string_free(text, TRUE);
+        return ok;
+    }
     sc->txns++;
     sc->lost_early = FALSE;
     netconn_printf(c, "MAIL FROM:<%s>", sender);
@@ -320,6 +487,10 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
         netconn_printf(c, " SIZE=%" G_GINT64_FORMAT, size);
     if (sc->eightbitmime && eightbit)
         netconn_printf(c, " BODY=8BITMIME");
+    if (sc->dsn && sc->mail_dsn && *sc->mail_dsn)
+        netconn_printf(c, " %s", sc->mail_dsn);
+    if (utf8)
+        netconn_printf(c, " SMTPUTF8");
     netconn_printf(c, "\r\n");
     if (!sc->pipelining) {
         code = read_reply(c, text);
@@ -335,7 +506,8 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
             goto out;
         }
         for (guint i = 0; i < n; i++) {
-            netconn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
+            netconn_printf(c, "RCPT TO:<%s>%s%s\r\n", res[i].rcpt, sc->dsn && res[i].dsn && *res[i].dsn ? " " : "",
+                           sc->dsn && res[i].dsn ? res[i].dsn : "");
             code = read_reply(c, text);
             if (code < 0)
                 goto lost;
@@ -354,7 +526,8 @@ smtp_client_send2(SmtpClient *sc, const char *sender, RcptResult *res, guint n, 
     } else {
         int mail;
         for (guint i = 0; i < n; i++)
-            netconn_printf(c, "RCPT TO:<%s>\r\n", res[i].rcpt);
+            netconn_printf(c, "RCPT TO:<%s>%s%s\r\n", res[i].rcpt, sc->dsn && res[i].dsn && *res[i].dsn ? " " : "",
+                           sc->dsn && res[i].dsn ? res[i].dsn : "");
         netconn_printf(c, "DATA\r\n");
         mail = read_reply(c, text);
         if (mail < 0) {
@@ -416,6 +589,19 @@ out:
 }
 
 void
+smtp_client_set_dsn(SmtpClient *sc, const char *mail_dsn)
+{
+    g_free(sc->mail_dsn);
+    sc->mail_dsn = g_strdup(mail_dsn);
+}
+
+gboolean
+smtp_client_has_dsn(SmtpClient *sc)
+{
+    return sc->dsn;
+}
+
+void
 smtp_client_close(SmtpClient *sc, gboolean quit)
 {
     if (!sc)
@@ -428,5 +614,6 @@ smtp_client_close(SmtpClient *sc, gboolean quit)
     }
     netconn_free(sc->c);
     g_free(sc->relay);
+    g_free(sc->mail_dsn);
     g_free(sc);
 }

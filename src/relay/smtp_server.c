@@ -45,6 +45,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "lists.h"
+#include "popbeforesmtp.h"
 #include "log.h"
 #include "util.h"
 
@@ -63,6 +64,7 @@ typedef struct {
     char *rcpt, *list;
     const char *mode;
     char *key;               /* the canonical form duplicates are found by */
+    char *dsn;               /* NOTIFY/ORCPT (dsn.c canonical form) or NULL */
 } Rcpt;
 
 typedef struct {
@@ -73,6 +75,8 @@ typedef struct {
     gboolean esmtp, authed, relay_ok;
     char *auth_user;
     char *sender;            /* NULL: no MAIL yet */
+    char *dsn_mail;          /* RET/ENVID of this MAIL, "" when none */
+    gboolean smtputf8;       /* this MAIL had SMTPUTF8 (RFC 6531) */
     GPtrArray *rcpts;        /* Rcpt* */
     int errors;
     gboolean quit;
@@ -89,6 +93,7 @@ rcpt_free(gpointer p)
     g_free(x->rcpt);
     g_free(x->list);
     g_free(x->key);
+    g_free(x->dsn);
     g_free(x);
 }
 
@@ -116,6 +121,8 @@ static void
 reset_txn(Session *s)
 {
     g_clear_pointer(&s->sender, g_free);
+    g_clear_pointer(&s->dsn_mail, g_free);
+    s->smtputf8 = FALSE;
     g_ptr_array_set_size(s->rcpts, 0);
 }
 
@@ -160,12 +167,27 @@ smtp_mail_params(const char *params, gint64 max_size)
                 err = "501 5.5.4 Unknown BODY type";
         } else if (g_ascii_strncasecmp(*w, "AUTH=", 5) == 0) {
             /* RFC 4954 AUTH= parameter: accepted and ignored */
+        } else if (g_ascii_strcasecmp(*w, "SMTPUTF8") == 0) {
+            /* RFC 6531: UTF-8 addresses and headers in this transaction */
+        } else if (g_ascii_strncasecmp(*w, "RET=", 4) == 0 || g_ascii_strncasecmp(*w, "ENVID=", 6) == 0) {
+            /* DSN (RFC 3461): checked by dsn_mail_params */
         } else {
             err = "555 5.5.4 Unsupported MAIL parameter";
         }
     }
     g_strfreev(words);
     return err;
+}
+
+gboolean
+smtp_params_have(const char *params, const char *word)
+{
+    char **words = g_strsplit(params ? params : "", " ", -1);
+    gboolean found = FALSE;
+    for (char **w = words; *w && !found; w++)
+        found = g_ascii_strcasecmp(*w, word) == 0;
+    g_strfreev(words);
+    return found;
 }
 
 /* smtp_auth_plain_split - the decoded AUTH PLAIN response
@@ -251,7 +273,8 @@ static void
 cmd_mail(Session *s, const char *arg)
 {
     const char *params = NULL, *err;
-    char *addr;
+    char *addr, *dsn = NULL;
+    gboolean utf8;
 
     if (!s->helo) {
         error_reply(s, "503 5.5.1 Send HELO/EHLO first");
@@ -265,6 +288,13 @@ cmd_mail(Session *s, const char *arg)
         error_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return;
     }
+    utf8 = smtp_params_have(params, "SMTPUTF8");
+    if (!utf8 && !g_str_is_ascii(addr)) {
+        /* RFC 6531 3.4: an 8-bit envelope needs the SMTPUTF8 parameter */
+        g_free(addr);
+        error_reply(s, "553 5.6.7 Non-ASCII sender address without SMTPUTF8");
+        return;
+    }
     if (*addr) {
         const char *why;
         char *n = address_normalize(addr, &why);
@@ -276,20 +306,42 @@ cmd_mail(Session *s, const char *arg)
         addr = n;
     }
     err = smtp_mail_params(params, s->r->max_size);
+    if (!err)
+        dsn = dsn_mail_params(params, &err);
     if (err) {
         error_reply(s, err);
         g_free(addr);
         return;
     }
     s->sender = addr;
+    s->dsn_mail = dsn;
+    s->smtputf8 = utf8;
     reply(s, "250 2.1.0 Ok");
+}
+
+/* pop_before_smtp_ok - may this client relay by POP-before-SMTP? Once
+ * TRUE it holds for the rest of the session. */
+static gboolean
+pop_before_smtp_ok(Session *s)
+{
+    gboolean ok;
+    if (s->r->pop_before_smtp <= 0)
+        return FALSE;
+    g_mutex_lock(&s->r->db_lock);
+    ok = popbeforesmtp_allowed(s->r->inst, s->peer);
+    g_mutex_unlock(&s->r->db_lock);
+    if (ok) {
+        s->relay_ok = TRUE;
+        log_info("smtpd: %s may relay: POP-before-SMTP window open", s->peer);
+    }
+    return ok;
 }
 
 static void
 cmd_rcpt(Session *s, const char *arg)
 {
     const char *params = NULL, *why, *mode;
-    char *addr, *norm, *list = NULL, *key;
+    char *addr, *norm, *list = NULL, *key, *dsn = NULL;
     Rcpt *x;
 
     if (!s->sender) {
@@ -300,20 +352,27 @@ cmd_rcpt(Session *s, const char *arg)
         error_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return;
     }
-    if (*params) {
+    if (!s->smtputf8 && !g_str_is_ascii(addr)) {
         g_free(addr);
-        error_reply(s, "555 5.5.4 Unsupported RCPT parameter");
+        error_reply(s, "553 5.6.7 Non-ASCII recipient address without SMTPUTF8");
+        return;
+    }
+    if (!(dsn = dsn_rcpt_params(params, &why))) {
+        g_free(addr);
+        error_reply(s, why);
         return;
     }
     norm = address_normalize(addr, &why);
     g_free(addr);
     if (!norm) {
         error_reply(s, "501 5.1.3 Bad recipient address syntax");
+        g_free(dsn);
         return;
     }
     if ((int) s->rcpts->len >= s->r->smtpd_max_rcpt) {
         g_free(norm);
         reply(s, "452 4.5.3 Too many recipients");
+        g_free(dsn);
         return;
     }
     if (relay_local_target(s->r, norm, &list, &mode)) {
@@ -321,12 +380,16 @@ cmd_rcpt(Session *s, const char *arg)
             log_info("reject: RCPT from %s: <%s>: no such list", s->peer, norm);
             g_free(norm);
             error_reply(s, "550 5.1.1 No such list here");
+            g_free(dsn);
             return;
         }
+    } else if (!s->relay_ok && !s->authed && pop_before_smtp_ok(s)) {
+        /* POP-before-SMTP: this IP logged in to POP3/IMAP lately */
     } else if (!s->relay_ok && !s->authed) {
         log_info("reject: RCPT from %s: <%s>: Relaying denied; from=<%s>", s->peer, norm, s->sender);
         g_free(norm);
         error_reply(s, "550 5.7.1 Relaying denied");
+        g_free(dsn);
         return;
     } else if (!s->relay_ok && !s->r->relay_members && strchr(s->auth_user, '/')) {
         /* sec-ctl: a member login (ADDRESS/LIST) is no right to relay */
@@ -334,6 +397,7 @@ cmd_rcpt(Session *s, const char *arg)
                  " from=<%s>", s->peer, norm, s->auth_user, s->sender);
         g_free(norm);
         error_reply(s, "550 5.7.1 Relaying denied: a list member's login does not allow relaying here");
+        g_free(dsn);
         return;
     }
     key = smtp_rcpt_key(norm, list != NULL);
@@ -345,6 +409,7 @@ cmd_rcpt(Session *s, const char *arg)
             g_free(norm);
             g_free(list);
             reply(s, "250 2.1.5 Ok (duplicate recipient, delivered once)");
+            g_free(dsn);
             return;
         }
     x = g_new0(Rcpt, 1);
@@ -352,6 +417,7 @@ cmd_rcpt(Session *s, const char *arg)
     x->list = list;
     x->mode = mode;
     x->key = key;
+    x->dsn = *dsn ? dsn : (g_free(dsn), NULL);
     g_ptr_array_add(s->rcpts, x);
     reply(s, "250 2.1.5 Ok");
 }
@@ -437,8 +503,8 @@ cmd_data(Session *s)
         if ((unsigned char) *q < 0x21 || (unsigned char) *q > 0x7e)
             *q = '?';
     date = format_rfc5322_date(now);
-    fprintf(fp, "Received: from %s ([%s])\n\tby %s (kairan) with %s%s%s;\n\t%s\n",
-            helo, s->peer, r->inst->hostname, s->esmtp ? "ESMTP" : "SMTP",
+    fprintf(fp, "Received: from %s ([%s])\n\tby %s (kairan) with %s%s%s%s;\n\t%s\n",
+            helo, s->peer, r->inst->hostname, s->smtputf8 ? "UTF8" : "", s->esmtp ? "ESMTP" : "SMTP",
             s->c->ssl ? "S" : "", s->authed ? "A" : "", date);
     g_free(date);
     g_free(helo);
@@ -500,13 +566,17 @@ cmd_data(Session *s)
         }
     }
     if (s->rcpts->len > (first_local != G_MAXUINT ? 1u : 0u)) {
-        GPtrArray *rest = g_ptr_array_new();
+        GPtrArray *rest = g_ptr_array_new(), *rest_dsn = g_ptr_array_new();
         char *qid;
         for (guint i = 0; i < s->rcpts->len; i++)
-            if (i != first_local)
+            if (i != first_local) {
                 g_ptr_array_add(rest, ((Rcpt *) s->rcpts->pdata[i])->rcpt);
-        qid = queue_submit_file(r->inst, s->sender, (const char *const *) rest->pdata, rest->len, path, &error);
+                g_ptr_array_add(rest_dsn, ((Rcpt *) s->rcpts->pdata[i])->dsn);
+            }
+        qid = queue_submit_file_dsn(r->inst, s->sender, (const char *const *) rest->pdata,
+                                    (const char *const *) rest_dsn->pdata, rest->len, s->dsn_mail, path, &error);
         g_ptr_array_unref(rest);
+        g_ptr_array_unref(rest_dsn);
         if (!qid) {
             log_error("smtpd: cannot queue: %s", error->message);
             g_clear_error(&error);
@@ -686,6 +756,8 @@ cmd_ehlo(Session *s, const char *arg, gboolean esmtp)
     reply(s, "250-SIZE %" G_GINT64_FORMAT, r->max_size);
     reply(s, "250-8BITMIME");
     reply(s, "250-ENHANCEDSTATUSCODES");
+    reply(s, "250-DSN");
+    reply(s, "250-SMTPUTF8");
     if (r->server_tls && !s->c->ssl)
         reply(s, "250-STARTTLS");
     if (s->c->ssl)

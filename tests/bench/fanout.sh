@@ -17,8 +17,18 @@
 #          personal+ed25519 / personal+rsa / plain+ed25519 / plain+rsa
 #          (with a DKIM key of that type: personalised copies are re-signed
 #          one by one).  SOURCE=0 skips the smtp-source case.
+#          A mode may end in @D (plain@1000): the members are spread over D
+#          domains (userN@dK.example.test), each with its own entry in the
+#          route map, so the relay fans out over D destinations.
+#        POSTFIX="1 1000" - also Postfix itself fanning the same list out
+#          (root only): a private Postfix 3.7 on a loopback port
+#          (../shared/recipes/postfix-loopback.md) gets one message with
+#          N recipients over D domains (python smtplib, pipelined) and
+#          relays it into the same kind of sink; timed from the first
+#          command to the sink's last recipient.  POSTFIX="" skips it.
 #   e.g. MODES="plain personal personal+ed25519 personal+rsa" MLMMJ=0 SOURCE=0 \
 #        tests/bench/fanout.sh 1000
+#        MODES="plain plain@1000" POSTFIX="1 1000" tests/bench/fanout.sh 10000
 # The sink dumps every transaction to tmpfs (-D, as mlmmj-fanout.sh
 # does) and the recipients are counted from its X-Rcpt-Args lines; the
 # end time is the dump file's last modification.  kairan's figure runs
@@ -33,6 +43,7 @@ RUNS=${RUNS:-3}
 MLMMJ=${MLMMJ:-1}
 MLMMJ_BENCH=${MLMMJ_BENCH:-$PWD/../shared/bench/mlmmj-fanout.sh}
 MODES=${MODES:-plain}
+POSTFIX_DOMAINS=${POSTFIX-}
 SOURCE_CASE=${SOURCE:-1}
 SINK=/usr/sbin/smtp-sink
 SOURCE=/usr/sbin/smtp-source
@@ -86,6 +97,8 @@ make_post() {
 # kairan N MODE: one instance, RUNS posts, a fresh sink and relay for each
 bench_kairan() {
 	local n=$1 mode=${2:-plain} home="$WORK/home-$1-${2:-plain}" times=() rtimes=() rss_max=0 i port rport dump pid t0 t1 got rss qid tq
+	local ndom=1
+	case $mode in *@*) ndom=${mode##*@}; mode=${mode%@*} ;; esac
 	"$KAIRAN" --home "$home" init --domain lists.example.test >/dev/null || exit 1
 	"$KAIRAN" --home "$home" newlist bench --owner owner@example.test >/dev/null || exit 1
 	"$KAIRAN" --home "$home" config bench post_policy anyone >/dev/null
@@ -97,17 +110,23 @@ bench_kairan() {
 	case $mode in *+ed25519|*+rsa)
 		"$KAIRAN" --home "$home" dkim-keygen lists.example.test --selector b --type "${mode#*+}" --enable >/dev/null || exit 1 ;;
 	esac
-	python3 - "$home/kairan.db" "$n" <<'PY'
+	python3 - "$home/kairan.db" "$n" "$ndom" <<'PY'
 import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1]); n = int(sys.argv[2]); w = max(4, len(str(n)))
+db = sqlite3.connect(sys.argv[1]); n = int(sys.argv[2]); d = int(sys.argv[3]); w = max(4, len(str(n)))
+dom = (lambda i: "example.test") if d == 1 else (lambda i: f"d{i % d}.example.test")
 with db:
     db.executemany("INSERT INTO members(list, address, since) VALUES('bench', ?, ?)",
-                   [(f"user{i:0{w}d}@example.test", int(time.time())) for i in range(1, n + 1)])
+                   [(f"user{i:0{w}d}@{dom(i)}", int(time.time())) for i in range(1, n + 1)])
 PY
 	for i in $(seq 1 "$RUNS"); do
 		port=$(free_port); rport=$(free_port); dump="$SHM/kairan.$n.$i"
 		start_sink "$port" "$dump"
-		sed -i "s|^routes=.*|routes=example.test=[127.0.0.1]:$port|" "$home/kairan.conf"
+		if [ "$ndom" = 1 ]; then
+			sed -i "s|^routes=.*|routes=example.test=[127.0.0.1]:$port|" "$home/kairan.conf"
+		else
+			routes=$(awk -v d="$ndom" -v p="$port" 'BEGIN{ for(k=0;k<d;k++) printf "%sd%d.example.test=[127.0.0.1]:%d", (k?";":""), k, p }')
+			sed -i "s|^routes=.*|routes=example.test=[127.0.0.1]:$port;$routes|" "$home/kairan.conf"
+		fi
 		"$KAIRAN" --home "$home" relay --listen "127.0.0.1:$rport" 2>>"$WORK/relay.err" &
 		pid=$!; PIDS+=("$pid")
 		wait_port "$rport" || { echo "relay did not start" >&2; cat "$WORK/relay.err" >&2; exit 1; }
@@ -132,6 +151,7 @@ PY
 		rm -rf "$home/queue/msg" "$home/queue/env" "$home/queue/state"
 	done
 	local med rmed; med=$(median "${times[@]}"); rmed=$(median "${rtimes[@]}")
+	[ "$ndom" = 1 ] || mode="$mode@$ndom"
 	printf 'RESULT\tkairan-fanout\t%s\tN=%d\tmedian_s=%.4f\trcpts_per_s=%s\trelay_only_s=%.4f\trelay_only_rcpts_per_s=%s\tpeak_rss_kb=%d\truns_s=%s\n' \
 		"$mode" "$n" "$med" "$(fdiv "$n" "$med")" "$rmed" "$(fdiv "$n" "$rmed")" "$rss_max" "$(IFS=,; echo "${times[*]}")"
 }
@@ -155,9 +175,68 @@ bench_source() {
 		"$n" "$msgs" "$per" "$sess" "$med" "$(fdiv "$n" "$med")"
 }
 
+# Postfix N D: one message with N recipients over D domains through a
+# private Postfix (relayhost = the sink), RUNS times, fresh sink each run
+bench_postfix() {
+	local n=$1 d=$2 times=() i T pport port dump t0 t1 got
+	[ "$(id -u)" = 0 ] && [ -x /usr/sbin/postfix ] || { echo "# postfix case skipped (needs root and postfix)"; return; }
+	for i in $(seq 1 "$RUNS"); do
+		T=$(mktemp -d /tmp/kairanfan-pf.XXXXXX); TMPS+=("$T"); chmod 755 "$T"
+		mkdir "$T/conf" "$T/queue" "$T/data"; chown postfix "$T/data"
+		pport=$(free_port); port=$(free_port); dump="$SHM/postfix.$n.$d.$i"
+		start_sink "$port" "$dump"
+		sed -E "s|^smtp +inet .*|127.0.0.1:$pport inet n - n - - smtpd|" /etc/postfix/master.cf >"$T/conf/master.cf"
+		cat >"$T/conf/main.cf" <<-EOF
+		compatibility_level = 3.6
+		queue_directory = $T/queue
+		data_directory = $T/data
+		myhostname = pf.bench.test
+		mydestination =
+		inet_interfaces = 127.0.0.1
+		inet_protocols = ipv4
+		mynetworks = 127.0.0.0/8
+		relayhost = [127.0.0.1]:$port
+		maillog_file = $T/maillog
+		maillog_file_prefixes = /var, $T
+		syslog_name = postfix-bench
+		alias_maps =
+		local_recipient_maps =
+		smtputf8_enable = no
+		smtpd_recipient_limit = 100000
+		EOF
+		postfix -c "$T/conf" set-permissions >/dev/null 2>&1
+		postfix -c "$T/conf" start >/dev/null 2>&1 || { echo "postfix did not start" >&2; return; }
+		wait_port "$pport" || { echo "postfix did not listen" >&2; return; }
+		make_post "pf-$n-$i"
+		t0=$(now)
+		python3 - "$pport" "$n" "$d" "$WORK/post.eml" <<'PY' || { echo "injection failed" >&2; postfix -c "$T/conf" stop >/dev/null 2>&1; return; }
+import smtplib, sys
+port, n, d = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+w = max(4, len(str(n)))
+dom = (lambda i: "example.test") if d == 1 else (lambda i: f"d{i % d}.example.test")
+s = smtplib.SMTP("127.0.0.1", port, timeout=120)
+refused = s.sendmail("bench-admin@lists.example.test", [f"user{i:0{w}d}@{dom(i)}" for i in range(1, n + 1)],
+                     open(sys.argv[4], "rb").read())
+s.quit()
+sys.exit(1 if refused else 0)
+PY
+		got=0
+		for _ in $(seq 1 60000); do got=$(count_rcpts "$dump"); [ "$got" -ge "$n" ] && break; sleep 0.005; done
+		t1=$(stat -c %.9Y "$dump")
+		postfix -c "$T/conf" stop >/dev/null 2>&1
+		stop_pid "$SINK_PID"; rm -f "$dump"
+		[ "$got" -ge "$n" ] || { echo "ERROR: postfix sink saw $got/$n" >&2; return; }
+		times+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.6f", a-b}')")
+	done
+	local med; med=$(median "${times[@]}")
+	printf 'RESULT\tpostfix-fanout\tN=%d\tdomains=%d\tmedian_s=%.4f\trcpts_per_s=%s\truns_s=%s\n' \
+		"$n" "$d" "$med" "$(fdiv "$n" "$med")" "$(IFS=,; echo "${times[*]}")"
+}
+
 echo "# kairan $("$KAIRAN" --version | awk '{print $2}') fan-out, median of $RUNS, sink dumps to tmpfs"
 for n in "${NS[@]}"; do
 	for mode in $MODES; do bench_kairan "$n" "$mode"; done
+	for d in $POSTFIX_DOMAINS; do bench_postfix "$n" "$d"; done
 	[ "$SOURCE_CASE" = 1 ] && bench_source "$n"
 	if [ "$MLMMJ" = 1 ] && [ -x "$MLMMJ_BENCH" ]; then
 		if [ "$n" -le 1000 ]; then

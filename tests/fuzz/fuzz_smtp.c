@@ -19,6 +19,15 @@
  * LF; the wire form never holds a bare CR; the stored text, stuffed
  * again for the wire and read back as DATA, is the same text (round
  * trip).
+ * relay2: MAIL/RCPT parameters also go through the DSN parsers
+ * (dsn_mail_params, dsn_rcpt_params): an accepted canonical form parses
+ * again to itself, holds no CR/LF, its NOTIFY flags are consistent
+ * (NEVER alone) and its xtext decodes to printable ASCII; a normalised
+ * address with UTF-8 (SMTPUTF8) is valid UTF-8 without CR or LF.
+ * The whole input is also read as an MTA-STS policy (mtasts_parse): a
+ * parsed policy has a known mode, max_age within a year, mx patterns
+ * without blanks, and every pattern matches itself (with "*." replaced
+ * by a label).
  * fuzz-corpus: mime */
 #include "fuzz_common.h"
 #include "address.h"
@@ -44,6 +53,45 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* check_dsn - the DSN parameter parsers on params. */
+static void
+check_dsn(const char *params, gboolean mail)
+{
+    const char *err = NULL, *err2 = NULL;
+    char *c = mail ? dsn_mail_params(params, &err) : dsn_rcpt_params(params, &err);
+    char *again, *v;
+
+    if (!c) {
+        if (!err || (err[0] != '5'))
+            abort();
+        return;
+    }
+    if (err || strpbrk(c, "\r\n"))
+        abort();
+    again = mail ? dsn_mail_params(c, &err2) : dsn_rcpt_params(c, &err2);
+    if (!again || !g_str_equal(again, c)) {
+        fprintf(stderr, "DSN canonical form not stable: '%s' -> '%s'\n", c, again ? again : "(null)");
+        abort();
+    }
+    if (!mail) {
+        int f = dsn_notify(c);
+        if ((f & DSN_NOTIFY_NEVER) && f != DSN_NOTIFY_NEVER)
+            abort();
+    }
+    v = dsn_param(c, mail ? "ENVID" : "ORCPT");
+    if (v) {
+        char *dec = dsn_xtext_decode(v);
+        for (const char *q = dec; *q; q++)
+            if ((unsigned char) *q < 0x20 || (unsigned char) *q >= 0x7f)
+                abort();
+        g_free(dec);
+    }
+    (void) smtp_params_have(params, "SMTPUTF8");
+    g_free(v);
+    g_free(again);
+    g_free(c);
+}
+
 static void
 check_path(const char *arg, gboolean mail)
 {
@@ -56,7 +104,10 @@ check_path(const char *arg, gboolean mail)
         abort();
     if (mail)
         (void) smtp_mail_params(params, 20971520);
+    check_dsn(params, mail);
     norm = *addr ? address_normalize(addr, &why) : NULL;
+    if (norm && (!g_utf8_validate(norm, -1, NULL) || strpbrk(norm, "\r\n")))
+        abort();
     if (norm && relay_local_target(relay, norm, &list, &mode)) {
         if (list && (!g_str_equal(list, "team") || !mode))
             abort();
@@ -212,6 +263,26 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
     commands(in);
     g_free(in);
 
+    {
+        MtaStsPolicy *pol = mtasts_parse((const char *) d + 1, size - 1);
+        if (pol) {
+            if (pol->mode < MTASTS_NONE || pol->mode > MTASTS_ENFORCE || pol->max_age < 0 ||
+                pol->max_age > 31557600)
+                abort();
+            for (guint i = 0; i < pol->mx->len; i++) {
+                const char *pat = pol->mx->pdata[i];
+                char *host = pat[0] == '*' && pat[1] == '.' ? g_strconcat("x", pat + 1, NULL) : g_strdup(pat);
+                if (strpbrk(pat, " \t\r\n"))
+                    abort();
+                if (*host && host[strlen(host) - 1] != '.' && !mtasts_mx_match(pol, host)) {
+                    fprintf(stderr, "mx pattern '%s' does not match '%s'\n", pat, host);
+                    abort();
+                }
+                g_free(host);
+            }
+            mtasts_policy_free(pol);
+        }
+    }
     piece = d[0] < 0x80 ? 65536 : 1 + (d[0] & 0x07);
     text = data(d + 1, size - 1, piece, &end);
     wire = g_string_new(NULL);

@@ -203,6 +203,67 @@ test_personal_head(void)
     g_key_file_free(inst.conf);
 }
 
+/* relay2: the DSN parameter parsers (dsn.c): canonical forms and errors */
+static void
+test_dsn_params(void)
+{
+    const char *err = NULL;
+    char *c, *v;
+
+    c = dsn_mail_params("SIZE=10 ret=hdrs ENVID=a+2Bb BODY=8BITMIME", &err);
+    g_assert_cmpstr(c, ==, "RET=HDRS ENVID=a+2Bb");
+    g_assert_null(err);
+    v = dsn_param(c, "ENVID");
+    g_assert_cmpstr(v, ==, "a+2Bb");
+    g_free(v);
+    v = dsn_xtext_decode("a+2Bb+0Dc");
+    g_assert_cmpstr(v, ==, "a+b?c");           /* a CR never comes out of xtext */
+    g_free(v);
+    g_free(c);
+    g_assert_null(dsn_mail_params("RET=FULL RET=FULL", &err));
+    g_assert_true(g_str_has_prefix(err, "501 5.5.4"));
+    g_assert_null(dsn_mail_params("ENVID=a+2b", &err));          /* lower-case hex */
+    c = dsn_rcpt_params("ORCPT=rfc822;x@y notify=delay,failure", &err);
+    g_assert_cmpstr(c, ==, "NOTIFY=FAILURE,DELAY ORCPT=rfc822;x@y");
+    g_assert_cmpint(dsn_notify(c), ==, DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY);
+    g_free(c);
+    g_assert_null(dsn_rcpt_params("NOTIFY=NEVER,DELAY", &err));
+    g_assert_true(g_str_has_prefix(err, "501"));
+    g_assert_null(dsn_rcpt_params("XFOO=1", &err));
+    g_assert_true(g_str_has_prefix(err, "555"));
+    c = dsn_rcpt_params("", &err);
+    g_assert_cmpstr(c, ==, "");
+    g_assert_cmpint(dsn_notify(c), ==, 0);
+    g_free(c);
+}
+
+/* relay2: MTA-STS policies (mtasts.c) */
+static void
+test_mtasts(void)
+{
+    const char *good = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.net\r\nmx: *.Example.ORG\r\n"
+                       "max_age: 604800\r\n";
+    MtaStsPolicy *p = mtasts_parse(good, strlen(good));
+
+    g_assert_nonnull(p);
+    g_assert_cmpint(p->mode, ==, MTASTS_ENFORCE);
+    g_assert_cmpint(p->max_age, ==, 604800);
+    g_assert_true(mtasts_mx_match(p, "mail.example.net"));
+    g_assert_true(mtasts_mx_match(p, "MAIL.example.net."));
+    g_assert_true(mtasts_mx_match(p, "mx1.example.org"));
+    g_assert_false(mtasts_mx_match(p, "example.org"));          /* "*." needs one label */
+    g_assert_false(mtasts_mx_match(p, "a.b.example.org"));      /* ... exactly one */
+    g_assert_false(mtasts_mx_match(p, "evil-mail.example.net"));
+    mtasts_policy_free(p);
+    g_assert_null(mtasts_parse("version: STSv2\nmode: enforce\nmx: a\nmax_age: 1\n", strlen("version: STSv2\nmode: enforce\nmx: a\nmax_age: 1\n")));
+    g_assert_null(mtasts_parse("version: STSv1\nmode: enforce\nmax_age: 1\n", strlen("version: STSv1\nmode: enforce\nmax_age: 1\n")));  /* no mx */
+    g_assert_null(mtasts_parse("version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n", strlen("version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n")));
+    p = mtasts_parse("version: STSv1\nmode: none\nmax_age: 99999999999\n", strlen("version: STSv1\nmode: none\nmax_age: 99999999999\n"));
+    g_assert_nonnull(p);
+    g_assert_cmpint(p->max_age, ==, 31557600);                 /* at most a year */
+    mtasts_policy_free(p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -215,5 +276,7 @@ main(int argc, char **argv)
     g_test_add_func("/relay/mynetworks", test_mynetworks);
     g_test_add_func("/relay/verp", test_verp);
     g_test_add_func("/relay/personal-head", test_personal_head);
+    g_test_add_func("/relay/dsn-params", test_dsn_params);
+    g_test_add_func("/relay/mta-sts", test_mtasts);
     return g_test_run();
 }
