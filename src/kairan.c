@@ -18,6 +18,7 @@ typedef struct {
 static const Subcommand subcommands[] = {
     { "init", cmd_init, "create an instance" },
     { "newlist", cmd_newlist, "create a list and print its /etc/aliases lines" },
+    { "rmlist", cmd_rmlist, "remove a list (its spool is kept in HOME/removed/)" },
     { "aliases", cmd_aliases, "print (or write with --write) the aliases of every list" },
     { "lists", cmd_lists, "show the lists" },
     { "members", cmd_members, "show the members of a list" },
@@ -36,6 +37,7 @@ static const Subcommand subcommands[] = {
     { "dkim-keygen", cmd_dkim_keygen, "make a DKIM key, print its DNS TXT record" },
     { "pop3d", cmd_pop3d, "POP3 access to list archives" },
     { "web", cmd_web, "web management interface" },
+    { "api-token", cmd_api_token, "make, show or revoke REST API tokens" },
 };
 
 static void

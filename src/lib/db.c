@@ -27,6 +27,8 @@
  *   members.moderated: the member's posts are held (migration 7)
  *   archive.archived: when the post was archived, for the Message-ID
  *     seen-cache of the posting path (duplicate_window; migration 8)
+ *   api_tokens(id, hash, list, name, created, last_used, revoked)   REST
+ *     API tokens, SHA-256 of the token only (src/lib/apitoken.c; api)
  */
 #include "config.h"
 #include "db.h"
@@ -87,6 +89,10 @@ static const char *migrations[] = {
      * index); older posts count from their Date */
     "ALTER TABLE archive ADD COLUMN archived INTEGER;"
     "UPDATE archive SET archived = date;",
+    /* api: REST API tokens (apitoken.c): the SHA-256 of the token, never
+     * the token; list NULL = an instance token */
+    "CREATE TABLE api_tokens(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE,"
+    "  list TEXT, name TEXT, created INTEGER NOT NULL, last_used INTEGER, revoked INTEGER);",
 };
 
 void
