@@ -96,9 +96,11 @@ static void
 fail_resp(WebResponse *resp, int status, const char *message)
 {
     JsonBuilder *b = json_builder_new();
+    char *valid = g_utf8_make_valid(message, -1);     /* JSON is UTF-8, whatever the request held */
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "error");
-    json_builder_add_string_value(b, message);
+    json_builder_add_string_value(b, valid);
+    g_free(valid);
     json_builder_end_object(b);
     reply_node(resp, status, json_builder_get_root(b));
     g_object_unref(b);
@@ -141,7 +143,7 @@ api_error_response(int status, const char *message)
 static void
 not_allowed(ApiCtx *c, const char *allow)
 {
-    fail(c, 405, "%s is not allowed here (allowed: %s)", c->req->method, allow);
+    fail(c, 405, "this method is not allowed here (allowed: %s)", allow);
     web_response_header(c->resp, "Allow", allow);
 }
 

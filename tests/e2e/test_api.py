@@ -171,6 +171,11 @@ def scenario(kind):
         r = a.call("PUT", "/lists/team")
         t.ok(r.status == 405 and "GET" in (r.header("Allow") or ""), P + "unknown method: 405 with Allow", (r.status, r.header("Allow")))
 
+        if kind == "cgi":
+            # found by fuzz_api: a method of invalid UTF-8 came back inside the JSON error
+            r = a.call("G\udcfeT", "/lists")
+            t.ok(r.status == 405 and err_says(r), P + "a method that is no UTF-8: 405, still valid JSON", r.body[:200])
+
         # settings
         etag = a.call("GET", "/lists/team").header("ETag")
         r = a.call("PATCH", "/lists/team/settings", {"max_size": 50000, "reply_to": "list", "send_to_author": False})
