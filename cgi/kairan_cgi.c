@@ -30,7 +30,8 @@ write_response(const WebResponse *resp)
         g_string_append_printf(head, "%s: %s\r\n", (char *) resp->headers->pdata[i], (char *) resp->headers->pdata[i + 1]);
     g_string_append_printf(head, "Content-Length: %u\r\n\r\n", resp->body->len);
     fwrite(head->str, 1, head->len, stdout);
-    fwrite(resp->body->data, 1, resp->body->len, stdout);
+    if (resp->body->len)        /* an empty body (204) may have no buffer at all */
+        fwrite(resp->body->data, 1, resp->body->len, stdout);
     fflush(stdout);
     g_string_free(head, TRUE);
 }

@@ -26,7 +26,8 @@ GPtrArray *apitoken_list(Instance *inst);
  * in force. */
 gboolean apitoken_revoke(Instance *inst, gint64 id, GError **error);
 /* apitoken_check - the token in force whose secret this is, or NULL
- * (unknown, malformed or revoked; *revoked says which).  Records the use. */
+ * (unknown, malformed or revoked; *revoked says which).  Records the use
+ * (last_used, to the minute). */
 ApiToken *apitoken_check(Instance *inst, const char *secret, gboolean *revoked);
 /* apitoken_remove_list - delete the tokens of list (rmlist; inside the
  * caller's transaction). */
