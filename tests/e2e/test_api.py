@@ -192,7 +192,7 @@ def scenario(kind):
         t.ok(r.status == 422 and err_says(r, "post_policy", "bogus"), P + "a bad value: 422 naming key and value", r.text)
         t.ok("list" in inst.check("config", "team", "reply_to"), P + "... and the good key of that PATCH was not applied either")
         cli = inst.run("config", "team", "post_policy", "bogus")
-        t.ok(cli.stderr.decode().strip().endswith(r.json["error"].split(": ", 1)[-1]) or "members" in r.json["error"],
+        t.ok(isinstance(r.json, dict) and cli.stderr.decode().strip().endswith(": " + r.json.get("error", "?")),
              P + "the API's message is the CLI's (one validation)", (cli.stderr, r.json))
         r = a.call("PATCH", "/lists/team/settings", {"no_such_key": "1"})
         t.ok(r.status == 422 and err_says(r, "no_such_key"), P + "an unknown key: 422 naming it", r.text)
