@@ -25,6 +25,9 @@ import sys
 import tempfile
 import time
 import uuid
+from functools import partial
+
+print = partial(print, flush=True)  # noqa: A001
 
 MEMBERS = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
 PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 18001
@@ -72,10 +75,15 @@ MM = ["mailman", "--run-as-root", "-C", cfg]
 
 
 def mm(*args, env=None):
-    r = subprocess.run(MM + list(args), capture_output=True, timeout=600, cwd=tmp,
-                       env=dict(os.environ, **(env or {})))
+    # output to a file, not a pipe: `mailman start` leaves its daemons
+    # holding whatever it was given, and a pipe would never reach EOF
+    with open(os.path.join(tmp, "mailman-cmd.out"), "w+b") as out:
+        r = subprocess.run(MM + list(args), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                           timeout=600, cwd=tmp, env=dict(os.environ, **(env or {})))
+        out.seek(0)
+        r.stdout = r.stderr = out.read()
     if r.returncode != 0:
-        raise RuntimeError(f"mailman {' '.join(args)}: {r.stderr.decode()[-500:]}")
+        raise RuntimeError(f"mailman {' '.join(args)}: {r.stderr.decode(errors='replace')[-500:]}")
     return r.stdout.decode()
 
 
