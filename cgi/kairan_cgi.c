@@ -3,7 +3,7 @@
  * WebRequest from REQUEST_METHOD, PATH_INFO, QUERY_STRING, SCRIPT_NAME
  * (the base of every link), CONTENT_TYPE, CONTENT_LENGTH, HTTP_COOKIE,
  * HTTP_* headers and REMOTE_ADDR, reads at most CONTENT_LENGTH bytes of
- * body (413 above [global] web_max_body), runs web_handle() - the same
+ * body (413 above [global] web_max_body, or api_max_body for /api/), runs web_handle() - the same
  * code as `kairan web` - and prints the response with a Status: line.
  * The instance is $KAIRAN_HOME, else the compiled-in default. */
 #include "config.h"
@@ -30,7 +30,8 @@ write_response(const WebResponse *resp)
         g_string_append_printf(head, "%s: %s\r\n", (char *) resp->headers->pdata[i], (char *) resp->headers->pdata[i + 1]);
     g_string_append_printf(head, "Content-Length: %u\r\n\r\n", resp->body->len);
     fwrite(head->str, 1, head->len, stdout);
-    fwrite(resp->body->data, 1, resp->body->len, stdout);
+    if (resp->body->len)        /* an empty body (204) may have no buffer at all */
+        fwrite(resp->body->data, 1, resp->body->len, stdout);
     fflush(stdout);
     g_string_free(head, TRUE);
 }
@@ -80,8 +81,8 @@ main(int argc, char **argv)
         return 0;
     }
     log_open_file(inst->home);
-    if (len > web_max_body(inst)) {
-        resp = web_error_response(413, NULL);
+    if (len > web_body_limit(inst, g_getenv("PATH_INFO"))) {
+        resp = web_too_large_response(g_getenv("PATH_INFO"));
         write_response(resp);
         web_response_free(resp);
         instance_free(inst);

@@ -19,6 +19,7 @@ typedef struct {
 static const Subcommand subcommands[] = {
     { "init", cmd_init, "create an instance" },
     { "newlist", cmd_newlist, "create a list, print its alias lines and rewrite HOME/aliases" },
+    { "rmlist", cmd_rmlist, "remove a list (its spool is kept in HOME/removed/)" },
     { "aliases", cmd_aliases, "print the aliases of every list and write HOME/aliases (--postalias: also aliases.db)" },
     { "lists", cmd_lists, "show the lists" },
     { "members", cmd_members, "show the members of a list" },
@@ -37,6 +38,7 @@ static const Subcommand subcommands[] = {
     { "dkim-keygen", cmd_dkim_keygen, "make a DKIM key, print its DNS TXT record" },
     { "pop3d", cmd_pop3d, "POP3 access to list archives" },
     { "web", cmd_web, "web management interface" },
+    { "api-token", cmd_api_token, "make, show or revoke REST API tokens" },
 };
 
 static void

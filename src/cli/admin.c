@@ -197,6 +197,53 @@ cmd_newlist(int argc, char **argv)
     return 0;
 }
 
+/* cmd_rmlist - `kairan rmlist LIST [--purge]` (lib list_remove): the
+ * list's rows go in one transaction, its spool moves to HOME/removed/
+ * (or is deleted with --purge), and the alias map is written again;
+ * mail to the list afterwards gets 67 (unknown user). */
+int
+cmd_rmlist(int argc, char **argv)
+{
+    gboolean purge = FALSE;
+    GOptionEntry entries[] = {
+        { "purge", 0, 0, G_OPTION_ARG_NONE, &purge, "delete the spool (archive, held posts) instead of keeping it in HOME/removed/", NULL },
+        G_OPTION_ENTRY_NULL
+    };
+    GError *error = NULL;
+    Instance *inst;
+    char *moved = NULL, *list;
+    const char *at;
+
+    cli_parse(&argc, &argv, "rmlist", "LIST",
+              "Remove a list: its members, settings, tokens, held posts and aliases.\n"
+              "Its spool (archive, held posts) moves to HOME/removed/NAME@DOMAIN-DATE/ unless --purge.", entries);
+    if (argc != 2)
+        cli_usage_error("rmlist", "give exactly one list name");
+    inst = cli_open();
+    at = strrchr(argv[1], '@');
+    if (at && g_ascii_strcasecmp(at + 1, inst->domain) != 0) {
+        fprintf(stderr, "kairan: no such list: %s\n", argv[1]);
+        instance_free(inst);
+        return EXIT_NOUSER;
+    }
+    list = at ? g_strndup(argv[1], at - argv[1]) : g_strdup(argv[1]);
+    cli_need_list(inst, list);
+    if (!list_remove(inst, list, purge, &moved, &error))
+        cli_exit_error(error);
+    if (!write_alias_map(inst, &error)) {
+        fprintf(stderr, "kairan rmlist: list removed, but the alias map was not written: %s\n", error->message);
+        g_clear_error(&error);
+    }
+    if (moved)
+        printf("list %s removed; its spool is now %s\n", list, moved);
+    else
+        printf("list %s removed%s\n", list, purge ? " and its spool deleted" : "");
+    g_free(moved);
+    g_free(list);
+    instance_free(inst);
+    return 0;
+}
+
 int
 cmd_aliases(int argc, char **argv)
 {

@@ -28,6 +28,8 @@ void cli_need_list(Instance *inst, const char *list);
 
 int cmd_init(int argc, char **argv);
 int cmd_newlist(int argc, char **argv);
+int cmd_rmlist(int argc, char **argv);
+int cmd_api_token(int argc, char **argv);
 int cmd_aliases(int argc, char **argv);
 int cmd_lists(int argc, char **argv);
 int cmd_members(int argc, char **argv);

@@ -112,6 +112,22 @@ archive_list(Instance *inst, const char *list, gint64 offset, gint64 limit, gboo
     return out;
 }
 
+GPtrArray *
+archive_list_after(Instance *inst, const char *list, gint64 after, gint64 limit)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT " POST_COLUMNS " FROM archive WHERE list = ? AND num > ?"
+                                            " ORDER BY num LIMIT ?");
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) archive_post_free);
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int64(st, 3, limit < 0 ? -1 : limit);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_ptr_array_add(out, post_from_row(st));
+    sqlite3_finalize(st);
+    return out;
+}
+
 GArray *
 archive_numbers_visible(Instance *inst, const char *list, const char *address, GError **error)
 {

@@ -39,6 +39,9 @@ ArchivePost *archive_get(Instance *inst, const char *list, gint64 num);
  * offset, at most limit (< 0: all); a GPtrArray of ArchivePost*. */
 GPtrArray *archive_list(Instance *inst, const char *list, gint64 offset, gint64 limit,
                         gboolean newest_first);
+/* archive_list_after - rows numbered above after, in number order, at
+ * most limit (< 0: all). */
+GPtrArray *archive_list_after(Instance *inst, const char *list, gint64 after, gint64 limit);
 /* archive_numbers_visible - the post numbers a member sees, in order:
  * all but those the member hid (POP3 DELE; address "" = anonymous). */
 GArray *archive_numbers_visible(Instance *inst, const char *list, const char *address, GError **error);

@@ -159,3 +159,9 @@ read_password_fd(int fd)
         g_string_truncate(s, s->len - 1);
     return g_string_free(s, FALSE);
 }
+
+char *
+sha256_hex(const void *data, size_t len)
+{
+    return g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, len);
+}

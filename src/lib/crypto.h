@@ -16,6 +16,9 @@ gboolean password_verify(const char *password, const char *stored);
 void password_verify_dummy(const char *password);
 /* hmac_sha256_hex - hex HMAC-SHA256 of data under key. */
 char *hmac_sha256_hex(const char *key, const void *data, size_t len);
+/* sha256_hex - hex SHA-256 of data (for secrets of high entropy, such
+ * as API tokens, where a salted slow hash buys nothing). */
+char *sha256_hex(const void *data, size_t len);
 /* const_time_equal - compare two strings without early exit. */
 gboolean const_time_equal(const char *a, const char *b);
 /* read_password_fd - one line from fd (the trailing newline removed). */

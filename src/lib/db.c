@@ -30,6 +30,8 @@
  *   auth_guard(key, failures, last_fail)   failed logins per client
  *     address / account (lib/authguard.c; replaces auth_failures; migration 9)
  *   footers' placeholders {x} -> {{x}} (migration 10)
+ *   api_tokens(id, hash, list, name, created, last_used, revoked)   REST
+ *     API tokens, SHA-256 of the token only (src/lib/apitoken.c; migration 12)
  */
 #include "config.h"
 #include "db.h"
@@ -105,6 +107,10 @@ static const char *migrations[] = {
     /* 11: POP-before-SMTP windows (lib/popbeforesmtp.c): after a
      * POP3/IMAP login from ip, the relay lets ip relay until `until` */
     "CREATE TABLE pop_before_smtp(ip TEXT PRIMARY KEY, list TEXT, address TEXT, until INTEGER NOT NULL);",
+    /* 12: REST API tokens (apitoken.c): the SHA-256 of the token, never
+     * the token; list NULL = an instance token */
+    "CREATE TABLE api_tokens(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE,"
+    "  list TEXT, name TEXT, created INTEGER NOT NULL, last_used INTEGER, revoked INTEGER);",
 };
 
 void

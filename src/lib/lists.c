@@ -4,7 +4,9 @@
  * in -ctl or -admin (those are its command and admin addresses).  Member
  * addresses are stored normalised (address.c), so comparison is exact.
  * No address of a list of this instance (list_of_address) is ever added
- * as a member (member_add): two lists subscribed to each other loop. */
+ * as a member (member_add): two lists subscribed to each other loop.
+ * list_remove (kairan rmlist, DELETE of the REST API) removes every row
+ * of a list in one transaction and moves its spool to HOME/removed/. */
 #include "config.h"
 #include "lists.h"
 #include "address.h"
@@ -14,7 +16,9 @@
 #include "util.h"
 #include "crypto.h"
 
+#include <errno.h>
 #include <string.h>
+#include <glib/gstdio.h>
 
 gboolean
 list_name_valid(const char *name, const char **why)
@@ -508,4 +512,168 @@ gboolean
 pop3_apop_enabled(const Instance *inst)
 {
     return apop_enabled(inst);
+}
+
+/* ---- paging members (the REST API) ---- */
+
+/* like_pattern - %q% with LIKE's wildcards in q escaped by '\'. */
+static char *
+like_pattern(const char *q)
+{
+    GString *s = g_string_new("%");
+    for (const char *p = q; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            g_string_append_c(s, '\\');
+        g_string_append_c(s, *p);
+    }
+    g_string_append_c(s, '%');
+    return g_string_free(s, FALSE);
+}
+
+GPtrArray *
+member_page(const Instance *inst, const char *list, const char *q, gint64 offset, gint64 limit,
+            gint64 *total)
+{
+    const char *where = q && *q ? " WHERE list = ?1 AND (address LIKE ?2 ESCAPE '\\' OR name LIKE ?2 ESCAPE '\\')"
+                                : " WHERE list = ?1";
+    char *pat = q && *q ? like_pattern(q) : NULL;
+    char *sql = g_strconcat("SELECT count(*) FROM members", where, NULL);
+    sqlite3_stmt *st = db_prepare(inst->db, sql);
+    GPtrArray *a = g_ptr_array_new_with_free_func((GDestroyNotify) member_free);
+
+    g_free(sql);
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (pat)
+        sqlite3_bind_text(st, 2, pat, -1, SQLITE_STATIC);
+    *total = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    sql = g_strconcat("SELECT " MEMBER_COLUMNS " FROM members", where, " ORDER BY address LIMIT ?3 OFFSET ?4", NULL);
+    st = db_prepare(inst->db, sql);
+    g_free(sql);
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    if (pat)
+        sqlite3_bind_text(st, 2, pat, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit);
+    sqlite3_bind_int64(st, 4, MAX(offset, 0));
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_ptr_array_add(a, member_from_row(st));
+    sqlite3_finalize(st);
+    g_free(pat);
+    return a;
+}
+
+/* ---- removing a list ---- */
+
+/* remove_tree - delete dir and everything below it (symbolic links are
+ * removed, never followed). */
+static gboolean
+remove_tree(const char *dir, GError **error)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    gboolean ok = TRUE;
+
+    if (d) {
+        while (ok && (name = g_dir_read_name(d))) {
+            char *p = g_build_filename(dir, name, NULL);
+            if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+                ok = remove_tree(p, error);
+            else if (g_unlink(p) != 0) {
+                g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "remove %s: %s", p, g_strerror(errno));
+                ok = FALSE;
+            }
+            g_free(p);
+        }
+        g_dir_close(d);
+    }
+    if (ok && g_rmdir(dir) != 0 && errno != ENOENT) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "remove %s: %s", dir, g_strerror(errno));
+        ok = FALSE;
+    }
+    return ok;
+}
+
+gboolean
+list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, GError **error)
+{
+    static const char *const tables[] = {
+        "members", "list_settings", "archive", "archive_text", "held", "tokens", "pop_hidden",
+        "sessions", "rate_limits", "auth_failures", "api_tokens", NULL
+    };
+    char *spool = instance_path(inst, "spool", list, NULL);
+    char *dest = NULL;
+    gboolean ok = TRUE, moved = FALSE;
+
+    if (moved_to)
+        *moved_to = NULL;
+    if (!list_exists(inst, list)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "no list %s", list);
+        g_free(spool);
+        return FALSE;
+    }
+    if (!db_begin_immediate(inst->db, error)) {
+        g_free(spool);
+        return FALSE;
+    }
+    for (int i = 0; ok && tables[i]; i++) {
+        char *sql = g_strdup_printf("DELETE FROM %s WHERE list = ?", tables[i]);
+        sqlite3_stmt *st = db_prepare(inst->db, sql);
+        sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+        ok = db_step_done(st, error);
+        g_free(sql);
+    }
+    if (ok) {
+        sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM lists WHERE name = ?");
+        sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+        ok = db_step_done(st, error);
+    }
+    /* the spool leaves its place before the commit: a crash in between
+     * leaves the list in the database with its spool in removed/, which
+     * a second rmlist finishes */
+    if (ok && !purge && g_file_test(spool, G_FILE_TEST_IS_DIR)) {
+        GDateTime *now = g_date_time_new_now_utc();
+        char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
+        char *base = g_strdup_printf("%s@%s-%s", list, inst->domain, stamp);
+        char *removed = instance_path(inst, "removed", NULL);
+        g_date_time_unref(now);
+        dest = g_build_filename(removed, base, NULL);
+        for (int n = 2; g_file_test(dest, G_FILE_TEST_EXISTS); n++) {
+            g_free(dest);
+            dest = g_strdup_printf("%s/%s-%d", removed, base, n);
+        }
+        ok = mkdir_p(removed, 0750, error);
+        if (ok && g_rename(spool, dest) != 0) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "move %s to %s: %s", spool, dest, g_strerror(errno));
+            ok = FALSE;
+        }
+        moved = ok;
+        g_free(stamp);
+        g_free(base);
+        g_free(removed);
+    }
+    if (ok)
+        ok = db_commit(inst->db, error);
+    if (!ok) {
+        db_rollback(inst->db);
+        if (moved && g_rename(dest, spool) != 0)
+            log_error("%s: spool left in %s: %s", list, dest, g_strerror(errno));
+        g_free(dest);
+        g_free(spool);
+        return FALSE;
+    }
+    if (purge && g_file_test(spool, G_FILE_TEST_IS_DIR)) {
+        GError *e = NULL;
+        if (!remove_tree(spool, &e)) {
+            log_warn("%s: removed, but its spool is not all gone: %s", list, e->message);
+            g_error_free(e);
+        }
+    }
+    log_info("list %s removed%s%s", list, dest ? ", spool moved to " : (purge ? ", spool purged" : ""),
+             dest ? dest : "");
+    if (moved_to)
+        *moved_to = dest;
+    else
+        g_free(dest);
+    g_free(spool);
+    return TRUE;
 }

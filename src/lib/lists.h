@@ -22,6 +22,11 @@ gboolean list_exists(const Instance *inst, const char *list);
 /* list_create - row in lists, spool/LIST/{archive,held}; owner may be NULL. */
 gboolean list_create(Instance *inst, const char *list, const char *owner,
                      const char *password_hash, GError **error);
+/* list_remove - remove a list in one transaction: its row, members,
+ * settings, tokens, held and archive rows, sessions, API tokens; its
+ * spool moves to HOME/removed/NAME@DOMAIN-YYYYMMDD-HHMMSS (*moved_to,
+ * may be NULL) or, with purge, is deleted.  EXIT_NOUSER if no such list. */
+gboolean list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, GError **error);
 /* list_names - every list, sorted (NULL-terminated, g_strfreev). */
 char **list_names(const Instance *inst);
 gboolean list_set_password_hash(Instance *inst, const char *list, const char *hash, GError **error);
@@ -55,6 +60,11 @@ gboolean member_set_flag(Instance *inst, const char *list, const char *addr,
                          const char *flag, gboolean on, GError **error);
 /* member_list - every member (GPtrArray of Member*, free with g_ptr_array_unref). */
 GPtrArray *member_list(const Instance *inst, const char *list);
+/* member_page - at most limit members from offset in address order,
+ * only those whose address or name holds q (case-insensitive for ASCII;
+ * NULL or "": all); *total gets how many match. */
+GPtrArray *member_page(const Instance *inst, const char *list, const char *q, gint64 offset, gint64 limit,
+                       gint64 *total);
 /* member_count - number of members (all kinds). */
 gint64 member_count(const Instance *inst, const char *list);
 /* list_recipients - addresses that get each post: not nomail, not

@@ -213,3 +213,47 @@ fail:
     g_free(lkey);
     return RATE_OK;
 }
+
+/* ratelimit_take_window - the same fixed window as ratelimit_take, of
+ * any length and with the limit given by the caller (the REST API's
+ * requests per token and minute); list "" in rate_limits. */
+RateResult
+ratelimit_take_window(Instance *inst, const char *kind, const char *key, gint64 limit, gint64 window)
+{
+    gint64 now = (gint64) (g_get_real_time() / G_USEC_PER_SEC);
+    gint64 count = 0;
+    GError *error = NULL;
+    sqlite3_stmt *st;
+
+    if (limit <= 0)
+        return RATE_OK;
+    if (!db_begin_immediate(inst->db, &error))
+        goto fail;
+    st = db_prepare(inst->db, "SELECT count FROM rate_limits WHERE kind = ? AND list = '' AND key = ? AND window_start > ?");
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now - window);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        count = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = db_prepare(inst->db, count < limit
+            ? "UPDATE rate_limits SET count = count + 1 WHERE kind = ? AND list = '' AND key = ?"
+            : "UPDATE rate_limits SET dropped = dropped + 1 WHERE kind = ? AND list = '' AND key = ?");
+    } else {
+        sqlite3_finalize(st);
+        st = db_prepare(inst->db, "INSERT OR REPLACE INTO rate_limits(kind, list, key, window_start, count, dropped)"
+                                  " VALUES(?, '', ?, ?, 1, 0)");
+        sqlite3_bind_int64(st, 3, now);
+    }
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (!db_step_done(st, &error) || !db_commit(inst->db, &error)) {
+        db_rollback(inst->db);
+        goto fail;
+    }
+    return count < limit ? RATE_OK : RATE_OVER;
+fail:
+    log_error("rate limit %s for %s not checked: %s", kind, key, error->message);
+    g_error_free(error);
+    return RATE_OK;
+}

@@ -40,6 +40,10 @@ void ratelimit_give_back(Instance *inst, const char *list, const char *kind, con
  * that would be passed.  A database error counts as allowed (logged). */
 RateResult ratelimit_take_send(Instance *inst, const char *list, const char *key,
                                gint64 mails, gint64 bytes, const char **which);
+/* ratelimit_take_window - count one event of kind for key in a fixed
+ * window of window seconds if fewer than limit were counted in it
+ * (RATE_OK), else RATE_OVER; limit 0 = no limit.  Not tied to a list. */
+RateResult ratelimit_take_window(Instance *inst, const char *kind, const char *key, gint64 limit, gint64 window);
 /* ratelimit_setting - the per-list setting that limits kind. */
 const char *ratelimit_setting(const char *kind);
 

@@ -271,3 +271,20 @@ out:
     g_free(extra);
     return r;
 }
+
+SubResult
+subscription_invite(Instance *inst, const char *list, const char *address, const char *name,
+                    char **message, GError **error)
+{
+    if (member_is(inst, list, address)) {
+        set_message(message, "%s is already a member of %s.", address, list);
+        return SUB_ALREADY;
+    }
+    if (list_address_refused(inst, address, error))
+        return SUB_REFUSED;
+    if (list_is_banned(inst, list, address)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "%s is banned from %s (setting banned)", address, list);
+        return SUB_BANNED;
+    }
+    return send_confirmation(inst, list, "subscribe", address, name, message, error);
+}

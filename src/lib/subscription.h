@@ -25,6 +25,12 @@ typedef enum {
 SubResult subscription_request(Instance *inst, const char *list, const char *action,
                                const char *address, const char *name,
                                char **message, GError **error);
+/* subscription_invite - an owner (or the REST API) asks address to
+ * join: a confirmation mail goes out whatever subscribe_policy says, and
+ * the address becomes a member when it is answered.  List addresses and
+ * banned addresses are refused (error set) as member_add refuses them. */
+SubResult subscription_invite(Instance *inst, const char *list, const char *address, const char *name,
+                              char **message, GError **error);
 /* subscription_confirm - apply a confirmation token (from the reply mail
  * or the web link).  *list_out (may be NULL) gets the list. */
 SubResult subscription_confirm(Instance *inst, const char *token, char **list_out,

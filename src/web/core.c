@@ -18,9 +18,11 @@
  *   GET|POST /confirm/TOKEN         the link of a confirmation mail
  *   GET|POST /list/LIST/password, /password/TOKEN   a member's POP3 password
  *   GET|POST /list/LIST/options     a logged-in member's own settings
+ *   /api/...                        the REST API (api.c: JSON, Bearer tokens)
  * State changes only by POST, each checked against a CSRF token. */
 #include "config.h"
 #include "webint.h"
+#include "api.h"
 #include "crypto.h"
 #include "lists.h"
 #include "log.h"
@@ -113,13 +115,21 @@ web_status_text(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
     case 303: return "See Other";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -132,6 +142,19 @@ web_max_body(const Instance *inst)
 {
     gint64 v = inst ? instance_global_int(inst, "web_max_body") : WEB_MAX_BODY_DEFAULT;
     return v > 0 ? (gsize) v : WEB_MAX_BODY_DEFAULT;
+}
+
+gsize
+web_body_limit(const Instance *inst, const char *path)
+{
+    return api_is_path(path) ? MIN(api_max_body(inst), web_max_body(inst)) : web_max_body(inst);
+}
+
+WebResponse *
+web_too_large_response(const char *path)
+{
+    return api_is_path(path) ? api_error_response(413, "the request body is too large")
+                             : web_error_response(413, NULL);
 }
 
 /* ---- helpers for the page handlers ---- */
@@ -540,6 +563,8 @@ web_handle(Instance *inst, WebRequest *req)
     gboolean head = g_str_equal(m, "HEAD");
     const char *pref;
 
+    if (api_is_path(req->path))
+        return api_handle(inst, req);
     c.inst = inst;
     c.req = req;
     c.resp = web_response_new();

@@ -8,8 +8,9 @@
  * a lock in tmpl.c), the log descriptor (one write(2) a line) and GMime,
  * whose parser options are made once before the threads start.  Bounded: at most
  * 128 connections (16 per client address), 30 s idle timeout, request
- * bodies up to [global] web_max_body (4 MiB) - larger ones get 413,
- * before the body is read when Content-Length says so.
+ * bodies up to [global] web_max_body (4 MiB; api_max_body, 1 MiB, for
+ * the REST API under /api/) - larger ones get 413, before the body is
+ * read when Content-Length says so.
  *
  * MHD is told not to unescape the URL (an identity unescape callback):
  * web_handle() decodes the path itself, segment by segment, so "%2F" or
@@ -40,6 +41,7 @@
 typedef struct {
     GByteArray *body;
     gboolean too_big;
+    gsize limit;       /* web_body_limit of the URL */
 } Upload;
 
 typedef struct {
@@ -144,9 +146,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         up = g_new0(Upload, 1);
         up->body = g_byte_array_new();
+        up->limit = MIN(srv->max_body, web_body_limit(srv->inst, url));
         *con_cls = up;
-        if (cl && g_ascii_strtoull(cl, NULL, 10) > srv->max_body) {
-            resp = web_error_response(413, NULL);
+        if (cl && g_ascii_strtoull(cl, NULL, 10) > up->limit) {
+            resp = web_too_large_response(url);
             web_response_header(resp, "Connection", "close");
             ret = send_response(conn, resp);
             web_response_free(resp);
@@ -156,7 +159,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!up->too_big && up->body->len + *upload_data_size <= srv->max_body)
+        if (!up->too_big && up->body->len + *upload_data_size <= up->limit)
             g_byte_array_append(up->body, (const guint8 *) upload_data, (guint) *upload_data_size);
         else
             up->too_big = TRUE;
@@ -164,7 +167,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return MHD_YES;
     }
     if (up->too_big) {
-        resp = web_error_response(413, NULL);
+        resp = web_too_large_response(url);
         ret = send_response(conn, resp);
         web_response_free(resp);
         return ret;

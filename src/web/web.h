@@ -49,6 +49,12 @@ const char *web_status_text(int status);
 /* web_max_body - the body limit in force for inst. */
 gsize web_max_body(const Instance *inst);
 
+/* web_body_limit - the body limit for a request to path: web_max_body,
+ * or for the REST API (/api/) api_max_body. */
+gsize web_body_limit(const Instance *inst, const char *path);
+/* web_too_large_response - the 413 answer for path (JSON for the API). */
+WebResponse *web_too_large_response(const char *path);
+
 /* web_handle - answer one request.  Never NULL. */
 WebResponse *web_handle(Instance *inst, WebRequest *req);
 /* web_error_response - a friendly error page without a request context

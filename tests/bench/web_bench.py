@@ -8,6 +8,16 @@ on a free loopback port, and fetches pages over CONNS keep-alive connections
 
     KAIRAN=./kairan KAIRAN_CGI=./cgi/kairan.cgi PYTHONPATH=tests/e2e \\
         python3 tests/bench/web_bench.py [POSTS [REQUESTS [CONNS]]]
+
+With --api [MEMBERS] (default 100,000) it measures the member roster and
+the REST API instead: a list of MEMBERS members (written straight into
+kairan.db, as an import would), then over one keep-alive connection the
+web's members page (50 of them, logged in as the owner) and GET
+/api/v1/lists/LIST/members?limit=50 (first page, a page in the middle,
+a q search), median and p99 ms, the same through the CGI, and list
+creation by POST /api/v1/lists (lists/s); then, when Debian's mailman3
+is installed, tests/bench/mailman3_rest.py does the same with Mailman 3's
+REST API on a roster of the same size, for the figures side by side.
 """
 import http.client
 import os
@@ -18,6 +28,19 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 from kt import Instance, WebClient, WebServer, make_msg  # noqa: E402
+
+if "--api" in sys.argv:
+    sys.argv.remove("--api")
+    import api_bench  # noqa: E402  (tests/bench/api_bench.py)
+    members = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
+    api_bench.main(members)
+    import shutil
+    import subprocess
+    if shutil.which("mailman"):
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "mailman3_rest.py"), str(members)])
+    else:
+        print("Mailman 3: not installed (apt-get install mailman3), not measured")
+    sys.exit(0)
 
 POSTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 REQS = int(sys.argv[2]) if len(sys.argv) > 2 else 2000

@@ -35,7 +35,7 @@ if [ ! -f "$builddir/config.h" ]; then
 fi
 
 sources=$(cd "$builddir" && $MAKE -s --no-print-directory fuzz-print-sources)
-pkgs="gmime-3.0 glib-2.0 gio-2.0 sqlite3 libmicrohttpd openssl libcares"
+pkgs="gmime-3.0 glib-2.0 gio-2.0 sqlite3 libmicrohttpd openssl libcares json-glib-1.0"
 PKG_CFLAGS=$(pkg-config --cflags $pkgs)
 PKG_LIBS=$(pkg-config --libs $pkgs)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
