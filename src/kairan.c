@@ -36,6 +36,8 @@ static const Subcommand subcommands[] = {
     { "dkim-keygen", cmd_dkim_keygen, "make a DKIM key, print its DNS TXT record" },
     { "pop3d", cmd_pop3d, "POP3 access to list archives" },
     { "web", cmd_web, "web management interface" },
+    { "import", cmd_import, "bring a list in from fml, mlmmj, Mailman 2.1/3 or an mbox" },
+    { "export", cmd_export, "write a list's archive as mbox or its members as CSV" },
 };
 
 static void

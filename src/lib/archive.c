@@ -1,12 +1,20 @@
 /* archive.c - the archive of a list: files under spool/LIST/archive/ and
  * rows of the archive table (archive.h).  The only place that knows the
  * archive's paths and columns for reading; see db.c for the schema. */
+#define _GNU_SOURCE 1        /* syncfs */
 #include "config.h"
 #include "archive.h"
 #include "db.h"
 #include "message.h"
+#include "address.h"
+#include "util.h"
+#include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define POST_COLUMNS "num, message_id, date, subject, from_addr, from_name, in_reply_to, refs, size"
 
@@ -277,4 +285,109 @@ archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size)
     if (size)
         *size = len;
     return msg;
+}
+
+/* Writing imported posts (kairan import): the bytes as they were archived
+ * elsewhere, under the number they had there.  The caller holds the write
+ * transaction; the files are written without a sync each and made durable
+ * together by archive_sync before the caller commits. */
+
+static char *
+append_msgid(GMimeMessage *msg, const char *name)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
+    return v ? g_mime_utils_decode_message_id(v) : NULL;
+}
+
+static char *
+append_refs(GMimeMessage *msg)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), "References");
+    GMimeReferences *refs = v ? g_mime_references_parse(NULL, v) : NULL;
+    GString *s = g_string_new(NULL);
+    if (refs) {
+        for (int i = 0; i < g_mime_references_length(refs); i++)
+            g_string_append_printf(s, "%s%s", i ? " " : "", g_mime_references_get_message_id(refs, i));
+        g_mime_references_free(refs);
+    }
+    return g_string_free(s, FALSE);
+}
+
+gboolean
+archive_append(Instance *inst, const char *list, gint64 num, GMimeMessage *msg,
+               const guint8 *data, gsize len, GError **error)
+{
+    char *path = archive_path(inst, list, num);
+    char *tmp = g_strdup_printf("%s.import", path);
+    char *from_name = NULL, *from_addr, *in_reply_to, *refs;
+    GDateTime *date = g_mime_message_get_date(msg);
+    sqlite3_stmt *st;
+    gint64 when;
+    gboolean ok;
+
+    if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: post %" G_GINT64_FORMAT " exists already", list, num);
+        g_free(tmp);
+        g_free(path);
+        return FALSE;
+    }
+    if (!g_file_set_contents(tmp, (const char *) data, len, error) || rename(tmp, path) != 0) {
+        if (error && !*error)
+            g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: %s", path, g_strerror(errno));
+        if (error && *error)
+            (*error)->code = EXIT_CANTCREAT;
+        unlink(tmp);
+        g_free(tmp);
+        g_free(path);
+        return FALSE;
+    }
+    g_free(tmp);
+    g_free(path);
+    from_addr = address_from_header(g_mime_object_get_header(GMIME_OBJECT(msg), "From"), &from_name);
+    in_reply_to = append_msgid(msg, "In-Reply-To");
+    refs = append_refs(msg);
+    when = date ? g_date_time_to_unix(date) : now_seconds();
+    st = db_prepare(inst->db,
+        "INSERT INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
+        " size, in_reply_to, refs, archived) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    sqlite3_bind_text(st, 3, g_mime_message_get_message_id(msg), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, when);
+    sqlite3_bind_text(st, 5, from_addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, from_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, g_mime_message_get_subject(msg), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 8, (gint64) len);
+    sqlite3_bind_text(st, 9, in_reply_to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, refs, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 11, when);           /* the seen-cache counts an old post from its Date */
+    ok = db_step_done(st, error);
+    g_free(from_name);
+    g_free(from_addr);
+    g_free(in_reply_to);
+    g_free(refs);
+    return ok;
+}
+
+gboolean
+archive_sync(const Instance *inst, const char *list, GError **error)
+{
+    char *dir = archive_dir(inst, list);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    gboolean ok = fd >= 0 && syncfs(fd) == 0 && fsync(fd) == 0;
+
+    if (!ok)
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "%s: cannot sync: %s", dir, g_strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    g_free(dir);
+    return ok;
+}
+
+void
+archive_unlink(const Instance *inst, const char *list, gint64 num)
+{
+    char *path = archive_path(inst, list, num);
+    unlink(path);
+    g_free(path);
 }
