@@ -119,6 +119,9 @@ map_config(ImportPlan *plan, ImportValue *cfg, const char *file, GError **error)
             if (g_str_has_prefix(p, "%(real_name)s") || g_str_has_prefix(p, "%(list_name)s")) {
                 g_string_append(s, "%s");
                 p = strchr(p, ')') + 1;
+            } else if (*p == '%' && p[1] == '%') {
+                g_string_append(s, "%%");           /* Python's escaped percent */
+                p++;
             } else if (*p == '%' && (p[1] == 'd' || (g_ascii_isdigit(p[1]) && strchr(p, 'd')))) {
                 const char *q = p + 1;
                 while (g_ascii_isdigit(*q))
