@@ -33,7 +33,7 @@ to_utf8(const ImportValue *v, const char *lang)
 static gint64
 num_of(const ImportValue *v, gboolean *ok)
 {
-    *ok = v && (v->type == IV_NUM || v->type == IV_BOOL);
+    *ok = v && (v->type == IV_BOOL || (v->type == IV_NUM && v->num > -1e12 && v->num < 1e12));
     if (!*ok)
         return 0;
     return v->type == IV_BOOL ? v->b : (gint64) llround(v->num);

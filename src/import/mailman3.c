@@ -96,7 +96,7 @@ map_config(ImportPlan *plan, ImportValue *cfg)
         g_free(t);
         g_free(raw);
     }
-    if ((v = import_value_get(cfg, "max_message_size")) && v->type == IV_NUM && v->num >= 0) {
+    if ((v = import_value_get(cfg, "max_message_size")) && v->type == IV_NUM && v->num >= 0 && v->num < 1e12) {
         t = g_strdup_printf("%" G_GINT64_FORMAT, (gint64) llround(v->num) * 1024);
         import_set(plan, "max_size", t, "config.json max_message_size (KB)");
         g_free(t);
@@ -115,7 +115,7 @@ map_config(ImportPlan *plan, ImportValue *cfg)
         "explicit_header_only", NULL, NULL });
     map_word(plan, cfg, "preferred_language", "language", (const char *const[]) {
         "en", "en", "ja", "ja", NULL });
-    if ((v = import_value_get(cfg, "bounce_score_threshold")) && v->type == IV_NUM && v->num >= 0) {
+    if ((v = import_value_get(cfg, "bounce_score_threshold")) && v->type == IV_NUM && v->num >= 0 && v->num < 1e12) {
         t = g_strdup_printf("%" G_GINT64_FORMAT, (gint64) llround(v->num));
         import_set(plan, "bounce_threshold", t, "config.json bounce_score_threshold");
         g_free(t);

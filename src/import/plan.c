@@ -51,7 +51,7 @@ import_value_text(const ImportValue *v)
     case IV_BOOL:
         return g_strdup(v->b ? "1" : "0");
     case IV_NUM:
-        if (v->num == (double) (gint64) v->num)
+        if (v->num > -1e15 && v->num < 1e15 && v->num == (double) (gint64) v->num)   /* no overflow */
             return g_strdup_printf("%" G_GINT64_FORMAT, (gint64) v->num);
         return g_strdup_printf("%g", v->num);
     case IV_STR:
