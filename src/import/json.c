@@ -1,6 +1,6 @@
 /* json.c - a small bounded JSON reader (RFC 8259) for Mailman 3's REST
  * output: objects, arrays, strings (every escape, \u surrogate pairs
- * joined, a lone surrogate refused), numbers, true, false, null; nesting
+ * joined; a lone surrogate and \u0000 refused), numbers, true, false, null; nesting
  * at most 64 deep; the text must be UTF-8.  Errors are EXIT_DATAERR
  * naming FILE:LINE. */
 #include "config.h"
@@ -93,7 +93,7 @@ string(Json *j)
             int u = hex4(j->p, j->end);
             gunichar ch;
             char buf[6];
-            if (u < 0)
+            if (u <= 0)             /* \u0000 would cut a text short: refused */
                 goto bad;
             j->p += 4;
             ch = u;
