@@ -12,6 +12,27 @@
 #include "util.h"
 
 #include <string.h>
+#include <unistd.h>
+
+/* search_index - the imported posts into the search index, a thousand
+ * per transaction (memory stays flat), with a progress line on a terminal */
+static void
+search_index(Instance *inst, const char *list, gint64 total)
+{
+    gboolean tty = isatty(STDERR_FILENO) && total >= 1000;
+    gint64 done = 0;
+    int n;
+
+    while ((n = archive_search_update(inst, list, 1000)) > 0) {
+        done += n;
+        if (tty)
+            fprintf(stderr, "\rindexing for search: %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT, MIN(done, total), total);
+        if (n < 1000)
+            break;
+    }
+    if (tty)
+        fputc('\n', stderr);
+}
 
 static const char *const formats[] = { "fml", "mlmmj", "mailman2", "mailman3", "mbox", NULL };
 
@@ -19,12 +40,13 @@ int
 cmd_import(int argc, char **argv)
 {
     char *as = NULL;
-    gboolean dry_run = FALSE, merge = FALSE, skip_bad = FALSE;
+    gboolean dry_run = FALSE, merge = FALSE, skip_bad = FALSE, no_index = FALSE;
     GOptionEntry entries[] = {
         { "as", 0, 0, G_OPTION_ARG_STRING, &as, "the kairan list to create or add to (default: the source's list address)", "LIST" },
         { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "print the plan, change nothing", NULL },
         { "merge", 0, 0, G_OPTION_ARG_NONE, &merge, "add to an existing list", NULL },
         { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &skip_bad, "skip (and report) bad members and posts instead of stopping", NULL },
+        { "no-index", 0, 0, G_OPTION_ARG_NONE, &no_index, "leave the search index to the first search (faster for a big archive)", NULL },
         G_OPTION_ENTRY_NULL
     };
     const char *format, *source;
@@ -84,8 +106,8 @@ cmd_import(int argc, char **argv)
     } else {
         printf("imported: list %s, %u member(s), %" G_GINT64_FORMAT " post(s); nothing was mailed\n", plan->list,
                plan->members->len, imported);
-        if (imported > 0)
-            archive_search_update(inst, plan->list, (int) MIN(imported, G_MAXINT));   /* searchable at once */
+        if (imported > 0 && !no_index)
+            search_index(inst, plan->list, imported);
     }
     import_plan_free(plan);
     g_free(as);

@@ -318,30 +318,41 @@ archive_append(Instance *inst, const char *list, gint64 num, GMimeMessage *msg,
                const guint8 *data, gsize len, GError **error)
 {
     char *path = archive_path(inst, list, num);
-    char *tmp = g_strdup_printf("%s.import", path);
     char *from_name = NULL, *from_addr, *in_reply_to, *refs;
     GDateTime *date = g_mime_message_get_date(msg);
     sqlite3_stmt *st;
     gint64 when;
     gboolean ok;
+    gsize done = 0;
+    /* straight to its name: no reader looks at a file without its row,
+     * which only the commit makes visible; O_EXCL keeps an existing post */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 
-    if (g_file_test(path, G_FILE_TEST_EXISTS)) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: post %" G_GINT64_FORMAT " exists already", list, num);
-        g_free(tmp);
+    if (fd < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: %s", path,
+                    errno == EEXIST ? "the post exists already" : g_strerror(errno));
         g_free(path);
         return FALSE;
     }
-    if (!g_file_set_contents(tmp, (const char *) data, len, error) || rename(tmp, path) != 0) {
-        if (error && !*error)
-            g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: %s", path, g_strerror(errno));
-        if (error && *error)
-            (*error)->code = EXIT_CANTCREAT;
-        unlink(tmp);
-        g_free(tmp);
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: %s", path, n < 0 ? g_strerror(errno) : "short write");
+            close(fd);
+            unlink(path);
+            g_free(path);
+            return FALSE;
+        }
+        done += n;
+    }
+    if (close(fd) != 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: %s", path, g_strerror(errno));
+        unlink(path);
         g_free(path);
         return FALSE;
     }
-    g_free(tmp);
     g_free(path);
     from_addr = address_from_header(g_mime_object_get_header(GMIME_OBJECT(msg), "From"), &from_name);
     in_reply_to = append_msgid(msg, "In-Reply-To");
