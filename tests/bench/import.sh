@@ -8,13 +8,15 @@
 # (mlmmj's own tool; measured on SUBS addresses, the rate extrapolated).
 # Prints tab-separated RESULT lines; not a timed test (run by hand).
 #   usage: tests/bench/import.sh [path/to/kairan]
-#   env: POSTS=100000 MEMBERS=100000 SUBS=2000
+#   env: POSTS=100000 MEMBERS=100000 SUBS=2000 INDEXED=10000 (posts imported
+#   with the search index built, the default; the 100,000 go in with --no-index)
 set -euo pipefail
 K=${1:-$(dirname "$0")/../../build/kairan}
 K=$(readlink -f "$K")
 POSTS=${POSTS:-100000}
 MEMBERS=${MEMBERS:-100000}
 SUBS=${SUBS:-2000}
+INDEXED=${INDEXED:-10000}
 tmp=$(mktemp -d /tmp/kairan-bench-import-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -56,9 +58,15 @@ run() {
 "$K" --home "$tmp/home" init --domain lists.example.test >/dev/null
 "$K" --home "$tmp/home" newlist bench --owner owner@example.test >/dev/null
 echo "# mbox: $POSTS posts, $mbox_mb MB; members: $MEMBERS"
-run "kairan import mbox (posts)" "$POSTS" "$K" --home "$tmp/home" import mbox "$tmp/big.mbox" --as bench
+run "kairan import mbox --no-index (posts)" "$POSTS" "$K" --home "$tmp/home" import mbox "$tmp/big.mbox" --as bench --no-index
 n=$(ls "$tmp/home/spool/bench/archive" | wc -l)
 [ "$n" = "$POSTS" ] || { echo "only $n posts archived" >&2; exit 1; }
+# the search index of lib/archive_search.c, built after the commit (the
+# default): measured on INDEXED posts of the same mbox
+head -c "$(( $(stat -c %s "$tmp/big.mbox") * INDEXED / POSTS ))" "$tmp/big.mbox" >"$tmp/part.mbox"
+parts=$(grep -c '^From ' "$tmp/part.mbox")
+"$K" --home "$tmp/home" newlist indexed --owner owner@example.test >/dev/null
+run "kairan import mbox, indexed for search (posts)" "$parts" "$K" --home "$tmp/home" import mbox "$tmp/part.mbox" --as indexed
 run "kairan export --mbox (posts)" "$POSTS" sh -c "'$K' --home '$tmp/home' export bench --mbox >'$tmp/export.mbox'"
 run "kairan import fml (members)" "$MEMBERS" "$K" --home "$tmp/home" import fml "$tmp/fml" --as members
 m=$("$K" --home "$tmp/home" members members | wc -l)
