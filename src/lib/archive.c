@@ -293,14 +293,14 @@ archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size)
  * together by archive_sync before the caller commits. */
 
 static char *
-append_msgid(GMimeMessage *msg, const char *name)
+header_msgid(GMimeMessage *msg, const char *name)
 {
     const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
     return v ? g_mime_utils_decode_message_id(v) : NULL;
 }
 
 static char *
-append_refs(GMimeMessage *msg)
+references_text(GMimeMessage *msg)
 {
     const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), "References");
     GMimeReferences *refs = v ? g_mime_references_parse(NULL, v) : NULL;
@@ -314,15 +314,45 @@ append_refs(GMimeMessage *msg)
 }
 
 gboolean
+archive_index_row(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
+                  gint64 size, const char *footer_text, gint64 archived, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(inst->db,
+        "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
+        " size, in_reply_to, refs, footer, archived) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    char *from_name = NULL;
+    char *from_addr = address_from_header(from, &from_name);
+    char *in_reply_to = header_msgid(msg, "In-Reply-To");
+    char *refs = references_text(msg);
+    GDateTime *date = g_mime_message_get_date(msg);
+    gint64 when = date ? g_date_time_to_unix(date) : now_seconds();
+    gboolean ok;
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    sqlite3_bind_text(st, 3, g_mime_message_get_message_id(msg), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, when);
+    sqlite3_bind_text(st, 5, from_addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, from_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, g_mime_message_get_subject(msg), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 8, size);
+    sqlite3_bind_text(st, 9, in_reply_to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, refs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, footer_text, -1, SQLITE_STATIC);   /* so the search index can leave it out */
+    sqlite3_bind_int64(st, 12, archived < 0 ? when : archived);   /* the Message-ID seen-cache (post_seen) */
+    ok = db_step_done(st, error);
+    g_free(from_name);
+    g_free(from_addr);
+    g_free(in_reply_to);
+    g_free(refs);
+    return ok;
+}
+
+gboolean
 archive_append(Instance *inst, const char *list, gint64 num, GMimeMessage *msg,
                const guint8 *data, gsize len, GError **error)
 {
     char *path = archive_path(inst, list, num);
-    char *from_name = NULL, *from_addr, *in_reply_to, *refs;
-    GDateTime *date = g_mime_message_get_date(msg);
-    sqlite3_stmt *st;
-    gint64 when;
-    gboolean ok;
     gsize done = 0;
     /* straight to its name: no reader looks at a file without its row,
      * which only the commit makes visible; O_EXCL keeps an existing post */
@@ -354,30 +384,9 @@ archive_append(Instance *inst, const char *list, gint64 num, GMimeMessage *msg,
         return FALSE;
     }
     g_free(path);
-    from_addr = address_from_header(g_mime_object_get_header(GMIME_OBJECT(msg), "From"), &from_name);
-    in_reply_to = append_msgid(msg, "In-Reply-To");
-    refs = append_refs(msg);
-    when = date ? g_date_time_to_unix(date) : now_seconds();
-    st = db_prepare(inst->db,
-        "INSERT INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
-        " size, in_reply_to, refs, archived) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, num);
-    sqlite3_bind_text(st, 3, g_mime_message_get_message_id(msg), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 4, when);
-    sqlite3_bind_text(st, 5, from_addr, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, from_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, g_mime_message_get_subject(msg), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 8, (gint64) len);
-    sqlite3_bind_text(st, 9, in_reply_to, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, refs, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 11, when);           /* the seen-cache counts an old post from its Date */
-    ok = db_step_done(st, error);
-    g_free(from_name);
-    g_free(from_addr);
-    g_free(in_reply_to);
-    g_free(refs);
-    return ok;
+    /* an old post counts for the seen-cache (post_seen) from its Date */
+    return archive_index_row(inst, list, num, msg, g_mime_object_get_header(GMIME_OBJECT(msg), "From"),
+                             (gint64) len, NULL, -1, error);
 }
 
 gboolean

@@ -4,7 +4,8 @@
  * reading and parsing it, and the lookups every reader needs (POP3, the
  * web, command mail, digests, bounces, and the coming IMAP server).
  * Writing a post (numbering, indexing) is the posting path's
- * (distribute.c); an import writes old posts with archive_append. */
+ * (distribute.c, through archive_index_row); an import writes old
+ * posts with archive_append. */
 #ifndef KAIRAN_ARCHIVE_H
 #define KAIRAN_ARCHIVE_H
 
@@ -65,6 +66,13 @@ gboolean archive_read(const Instance *inst, const char *list, gint64 num, char *
  * there is no such readable post.  *size (may be NULL) gets its bytes. */
 GMimeMessage *archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size);
 
+/* archive_index_row - post num's row (INSERT OR REPLACE) from msg: its
+ * Message-ID, Date, author (from, a From: value), Subject, thread links;
+ * size = bytes of the archive file, footer_text (may be NULL) what the
+ * search index leaves out, archived = when (< 0: the post's Date).  The
+ * posting path (distribute.c) and archive_append share it. */
+gboolean archive_index_row(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
+                           gint64 size, const char *footer_text, gint64 archived, GError **error);
 /* archive_append - an imported post (kairan import): data (len bytes,
  * msg its parse) becomes post num as it is, with its row; refused if num
  * exists.  Call inside the write transaction; the file is not synced:
