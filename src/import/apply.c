@@ -152,6 +152,10 @@ write_members(Instance *inst, ImportPlan *plan, GError **error)
             g_error_free(e);
             continue;
         }
+        if (list_is_banned(inst, plan->list, m->address)) {      /* banned here or by the imported setting */
+            ok = import_bad(plan, error, "members", 0, "%s is banned from %s (setting banned)", m->address, plan->list);
+            continue;
+        }
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, plan->list, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, m->address, -1, SQLITE_STATIC);

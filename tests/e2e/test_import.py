@@ -177,6 +177,20 @@ byaddr = {x["address"]: x for x in rows}
 t.ok(byaddr["dig@fml.example"]["digest"] == "yes" and byaddr["off@fml.example"]["delivery"] == "nomail"
      and byaddr["skip@fml.example"]["delivery"] == "post_only", "the CSV keeps the modes", rows)
 
+# --merge: into a list that has members and a post already
+inst.newlist("merged")
+inst.subscribe("merged", "fuka@fml.example", "old@fml.example")
+inst.check("subscribe", "merged", "dig@fml.example")
+r = inst.deliver("merged", make_msg("existing", frm="old@fml.example", to=f"merged@{DOMAIN}"), sender="old@fml.example")
+inst.clear_queue()
+r = inst.run("import", "fml", fml, "--as", "merged", "--merge")
+m = members(inst, "merged")
+t.ok(r.returncode == 0 and "old@fml.example" in m and "poster@fml.example" in m and "digest" in m["dig@fml.example"],
+     "--merge adds the members, keeps the old ones and takes the imported modes", r.stderr.decode())
+t.eq(inst.archive_numbers("merged"), [1, 2, 3, 4, 5], "--merge into a list with posts: numbered after its last post")
+t.ok(b"] existing" in raw(inst.path("spool", "merged", "archive", "1")), "the list's own post stays number 1")
+t.eq(inst.queue(), [], "--merge mails nobody either")
+
 # ---------------------------------------------------------------- mbox quoting
 inst2 = Instance()
 inst2.newlist("team")
