@@ -207,12 +207,21 @@ mbox_unquote(const guint8 *data, gsize len)
 gboolean
 mbox_write_post(FILE *out, const char *sender, gint64 date, const guint8 *data, gsize len)
 {
+    /* asctime form in English whatever the locale (g_date_time_format
+     * would give local names and pad %e with U+2007) */
+    static const char *const wday[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+    static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
     GDateTime *dt = g_date_time_new_from_unix_utc(date);
-    char *when = dt ? g_date_time_format(dt, "%a %b %e %H:%M:%S %Y") : g_strdup("Thu Jan  1 00:00:00 1970");
+    char *when;
     gsize off = 0;
 
-    if (dt)
-        g_date_time_unref(dt);
+    if (!dt)
+        dt = g_date_time_new_from_unix_utc(0);
+    when = g_strdup_printf("%s %s %2d %02d:%02d:%02d %d", wday[g_date_time_get_day_of_week(dt) - 1],
+                           mon[g_date_time_get_month(dt) - 1], g_date_time_get_day_of_month(dt),
+                           g_date_time_get_hour(dt), g_date_time_get_minute(dt), g_date_time_get_second(dt),
+                           g_date_time_get_year(dt));
+    g_date_time_unref(dt);
     fprintf(out, "From %s %s\n", sender && *sender && !strpbrk(sender, " \t\r\n") ? sender : "MAILER-DAEMON", when);
     g_free(when);
     while (off < len) {

@@ -161,10 +161,17 @@ t.ok(r.returncode == 0 and any(re.search(r"(?m)^\s+1\s", b) for b in replies) an
 r = inst.run("export", "elena", "--mbox")
 mbox = r.stdout
 t.ok(r.returncode == 0 and mbox.startswith(b"From "), "export --mbox writes an mbox")
+t.ok(all(re.fullmatch(rb"From \S+ (Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3]\d \d\d:\d\d:\d\d \d{4}", l)
+         for l in mbox.split(b"\n") if l.startswith(b"From ")), "From_ lines are in asctime form",
+     [l for l in mbox.split(b"\n") if l.startswith(b"From ")])
+r = inst.run("export", "elena", "--mbox", env={"LC_ALL": "C.UTF-8", "LANG": "ja_JP.UTF-8", "LC_TIME": "ja_JP.UTF-8"})
+t.ok(r.stdout == mbox, "the export does not depend on the locale")
+import mailbox
 mpath = os.path.join(work, "elena.mbox")
 with open(mpath, "wb") as f:
     f.write(mbox)
 inst.newlist("copy")
+t.eq(len(mailbox.mbox(mpath)), len(inst.archive_numbers("elena")), "Python's mailbox module reads the export: every post")
 r = inst.run("import", "mbox", mpath, "--as", "copy")
 t.ok(r.returncode == 0, "import mbox of the export exits 0", r.stderr.decode())
 src = [raw(inst.path("spool", "elena", "archive", str(n))) for n in inst.archive_numbers("elena")]
