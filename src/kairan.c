@@ -39,6 +39,8 @@ static const Subcommand subcommands[] = {
     { "pop3d", cmd_pop3d, "POP3 access to list archives" },
     { "web", cmd_web, "web management interface" },
     { "api-token", cmd_api_token, "make, show or revoke REST API tokens" },
+    { "import", cmd_import, "bring a list in from fml, mlmmj, Mailman 2.1/3 or an mbox" },
+    { "export", cmd_export, "write a list's archive as mbox or its members as CSV" },
 };
 
 static void

@@ -48,6 +48,9 @@ int cmd_digest(int argc, char **argv);
 int cmd_dkim_keygen(int argc, char **argv);
 int cmd_pop3d(int argc, char **argv);
 int cmd_web(int argc, char **argv);
+/* src/import: kairan import / export */
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* The command-mail job's entry points (src/ctl), which `kairan deliver
  * --ctl` and `--admin` (src/deliver) hand the mail to; the exit status. */

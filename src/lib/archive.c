@@ -1,12 +1,21 @@
 /* archive.c - the archive of a list: files under spool/LIST/archive/ and
  * rows of the archive table (archive.h).  The only place that knows the
  * archive's paths and columns for reading; see db.c for the schema. */
+#define _GNU_SOURCE 1        /* syncfs */
 #include "config.h"
 #include "archive.h"
 #include "db.h"
 #include "message.h"
+#include "japanese.h"
+#include "address.h"
+#include "util.h"
+#include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define POST_COLUMNS "num, message_id, date, subject, from_addr, from_name, in_reply_to, refs, size"
 
@@ -293,4 +302,137 @@ archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size)
     if (size)
         *size = len;
     return msg;
+}
+
+/* Writing imported posts (kairan import): the bytes as they were archived
+ * elsewhere, under the number they had there.  The caller holds the write
+ * transaction; the files are written without a sync each and made durable
+ * together by archive_sync before the caller commits. */
+
+static char *
+header_msgid(GMimeMessage *msg, const char *name)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
+    return v ? g_mime_utils_decode_message_id(v) : NULL;
+}
+
+static char *
+references_text(GMimeMessage *msg)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), "References");
+    GMimeReferences *refs = v ? g_mime_references_parse(NULL, v) : NULL;
+    GString *s = g_string_new(NULL);
+    if (refs) {
+        for (int i = 0; i < g_mime_references_length(refs); i++)
+            g_string_append_printf(s, "%s%s", i ? " " : "", g_mime_references_get_message_id(refs, i));
+        g_mime_references_free(refs);
+    }
+    return g_string_free(s, FALSE);
+}
+
+gboolean
+archive_index_row(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
+                  const char *author, gint64 size, const char *footer_text, gint64 archived, GError **error)
+{
+    sqlite3_stmt *st = db_prepare(inst->db,
+        "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
+        " size, in_reply_to, refs, footer, archived) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    char *from_name = NULL;
+    char *recoded = from ? japanese_header_recode(from) : NULL;   /* a Japanese name without loss */
+    char *from_addr = recoded ? address_from_header(recoded, &from_name) : NULL;
+    char *in_reply_to = header_msgid(msg, "In-Reply-To");
+    char *refs = references_text(msg);
+    GDateTime *date = g_mime_message_get_date(msg);
+    gint64 when = date ? g_date_time_to_unix(date) : now_seconds();
+    gboolean ok;
+
+    if ((!from_addr || !*from_addr) && author && *author) {
+        /* a post without (a usable) From: the author is its envelope sender */
+        g_free(from_addr);
+        from_addr = g_strdup(author);
+    }
+
+    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    sqlite3_bind_text(st, 3, g_mime_message_get_message_id(msg), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, when);
+    sqlite3_bind_text(st, 5, from_addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, from_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, g_mime_message_get_subject(msg), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 8, size);
+    sqlite3_bind_text(st, 9, in_reply_to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, refs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, footer_text, -1, SQLITE_STATIC);   /* so the search index can leave it out */
+    sqlite3_bind_int64(st, 12, archived < 0 ? when : archived);   /* the Message-ID seen-cache (post_seen) */
+    ok = db_step_done(st, error);
+    g_free(from_name);
+    g_free(from_addr);
+    g_free(recoded);
+    g_free(in_reply_to);
+    g_free(refs);
+    return ok;
+}
+
+gboolean
+archive_append(Instance *inst, const char *list, gint64 num, GMimeMessage *msg,
+               const guint8 *data, gsize len, GError **error)
+{
+    char *path = archive_path(inst, list, num);
+    gsize done = 0;
+    /* straight to its name: no reader looks at a file without its row,
+     * which only the commit makes visible; O_EXCL keeps an existing post */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+
+    if (fd < 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: %s", path,
+                    errno == EEXIST ? "the post exists already" : g_strerror(errno));
+        g_free(path);
+        return FALSE;
+    }
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: %s", path, n < 0 ? g_strerror(errno) : "short write");
+            close(fd);
+            unlink(path);
+            g_free(path);
+            return FALSE;
+        }
+        done += n;
+    }
+    if (close(fd) != 0) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: %s", path, g_strerror(errno));
+        unlink(path);
+        g_free(path);
+        return FALSE;
+    }
+    g_free(path);
+    /* an old post counts for the seen-cache (post_seen) from its Date */
+    return archive_index_row(inst, list, num, msg, g_mime_object_get_header(GMIME_OBJECT(msg), "From"),
+                             NULL, (gint64) len, NULL, -1, error);
+}
+
+gboolean
+archive_sync(const Instance *inst, const char *list, GError **error)
+{
+    char *dir = archive_dir(inst, list);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    gboolean ok = fd >= 0 && syncfs(fd) == 0 && fsync(fd) == 0;
+
+    if (!ok)
+        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "%s: cannot sync: %s", dir, g_strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    g_free(dir);
+    return ok;
+}
+
+void
+archive_unlink(const Instance *inst, const char *list, gint64 num)
+{
+    char *path = archive_path(inst, list, num);
+    unlink(path);
+    g_free(path);
 }

@@ -3,8 +3,9 @@
  * table (number, Message-ID, date, author, subject, size, thread links),
  * reading and parsing it, and the lookups every reader needs (POP3, the
  * web, command mail, digests, bounces, and the coming IMAP server).
- * Writing a post (numbering, indexing) is the posting path's, through
- * archive_insert. */
+ * Writing a post (numbering, indexing) is the posting path's
+ * (distribute.c, through archive_index_row); an import writes old
+ * posts with archive_append. */
 #ifndef KAIRAN_ARCHIVE_H
 #define KAIRAN_ARCHIVE_H
 
@@ -71,6 +72,28 @@ gboolean archive_read(const Instance *inst, const char *list, gint64 num, char *
 /* archive_parse - post N parsed by the one parser (message.c); NULL if
  * there is no such readable post.  *size (may be NULL) gets its bytes. */
 GMimeMessage *archive_parse(const Instance *inst, const char *list, gint64 num, gsize *size);
+
+/* archive_index_row - post num's row (INSERT OR REPLACE) from msg: its
+ * Message-ID, Date, author (from, a From: value, Japanese names without
+ * loss; the envelope sender author when there is no usable From:),
+ * Subject, thread links; size = bytes of the archive file, footer_text
+ * (may be NULL) what the search index leaves out, archived = when (< 0:
+ * the post's Date).  The posting path (distribute.c) and archive_append
+ * share it. */
+gboolean archive_index_row(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
+                           const char *author, gint64 size, const char *footer_text, gint64 archived,
+                           GError **error);
+/* archive_append - an imported post (kairan import): data (len bytes,
+ * msg its parse) becomes post num as it is, with its row; refused if num
+ * exists.  Call inside the write transaction; the file is not synced:
+ * archive_sync before the commit, archive_unlink to undo. */
+gboolean archive_append(Instance *inst, const char *list, gint64 num, GMimeMessage *msg,
+                        const guint8 *data, gsize len, GError **error);
+/* archive_sync - make every written archive file durable (syncfs + the
+ * directory); errors are EXIT_TEMPFAIL. */
+gboolean archive_sync(const Instance *inst, const char *list, GError **error);
+/* archive_unlink - remove post num's file (undoing archive_append). */
+void archive_unlink(const Instance *inst, const char *list, gint64 num);
 
 /* The search index (archive_search.c): FTS5 with trigrams. */
 /* message_search_text - the text/plain parts of msg, UTF-8, at most 32 KB. */

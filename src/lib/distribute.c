@@ -58,73 +58,6 @@ write_message_file(const Instance *inst, GMimeMessage *msg, const char *path, gi
     return ok;
 }
 
-static char *
-header_msgid(GMimeMessage *msg, const char *name)
-{
-    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name);
-    char *id;
-    if (!v)
-        return NULL;
-    id = g_mime_utils_decode_message_id(v);
-    return id;
-}
-
-static char *
-references_text(GMimeMessage *msg)
-{
-    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), "References");
-    GMimeReferences *refs = v ? g_mime_references_parse(NULL, v) : NULL;
-    GString *s = g_string_new(NULL);
-    if (refs) {
-        for (int i = 0; i < g_mime_references_length(refs); i++)
-            g_string_append_printf(s, "%s%s", i ? " " : "", g_mime_references_get_message_id(refs, i));
-        g_mime_references_free(refs);
-    }
-    return g_string_free(s, FALSE);
-}
-
-static gboolean
-index_post(Instance *inst, const char *list, gint64 num, GMimeMessage *msg, const char *from,
-           const char *author, gint64 size, const char *footer_text, GError **error)
-{
-    sqlite3_stmt *st = db_prepare(inst->db,
-        "INSERT OR REPLACE INTO archive(list, num, message_id, date, from_addr, from_name, subject,"
-        " size, in_reply_to, refs, footer, archived) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    char *from_name = NULL;
-    char *recoded = from ? japanese_header_recode(from) : NULL;   /* a Japanese name without loss */
-    char *from_addr = recoded ? address_from_header(recoded, &from_name) : NULL;
-    char *in_reply_to = header_msgid(msg, "In-Reply-To");
-    char *refs = references_text(msg);
-    GDateTime *date = g_mime_message_get_date(msg);
-    gboolean ok;
-
-    if ((!from_addr || !*from_addr) && author && *author) {
-        /* a post without (a usable) From: the author is its envelope sender */
-        g_free(from_addr);
-        from_addr = g_strdup(author);
-    }
-
-    sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, num);
-    sqlite3_bind_text(st, 3, g_mime_message_get_message_id(msg), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 4, date ? g_date_time_to_unix(date) : now_seconds());
-    sqlite3_bind_text(st, 5, from_addr, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, from_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, g_mime_message_get_subject(msg), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 8, size);
-    sqlite3_bind_text(st, 9, in_reply_to, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, refs, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 11, footer_text, -1, SQLITE_STATIC);   /* so the search index can leave it out */
-    sqlite3_bind_int64(st, 12, now_seconds());                    /* the Message-ID seen-cache (post_seen) */
-    ok = db_step_done(st, error);
-    g_free(from_name);
-    g_free(from_addr);
-    g_free(recoded);
-    g_free(in_reply_to);
-    g_free(refs);
-    return ok;
-}
-
 gint64
 post_seen(Instance *inst, const char *list, const char *message_id, gint64 window)
 {
@@ -196,7 +129,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
         path = NULL;
         goto fail;
     }
-    if (!index_post(inst, list, num, msg, author_from, author, size, footer_text, error))
+    if (!archive_index_row(inst, list, num, msg, author_from, author, size, footer_text, now_seconds(), error))
         goto fail;
 
     rcpts = list_fanout_rcpts(inst, list,

@@ -1,0 +1,199 @@
+/* import.c - the subcommands `kairan import FORMAT SOURCE [--as LIST]
+ * [--dry-run] [--merge] [--skip-bad]` (a plan from fml.c, mlmmj.c,
+ * mailman2.c, mailman3.c or mbox.c, reported, then made real by
+ * apply.c) and `kairan export LIST --mbox | --members` (the archive as
+ * mboxrd, the members as CSV address,name,delivery,digest). */
+#include "config.h"
+#include "import/import.h"
+#include "cli/cli.h"
+#include "archive.h"
+#include "lists.h"
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/* search_index - the imported posts into the search index, a thousand
+ * per transaction (memory stays flat), with a progress line on a terminal */
+static void
+search_index(Instance *inst, const char *list, gint64 total)
+{
+    gboolean tty = isatty(STDERR_FILENO) && total >= 1000;
+    gint64 done = 0;
+    int n;
+
+    while ((n = archive_search_update(inst, list, 1000)) > 0) {
+        done += n;
+        if (tty)
+            fprintf(stderr, "\rindexing for search: %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT, MIN(done, total), total);
+        if (n < 1000)
+            break;
+    }
+    if (tty)
+        fputc('\n', stderr);
+}
+
+static const char *const formats[] = { "fml", "mlmmj", "mailman2", "mailman3", "mbox", NULL };
+
+int
+cmd_import(int argc, char **argv)
+{
+    char *as = NULL;
+    gboolean dry_run = FALSE, merge = FALSE, skip_bad = FALSE, no_index = FALSE;
+    GOptionEntry entries[] = {
+        { "as", 0, 0, G_OPTION_ARG_STRING, &as, "the kairan list to create or add to (default: the source's list address)", "LIST" },
+        { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "print the plan, change nothing", NULL },
+        { "merge", 0, 0, G_OPTION_ARG_NONE, &merge, "add to an existing list", NULL },
+        { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &skip_bad, "skip (and report) bad members and posts instead of stopping", NULL },
+        { "no-index", 0, 0, G_OPTION_ARG_NONE, &no_index, "leave the search index to the first search (faster for a big archive)", NULL },
+        G_OPTION_ENTRY_NULL
+    };
+    const char *format, *source;
+    ImportPlan *plan;
+    GError *error = NULL;
+    Instance *inst;
+    gboolean ok;
+    gint64 imported = 0;
+
+    cli_parse(&argc, &argv, "import", "FORMAT SOURCE",
+              "Bring a list in from another manager: FORMAT is fml DIR, mlmmj DIR, mailman2 DIR "
+              "(config, regular, digest, archive.mbox), mailman3 DIR (config.json, members.csv, archive.mbox) "
+              "or mbox FILE --as LIST (posts added to an existing list's archive).  Nothing is mailed to anyone.",
+              entries);
+    if (argc != 3)
+        cli_usage_error("import", "give FORMAT and SOURCE (FORMAT: fml, mlmmj, mailman2, mailman3, mbox)");
+    format = argv[1];
+    source = argv[2];
+    if (!g_strv_contains(formats, format))
+        cli_usage_error("import", "unknown format '%s' (fml, mlmmj, mailman2, mailman3, mbox)", format);
+    if (g_str_equal(format, "mbox") && !as)
+        cli_usage_error("import", "mbox needs --as LIST");
+    inst = cli_open();
+    plan = import_plan_new(format, source, skip_bad);
+    if (g_str_equal(format, "fml"))
+        ok = import_fml(plan, source, &error);
+    else if (g_str_equal(format, "mlmmj"))
+        ok = import_mlmmj(plan, source, &error);
+    else if (g_str_equal(format, "mailman2"))
+        ok = import_mailman2(plan, source, &error);
+    else if (g_str_equal(format, "mailman3"))
+        ok = import_mailman3(plan, source, &error);
+    else
+        ok = import_mbox_scan(plan, source, TRUE, &error);
+    if (ok) {
+        const char *name = as ? as : plan->source_address;
+        if (!name) {
+            g_set_error(&error, KAIRAN_ERROR, EXIT_USAGE, "%s: no list address found: use --as LIST", source);
+            ok = FALSE;
+        } else {
+            const char *at = strchr(name, '@');
+            plan->list = import_list_name(name);
+            if (at && g_ascii_strcasecmp(at + 1, inst->domain) != 0)
+                import_note(plan, "the list was at %s; kairan's lists are at %s", at + 1, inst->domain);
+        }
+    }
+    if (ok)
+        ok = import_apply(inst, plan, merge, dry_run, &imported, &error);
+    if (!ok) {
+        import_plan_free(plan);
+        instance_free(inst);
+        cli_exit_error(error);
+    }
+    import_report(plan, stdout);
+    if (dry_run) {
+        printf("dry run: nothing was changed\n");
+    } else {
+        printf("imported: list %s, %u member(s), %" G_GINT64_FORMAT " post(s); nothing was mailed\n", plan->list,
+               plan->members->len, imported);
+        if (imported > 0 && !no_index)
+            search_index(inst, plan->list, imported);
+    }
+    import_plan_free(plan);
+    g_free(as);
+    instance_free(inst);
+    return 0;
+}
+
+static void
+csv_out(GString *out, const char *s)
+{
+    if (!s)
+        s = "";
+    if (!strpbrk(s, ",\"\r\n") && !(*s && strchr("=+-@", *s))) {
+        g_string_append(out, s);
+        return;
+    }
+    g_string_append_c(out, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            g_string_append_c(out, '"');
+        g_string_append_c(out, *p);
+    }
+    g_string_append_c(out, '"');
+}
+
+int
+cmd_export(int argc, char **argv)
+{
+    gboolean mbox = FALSE, members = FALSE;
+    GOptionEntry entries[] = {
+        { "mbox", 0, 0, G_OPTION_ARG_NONE, &mbox, "every post as archived, as mboxrd", NULL },
+        { "members", 0, 0, G_OPTION_ARG_NONE, &members, "the members as CSV: address,name,delivery,digest", NULL },
+        G_OPTION_ENTRY_NULL
+    };
+    Instance *inst;
+    const char *list;
+
+    cli_parse(&argc, &argv, "export", "LIST",
+              "Write a list's archive (--mbox) or members (--members) to standard output.", entries);
+    if (argc != 2)
+        cli_usage_error("export", "give one list name");
+    if (mbox == members)
+        cli_usage_error("export", "give --mbox or --members");
+    list = argv[1];
+    inst = cli_open();
+    cli_need_list(inst, list);
+    if (members) {
+        GPtrArray *a = member_list(inst, list);
+        GString *out = g_string_new("address,name,delivery,digest\n");
+        for (guint i = 0; i < a->len; i++) {
+            Member *m = a->pdata[i];
+            csv_out(out, m->address);
+            g_string_append_c(out, ',');
+            csv_out(out, m->name);
+            g_string_append_printf(out, ",%s,%s\n", m->post_only ? "post_only" : m->nomail ? "nomail" : "mail",
+                                   m->digest ? "yes" : "no");
+        }
+        fwrite(out->str, 1, out->len, stdout);
+        g_string_free(out, TRUE);
+        g_ptr_array_unref(a);
+    } else {
+        /* a page of rows at a time: memory stays flat for a big archive */
+        for (gint64 offset = 0;; offset += 1000) {
+            GPtrArray *rows = archive_list(inst, list, offset, 1000, FALSE);
+            guint n = rows->len;
+            for (guint i = 0; i < n; i++) {
+                ArchivePost *p = rows->pdata[i];
+                char *data;
+                gsize len;
+                if (!archive_read(inst, list, p->num, &data, &len)) {
+                    fprintf(stderr, "kairan export: %s: post %" G_GINT64_FORMAT " is unreadable, left out\n", list, p->num);
+                    continue;
+                }
+                mbox_write_post(stdout, p->from_addr, p->date, (const guint8 *) data, len);
+                g_free(data);
+            }
+            g_ptr_array_unref(rows);
+            if (n < 1000)
+                break;
+        }
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "kairan export: write error\n");
+        instance_free(inst);
+        return EXIT_IOERR;
+    }
+    instance_free(inst);
+    return 0;
+}

@@ -1,0 +1,325 @@
+/* mailman2.c - what Mailman 2.1's own tools export, as an import plan:
+ *   DIR/config        `bin/config_list -o LIST` (Python literals, pylit.c)
+ *   DIR/regular       `bin/list_members -f -r LIST` ("Name <addr>" or addr)
+ *   DIR/digest        `bin/list_members -f -d LIST` (digest members)
+ *   DIR/nomail        `bin/list_members -f -n enabled... ` lines, optional:
+ *                     members whose delivery is off
+ *   DIR/archive.mbox  archives/private/LIST.mbox/LIST.mbox (file order)
+ * config is required, the others optional.  Strings are in the list's
+ * charset (ja: EUC-JP) unless they are UTF-8 already. */
+#include "config.h"
+#include "import/import.h"
+#include "log.h"
+#include "settings.h"
+#include "util.h"
+
+#include <math.h>
+#include <string.h>
+
+static char *
+to_utf8(const ImportValue *v, const char *lang)
+{
+    char *t = import_value_text(v);
+    char *u;
+    if (g_utf8_validate(t, -1, NULL))
+        return t;
+    u = g_convert(t, -1, "UTF-8", g_strcmp0(lang, "ja") == 0 ? "EUC-JP" : "ISO-8859-1", NULL, NULL, NULL);
+    if (!u)
+        u = g_utf8_make_valid(t, -1);
+    g_free(t);
+    return u;
+}
+
+static gint64
+num_of(const ImportValue *v, gboolean *ok)
+{
+    *ok = v && (v->type == IV_BOOL || (v->type == IV_NUM && v->num > -1e12 && v->num < 1e12));
+    if (!*ok)
+        return 0;
+    return v->type == IV_BOOL ? v->b : (gint64) llround(v->num);
+}
+
+/* mm_subst - Mailman's %(real_name)s etc. in a footer or prefix */
+static char *
+mm_subst(const char *text, const char *with_list, gboolean *rest)
+{
+    GString *s = g_string_new(NULL);
+    *rest = FALSE;
+    for (const char *p = text; *p; p++) {
+        if (g_str_has_prefix(p, "%(real_name)s") || g_str_has_prefix(p, "%(_internal_name)s") ||
+            g_str_has_prefix(p, "%(list_name)s")) {
+            g_string_append(s, with_list);
+            p = strchr(p, ')') + 1;
+        } else {
+            if (g_str_has_prefix(p, "%("))
+                *rest = TRUE;
+            g_string_append_c(s, *p);
+        }
+    }
+    return g_string_free(s, FALSE);
+}
+
+static const char *const handled[] = {
+    "real_name", "host_name", "owner", "moderator", "description", "subject_prefix", "max_message_size",
+    "generic_nonmember_action", "default_member_moderation", "subscribe_policy", "archive_private",
+    "reply_goes_to_list", "preferred_language", "bounce_score_threshold", "msg_footer", "ban_list",
+    "discard_these_nonmembers", "digestable", NULL
+};
+
+static gboolean
+map_config(ImportPlan *plan, ImportValue *cfg, const char *file, GError **error)
+{
+    ImportValue *v;
+    gboolean ok = TRUE, isnum;
+    gint64 n;
+    char *lang = NULL, *t, *from;
+
+    if ((v = import_value_get(cfg, "preferred_language"))) {
+        lang = import_value_text(v);
+        if (g_str_equal(lang, "en") || g_str_equal(lang, "ja"))
+            import_set(plan, "language", lang, "config preferred_language");
+        else
+            import_unmapped(plan, "config preferred_language = %s: kairan speaks en and ja", lang);
+    }
+    if ((v = import_value_get(cfg, "real_name"))) {
+        char *host = NULL;
+        ImportValue *h = import_value_get(cfg, "host_name");
+        t = import_value_text(v);
+        host = h ? import_value_text(h) : NULL;
+        plan->source_address = host && *host ? g_strdup_printf("%s@%s", t, host) : g_strdup(t);
+        g_free(t);
+        g_free(host);
+    }
+    for (int r = 0; ok && r < 2; r++) {
+        v = import_value_get(cfg, r ? "moderator" : "owner");
+        if (!v)
+            continue;
+        if (v->type != IV_LIST) {
+            ok = import_bad(plan, error, file, 0, "%s is not a list", r ? "moderator" : "owner");
+            continue;
+        }
+        for (guint i = 0; ok && i < v->items->len; i++) {
+            t = import_value_text(g_ptr_array_index(v->items, i));
+            ok = import_role(plan, r ? plan->moderators : plan->owners, t, file, 0, error);
+            g_free(t);
+        }
+    }
+    if ((v = import_value_get(cfg, "description"))) {
+        t = to_utf8(v, lang);
+        g_strdelimit(t, "\r\n", ' ');
+        import_set(plan, "description", t, "config description");
+        g_free(t);
+    }
+    if ((v = import_value_get(cfg, "subject_prefix"))) {
+        gboolean rest;
+        char *raw = to_utf8(v, lang), *lit = NULL;
+        /* %d (the post number) stays, %(real_name)s becomes %s, other % are doubled */
+        GString *s = g_string_new(NULL);
+        for (const char *p = raw; *p; p++) {
+            if (g_str_has_prefix(p, "%(real_name)s") || g_str_has_prefix(p, "%(list_name)s")) {
+                g_string_append(s, "%s");
+                p = strchr(p, ')') + 1;
+            } else if (*p == '%' && p[1] == '%') {
+                g_string_append(s, "%%");           /* Python's escaped percent */
+                p++;
+            } else if (*p == '%' && (p[1] == 'd' || (g_ascii_isdigit(p[1]) && strchr(p, 'd')))) {
+                const char *q = p + 1;
+                while (g_ascii_isdigit(*q))
+                    q++;
+                if (*q == 'd') {
+                    g_string_append_len(s, p, q - p + 1);
+                    p = q;
+                } else {
+                    g_string_append(s, "%%");
+                }
+            } else if (*p == '%') {
+                g_string_append(s, "%%");
+            } else {
+                g_string_append_c(s, *p);
+            }
+        }
+        lit = g_strstrip(g_string_free(s, FALSE));
+        (void) rest;
+        import_set(plan, "subject_tag", lit, "config subject_prefix");
+        g_free(lit);
+        g_free(raw);
+    }
+    if ((v = import_value_get(cfg, "max_message_size"))) {
+        n = num_of(v, &isnum);
+        t = g_strdup_printf("%" G_GINT64_FORMAT, n * 1024);
+        if (isnum && n >= 0)
+            import_set(plan, "max_size", t, "config max_message_size (KB)");
+        else
+            import_unmapped(plan, "config max_message_size: not a number");
+        g_free(t);
+    }
+    if ((v = import_value_get(cfg, "generic_nonmember_action"))) {
+        static const char *const map[] = { "anyone", "members-hold", "members", "members" };
+        n = num_of(v, &isnum);
+        if (isnum && n >= 0 && n <= 3) {
+            import_set(plan, "post_policy", map[n], "config generic_nonmember_action");
+            if (n == 3)
+                import_note(plan, "generic_nonmember_action = 3 (discard): kairan refuses non-members with a reply");
+        } else {
+            import_unmapped(plan, "config generic_nonmember_action: unknown value");
+        }
+    }
+    if ((v = import_value_get(cfg, "default_member_moderation"))) {
+        n = num_of(v, &isnum);
+        import_set(plan, "new_member_moderation", n ? "yes" : "no", "config default_member_moderation");
+    }
+    if ((v = import_value_get(cfg, "subscribe_policy"))) {
+        static const char *const map[] = { "open", "confirm", "approve", "approve" };
+        n = num_of(v, &isnum);
+        if (isnum && n >= 0 && n <= 3)
+            import_set(plan, "subscribe_policy", map[n], "config subscribe_policy");
+        else
+            import_unmapped(plan, "config subscribe_policy: unknown value");
+    }
+    if ((v = import_value_get(cfg, "archive_private"))) {
+        n = num_of(v, &isnum);
+        import_set(plan, "archive_access", n ? "members" : "public", "config archive_private");
+    }
+    if ((v = import_value_get(cfg, "reply_goes_to_list"))) {
+        n = num_of(v, &isnum);
+        if (isnum && (n == 0 || n == 1))
+            import_set(plan, "reply_to", n ? "list" : "author", "config reply_goes_to_list");
+        else
+            import_unmapped(plan, "config reply_goes_to_list = 2 (an explicit Reply-To): kairan has list, author, none");
+    }
+    if ((v = import_value_get(cfg, "bounce_score_threshold"))) {
+        n = num_of(v, &isnum);
+        t = g_strdup_printf("%" G_GINT64_FORMAT, n);
+        if (isnum && n >= 0)
+            import_set(plan, "bounce_threshold", t, "config bounce_score_threshold");
+        g_free(t);
+    }
+    if ((v = import_value_get(cfg, "digestable"))) {
+        n = num_of(v, &isnum);
+        if (!n)
+            import_unmapped(plan, "config digestable = 0: kairan always offers digests");
+    }
+    if ((v = import_value_get(cfg, "msg_footer"))) {
+        gboolean rest;
+        char *raw = to_utf8(v, lang);
+        char *f = mm_subst(raw, "{list}", &rest);
+        import_set(plan, "footer", f, "config msg_footer");
+        if (rest)
+            import_note(plan, "msg_footer: Mailman's %%(...)s names other than real_name are kept as text");
+        g_free(f);
+        g_free(raw);
+    }
+    {
+        GString *banned = g_string_new(NULL);
+        for (int r = 0; r < 2; r++) {
+            v = import_value_get(cfg, r ? "discard_these_nonmembers" : "ban_list");
+            if (!v || v->type != IV_LIST)
+                continue;
+            for (guint i = 0; i < v->items->len; i++) {
+                t = import_value_text(g_ptr_array_index(v->items, i));
+                g_string_append_printf(banned, "%s%s", banned->len ? " " : "", t);
+                g_free(t);
+            }
+        }
+        if (banned->len)
+            import_set(plan, "banned", banned->str, "config ban_list + discard_these_nonmembers");
+        g_string_free(banned, TRUE);
+    }
+    for (guint i = 0; i < cfg->keys->len; i++) {
+        const char *k = g_ptr_array_index(cfg->keys, i);
+        if (g_strv_contains(handled, k))
+            continue;
+        from = g_strdup_printf("config %s", k);
+        if (g_str_equal(k, "info"))
+            import_unmapped(plan, "%s: kairan has the one-line description only", from);
+        else if (g_str_equal(k, "accept_these_nonmembers") || g_str_equal(k, "hold_these_nonmembers") ||
+                 g_str_equal(k, "reject_these_nonmembers")) {
+            ImportValue *l = g_ptr_array_index(cfg->items, i);
+            if (l->type == IV_LIST && l->items->len)
+                import_unmapped(plan, "%s (%u address(es)): kairan has no per-address non-member rule", from, l->items->len);
+            else
+                import_unmapped(plan, "%s (empty)", from);
+        } else
+            import_unmapped(plan, "%s", from);
+        g_free(from);
+    }
+    g_free(lang);
+    return ok;
+}
+
+static gboolean
+read_members(ImportPlan *plan, const char *path, int mode, GError **error)
+{
+    char *data;
+    gsize len;
+    gboolean exists, ok = TRUE;
+    char **lines;
+
+    if (!import_read_file(path, TRUE, &data, &len, &exists, error))
+        return FALSE;
+    if (!exists)
+        return TRUE;
+    lines = g_strsplit(data, "\n", -1);
+    g_free(data);
+    for (gint64 i = 0; ok && lines[i]; i++) {
+        char *l = g_strstrip(lines[i]), *name = NULL, *addr;
+        ImportMember *m = NULL;
+        if (!*l)
+            continue;
+        addr = import_name_addr(l, &name);
+        if (name && !g_utf8_validate(name, -1, NULL)) {
+            char *u = g_utf8_make_valid(name, -1);
+            g_free(name);
+            name = u;
+        }
+        ok = import_member(plan, addr, name, path, i + 1, &m, error);
+        if (m && mode == 1)
+            m->digest = TRUE;
+        else if (m && mode == 2)
+            m->nomail = TRUE;
+        g_free(addr);
+        g_free(name);
+    }
+    g_strfreev(lines);
+    return ok;
+}
+
+gboolean
+import_mailman2(ImportPlan *plan, const char *dir, GError **error)
+{
+    char *path, *data;
+    gsize len;
+    ImportValue *cfg;
+    gboolean ok;
+
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOINPUT, "%s: no such directory", dir);
+        return FALSE;
+    }
+    path = g_build_filename(dir, "config", NULL);
+    if (!import_read_file(path, FALSE, &data, &len, NULL, error)) {
+        g_free(path);
+        return FALSE;
+    }
+    cfg = pylit_parse_config(data, len, path, error);
+    g_free(data);
+    if (!cfg) {
+        g_free(path);
+        return FALSE;
+    }
+    ok = map_config(plan, cfg, path, error);
+    import_value_free(cfg);
+    g_free(path);
+    for (int mode = 0; ok && mode < 3; mode++) {
+        path = g_build_filename(dir, mode == 0 ? "regular" : mode == 1 ? "digest" : "nomail", NULL);
+        ok = read_members(plan, path, mode, error);
+        g_free(path);
+    }
+    if (ok) {
+        path = g_build_filename(dir, "archive.mbox", NULL);
+        if (g_file_test(path, G_FILE_TEST_EXISTS))
+            ok = import_mbox_scan(plan, path, FALSE, error);
+        g_free(path);
+    }
+    return ok;
+}
