@@ -41,7 +41,10 @@ looks_like_mail(GByteArray *raw, const char **why)
         *why = len == 0 ? "an empty file, not mail" : "not mail (it does not start with a header field)";
         return NULL;
     }
-    msg = message_parse_owned(raw);
+    {
+        gsize over = 0;     /* an old post of any size: its first parts are enough for its row */
+        msg = message_parse_owned(raw, ARCHIVE_READ_MAX_PARTS, &over);
+    }
     if (!msg) {
         *why = "not mail (no message found)";
         return NULL;
