@@ -27,6 +27,8 @@
  *   members.moderated: the member's posts are held (migration 7)
  *   archive.archived: when the post was archived, for the Message-ID
  *     seen-cache of the posting path (duplicate_window; migration 8)
+ *   imap_flags(list, address, num, flags)   IMAP flags and keywords per
+ *     member (src/imap/flags.c; the imap migration)
  */
 #include "config.h"
 #include "db.h"
@@ -87,6 +89,10 @@ static const char *migrations[] = {
      * index); older posts count from their Date */
     "ALTER TABLE archive ADD COLUMN archived INTEGER;"
     "UPDATE archive SET archived = date;",
+    /* imap: per-member IMAP flags and keywords of archived posts
+     * (src/imap/flags.c); \\Deleted + EXPUNGE goes to pop_hidden */
+    "CREATE TABLE imap_flags(list TEXT NOT NULL, address TEXT NOT NULL, num INTEGER NOT NULL,"
+    "  flags TEXT NOT NULL, PRIMARY KEY(list, address, num));",
 };
 
 void

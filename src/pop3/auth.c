@@ -15,9 +15,11 @@
  * PBKDF2 run like known ones, and the session answers every refusal the
  * same way.  Failures are counted per client address over a window; an
  * address past the limit is refused until the window has passed (also
- * with a right password), see pop3_ratelimit_*. */
+ * with a right password), see pop3_ratelimit_*.  The password check
+ * itself is lib/auth_login.c, shared with imapd. */
 #include "config.h"
 #include "pop3.h"
+#include "auth_login.h"
 #include "address.h"
 #include "crypto.h"
 #include "lists.h"
@@ -30,111 +32,19 @@
 void
 pop3_login_clear(Pop3Login *login)
 {
-    g_free(login->list);
-    g_free(login->address);
-    memset(login, 0, sizeof(*login));
+    auth_login_clear(login);
 }
 
 gboolean
 pop3_split_user(const char *user, char **address, char **list)
 {
-    const char *slash = strrchr(user, '/');
-    const char *why;
-    char *addr_text, *addr;
-
-    *address = *list = NULL;
-    if (!slash || slash == user || !slash[1])
-        return FALSE;
-    if (!list_name_valid(slash + 1, &why))
-        return FALSE;
-    addr_text = g_strndup(user, (gsize) (slash - user));
-    if (g_ascii_strcasecmp(addr_text, "anonymous") == 0)
-        addr = g_strdup("anonymous");
-    else
-        addr = address_normalize(addr_text, &why);
-    g_free(addr_text);
-    if (!addr)
-        return FALSE;
-    *address = addr;
-    *list = g_strdup(slash + 1);
-    return TRUE;
-}
-
-/* Burn the time of one password check, for users that do not exist. */
-static void
-dummy_verify(const char *password)
-{
-    static gsize once;
-    static char *dummy;
-    if (g_once_init_enter(&once)) {
-        dummy = password_hash("kairan-dummy-password");
-        g_once_init_leave(&once, 1);
-    }
-    (void) password_verify(password, dummy);
-}
-
-static gboolean
-may_read(const Instance *inst, const char *list, const char *address,
-         gboolean is_member, gboolean is_owner)
-{
-    char *access = list_setting(inst, list, "archive_access");
-    gboolean ok;
-
-    if (g_strcmp0(access, "owners") == 0)
-        ok = is_owner;
-    else
-        ok = is_owner || is_member;
-    g_free(access);
-    (void) address;
-    return ok;
-}
-
-static gboolean
-anonymous_login(const Instance *inst, const char *list, Pop3Login *login)
-{
-    if (!list_setting_is(inst, list, "archive_access", "public"))
-        return FALSE;
-    login->list = g_strdup(list);
-    login->address = g_strdup("anonymous");
-    login->anonymous = TRUE;
-    return TRUE;
+    return auth_login_split_user(user, address, list);
 }
 
 gboolean
 pop3_auth_password(Instance *inst, const char *user, const char *password, Pop3Login *login)
 {
-    char *address, *list, *owner_hash;
-    gboolean is_member = FALSE, is_owner, ok = FALSE;
-
-    memset(login, 0, sizeof(*login));
-    if (!pop3_split_user(user, &address, &list) || !list_exists(inst, list)) {
-        dummy_verify(password);
-        g_free(address);
-        g_free(list);
-        return FALSE;
-    }
-    if (g_str_equal(address, "anonymous")) {
-        ok = anonymous_login(inst, list, login);
-        g_free(address);
-        g_free(list);
-        return ok;
-    }
-    is_owner = list_is_owner(inst, list, address);
-    ok = member_pop_password_verify(inst, list, address, password, &is_member);
-    if (!ok && is_owner && (owner_hash = list_password_hash(inst, list))) {
-        ok = password_verify(password, owner_hash);
-        g_free(owner_hash);
-    } else if (!ok && !is_member) {
-        dummy_verify(password);
-    }
-    if (ok && may_read(inst, list, address, is_member, is_owner)) {
-        login->list = list;
-        login->address = address;
-        return TRUE;
-    }
-    g_free(address);
-    g_free(list);
-    return FALSE;
+    return auth_login_password(inst, user, password, login);
 }
 
 char *
@@ -168,7 +78,7 @@ pop3_auth_apop(Instance *inst, const char *user, const char *banner, const char 
         return FALSE;
     }
     if (g_str_equal(address, "anonymous")) {
-        ok = anonymous_login(inst, list, login);
+        ok = auth_login_anonymous(inst, list, login);
         g_free(address);
         g_free(list);
         return ok;
@@ -178,7 +88,7 @@ pop3_auth_apop(Instance *inst, const char *user, const char *banner, const char 
     got = g_ascii_strdown(digest, -1);
     ok = const_time_equal(want, got) && secret != NULL;
     if (ok)
-        ok = may_read(inst, list, address, TRUE, list_is_owner(inst, list, address));
+        ok = auth_login_may_read(inst, list, TRUE, list_is_owner(inst, list, address));
     if (secret)
         memset(secret, 0, strlen(secret));
     g_free(secret);
