@@ -121,6 +121,10 @@ gboolean imap_fetch(Instance *inst, ImapMailbox *mb, NetConn *net, const GArray 
 gboolean imap_search(Instance *inst, ImapMailbox *mb, NetConn *net, const char *what,
                      gboolean uid, const GPtrArray *args, const char **why, gboolean *no);
 
+/* imap_search_index - archive_search_update, one caller at a time in
+ * this process (the background indexer and the sessions' searches). */
+int imap_search_index(Instance *inst, const char *list, int max_posts);
+
 /* ---- imapd.c / session.c -------------------------------------------- */
 
 typedef enum { IMAP_PLAIN_LOOPBACK, IMAP_PLAIN_TLS, IMAP_PLAIN_ANY } ImapPlainPolicy;

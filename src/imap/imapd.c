@@ -6,7 +6,8 @@
  *
  * One thread per client, at most imap_max_clients at once (one more is
  * told "* BYE" and closed); each session opens its own database
- * connection.  SIGTERM/SIGINT stop the daemon.  Flags a session changes
+ * connection.  A background thread keeps the archives' search index
+ * (lib/archive_search.c) up to date.  SIGTERM/SIGINT stop the daemon.  Flags a session changes
  * are in kairan.db at once, so nothing is lost when it ends.
  *
  * [global] keys of kairan.conf read here:
@@ -30,6 +31,8 @@
 #include "tlsctx.h"
 #include "imap.h"
 #include "cli/cli.h"
+#include "archive.h"
+#include "lists.h"
 #include "log.h"
 #include "util.h"
 
@@ -68,6 +71,37 @@ session_thread(gpointer data)
     OPENSSL_thread_stop();
     g_free(job);
     g_atomic_int_dec_and_test(&active_sessions);
+    return NULL;
+}
+
+/* indexer_thread - bring the archives' search index up to date in the
+ * background, a few posts at a time (each batch holds the database write
+ * lock briefly), so that a client's first SEARCH TEXT does not wait for a
+ * whole archive to be indexed. */
+static gpointer
+indexer_thread(gpointer data)
+{
+    const ImapConfig *cfg = data;
+    GError *error = NULL;
+    Instance *inst = instance_open(cfg->home, &error);
+
+    if (!inst) {
+        log_warn("imapd: search indexer not started: %s", error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    while (!stopping) {
+        char **lists = list_names(inst);
+        int done = 0;
+        for (int i = 0; lists && lists[i] && !stopping; i++)
+            if (archive_search_pending(inst, lists[i]) > 0)
+                done += imap_search_index(inst, lists[i], 50);
+        g_strfreev(lists);
+        for (int k = 0; k < (done ? 1 : 40) && !stopping; k++)
+            g_usleep(50 * 1000);
+    }
+    instance_free(inst);
+    OPENSSL_thread_stop();
     return NULL;
 }
 
@@ -226,6 +260,15 @@ imapd_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     log_info("imapd listening on %s%s%s%s", where, cfg.tls ? " (STARTTLS offered)" : "",
              nlisteners > 1 ? ", IMAPS on " : "", nlisteners > 1 ? where_tls : "");
+    {
+        GThread *t = g_thread_try_new("imap-index", indexer_thread, &cfg, &error);
+        if (t)
+            g_thread_unref(t);
+        else {
+            log_warn("imapd: cannot start the search indexer: %s", error->message);
+            g_clear_error(&error);
+        }
+    }
     printf("kairan imapd: listening on %s\n", where);
     if (nlisteners > 1)
         printf("kairan imapd: IMAPS on %s\n", where_tls);

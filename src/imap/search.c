@@ -112,13 +112,25 @@ parse_date(const char *s)
 
 static Key *parse_key(Parser *p, int depth);
 
+static GMutex index_lock;
+
+int
+imap_search_index(Instance *inst, const char *list, int max_posts)
+{
+    int n;
+    g_mutex_lock(&index_lock);
+    n = archive_search_update(inst, list, max_posts);
+    g_mutex_unlock(&index_lock);
+    return n;
+}
+
 static Key *
 text_key(Parser *p, const char *s)
 {
     Key *k = key_new(K_TEXT);
     GArray *nums;
 
-    archive_search_update(p->inst, p->mb->list, G_MAXINT);
+    imap_search_index(p->inst, p->mb->list, G_MAXINT);
     nums = archive_search(p->inst, p->mb->list, s, G_MAXINT);
     k->hits = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     for (guint i = 0; nums && i < nums->len; i++) {

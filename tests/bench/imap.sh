@@ -4,8 +4,10 @@
 # the archive index; Dovecot: the same bytes in a Maildir), read with
 # python3 imaplib: LOGIN, SELECT, UID FETCH 1:* BODY.PEEK[] by one client
 # and by CLIENTS clients at once; SEARCH TEXT over the whole archive
-# (first and repeated: kairan indexes the archive on the first search,
-# Dovecot without an FTS plugin reads the messages); and IDLE latency: a
+# (first and repeated; kairan imapd builds the archive's FTS5 index in
+# the background after it starts - the script waits for that and prints
+# how long it took - Dovecot without an FTS plugin reads the messages
+# and caches what it parsed); and IDLE latency: a
 # new post (kairan deliver / a file moved into Dovecot's Maildir) until
 # the idling client sees EXISTS.  Prints messages/s and seconds, and the
 # RSS of kairan imapd (idle, after, peak).  Not run by CI.
@@ -188,6 +190,18 @@ PIDS+=("$KPID")
 wait_port "$KPORT" || { cat "$TMP/imapd.out" >&2; exit 1; }
 read -r r0 h0 < <(rss "$KPID")
 printf 'RESULT\tkairan-imapd\trss_idle_kb=%s\n' "$r0"
+# imapd indexes the archive for SEARCH TEXT in the background: let it
+# finish first (how long it took is a figure of its own)
+t=$("$PY" - "$K/kairan.db" <<'EOF'
+import sqlite3, sys, time
+t0 = time.perf_counter()
+db = sqlite3.connect(sys.argv[1], timeout=60)
+while db.execute("SELECT COUNT(*) FROM archive WHERE text_indexed = 0").fetchone()[0] and time.perf_counter() - t0 < 900:
+    time.sleep(0.2)
+print(f"{time.perf_counter() - t0:.2f}")
+EOF
+)
+printf 'RESULT\tkairan-imapd\tsearch index built in the background\tmsgs=%d\tseconds=%s\n' "$MSGS" "$t"
 bench_server kairan-imapd "$KPORT" "reader@example.org/bench" "$TMP/post.sh" || exit 1
 read -r r1 h1 < <(rss "$KPID")
 printf 'RESULT\tkairan-imapd\trss_after_kb=%s\trss_peak_kb=%s\n' "$r1" "$h1"
@@ -240,6 +254,9 @@ service pop3-login {
 }
 service anvil {
   chroot =
+}
+protocol imap {
+  mail_max_userip_connections = 1000
 }
 EOF
 	cat >"$TMP/dpost.sh" <<EOF
