@@ -178,7 +178,9 @@ parse_literal(Cursor *c)
         return NULL;
     }
     a = new_arg(IMAP_ARG_STRING);
-    a->str = g_strndup(c->p, (gsize) n);
+    a->str = g_malloc((gsize) n + 1);      /* not g_strndup: a literal may hold NULs */
+    memcpy(a->str, c->p, (size_t) n);
+    a->str[n] = '\0';
     a->len = (gsize) n;
     c->p += n;
     return a;
@@ -318,7 +320,8 @@ imap_line_literal(const char *line, gsize len, gboolean *nonsync)
         while (i > 0 && g_ascii_isdigit(line[i - 1]))
             i--;
         digits = end - i;
-        if (digits == 0 || i == 0 || line[i - 1] != '{')
+        /* a literal follows a space or an opening parenthesis */
+        if (digits == 0 || i < 2 || line[i - 1] != '{' || (line[i - 2] != ' ' && line[i - 2] != '('))
             return -1;
         if (digits > 12)
             return -2;

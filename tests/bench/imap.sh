@@ -129,7 +129,8 @@ elif mode == "idle":
         pass
     print(f"{time.perf_counter() - t0:.4f}")
     c.send(b"DONE\r\n")
-    c.readline()
+    while not c.readline().startswith(b"i1 "):
+        pass
 c.logout()
 EOF
 

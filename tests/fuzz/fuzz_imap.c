@@ -83,8 +83,7 @@ check_arg(const ImapArg *a, int depth)
             g_free(g);
         }
     }
-    if (strlen(a->str) == a->len)
-        round_trip(a->str, a->len);
+    round_trip(a->str, a->len);
 }
 
 static void
