@@ -5,8 +5,8 @@ before a byte of it is asked for; as LITERAL+ the session ends), an
 over-long line, deep nesting, commands in the wrong state, out-of-range
 sequence sets, literals used the right way, a non-member logging in,
 repeated failures closing the connection, clients that vanish mid-
-command, and every mail of the shared corpus fetched whole and in
-parts.  After each, the daemon must still answer."""
+command, every mail of the shared corpus fetched whole and in parts,
+the idle timeout and the client limit.  After each, the daemon must still answer."""
 import imaplib
 import re
 import socket
@@ -195,5 +195,27 @@ with Imapd(inst, imap_login_delay="0.05") as d:
     t.eq(typ, "OK", "SEARCH over the corpus")
     c.logout()
     t.ok(alive(), "the daemon survived the corpus")
+
+# bounded sessions: the idle timeout (IDLE included) and the client limit
+with Imapd(inst, imap_login_delay="0.05", imap_timeout="2", imap_max_clients="2") as d:
+    r1, r2 = Raw(d.port), Raw(d.port)
+    t0 = time.time()
+    r2.cmd('e1 LOGIN "ann@example.org/team" "ann pass"')
+    r2.send(b"e2 IDLE\r\n")
+    t.ok(r2.line().startswith(b"+"), "IDLE")
+    r3 = Raw(d.port)
+    t.ok(r3.greeting.startswith(b"* BYE") and r3.line() == b"", "a third client past imap_max_clients = 2 gets BYE",
+         r3.greeting)
+    r3.close()
+    ln = r1.line()
+    t.ok(ln.startswith(b"* BYE") and 1.5 < time.time() - t0 < 6, "an idle client is dropped after imap_timeout", ln)
+    ln = r2.line()
+    t.ok(ln.startswith(b"* BYE") and 1.5 < time.time() - t0 < 6, "IDLE ends with BYE after imap_timeout too", ln)
+    r1.close()
+    r2.close()
+    time.sleep(0.3)
+    r4 = Raw(d.port)
+    t.ok(r4.greeting.startswith(b"* OK"), "the freed slots take new clients", r4.greeting)
+    r4.close()
 
 t.done()
