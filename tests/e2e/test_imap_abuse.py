@@ -198,6 +198,7 @@ with Imapd(inst, imap_login_delay="0.05") as d:
 
 # bounded sessions: the idle timeout (IDLE included) and the client limit
 with Imapd(inst, imap_login_delay="0.05", imap_timeout="2", imap_max_clients="2") as d:
+    time.sleep(1)       # the start-up probe of Imapd was a client too: let its session end
     r1, r2 = Raw(d.port), Raw(d.port)
     t0 = time.time()
     r2.cmd('e1 LOGIN "ann@example.org/team" "ann pass"')
