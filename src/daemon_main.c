@@ -1,5 +1,5 @@
 /* daemon_main.c - main() of kairan-daemon, the long-running services:
- * `kairan-daemon relay|pop3d|web [--home DIR] [OPTIONS]`.  Users start them
+ * `kairan-daemon relay|pop3d|imapd|web [--home DIR] [OPTIONS]`.  Users start them
  * as `kairan relay`, `kairan pop3d`, `kairan web`, which exec this program
  * (src/cli/daemons.c). */
 #include "config.h"
@@ -15,6 +15,7 @@
 int relay_main(int argc, char **argv);
 int pop3d_main(int argc, char **argv);
 int web_main(int argc, char **argv);
+int imapd_main(int argc, char **argv);
 
 int
 main(int argc, char **argv)
@@ -22,14 +23,15 @@ main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } daemons[] = { { "relay", relay_main }, { "pop3d", pop3d_main }, { "web", web_main } };
+    } daemons[] = { { "relay", relay_main }, { "pop3d", pop3d_main }, { "web", web_main },
+                    { "imapd", imapd_main } };
     int status;
 
     util_umask_private();   /* instance files are 0600, directories 0700 */
     setlocale(LC_ALL, "");
     kairan_set_binary_path(NULL);
     if (argc < 2) {
-        fprintf(stderr, "usage: kairan-daemon relay|pop3d|web [OPTIONS]  (normally run as `kairan relay` etc.)\n");
+        fprintf(stderr, "usage: kairan-daemon relay|pop3d|imapd|web [OPTIONS]  (normally run as `kairan relay` etc.)\n");
         return EXIT_USAGE;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(daemons); i++) {

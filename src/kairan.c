@@ -37,6 +37,7 @@ static const Subcommand subcommands[] = {
     { "digest", cmd_digest, "send the digests that are due" },
     { "dkim-keygen", cmd_dkim_keygen, "make a DKIM key, print its DNS TXT record" },
     { "pop3d", cmd_pop3d, "POP3 access to list archives" },
+    { "imapd", cmd_imapd, "IMAP access to list archives" },
     { "web", cmd_web, "web management interface" },
     { "api-token", cmd_api_token, "make, show or revoke REST API tokens" },
     { "import", cmd_import, "bring a list in from fml, mlmmj, Mailman 2.1/3 or an mbox" },

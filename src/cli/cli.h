@@ -47,6 +47,7 @@ int cmd_flush(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
 int cmd_dkim_keygen(int argc, char **argv);
 int cmd_pop3d(int argc, char **argv);
+int cmd_imapd(int argc, char **argv);
 int cmd_web(int argc, char **argv);
 /* src/import: kairan import / export */
 int cmd_import(int argc, char **argv);

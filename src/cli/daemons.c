@@ -1,4 +1,4 @@
-/* daemons.c - `kairan relay`, `kairan pop3d` and `kairan web` hand over to
+/* daemons.c - `kairan relay`, `kairan pop3d`, `kairan imapd` and `kairan web` hand over to
  * the kairan-daemon program (installed in LIBEXECDIR/kairan/) with execv:
  * same process, same PID, same arguments.  The daemons link OpenSSL's TLS,
  * libmicrohttpd and GnuTLS; keeping them out of the kairan binary keeps
@@ -50,3 +50,4 @@ exec_daemon(const char *name, int argc, char **argv)
 int cmd_relay(int argc, char **argv) { return exec_daemon("relay", argc, argv); }
 int cmd_pop3d(int argc, char **argv) { return exec_daemon("pop3d", argc, argv); }
 int cmd_web(int argc, char **argv) { return exec_daemon("web", argc, argv); }
+int cmd_imapd(int argc, char **argv) { return exec_daemon("imapd", argc, argv); }

@@ -32,6 +32,8 @@
  *   footers' placeholders {x} -> {{x}} (migration 10)
  *   api_tokens(id, hash, list, name, created, last_used, revoked)   REST
  *     API tokens, SHA-256 of the token only (src/lib/apitoken.c; migration 12)
+ *   imap_flags(list, address, num, flags)   IMAP flags and keywords per
+ *     member (src/imap/flags.c; migration 13)
  */
 #include "config.h"
 #include "db.h"
@@ -111,6 +113,10 @@ static const char *migrations[] = {
      * the token; list NULL = an instance token */
     "CREATE TABLE api_tokens(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE,"
     "  list TEXT, name TEXT, created INTEGER NOT NULL, last_used INTEGER, revoked INTEGER);",
+    /* 13: per-member IMAP flags and keywords of archived posts
+     * (src/imap/flags.c); \\Deleted + EXPUNGE goes to pop_hidden */
+    "CREATE TABLE imap_flags(list TEXT NOT NULL, address TEXT NOT NULL, num INTEGER NOT NULL,"
+    "  flags TEXT NOT NULL, PRIMARY KEY(list, address, num));",
 };
 
 void

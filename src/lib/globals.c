@@ -71,6 +71,14 @@ static const GlobalDef table[] = {
     { "pop3_login_window", GLOBAL_DURATION, "15m", NULL, 1, DAY, "no longer used: the guessing guard (auth_guard_*) replaces this lockout" },
     { "pop3_max_clients", GLOBAL_UINT, "100", NULL, 1, 100000, "simultaneous POP3 clients" },
     { "pop3_timeout", GLOBAL_DURATION, "10m", NULL, 1, DAY - 1, "idle time before pop3d drops a client" },
+    /* IMAP */
+    { "imap_listen", GLOBAL_HOSTPORT, "127.0.0.1:1143", NULL, 0, 0, "address of kairan imapd (STARTTLS on it)" },
+    { "imaps_listen", GLOBAL_HOSTPORT, "", NULL, 0, 0, "address of IMAP over implicit TLS (RFC 8314); empty = off" },
+    { "imap_plaintext_auth", GLOBAL_ENUM, "loopback", "loopback|tls|any", 0, 0,
+      "where IMAP LOGIN and AUTHENTICATE PLAIN are allowed: loopback clients or TLS, only TLS, anywhere" },
+    { "imap_login_delay", GLOBAL_SECONDS, "2", NULL, 0, 60, "seconds a failed IMAP login waits before its answer" },
+    { "imap_max_clients", GLOBAL_UINT, "100", NULL, 1, 100000, "simultaneous IMAP clients" },
+    { "imap_timeout", GLOBAL_DURATION, "30m", NULL, 1, DAY - 1, "idle time before imapd drops a client (RFC 3501: at least 30 minutes)" },
     /* the web */
     { "web_listen", GLOBAL_HOSTPORT, "127.0.0.1:8080", NULL, 0, 0, "address of kairan web" },
     { "web_threads", GLOBAL_UINT, "4", NULL, 1, 64, "threads of kairan web: one slow page does not stall the others" },

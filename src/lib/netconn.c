@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -241,4 +242,45 @@ const char *
 netconn_tls_version(const NetConn *c)
 {
     return c->ssl ? SSL_get_version(c->ssl) : NULL;
+}
+
+int
+netconn_read_bytes(NetConn *c, GString *out, size_t n)
+{
+    while (n > 0) {
+        ssize_t got;
+        if (c->rpos < c->rlen) {
+            size_t take = MIN(n, c->rlen - c->rpos);
+            g_string_append_len(out, c->rbuf + c->rpos, (gssize) take);
+            c->rpos += take;
+            n -= take;
+            continue;
+        }
+        if (!netconn_flush(c))
+            return NETCONN_ERROR;
+        got = raw_read(c, c->rbuf, sizeof(c->rbuf));
+        if (got == 0)
+            return NETCONN_EOF;
+        if (got == NETCONN_TIMEOUT)
+            return NETCONN_TIMEOUT;
+        if (got < 0) {
+            c->failed = TRUE;
+            return NETCONN_ERROR;
+        }
+        c->rpos = 0;
+        c->rlen = (size_t) got;
+    }
+    return NETCONN_LINE;
+}
+
+gboolean
+netconn_wait_input(NetConn *c, int timeout_ms)
+{
+    struct pollfd p = { c->fd, POLLIN, 0 };
+
+    if (netconn_has_input(c))
+        return TRUE;
+    if (!netconn_flush(c))
+        return TRUE;            /* the next read reports the failure */
+    return poll(&p, 1, timeout_ms) != 0;
 }

@@ -1,6 +1,6 @@
 /* netconn.h - a buffered, blocking socket with timeouts, plain or TLS
  * (OpenSSL): the connection layer of the relay's SMTP server and client
- * and of the POP3 server. */
+ * and of the POP3 and IMAP servers. */
 #ifndef KAIRAN_NETCONN_H
 #define KAIRAN_NETCONN_H
 
@@ -35,6 +35,12 @@ void netconn_free(NetConn *c);
  * line; first sends what is buffered, so a reply never waits behind a
  * read.  One of the NETCONN_ values above. */
 int netconn_read_line(NetConn *c, GString *line, size_t max);
+/* netconn_read_bytes - exactly n more bytes appended to out (an IMAP
+ * literal); NETCONN_LINE when all came, else NETCONN_EOF/ERROR/TIMEOUT. */
+int netconn_read_bytes(NetConn *c, GString *out, size_t n);
+/* netconn_wait_input - flush, then wait up to timeout_ms for input (IMAP
+ * IDLE); TRUE when a read will not block (input, EOF or an error). */
+gboolean netconn_wait_input(NetConn *c, int timeout_ms);
 /* netconn_write, netconn_printf, netconn_vprintf - buffer output (sent
  * by netconn_flush, before the next read, or once 64 KB are waiting). */
 void netconn_write(NetConn *c, const void *data, size_t len);

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include "instance.h"
 #include "netconn.h"
+#include "auth_login.h"
 
 /* ---- command.c: one command line -> a command ---------------------- */
 
@@ -125,11 +126,9 @@ typedef struct {
 } Pop3Config;
 
 /* What a successful login gives the session. */
-typedef struct {
-    char *list;
-    char *address;       /* the member/owner, or "anonymous" */
-    gboolean anonymous;  /* public archive: DELE only for this session */
-} Pop3Login;
+/* What a successful login gives the session (lib/auth_login.h; anonymous:
+ * DELE only for this session). */
+typedef AuthLogin Pop3Login;
 
 void pop3_login_clear(Pop3Login *login);
 /* pop3_split_user - "ADDRESS/LIST" -> normalised address and list name;

@@ -497,6 +497,27 @@ class Pop3d:
         self.stop()
 
 
+class Imapd(Pop3d):
+    """`kairan imapd` on a free loopback port (imaps=True: also IMAPS);
+    a context manager like Pop3d."""
+
+    def __init__(self, inst, imaps=False, **conf):
+        if conf:
+            set_global(inst, **conf)
+        self.inst = inst
+        self.port = free_port()
+        self.tls_port = free_port() if imaps else None
+        args = [KAIRAN, "--home", inst.home, "imapd", "--listen", f"127.0.0.1:{self.port}"]
+        if imaps:
+            args += ["--listen-tls", f"127.0.0.1:{self.tls_port}"]
+        self.errfile = inst.path(f"imapd-{self.port}.err")
+        with open(self.errfile, "wb") as err:
+            self.proc = subprocess.Popen(args, stdout=err, stderr=subprocess.STDOUT)
+        if not wait_port(self.port) or (imaps and not wait_port(self.tls_port)):
+            self.stop()
+            raise RuntimeError("imapd did not start: " + self.output())
+
+
 def self_signed_cert(directory, cn="localhost"):
     """A self-signed certificate and key made by `openssl req`: (cert, key)."""
     cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
