@@ -16,6 +16,9 @@
 #include "config.h"
 #include "imap.h"
 #include "archive.h"
+#include "auth_login.h"
+#include "authguard.h"
+#include "popbeforesmtp.h"
 #include "db.h"
 #include "log.h"
 
@@ -302,8 +305,23 @@ is_inbox(const ImapArg *a)
 static void
 login(Session *s, const char *tag, const char *user, const char *password, const char *how)
 {
-    if (auth_login_password(s->inst, user, password, &s->login)) {
+    char *account = auth_login_account(user);
+    gboolean ok;
+
+    /* the one guessing guard of every login (lib/authguard.c): wait its
+     * delay (this session's thread only), then check */
+    if (netconn_flush(s->net))
+        (void) authguard_wait(s->inst, "imap", s->peer, account);
+    ok = auth_login_password(s->inst, user, password, &s->login);
+    if (ok && !s->login.anonymous)          /* anonymous/LIST proves nothing */
+        authguard_succeeded(s->inst, "imap", s->peer, account);
+    else if (!ok)
+        authguard_failed(s->inst, "imap", s->peer, account);
+    g_free(account);
+    if (ok) {
         s->state = STATE_AUTH;
+        if (!s->login.anonymous)
+            popbeforesmtp_record_login(s->inst, s->peer, s->login.list, s->login.address);
         log_info("imap: %s/%s logged in (%s) from %s%s", s->login.address, s->login.list, how, s->peer,
                  s->net->ssl ? " over TLS" : "");
         {

@@ -19,6 +19,21 @@ auth_login_clear(AuthLogin *login)
     memset(login, 0, sizeof(*login));
 }
 
+char *
+auth_login_account(const char *user)
+{
+    char *address, *list, *account;
+
+    if (!user)
+        return NULL;
+    if (!auth_login_split_user(user, &address, &list))
+        return g_strdup(user);
+    account = g_strconcat(address, "/", list, NULL);
+    g_free(address);
+    g_free(list);
+    return account;
+}
+
 gboolean
 auth_login_split_user(const char *user, char **address, char **list)
 {

@@ -16,6 +16,10 @@ typedef struct {
 } AuthLogin;
 
 void auth_login_clear(AuthLogin *login);
+/* auth_login_account - the account a user name names for the guessing
+ * guard (lib/authguard.c): "address/list" normalised, else the name as
+ * given; NULL for NULL. */
+char *auth_login_account(const char *user);
 /* auth_login_split_user - "ADDRESS/LIST" -> normalised address (or
  * "anonymous") and list name; FALSE if malformed. */
 gboolean auth_login_split_user(const char *user, char **address, char **list);

@@ -12,6 +12,7 @@
  * allows (pop3_plaintext_auth); elsewhere CAPA does not offer them. */
 #include "config.h"
 #include "pop3.h"
+#include "auth_login.h"
 #include "authguard.h"
 #include "lists.h"
 #include "log.h"
@@ -74,21 +75,11 @@ send_capa(Session *s)
     pop3_conn_printf(c, ".");
 }
 
-/* guard_account - the account a user name names for the guard:
- * "address/list" normalised, else the name as given. */
+/* guard_account - the account a user name names for the guard. */
 static char *
 guard_account(const char *who)
 {
-    char *address, *list, *account;
-
-    if (!who)
-        return NULL;
-    if (!pop3_split_user(who, &address, &list))
-        return g_strdup(who);
-    account = g_strconcat(address, "/", list, NULL);
-    g_free(address);
-    g_free(list);
-    return account;
+    return auth_login_account(who);
 }
 
 /* guard_wait - before checking a login of who: send what is pending,
