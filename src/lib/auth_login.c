@@ -59,10 +59,8 @@ auth_login_split_user(const char *user, char **address, char **list)
     return TRUE;
 }
 
-/* member_pop_hash - the member's POP3 password hash (NULL if the address
- * is no member or has none; *is_member says which). */
-static char *
-member_pop_hash(Instance *inst, const char *list, const char *address, gboolean *is_member)
+char *
+auth_login_member_hash(Instance *inst, const char *list, const char *address, gboolean *is_member)
 {
     sqlite3_stmt *st = db_prepare(inst->db, "SELECT pop_password FROM members WHERE list = ? AND address = ?");
     char *hash = NULL;
@@ -124,7 +122,7 @@ auth_login_password(Instance *inst, const char *user, const char *password, Auth
         return ok;
     }
     is_owner = list_is_owner(inst, list, address);
-    member_hash = member_pop_hash(inst, list, address, &is_member);
+    member_hash = auth_login_member_hash(inst, list, address, &is_member);
     if (member_hash) {
         ok = password_verify(password, member_hash);
         checked = TRUE;

@@ -20,6 +20,10 @@ void auth_login_clear(AuthLogin *login);
  * guard (lib/authguard.c): "address/list" normalised, else the name as
  * given; NULL for NULL. */
 char *auth_login_account(const char *user);
+/* auth_login_member_hash - the member's POP3/IMAP (and SMTP AUTH, web)
+ * password hash: NULL if the address is no member of list or has none;
+ * *is_member says which.  The one reader of members.pop_password. */
+char *auth_login_member_hash(Instance *inst, const char *list, const char *address, gboolean *is_member);
 /* auth_login_split_user - "ADDRESS/LIST" -> normalised address (or
  * "anonymous") and list name; FALSE if malformed. */
 gboolean auth_login_split_user(const char *user, char **address, char **list);

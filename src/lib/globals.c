@@ -24,7 +24,7 @@ static const GlobalDef table[] = {
     { "tls_cert", GLOBAL_PATH, "", NULL, 0, 0, "PEM certificate (chain) of the relay's STARTTLS and POP3's STLS/POP3S" },
     { "tls_key", GLOBAL_PATH, "", NULL, 0, 0, "PEM private key of tls_cert" },
     { "dns_resolver", GLOBAL_HOSTPORT, "", NULL, 0, 0, "DNS server to ask (host:port); empty = the system resolver" },
-    { "auth_guard_free", GLOBAL_UINT, "3", NULL, 0, 1000,
+    { "auth_guard_free", GLOBAL_UINT, "3", NULL, 0, BIG,
       "failed logins (per client address and per account) answered without delay" },
     { "auth_guard_max_delay", GLOBAL_SECONDS, "15", NULL, 0, 120,
       "longest delay of the guessing guard, seconds (it doubles from 0.25 s with each failure)" },

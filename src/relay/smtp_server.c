@@ -41,6 +41,7 @@
 #include "config.h"
 #include "relay.h"
 #include "address.h"
+#include "auth_login.h"
 #include "authguard.h"
 #include "crypto.h"
 #include "db.h"
@@ -619,15 +620,9 @@ auth_check(Session *s, const char *user, const char *pass)
         char *addr = g_strndup(user, slash - user);
         const char *why;
         char *norm = address_normalize(addr, &why);
-        if (norm && str_is_safe_name(slash + 1, FALSE)) {
-            sqlite3_stmt *st = db_prepare(r->inst->db,
-                "SELECT pop_password FROM members WHERE list = ? AND address = ?");
-            sqlite3_bind_text(st, 1, slash + 1, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-                hash = g_strdup((const char *) sqlite3_column_text(st, 0));
-            sqlite3_finalize(st);
-        }
+        gboolean is_member;
+        if (norm && str_is_safe_name(slash + 1, FALSE))
+            hash = auth_login_member_hash(r->inst, slash + 1, norm, &is_member);
         account = norm ? g_strconcat(norm, slash, NULL) : g_strdup(user);
         g_free(norm);
         g_free(addr);

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "webint.h"
 #include "address.h"
+#include "auth_login.h"
 #include "authguard.h"
 #include "crypto.h"
 #include "db.h"
@@ -137,16 +138,15 @@ check_password(WebCtx *c, const char *list, const char *addr, const char *passwo
             }
             g_free(hash);
         }
-        if (!role && member_is(c->inst, list, addr)) {
-            sqlite3_stmt *st = db_prepare(c->inst->db, "SELECT pop_password FROM members WHERE list = ? AND address = ?");
-            sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && *sqlite3_column_text(st, 0)) {
+        if (!role) {
+            gboolean is_member;
+            hash = auth_login_member_hash(c->inst, list, addr, &is_member);   /* lib: the one reader */
+            if (hash) {
                 checked = TRUE;
-                if (password_verify(password, (const char *) sqlite3_column_text(st, 0)))
+                if (password_verify(password, hash))
                     role = "member";
             }
-            sqlite3_finalize(st);
+            g_free(hash);
         }
     }
     if (!checked)
