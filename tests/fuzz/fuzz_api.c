@@ -45,7 +45,7 @@ status_known(int s)
 }
 
 static void
-check_response(WebResponse *resp)
+check_response(WebResponse *resp, gboolean head)
 {
     const char *ct = web_response_get_header(resp, "Content-Type");
     if (!status_known(resp->status)) {
@@ -57,7 +57,13 @@ check_response(WebResponse *resp)
         fprintf(stderr, "a token in the answer\n");
         abort();
     }
-    if (ct && g_str_has_prefix(ct, "application/json")) {
+    if (head) {
+        /* HEAD: the headers of the answer, never a body (RFC 9110 9.3.2) */
+        if (resp->body->len != 0) {
+            fprintf(stderr, "a body in the answer to HEAD\n");
+            abort();
+        }
+    } else if (ct && g_str_has_prefix(ct, "application/json")) {
         JsonParser *p = json_parser_new();
         JsonNode *root;
         if (!json_parser_load_from_data(p, (const char *) resp->body->data, resp->body->len, NULL)) {
@@ -65,6 +71,10 @@ check_response(WebResponse *resp)
             abort();
         }
         root = json_parser_get_root(p);
+        if (!root) {
+            fprintf(stderr, "an empty JSON answer\n");
+            abort();
+        }
         if (resp->status >= 400) {
             JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
             if (!o || json_object_get_size(o) != 1 || !json_object_has_member(o, "error") ||
@@ -99,7 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         web_request_set_header(req, "content-type", f[4]);
     g_byte_array_append(req->body, (const guint8 *) f[5], (guint) strlen(f[5]));
     resp = web_handle(inst, req);
-    check_response(resp);
+    check_response(resp, g_str_equal(*f[1] ? f[1] : "GET", "HEAD"));
     web_response_free(resp);
     web_request_free(req);
     if (!db_exec(inst->db, "DELETE FROM rate_limits", &error))
