@@ -1,7 +1,8 @@
 /* dnstxt.c - one DNS TXT lookup with c-ares, for the DMARC policy of an
  * author's domain (dmarc.c).  The server asked is [global] dns_resolver
  * (host:port) when set, else the system's resolver configuration.  The
- * lookup is bounded: 1.5 s per try, two tries.  Each TXT record's strings
+ * lookup is bounded: 3 s per try, two tries (a busy resolver still answers
+ * in time; a DNS failure lets the post go out unchanged).  Each TXT record's strings
  * are joined (RFC 7208 3.3 / RFC 7489 6.6.3). */
 #include "config.h"
 #include "dmarc.h"
@@ -66,7 +67,7 @@ dns_txt_lookup(const Instance *inst, const char *name, GPtrArray **records)
         }
         initialised = TRUE;
     }
-    opts.timeout = 1500;
+    opts.timeout = 3000;
     opts.tries = 2;
     if (ares_init_options(&channel, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES) != ARES_SUCCESS) {
         g_free(resolver);
