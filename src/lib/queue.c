@@ -76,6 +76,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -361,21 +362,37 @@ queue_entry_free(QueueEntry *e)
     g_free(e);
 }
 
+/* wanted - whether a journal or N line about rcpt belongs to e: every
+ * recipient for a whole load, else those of the window (in_window). */
+static gboolean
+wanted(GHashTable *in_window, const char *rcpt)
+{
+    return !in_window || g_hash_table_contains(in_window, rcpt);
+}
+
 QueueEntry *
-queue_load(const Instance *inst, const char *id)
+queue_load_window(const Instance *inst, const char *id, guint first, guint max)
 {
     char *envpath = instance_path(inst, "queue", "env", id, NULL);
     char *statepath = instance_path(inst, "queue", "state", id, NULL);
     char *msgpath = instance_path(inst, "queue", "msg", id, NULL);
-    char *text = NULL, *state = NULL;
-    gsize len = 0, slen = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
     QueueEntry *e = NULL;
+    GHashTable *in_window = NULL;
+    gboolean last_in = FALSE;        /* the last R line was taken */
+    FILE *f;
     struct stat sb;
 
-    if (!g_file_get_contents(envpath, &text, &len, NULL))
+    /* Streamed line by line: a fan-out's envelope holds every member, and
+     * the relay keeps only the window it is sending (runner.c). */
+    if (!(f = fopen(envpath, "re")))
         goto out;
-    if (len < 4 || memcmp(text, "V 1\n", 4) != 0) {
+    n = getline(&line, &cap, f);
+    if (n != 4 || memcmp(line, "V 1\n", 4) != 0) {
         log_warn("%s: queue/env/%s is not a version 1 envelope; left alone", id, id);
+        fclose(f);
         goto out;
     }
     e = g_new0(QueueEntry, 1);
@@ -387,35 +404,43 @@ queue_load(const Instance *inst, const char *id)
     e->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     e->dsn_rcpt = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     e->size = stat(msgpath, &sb) == 0 ? (gint64) sb.st_size : 0;
-    for (char *line = text, *nl; line < text + len; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (!nl)
-            break;
-        *nl = '\0';
+    if (first > 0 || max != G_MAXUINT)
+        in_window = g_hash_table_new(g_str_hash, g_str_equal);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] != '\n')
+            break;                         /* cannot happen: env is written whole */
+        line[n - 1] = '\0';
         if (line[0] == 'T' && line[1] == ' ')
             e->arrival = g_ascii_strtoll(line + 2, NULL, 10);
         else if (line[0] == 'S' && line[1] == ' ') {
             g_free(e->sender);
             e->sender = g_strdup(line + 2);
-        } else if (line[0] == 'R' && line[1] == ' ')
-            g_ptr_array_add(e->rcpts, g_strdup(line + 2));
-        else if (line[0] == 'M' && line[1] == ' ' && line[2]) {
+        } else if (line[0] == 'R' && line[1] == ' ') {
+            guint k = e->total_rcpts++;
+            last_in = k >= first && k - first < max;
+            if (last_in) {
+                char *r = g_strdup(line + 2);
+                g_ptr_array_add(e->rcpts, r);
+                if (in_window)
+                    g_hash_table_add(in_window, r);
+            }
+        } else if (line[0] == 'M' && line[1] == ' ' && line[2]) {
             g_free(e->dsn_mail);
             e->dsn_mail = g_strdup(line + 2);
-        } else if (line[0] == 'N' && line[1] == ' ' && line[2] && e->rcpts->len > 0)
+        } else if (line[0] == 'N' && line[1] == ' ' && line[2] && last_in && e->rcpts->len > 0)
             g_hash_table_replace(e->dsn_rcpt, g_strdup(e->rcpts->pdata[e->rcpts->len - 1]), g_strdup(line + 2));
         else if (line[0] == 'P' && line[1] == ' ' && line[2]) {
             g_free(e->personalize);
             e->personalize = g_strdup(line + 2);
         }
     }
-    if (g_file_get_contents(statepath, &state, &slen, NULL)) {
-        for (char *line = state, *nl; line < state + slen; line = nl + 1) {
+    fclose(f);
+    if ((f = fopen(statepath, "re"))) {
+        while ((n = getline(&line, &cap, f)) > 0) {
             char *sp, *rcpt, *rest;
-            nl = strchr(line, '\n');
-            if (!nl)
+            if (line[n - 1] != '\n')
                 break;                     /* torn last line: ignore */
-            *nl = '\0';
+            line[n - 1] = '\0';
             if (strlen(line) < 3 || line[1] != ' ')
                 continue;
             if (line[0] == 'W') {
@@ -427,6 +452,8 @@ queue_load(const Instance *inst, const char *id)
             rest = sp ? sp + 1 : (char *) "";
             if (sp)
                 *sp = '\0';
+            if (!wanted(in_window, rcpt))
+                continue;
             if (line[0] == 'D')
                 g_hash_table_replace(e->done, g_strdup(rcpt), g_strdup("D"));
             else if (line[0] == 'B')
@@ -440,14 +467,22 @@ queue_load(const Instance *inst, const char *id)
             else if (line[0] == 'U')
                 g_hash_table_remove(e->held, rcpt);
         }
+        fclose(f);
     }
 out:
-    g_free(text);
-    g_free(state);
+    if (in_window)
+        g_hash_table_unref(in_window);
+    free(line);
     g_free(envpath);
     g_free(statepath);
     g_free(msgpath);
     return e;
+}
+
+QueueEntry *
+queue_load(const Instance *inst, const char *id)
+{
+    return queue_load_window(inst, id, 0, G_MAXUINT);
 }
 
 GPtrArray *

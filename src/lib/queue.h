@@ -19,6 +19,7 @@ typedef struct {
     gboolean warned;       /* a delay warning went out (journal W) */
     gint64 size;
     char *personalize;     /* list named by a "P LIST" line, else NULL */
+    guint total_rcpts;     /* R lines in the envelope (rcpts may hold a window) */
 } QueueEntry;
 
 /* queue_submit - store one message for recipients, crash-safely: the
@@ -66,6 +67,11 @@ GPtrArray *queue_ids(const Instance *inst);
  * or if queue/env/ID is not a version 1 envelope: such a file is left
  * alone, never removed as a message without recipients). */
 QueueEntry *queue_load(const Instance *inst, const char *id);
+/* queue_load_window - queue_load for the recipients first .. first+max-1
+ * of the envelope (in envelope order) only: rcpts, done, deferred, held
+ * and dsn_rcpt then hold just those, total_rcpts counts them all.  The
+ * files are read line by line, so memory follows max, not the envelope. */
+QueueEntry *queue_load_window(const Instance *inst, const char *id, guint first, guint max);
 void queue_entry_free(QueueEntry *e);
 /* queue_pending - recipients neither delivered nor bounced. */
 GPtrArray *queue_pending(const QueueEntry *e);

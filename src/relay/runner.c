@@ -5,7 +5,9 @@
  * rename that commits an envelope), from the FIFO queue/wakeup that
  * queue_wakeup() pokes, and from a full scan at start and on flush (the
  * file queue/flush, watched on queue/).  A due message is loaded
- * (envelope + journal); its pending recipients are grouped by
+ * (envelope + journal) a window of RUNNER_WINDOW recipients at a time,
+ * so a 100,000-member fan-out needs no more memory than a 10,000-member
+ * one; the pending recipients of the window are grouped by
  * destination - the instance's own domain is delivered locally through
  * `kairan deliver`, a domain in `routes` or the `smarthost` goes there,
  * anything else by MX - and cut into batches of max_rcpt_per_txn.
@@ -65,6 +67,8 @@ typedef struct {
     char *dsn_mail;           /* DSN MAIL parameters (RET, ENVID) or NULL */
     GHashTable *dsn_rcpt;     /* rcpt -> NOTIFY/ORCPT, or NULL */
     gboolean warned;          /* a delay warning went out; under jlock */
+    guint window;             /* first envelope recipient of the next window */
+    guint total;              /* recipients in the envelope */
 } Msg;
 
 typedef struct {
@@ -104,6 +108,11 @@ static struct {
  * a journal fsync); smaller batches spread a fan-out over more
  * connections. */
 #define PERSONAL_BATCH 50
+/* Recipients of one message handed to the workers at a time (dispatch);
+ * the test suite makes it small with KAIRAN_TEST_RELAY_WINDOW (test-only,
+ * HACKING.md) to cross window edges with a few recipients. */
+#define RUNNER_WINDOW_DEFAULT 10000
+static guint RUNNER_WINDOW = RUNNER_WINDOW_DEFAULT;
 
 static void
 msg_free(gpointer p)
@@ -650,8 +659,13 @@ resend_lost(Dest *d, Batch *b, RcptResult *res, SmtpClient **scp, char **via)
     gboolean ok = FALSE;
 
     for (guint i = 0; i < b->rcpts->len; i++)
-        if (res[i].code / 100 == 4 || res[i].code == 0)
+        if (res[i].code / 100 == 4 || res[i].code == 0) {
             g_array_append_val(idx, i);
+            /* the host may have stored the transaction before the
+             * connection went (RFC 1047): the one case of a duplicate */
+            log_info("%s: to=<%s>, relay=%s, status=unacknowledged (%s); sending to the next host", b->m->id,
+                     res[i].rcpt, *via ? *via : "?", res[i].text ? reply_of(res[i].text) : "no reply");
+        }
     g_clear_pointer(via, g_free);
     if (idx->len == 0 || !(*scp = open_dest(d, &code, &text, via))) {
         g_free(text);
@@ -848,38 +862,56 @@ msg_forget(Msg *m, gboolean remove_files)
     g_hash_table_remove(R.msgs, m->id);
 }
 
-/* dispatch - hand the due recipients of m to the workers. */
-static void
-dispatch(Msg *m, gint64 now)
+typedef enum { WINDOW_GONE, WINDOW_RETRY, WINDOW_NOTHING, WINDOW_SENT } WindowResult;
+
+/* dispatch_window - hand the due recipients of m's current window to the
+ * workers and move the window on.  *waiting gets the earliest next try of
+ * what is not due yet, *pending whether anything is left to send. */
+static WindowResult
+dispatch_window(Msg *m, gint64 now, gint64 *waiting, gboolean *pending)
 {
     Relay *r = R.r;
-    QueueEntry *e = queue_load(r->inst, m->id);
-    GPtrArray *pending, *batches;
+    QueueEntry *e = queue_load_window(r->inst, m->id, m->window, RUNNER_WINDOW);
+    GPtrArray *due, *batches;
     GHashTable *open;
-    gint64 waiting = G_MAXINT64;
     char *path, *data = NULL;
     gsize len = 0;
     GBytes *wire;
+    guint per_batch;
 
-    if (!e) {
-        msg_forget(m, FALSE);
-        return;
+    if (!e)
+        return WINDOW_GONE;
+    m->total = e->total_rcpts;
+    m->window += RUNNER_WINDOW;
+    due = queue_pending(e);
+    if (due->len > 0)
+        *pending = TRUE;
+    for (guint i = 0; i < due->len;) {
+        const char *rcpt = due->pdata[i];
+        gint64 next = deferred_next(e, rcpt);
+        if (queue_is_held(e, rcpt)) {
+            g_ptr_array_remove_index(due, i);   /* `kairan queue --hold`: until released */
+        } else if (next > now && !m->force) {
+            *waiting = MIN(*waiting, next);
+            g_ptr_array_remove_index(due, i);
+        } else {
+            i++;
+        }
     }
-    pending = queue_pending(e);
-    if (pending->len == 0) {
-        g_ptr_array_unref(pending);
+    if (due->len == 0) {
+        g_ptr_array_unref(due);
         queue_entry_free(e);
-        msg_forget(m, TRUE);
-        return;
+        return WINDOW_NOTHING;
     }
     path = instance_path(r->inst, "queue", "msg", m->id, NULL);
     if (!g_file_get_contents(path, &data, &len, NULL)) {
         log_error("%s: cannot read %s; retrying later", m->id, path);
         m->due = now + r->retry_min;
+        m->window = 0;
         g_free(path);
-        g_ptr_array_unref(pending);
+        g_ptr_array_unref(due);
         queue_entry_free(e);
-        return;
+        return WINDOW_RETRY;
     }
     g_free(path);
     if (e->personalize) {
@@ -888,23 +920,15 @@ dispatch(Msg *m, gint64 now)
     } else {
         wire = smtp_wire_form(data, len);
     }
+    per_batch = (guint) (m->pers ? MIN(r->max_rcpt_per_txn, PERSONAL_BATCH) : r->max_rcpt_per_txn);
     batches = g_ptr_array_new();
     open = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_mutex_lock(&R.lock);
-    for (guint i = 0; i < pending->len; i++) {
-        const char *rcpt = pending->pdata[i];
-        gint64 next = deferred_next(e, rcpt);
-        Dest *d;
-        Batch *b;
+    for (guint i = 0; i < due->len; i++) {
+        const char *rcpt = due->pdata[i];
+        Dest *d = dest_for(rcpt);
+        Batch *b = g_hash_table_lookup(open, d);
 
-        if (queue_is_held(e, rcpt))
-            continue;                  /* `kairan queue --hold`: until released */
-        if (next > now && !m->force) {
-            waiting = MIN(waiting, next);
-            continue;
-        }
-        d = dest_for(rcpt);
-        b = g_hash_table_lookup(open, d);
         if (!b) {
             b = g_new0(Batch, 1);
             b->m = m;
@@ -914,80 +938,104 @@ dispatch(Msg *m, gint64 now)
             g_ptr_array_add(batches, b);
         }
         g_ptr_array_add(b->rcpts, g_strdup(rcpt));
-        if ((int) b->rcpts->len >= (m->pers ? MIN(r->max_rcpt_per_txn, PERSONAL_BATCH) : r->max_rcpt_per_txn))
+        if (b->rcpts->len >= per_batch)
             g_hash_table_remove(open, d);
     }
-    m->force = FALSE;
-    if (batches->len > 0) {
-        m->busy = TRUE;
-        m->outstanding = (int) batches->len / 2;
-        g_free(m->sender);
-        m->sender = g_strdup(e->sender);
-        m->arrival = e->arrival;
-        m->size = (gint64) len;
-        m->wire = g_steal_pointer(&wire);
-        g_free(m->dsn_mail);
-        m->dsn_mail = g_strdup(e->dsn_mail);
-        if (m->dsn_rcpt)
-            g_hash_table_unref(m->dsn_rcpt);
-        m->dsn_rcpt = g_hash_table_size(e->dsn_rcpt) ? g_hash_table_ref(e->dsn_rcpt) : NULL;
-        m->warned = e->warned;
-        m->eightbit = FALSE;
-        for (gsize i = 0; i < len && !m->eightbit; i++)
-            m->eightbit = (unsigned char) data[i] >= 0x80;
-        R.busy_msgs++;
-        R.busy_bytes += (gint64) g_bytes_get_size(m->wire);
-        for (guint i = 0; i < batches->len; i += 2)
-            g_queue_push_tail(&((Dest *) batches->pdata[i])->batches, batches->pdata[i + 1]);
-        g_cond_broadcast(&R.cond);
-    } else {
-        m->due = waiting;
-        g_clear_pointer(&m->pers, personal_free);
-    }
+    m->busy = TRUE;
+    m->outstanding = (int) batches->len / 2;
+    g_free(m->sender);
+    m->sender = g_strdup(e->sender);
+    m->arrival = e->arrival;
+    m->size = (gint64) len;
+    m->wire = g_steal_pointer(&wire);
+    g_free(m->dsn_mail);
+    m->dsn_mail = g_strdup(e->dsn_mail);
+    if (m->dsn_rcpt)
+        g_hash_table_unref(m->dsn_rcpt);
+    m->dsn_rcpt = g_hash_table_size(e->dsn_rcpt) ? g_hash_table_ref(e->dsn_rcpt) : NULL;
+    m->warned = e->warned;
+    m->eightbit = FALSE;
+    for (gsize i = 0; i < len && !m->eightbit; i++)
+        m->eightbit = (unsigned char) data[i] >= 0x80;
+    R.busy_msgs++;
+    R.busy_bytes += (gint64) g_bytes_get_size(m->wire);
+    for (guint i = 0; i < batches->len; i += 2)
+        g_queue_push_tail(&((Dest *) batches->pdata[i])->batches, batches->pdata[i + 1]);
+    g_cond_broadcast(&R.cond);
     g_mutex_unlock(&R.lock);
     g_hash_table_unref(open);
     g_ptr_array_unref(batches);
-    if (wire)
-        g_bytes_unref(wire);
     g_free(data);
-    g_ptr_array_unref(pending);
+    g_ptr_array_unref(due);
     queue_entry_free(e);
+    return WINDOW_SENT;
 }
 
-/* finalize - every batch of m is back: remove it or schedule the retry. */
+/* dispatch - hand the due recipients of m to the workers, a window of
+ * RUNNER_WINDOW recipients at a time: the next window goes out when the
+ * batches of this one are back (finalize), so memory does not grow with
+ * the size of a fan-out.  A pass that reaches the end of the envelope
+ * without sending looks over the whole message once more from the start;
+ * only such a full pass decides that the message is done (removed) or
+ * when its next deferred recipient is due. */
+static void
+dispatch(Msg *m, gint64 now)
+{
+    gint64 waiting = G_MAXINT64;
+    gboolean pending = FALSE, from_start = m->window == 0;
+
+    for (;;) {
+        switch (dispatch_window(m, now, &waiting, &pending)) {
+        case WINDOW_GONE:
+            msg_forget(m, FALSE);
+            return;
+        case WINDOW_RETRY:
+        case WINDOW_SENT:
+            return;
+        case WINDOW_NOTHING:
+            break;
+        }
+        if (m->window < m->total)
+            continue;
+        m->window = 0;                 /* the end of the envelope */
+        m->force = FALSE;              /* a flush retries each recipient once */
+        if (!from_start) {
+            from_start = TRUE;
+            waiting = G_MAXINT64;
+            pending = FALSE;
+            continue;
+        }
+        g_clear_pointer(&m->pers, personal_free);
+        if (!pending)
+            msg_forget(m, TRUE);
+        else
+            m->due = waiting;
+        return;
+    }
+}
+
+/* finalize - every batch of m's window is back: the next window, or a
+ * look over the whole message, is due now (dispatch). */
 static void
 finalize(Msg *m, gint64 now)
 {
-    QueueEntry *e = queue_load(R.r->inst, m->id);
-    GPtrArray *pending;
-    gint64 due = G_MAXINT64;
-    gboolean held_only;
+    char *env = instance_path(R.r->inst, "queue", "env", m->id, NULL);
+    gboolean gone = !g_file_test(env, G_FILE_TEST_EXISTS);
 
+    (void) now;
+    g_free(env);
     m->busy = FALSE;
     R.busy_msgs--;
     R.busy_bytes -= m->wire ? (gint64) g_bytes_get_size(m->wire) : 0;
     g_clear_pointer(&m->wire, g_bytes_unref);
     g_clear_pointer(&m->pers, personal_free);
-    if (!e) {
+    if (gone) {
         /* deleted (`kairan queue --delete`) while out: the journal lines
          * of the batches in flight are left over */
         msg_forget(m, TRUE);
         return;
     }
-    pending = queue_pending(e);
-    for (guint i = 0; i < pending->len; i++) {
-        gint64 next = deferred_next(e, pending->pdata[i]);
-        if (queue_is_held(e, pending->pdata[i]))
-            continue;
-        due = MIN(due, next > 0 ? next : now + R.r->retry_min);
-    }
-    held_only = pending->len > 0;
-    g_ptr_array_unref(pending);
-    queue_entry_free(e);
-    if (due == G_MAXINT64 && !held_only)
-        msg_forget(m, TRUE);
-    else
-        m->due = m->force ? 0 : due;
+    m->due = 0;
 }
 
 static void
@@ -1118,6 +1166,10 @@ runner_run(Relay *r)
     sigset_t mask;
 
     R.r = r;
+    if (g_getenv("KAIRAN_TEST_RELAY_WINDOW")) {
+        guint64 w = g_ascii_strtoull(g_getenv("KAIRAN_TEST_RELAY_WINDOW"), NULL, 10);
+        RUNNER_WINDOW = w > 0 && w < G_MAXUINT ? (guint) w : RUNNER_WINDOW_DEFAULT;
+    }
     g_mutex_init(&R.lock);
     g_cond_init(&R.cond);
     R.msgs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, msg_free);
