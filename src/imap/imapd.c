@@ -34,6 +34,7 @@
 #include "archive.h"
 #include "lists.h"
 #include "log.h"
+#include "netlisten.h"
 #include "util.h"
 
 #include <errno.h>
@@ -106,68 +107,6 @@ indexer_thread(gpointer data)
 }
 
 static gboolean
-split_host_port(const char *text, char **host, char **port)
-{
-    const char *colon;
-
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (!close || close[1] != ':' || !close[2])
-            return FALSE;
-        *host = g_strndup(text + 1, (gsize) (close - text - 1));
-        *port = g_strdup(close + 2);
-        return TRUE;
-    }
-    colon = strrchr(text, ':');
-    if (!colon || colon == text || !colon[1])
-        return FALSE;
-    *host = g_strndup(text, (gsize) (colon - text));
-    *port = g_strdup(colon + 1);
-    return TRUE;
-}
-
-static int
-listen_on(const char *where, GError **error)
-{
-    struct addrinfo hints = { 0 }, *res = NULL;
-    char *host = NULL, *port = NULL;
-    int fd = -1, rc, one = 1;
-
-    if (!split_host_port(where, &host, &port)) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s: give HOST:PORT", where);
-        return -1;
-    }
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_CONFIG, "%s: %s", where, gai_strerror(rc));
-        goto out;
-    }
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
-            break;
-        g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "cannot listen on %s: %s", where,
-                    g_strerror(errno));
-        close(fd);
-        fd = -1;
-    }
-    if (fd >= 0)
-        g_clear_error(error);
-out:
-    if (res)
-        freeaddrinfo(res);
-    g_free(host);
-    g_free(port);
-    return fd;
-}
-
-static gboolean
 load_config(Instance *inst, ImapConfig *cfg, GError **error)
 {
     char *v = instance_global(inst, "imap_plaintext_auth"), *cert, *key;
@@ -237,7 +176,7 @@ imapd_main(int argc, char **argv)
         g_free(where_tls);
         where_tls = NULL;
     }
-    listeners[0] = (struct pollfd) { listen_on(where, &error), POLLIN, 0 };
+    listeners[0] = (struct pollfd) { netlisten_open(where, &error), POLLIN, 0 };
     if (listeners[0].fd < 0)
         cli_exit_error(error);
     if (where_tls) {
@@ -245,7 +184,7 @@ imapd_main(int argc, char **argv)
             cli_exit_error(g_error_new(KAIRAN_ERROR, EXIT_CONFIG,
                                        "IMAPS on %s needs tls_cert and tls_key in [global] of kairan.conf",
                                        where_tls));
-        listeners[1] = (struct pollfd) { listen_on(where_tls, &error), POLLIN, 0 };
+        listeners[1] = (struct pollfd) { netlisten_open(where_tls, &error), POLLIN, 0 };
         if (listeners[1].fd < 0)
             cli_exit_error(error);
         nlisteners = 2;

@@ -21,6 +21,7 @@
 #include "popbeforesmtp.h"
 #include "db.h"
 #include "log.h"
+#include "netlisten.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -85,37 +86,6 @@ reply(Session *s, const char *fmt, ...)
     netconn_write(s->net, "\r\n", 2);
 }
 
-static char *
-peer_text(int fd, gboolean *loopback)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    char buf[INET6_ADDRSTRLEN] = "unknown";
-
-    *loopback = FALSE;
-    if (getpeername(fd, (struct sockaddr *) &ss, &len) != 0)
-        return g_strdup(buf);
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
-        *loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-            struct in_addr a;
-            memcpy(&a, sin6->sin6_addr.s6_addr + 12, 4);
-            inet_ntop(AF_INET, &a, buf, sizeof(buf));
-            *loopback = (ntohl(a.s_addr) >> 24) == 127;
-        } else {
-            inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
-            *loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
-        }
-    } else if (ss.ss_family == AF_UNIX) {
-        g_strlcpy(buf, "local", sizeof(buf));
-        *loopback = TRUE;
-    }
-    return g_strdup(buf);
-}
 
 /* ---- reading a command --------------------------------------------- */
 
@@ -972,7 +942,7 @@ imap_session_run(const ImapConfig *cfg, int fd, gboolean implicit_tls)
 
     s.cfg = cfg;
     s.net = netconn_new(fd, cfg->timeout_ms);
-    s.peer = peer_text(fd, &s.loopback);
+    s.peer = netlisten_peer(fd, &s.loopback);
     if (implicit_tls && !netconn_tls_accept(s.net, cfg->tls)) {
         log_info("imap: TLS handshake with %s failed on the IMAPS port", s.peer);
         goto out;

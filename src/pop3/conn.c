@@ -6,6 +6,7 @@
  * over-long command lines consumed whole and reported once. */
 #include "config.h"
 #include "pop3.h"
+#include "netlisten.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,37 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static char *
-peer_text(int fd, gboolean *loopback)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    char buf[INET6_ADDRSTRLEN] = "unknown";
-
-    *loopback = FALSE;
-    if (getpeername(fd, (struct sockaddr *) &ss, &len) != 0)
-        return g_strdup(buf);
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
-        *loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-            struct in_addr a;
-            memcpy(&a, sin6->sin6_addr.s6_addr + 12, 4);
-            inet_ntop(AF_INET, &a, buf, sizeof(buf));
-            *loopback = (ntohl(a.s_addr) >> 24) == 127;
-        } else {
-            inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
-            *loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
-        }
-    } else if (ss.ss_family == AF_UNIX) {
-        g_strlcpy(buf, "local", sizeof(buf));
-        *loopback = TRUE;
-    }
-    return g_strdup(buf);
-}
 
 Pop3Conn *
 pop3_conn_new(int fd, int timeout_ms)
@@ -51,7 +21,7 @@ pop3_conn_new(int fd, int timeout_ms)
     Pop3Conn *c = g_new0(Pop3Conn, 1);
 
     c->net = netconn_new(fd, timeout_ms);
-    c->peer = peer_text(fd, &c->loopback);
+    c->peer = netlisten_peer(fd, &c->loopback);
     return c;
 }
 
