@@ -371,7 +371,7 @@ wanted(GHashTable *in_window, const char *rcpt)
 }
 
 QueueEntry *
-queue_load_window(const Instance *inst, const char *id, guint first, guint max)
+queue_load_window(const Instance *inst, const char *id, guint first, guint max, gint64 journal_upto)
 {
     char *envpath = instance_path(inst, "queue", "env", id, NULL);
     char *statepath = instance_path(inst, "queue", "state", id, NULL);
@@ -436,8 +436,10 @@ queue_load_window(const Instance *inst, const char *id, guint first, guint max)
     }
     fclose(f);
     if ((f = fopen(statepath, "re"))) {
-        while ((n = getline(&line, &cap, f)) > 0) {
+        gint64 at = 0;
+        while ((journal_upto < 0 || at < journal_upto) && (n = getline(&line, &cap, f)) > 0) {
             char *sp, *rcpt, *rest;
+            at += n;
             if (line[n - 1] != '\n')
                 break;                     /* torn last line: ignore */
             line[n - 1] = '\0';
@@ -482,7 +484,17 @@ out:
 QueueEntry *
 queue_load(const Instance *inst, const char *id)
 {
-    return queue_load_window(inst, id, 0, G_MAXUINT);
+    return queue_load_window(inst, id, 0, G_MAXUINT, -1);
+}
+
+gint64
+queue_journal_size(const Instance *inst, const char *id)
+{
+    char *path = instance_path(inst, "queue", "state", id, NULL);
+    struct stat sb;
+    gint64 size = stat(path, &sb) == 0 ? (gint64) sb.st_size : 0;
+    g_free(path);
+    return size;
 }
 
 GPtrArray *

@@ -70,8 +70,13 @@ QueueEntry *queue_load(const Instance *inst, const char *id);
 /* queue_load_window - queue_load for the recipients first .. first+max-1
  * of the envelope (in envelope order) only: rcpts, done, deferred, held
  * and dsn_rcpt then hold just those, total_rcpts counts them all.  The
- * files are read line by line, so memory follows max, not the envelope. */
-QueueEntry *queue_load_window(const Instance *inst, const char *id, guint first, guint max);
+ * files are read line by line, so memory follows max, not the envelope.
+ * journal_upto >= 0: only the journal's first journal_upto bytes are
+ * read (what was there before the relay began a pass over the message). */
+QueueEntry *queue_load_window(const Instance *inst, const char *id, guint first, guint max,
+                              gint64 journal_upto);
+/* queue_journal_size - the size of queue/state/ID (0 if none). */
+gint64 queue_journal_size(const Instance *inst, const char *id);
 void queue_entry_free(QueueEntry *e);
 /* queue_pending - recipients neither delivered nor bounced. */
 GPtrArray *queue_pending(const QueueEntry *e);

@@ -69,6 +69,9 @@ typedef struct {
     gboolean warned;          /* a delay warning went out; under jlock */
     guint window;             /* first envelope recipient of the next window */
     guint total;              /* recipients in the envelope */
+    gint64 journal_upto;      /* journal bytes before this pass (-1: read all) */
+    gboolean pass_unclean;    /* in this pass a recipient was left for later
+                                 (not due, held) or deferred (F); atomic */
 } Msg;
 
 typedef struct {
@@ -261,6 +264,7 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
         } else {
             g_string_append_printf(j, "F %s %" G_GINT64_FORMAT " %d %s\n", x->rcpt, now + backoff,
                                    x->code ? x->code : 421, text);
+            g_atomic_int_set(&m->pass_unclean, TRUE);
             log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=deferred (%s)", m->id, x->rcpt, relay, delay, reply_of(text));
             if (r->delay_warning > 0 && now - m->arrival >= r->delay_warning &&
                 (dsn_notify(x->dsn) == 0 || dsn_notify(x->dsn) & DSN_NOTIFY_DELAY))
@@ -311,6 +315,7 @@ complete_batch(Batch *b, RcptResult *res, const char *relay)
                          pass ? "expired" : "bounced", reply_of(text));
             } else {
                 g_string_append_printf(j, "F %s %" G_GINT64_FORMAT " %d %s\n", x->rcpt, now + backoff, x->code, text);
+                g_atomic_int_set(&m->pass_unclean, TRUE);
             }
         }
     }
@@ -871,7 +876,17 @@ static WindowResult
 dispatch_window(Msg *m, gint64 now, gint64 *waiting, gboolean *pending)
 {
     Relay *r = R.r;
-    QueueEntry *e = queue_load_window(r->inst, m->id, m->window, RUNNER_WINDOW);
+    QueueEntry *e;
+
+    if (m->window == 0) {
+        /* A pass begins.  The journal lines written during it are the
+         * results of its own earlier windows - other recipients - so each
+         * window reads only what the journal held before (a queue
+         * --hold/--release/--delete, take_release, makes it read all). */
+        m->journal_upto = queue_journal_size(r->inst, m->id);
+        g_atomic_int_set(&m->pass_unclean, FALSE);
+    }
+    e = queue_load_window(r->inst, m->id, m->window, RUNNER_WINDOW, m->journal_upto);
     GPtrArray *due, *batches;
     GHashTable *open;
     char *path, *data = NULL;
@@ -881,6 +896,8 @@ dispatch_window(Msg *m, gint64 now, gint64 *waiting, gboolean *pending)
 
     if (!e)
         return WINDOW_GONE;
+    if (g_hash_table_size(e->held) > 0)
+        g_atomic_int_set(&m->pass_unclean, TRUE);
     m->total = e->total_rcpts;
     m->window += RUNNER_WINDOW;
     due = queue_pending(e);
@@ -893,6 +910,7 @@ dispatch_window(Msg *m, gint64 now, gint64 *waiting, gboolean *pending)
             g_ptr_array_remove_index(due, i);   /* `kairan queue --hold`: until released */
         } else if (next > now && !m->force) {
             *waiting = MIN(*waiting, next);
+            g_atomic_int_set(&m->pass_unclean, TRUE);
             g_ptr_array_remove_index(due, i);
         } else {
             i++;
@@ -953,7 +971,7 @@ dispatch_window(Msg *m, gint64 now, gint64 *waiting, gboolean *pending)
     if (m->dsn_rcpt)
         g_hash_table_unref(m->dsn_rcpt);
     m->dsn_rcpt = g_hash_table_size(e->dsn_rcpt) ? g_hash_table_ref(e->dsn_rcpt) : NULL;
-    m->warned = e->warned;
+    m->warned = m->warned || e->warned;   /* a W of this pass is not read */
     m->eightbit = FALSE;
     for (gsize i = 0; i < len && !m->eightbit; i++)
         m->eightbit = (unsigned char) data[i] >= 0x80;
@@ -985,24 +1003,34 @@ dispatch(Msg *m, gint64 now)
     gboolean pending = FALSE, from_start = m->window == 0;
 
     for (;;) {
-        switch (dispatch_window(m, now, &waiting, &pending)) {
-        case WINDOW_GONE:
-            msg_forget(m, FALSE);
-            return;
-        case WINDOW_RETRY:
-        case WINDOW_SENT:
-            return;
-        case WINDOW_NOTHING:
-            break;
+        if (m->window == 0 || m->window < m->total) {
+            switch (dispatch_window(m, now, &waiting, &pending)) {
+            case WINDOW_GONE:
+                msg_forget(m, FALSE);
+                return;
+            case WINDOW_RETRY:
+            case WINDOW_SENT:
+                return;
+            case WINDOW_NOTHING:
+                break;
+            }
+            if (m->window < m->total)
+                continue;
         }
-        if (m->window < m->total)
-            continue;
         m->window = 0;                 /* the end of the envelope */
         m->force = FALSE;              /* a flush retries each recipient once */
+        if (!from_start && !g_atomic_int_get(&m->pass_unclean)) {
+            /* a pass over every window sent everything it found, and each
+             * result was final (D or B): nothing is left */
+            g_clear_pointer(&m->pers, personal_free);
+            msg_forget(m, TRUE);
+            return;
+        }
         if (!from_start) {
             from_start = TRUE;
             waiting = G_MAXINT64;
             pending = FALSE;
+            m->journal_upto = -1;      /* set again by the first window */
             continue;
         }
         g_clear_pointer(&m->pers, personal_free);
@@ -1090,9 +1118,14 @@ take_release(void)
         return FALSE;
     full_scan(FALSE);
     g_hash_table_iter_init(&it, R.msgs);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        if (!((Msg *) v)->busy)
-            ((Msg *) v)->due = 0;
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        Msg *m = v;
+        /* the rest of a pass reads the journal's new H, U and X lines */
+        m->journal_upto = -1;
+        g_atomic_int_set(&m->pass_unclean, TRUE);
+        if (!m->busy)
+            m->due = 0;
+    }
     return TRUE;
 }
 
