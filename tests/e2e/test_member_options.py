@@ -247,6 +247,14 @@ try:
     confirm_last(f"frank@{MD}", "confirm_unsubscribe")
     t.eq(len(notes("notice_unsubscribe", OWNER)), 2, "command mail unsubscribe (confirmed): a notice")
 
+    inst.newlist("jteam", owner=OWNER)
+    inst.config("jteam", "language", "ja")
+    inst.config("jteam", "notify_membership", "yes")
+    inst.check("subscribe", "jteam", A)
+    got = [m for m in notes("notice_subscribe", OWNER) if m.get("X-ML-Name") == "jteam"]
+    t.ok(len(got) == 1 and "参加しました" in got[0]["Subject"] and "メンバー" in body_text(got[0]),
+         "a Japanese list's notice is in Japanese", [m["Subject"] for m in got])
+
     # ---- auto-responders -------------------------------------------------
     inst.config("team", "autorespond_ctl", "yes")
     inst.config("team", "autorespond_ctl_text", "Commands are read on Mondays.")
@@ -359,11 +367,20 @@ try:
         r = web.form_post("/list/team/options", data={"action": "save", "options": "1", "vacation": "31/12/2026"})
         t.ok("vacation" in r.text and opts(B)["vacation"] == f"until {FUTURE}",
              "web options: a bad date is an error and changes nothing", opts(B))
+        # the same page through the CGI
+        cg = WebClient(inst, cgi=True)
+        t.eq(cg.login("team", B, "bob-pop-pass-1").status, 303, "CGI: member login")
+        r = cg.form_post("/list/team/options", data={"action": "save", "options": "1", "receive_own_posts": "on",
+                                                      "nodupes": "on", "hide_address": "on", "vacation": ""})
+        o = opts(B)
+        t.ok(r.status == 200 and o["nodupes"] == "on" and o["vacation"] == "off",
+             "CGI options: nodupes on, an empty date ends the pause", o)
         r = web.form_post("/list/team/options", data={"action": "unsubscribe"})
         t.eq(len(notes("notice_unsubscribe", OWNER)), 3, "leaving on the web options page: a notice to the owner")
         r = api("POST", "/lists/team/members", {"address": B})
         t.eq(r.status, 201, "API POST member")
-        t.eq(len(notes("notice_subscribe", OWNER)), 3, "API POST member: a notice to the owner")
+        t.eq(len([m for m in notes("notice_subscribe", OWNER) if m.get("X-ML-Name") == "team"]), 3,
+             "API POST member: a notice to the owner")
         r = api("DELETE", f"/lists/team/members/{qa(B)}")
         t.eq(len(notes("notice_unsubscribe", OWNER)), 4, "API DELETE member: a notice to the owner")
 finally:
