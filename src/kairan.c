@@ -25,6 +25,7 @@ static const Subcommand subcommands[] = {
     { "members", cmd_members, "show the members of a list" },
     { "subscribe", cmd_subscribe, "add a member" },
     { "unsubscribe", cmd_unsubscribe, "remove a member" },
+    { "member-set", cmd_member_set, "show or set a member's options (receive_own_posts, nodupes, vacation...)" },
     { "passwd", cmd_passwd, "set the owner password, or a member's POP3 password" },
     { "config", cmd_config, "show or set list settings" },
     { "held", cmd_held, "show held posts" },

@@ -307,6 +307,19 @@ cmd_lists(int argc, char **argv)
     return 0;
 }
 
+/* vacation_date - YYYY-MM-DD (UTC) of t, in a static buffer (one printf). */
+static const char *
+vacation_date(gint64 t)
+{
+    static char buf[32];
+    GDateTime *dt = g_date_time_new_from_unix_utc(t);
+    char *s = g_date_time_format(dt, "%Y-%m-%d");
+    g_strlcpy(buf, s, sizeof(buf));
+    g_free(s);
+    g_date_time_unref(dt);
+    return buf;
+}
+
 int
 cmd_members(int argc, char **argv)
 {
@@ -330,13 +343,19 @@ cmd_members(int argc, char **argv)
             printf("%s\n", m->address);
             continue;
         }
-        printf("%s%s%s%s%s%s%s\n", m->address,
+        printf("%s%s%s%s%s%s%s%s%s%s%s%s%s\n", m->address,
                m->post_only ? " post-only" : "",
                m->nomail && !m->post_only ? " nomail" : "",
                m->digest ? " digest" : "",
                m->moderated ? " moderated" : "",
                m->disabled_reason ? " disabled:" : "",
-               m->disabled_reason ? m->disabled_reason : "");
+               m->disabled_reason ? m->disabled_reason : "",
+               !m->receive_own ? " no-own-posts" : "",       /* member options: kairan member-set */
+               m->nodupes ? " nodupes" : "",
+               m->acknowledge ? " acknowledge" : "",
+               m->hide_address ? " hidden" : "",
+               m->vacation_until > now_seconds() ? " vacation-until:" : "",
+               m->vacation_until > now_seconds() ? vacation_date(m->vacation_until) : "");
     }
     g_ptr_array_unref(members);
     instance_free(inst);

@@ -35,6 +35,8 @@ int cmd_lists(int argc, char **argv);
 int cmd_members(int argc, char **argv);
 int cmd_subscribe(int argc, char **argv);
 int cmd_unsubscribe(int argc, char **argv);
+/* member_set.c: kairan member-set LIST ADDR [OPTION VALUE] */
+int cmd_member_set(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_held(int argc, char **argv);

@@ -534,7 +534,7 @@ probe_bounced(Incoming *in, const char *token)
         token_consume(inst, token, NULL, NULL, NULL, NULL);
         if (m && m->nomail && m->disabled_reason && g_str_has_prefix(m->disabled_reason, "bounce")) {
             GError *error = NULL;
-            if (!member_remove(inst, in->list, address, &error)) {
+            if (!member_remove_reason(inst, in->list, address, "bounce", &error)) {
                 log_error("%s: cannot remove <%s>: %s", in->list, address, error->message);
                 status = error->code == EXIT_NOUSER ? 0 : EXIT_TEMPFAIL;
                 g_error_free(error);

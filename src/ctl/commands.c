@@ -1,7 +1,11 @@
 /* commands.c - the member commands of command mail: help, guide,
  * subscribe, confirm, unsubscribe (bye, signoff), chaddr, get, mget,
  * index, members, actives, status, summary, digest, nomail, mail,
- * password.
+ * password, set (the per-member options of lib/memberopts.c: set OPTION
+ * on|off, set vacation until YYYY-MM-DD, set vacation off; confirmed by
+ * the member's own address like digest, token action "member-option",
+ * extra "OPTION=VALUE").  members and actives leave out the members with
+ * hide_address, except for owners.
  *
  * chaddr OLD NEW is confirmed by both mailboxes: a token goes to OLD
  * (so a forged From: cannot move anybody's subscription); its `confirm`
@@ -30,6 +34,8 @@
 #include "db.h"
 #include "lists.h"
 #include "log.h"
+#include "memberopts.h"
+#include "notices.h"
 #include "notify.h"
 #include "settings.h"
 #include "subscription.h"
@@ -215,6 +221,7 @@ ctl_chaddr_apply(Instance *inst, const char *list, const char *old_addr,
         return FALSE;
     }
     log_info("%s: member <%s> changed address to <%s>", list, old_addr, new_addr);
+    notices_membership(inst, list, "chaddr", old_addr, new_addr);
     return TRUE;
 }
 
@@ -299,6 +306,7 @@ reset_bounces(Instance *inst, const char *list, const char *addr)
 }
 
 static void confirm_flag(CtlSession *s, const char *address, const char *extra);
+static void confirm_option(CtlSession *s, const char *address, const char *extra);
 static void confirm_password(CtlSession *s, const char *address);
 
 static void
@@ -345,6 +353,8 @@ cmd_confirm(CtlSession *s, char **argv, int argc)
             ctl_reply_say(s->reply, "chaddr_done", "old", address, "new", extra, NULL);
     } else if (g_str_equal(action, "member-flag")) {
         confirm_flag(s, address, extra);
+    } else if (g_str_equal(action, "member-option")) {
+        confirm_option(s, address, extra);
     } else if (g_str_equal(action, PASSWORD_ACTION)) {
         confirm_password(s, address);
     } else if (g_str_equal(action, "reenable")) {
@@ -721,6 +731,8 @@ cmd_members(CtlSession *s, gboolean actives_only)
         Member *x = m->pdata[i];
         if (actives_only && (x->nomail || x->post_only))
             continue;
+        if (x->hide_address && !s->is_owner)     /* hide_address: owners still see it */
+            continue;
         g_string_append_printf(out, "  %s%s%s%s\n", x->address, x->digest ? " (digest)" : "",
                                !actives_only && x->nomail ? " (nomail)" : "",
                                !actives_only && x->post_only ? " (post only)" : "");
@@ -750,6 +762,22 @@ cmd_status(CtlSession *s)
                   "since", since, "mail", m->nomail ? "off" : "on", "digest", m->digest ? "on" : "off",
                   "reason", m->disabled_reason ? m->disabled_reason : "-", "bounce_score", score, NULL);
     g_free(score);
+    {
+        size_t n = 0;
+        const MemberOptDef *defs = memberopts_table(&n);
+        GString *o = g_string_new(NULL);
+        for (size_t i = 0; i < n; i++) {
+            char *v;
+            if (g_str_equal(defs[i].name, "digest"))
+                continue;           /* in the status text already */
+            v = memberopts_value(m, &defs[i]);
+            g_string_append_printf(o, "  %s %s\n", defs[i].name, v);
+            g_free(v);
+        }
+        ctl_reply_say(s->reply, "status_options", NULL);
+        ctl_reply_raw(s->reply, o->str);
+        g_string_free(o, TRUE);
+    }
     member_free(m);
 }
 
@@ -895,6 +923,85 @@ confirm_flag(CtlSession *s, const char *address, const char *extra)
     g_free(flag);
 }
 
+/* cmd_set - set OPTION VALUE (memberopts.c): checked now, changed only
+ * when the member's own address answers the confirmation request. */
+static void
+cmd_set(CtlSession *s, char **argv, int argc)
+{
+    const MemberOptDef *def = argc >= 2 ? memberopts_find(argv[1]) : NULL;
+    GError *error = NULL;
+    char *value, *norm, *extra, *change;
+
+    if (argc < 3 || !def || !def->member_may) {
+        char *names = memberopts_names(TRUE);
+        char *usage = g_strdup_printf("set OPTION on|off, set vacation until YYYY-MM-DD, set vacation off"
+                                      " (options: %s)", names);
+        ctl_reply_say(s->reply, "usage", "usage", usage, NULL);
+        g_free(usage);
+        g_free(names);
+        return;
+    }
+    value = g_strjoinv(" ", argv + 2);
+    norm = memberopts_normalize(def, value, &error);
+    g_free(value);
+    if (!norm) {
+        say_error(s, error);
+        g_clear_error(&error);
+        return;
+    }
+    if (!need_member(s) || !confirm_allowed(s, s->sender)) {
+        g_free(norm);
+        return;
+    }
+    extra = g_strdup_printf("%s=%s", def->name, norm);
+    {
+        char *shown = def->type == MEMBEROPT_DATE && !g_str_equal(norm, "off") ? g_strdup_printf("until %s", norm)
+                                                                               : g_strdup(norm);
+        change = ctl_text(s->reply, "change_option", "option", def->name, "value", shown, "address", s->sender,
+                          NULL);
+        g_free(shown);
+    }
+    if (!send_member_token(s, "member-option", extra, "confirm_change", change, &error)) {
+        ratelimit_give_back(s->in->inst, s->in->list, RATE_CONFIRM, s->sender);
+        say_error(s, error);
+        g_clear_error(&error);
+    } else {
+        ctl_reply_say(s->reply, "change_confirm_sent", "address", s->sender, NULL);
+    }
+    g_free(extra);
+    g_free(change);
+    g_free(norm);
+}
+
+/* confirm_option - the member answered a member-option token: apply it. */
+static void
+confirm_option(CtlSession *s, const char *address, const char *extra)
+{
+    Instance *inst = s->in->inst;
+    const char *list = s->in->list;
+    GError *error = NULL;
+    const char *eq = extra ? strchr(extra, '=') : NULL;
+    char *name = eq ? g_strndup(extra, eq - extra) : NULL;
+    const MemberOptDef *def = memberopts_find(name);
+
+    if (!def || !def->member_may) {
+        ctl_reply_say(s->reply, "token_unknown", NULL);
+    } else if (!member_is(inst, list, address)) {
+        ctl_reply_say(s->reply, "not_member_addr", "address", address, NULL);
+    } else if (!memberopts_set(inst, list, address, def->name, eq + 1, &error)) {
+        say_error(s, error);
+        g_clear_error(&error);
+    } else {
+        Member *m = member_get(inst, list, address);
+        char *v = m ? memberopts_value(m, def) : g_strdup(eq + 1);
+        log_info("%s: <%s> set %s %s (confirmed)", list, address, def->name, eq + 1);
+        ctl_reply_say(s->reply, "option_set", "option", def->name, "value", v, "address", address, NULL);
+        g_free(v);
+        member_free(m);
+    }
+    g_free(name);
+}
+
 /* cmd_password - never takes a password from the mail: mails the
  * member's own address a single-use way to set one (web link and/or
  * `confirm TOKEN`).  `password NEW` only says so. */
@@ -1020,6 +1127,8 @@ ctl_member_command(CtlSession *s, char **argv, int argc)
         cmd_flag(s, "nomail", FALSE);
     } else if (g_str_equal(c, "password") || g_str_equal(c, "passwd")) {
         cmd_password(s, argc);
+    } else if (g_str_equal(c, "set")) {
+        cmd_set(s, argv, argc);
     } else {
         ctl_reply_say(s->reply, "unknown_command", NULL);
     }

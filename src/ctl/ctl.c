@@ -11,6 +11,7 @@
  * one sender are processed and answered per hour; later ones are dropped
  * unprocessed until the hour is over. */
 #include "config.h"
+#include "autorespond.h"
 #include "ctl.h"
 #include "ratelimit.h"
 #include "lists.h"
@@ -96,6 +97,8 @@ ctl_process(Incoming *in)
         log_error("%s: cannot queue the command reply: %s", in->list, error->message);
         g_error_free(error);
         status = EXIT_TEMPFAIL;
+    } else if (autorespond_wanted(inst, in->list, "ctl", in->msg, in->envelope_sender)) {
+        autorespond_send(inst, in->list, "ctl", in->envelope_sender, subject, in->message_id);
     }
     g_ptr_array_unref(lines);
     ctl_reply_free(s.reply);

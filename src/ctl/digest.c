@@ -287,9 +287,11 @@ static GPtrArray *
 digest_recipients(Instance *inst, const char *list)
 {
     sqlite3_stmt *st = db_prepare(inst->db, "SELECT address FROM members WHERE list = ?"
-                                            " AND digest = 1 AND nomail = 0 AND post_only = 0");
+                                            " AND digest = 1 AND nomail = 0 AND post_only = 0"
+                                            " AND vacation_until <= ?");   /* vacation: memberopts.c */
     GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_seconds());
     while (sqlite3_step(st) == SQLITE_ROW)
         g_ptr_array_add(a, g_strdup((const char *) sqlite3_column_text(st, 0)));
     sqlite3_finalize(st);

@@ -6,8 +6,10 @@
  * owner address and -admin).  The forward is DKIM-signed like every
  * mail kairan sends (d= the list's domain unless the author's domain has
  * a key of its own here), so the owners' mail servers can tell it from a
- * forgery of the list. */
+ * forgery of the list.  With autorespond_admin = yes the sender also gets
+ * the list's auto-response (lib/autorespond.c). */
 #include "config.h"
+#include "autorespond.h"
 #include "ctl.h"
 #include "dkim.h"
 #include "lists.h"
@@ -68,6 +70,9 @@ forward_to_owners(Incoming *in)
     queue_wakeup(inst);
     log_info("%s: mail to -admin from <%s> forwarded to %u owner(s) as %s", in->list,
              in->envelope_sender, g_strv_length(owners), id);
+    if (autorespond_wanted(inst, in->list, "admin", in->msg, in->envelope_sender))
+        autorespond_send(inst, in->list, "admin", in->envelope_sender, g_mime_message_get_subject(in->msg),
+                         in->message_id);
 out:
     g_strfreev(owners);
     g_free(marker);

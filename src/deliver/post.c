@@ -1,8 +1,10 @@
 /* post.c - parsing the incoming mail and the posting path, in the order
  * of the foundation issue: loop checks, post policy, size limit, HTML
  * and attachment policies, then hold, refuse (with one explanatory reply,
- * never to automatic mail) or distribute. */
+ * never to automatic mail) or distribute; a distributed post gets the
+ * list's auto-response when autorespond_posts = yes (lib/autorespond.c). */
 #include "config.h"
+#include "autorespond.h"
 #include "deliver.h"
 #include "address.h"
 #include "message.h"
@@ -189,7 +191,8 @@ post_process(Incoming *in)
     char *list_id = g_strdup_printf("<%s.%s>", list, inst->domain);
     const char *loop;
     char *post_policy = NULL, *attachments = NULL, *allowed = NULL, *removed = NULL, *reason = NULL;
-    gboolean is_member, is_moderator;
+    char *subject = NULL;
+    gboolean is_member, is_moderator, autorespond = FALSE;
     gint64 max_size, num = 0;
     GError *error = NULL;
     int status;
@@ -294,6 +297,11 @@ post_process(Incoming *in)
         status = refuse(in, reason);
         goto out;
     }
+    /* autorespond_posts: asked before the rewrite (Precedence: bulk) */
+    autorespond = autorespond_wanted(inst, list, "posts", in->msg, in->envelope_sender);
+    if (autorespond)
+        subject = message_header_raw(in->msg, "Subject") ? message_header_decode(message_header_raw(in->msg, "Subject"))
+                                                          : NULL;
     if (!distribute_post(inst, list, in->msg, in->from_addr ? in->from_addr : in->envelope_sender,
                          &num, &error)) {
         log_error("%s: post not stored: %s", list, error->message);
@@ -301,8 +309,11 @@ post_process(Incoming *in)
         g_error_free(error);
         goto out;
     }
+    if (autorespond)
+        autorespond_send(inst, list, "posts", in->envelope_sender, subject, in->message_id);
     status = 0;
 out:
+    g_free(subject);
     g_free(post_policy);
     g_free(attachments);
     g_free(allowed);

@@ -34,6 +34,9 @@
  *     API tokens, SHA-256 of the token only (src/lib/apitoken.c; migration 12)
  *   imap_flags(list, address, num, flags)   IMAP flags and keywords per
  *     member (src/imap/flags.c; migration 13)
+ *   members.receive_own, nodupes, acknowledge, hide_address,
+ *     vacation_until: per-member options (lib/memberopts.c);
+ *     autoresponses(list, kind, address, sent) (lib/autorespond.c) (s12-memb)
  */
 #include "config.h"
 #include "db.h"
@@ -117,6 +120,19 @@ static const char *migrations[] = {
      * (src/imap/flags.c); \\Deleted + EXPUNGE goes to pop_hidden */
     "CREATE TABLE imap_flags(list TEXT NOT NULL, address TEXT NOT NULL, num INTEGER NOT NULL,"
     "  flags TEXT NOT NULL, PRIMARY KEY(list, address, num));",
+    /* s12-memb: per-member options (lib/memberopts.c): receive_own_posts,
+     * nodupes, acknowledge, hide_address, vacation_until (the first second
+     * delivery resumes, 0 = no pause); the fan-out index covers them; one
+     * auto-response per (list, kind, sender) per autorespond_grace
+     * (lib/autorespond.c) */
+    "ALTER TABLE members ADD COLUMN receive_own INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE members ADD COLUMN nodupes INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE members ADD COLUMN acknowledge INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE members ADD COLUMN hide_address INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE members ADD COLUMN vacation_until INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX members_fanout ON members(list, nomail, post_only, digest, vacation_until, nodupes, address);"
+    "CREATE TABLE autoresponses(list TEXT NOT NULL, kind TEXT NOT NULL, address TEXT NOT NULL,"
+    "  sent INTEGER NOT NULL, PRIMARY KEY(list, kind, address));",
 };
 
 void

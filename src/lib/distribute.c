@@ -14,6 +14,12 @@
  * (archive.archived) is not numbered: post_seen, checked by post.c and
  * again under the lock here (two copies arriving at once).
  *
+ * Per-member options (memberopts.c): members on vacation are left out by
+ * the recipients query, the author without receive_own_posts like
+ * send_to_author = no, and members with nodupes named in To/Cc through a
+ * set of those addresses (no query per member).  After the commit the
+ * author may get an acknowledgement (notices.c), never for automatic mail.
+ *
  * CRASH WINDOW: a crash after the queue commit but before the database
  * commit leaves the post queued while its number is not counted; the MTA
  * then retries and the post goes out a second time as the next number. */
@@ -28,6 +34,7 @@
 #include "japanese.h"
 #include "lists.h"
 #include "log.h"
+#include "notices.h"
 #include "notify.h"
 #include "queue.h"
 #include "settings.h"
@@ -77,6 +84,54 @@ post_seen(Instance *inst, const char *list, const char *message_id, gint64 windo
     return num;
 }
 
+static void
+add_direct(GHashTable *set, InternetAddressList *l)
+{
+    for (int i = 0; l && i < internet_address_list_length(l); i++) {
+        InternetAddress *ia = internet_address_list_get_address(l, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            char *a = address_normalize(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), NULL);
+            if (a)
+                g_hash_table_add(set, a);
+        } else if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+            add_direct(set, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
+        }
+    }
+}
+
+/* direct_addresses - the normalised To and Cc addresses of the post
+ * (nodupes), NULL when there are none. */
+static GHashTable *
+direct_addresses(GMimeMessage *msg)
+{
+    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    add_direct(set, g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_TO));
+    add_direct(set, g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_CC));
+    if (g_hash_table_size(set) == 0) {
+        g_hash_table_unref(set);
+        return NULL;
+    }
+    return set;
+}
+
+/* author_excluded - the author gets no copy: send_to_author = no, or the
+ * author is a member without receive_own_posts. */
+static gboolean
+author_excluded(Instance *inst, const char *list, const char *author)
+{
+    Member *m;
+    gboolean out;
+
+    if (!author)
+        return FALSE;
+    if (!list_setting_bool(inst, list, "send_to_author"))
+        return TRUE;
+    m = member_get(inst, list, author);
+    out = m && !m->receive_own;
+    member_free(m);
+    return out;
+}
+
 gboolean
 distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
                 const char *author, gint64 *num_out, GError **error)
@@ -89,7 +144,10 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     gboolean ok = FALSE;
     DmarcAction dmarc = dmarc_decide(inst, list, msg);   /* may ask DNS: before the lock */
     GMimeMessage *out = NULL;
-    char *author_from = NULL, *footer_text = NULL;
+    char *author_from = NULL, *footer_text = NULL, *ack_subject = NULL;
+    /* before the rewrite adds Precedence: bulk */
+    gboolean automatic = notify_is_automatic(msg, author);
+    GHashTable *direct = direct_addresses(msg);
 
     if (!db_begin_immediate(inst->db, error))
         return FALSE;
@@ -132,8 +190,7 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
     if (!archive_index_row(inst, list, num, msg, author_from, author, size, footer_text, now_seconds(), error))
         goto fail;
 
-    rcpts = list_fanout_rcpts(inst, list,
-                              (author && !list_setting_bool(inst, list, "send_to_author")) ? author : NULL);
+    rcpts = list_fanout_rcpts_direct(inst, list, author_excluded(inst, list, author) ? author : NULL, direct);
     nrcpts = rcpts->count;
     if (nrcpts > 0) {
         sender = list_address(inst, list, "-admin");
@@ -155,6 +212,11 @@ distribute_post(Instance *inst, const char *list, GMimeMessage *msg,
              qid ? qid : "(none)", nrcpts);
     *num_out = num;
     ok = TRUE;
+    if (!automatic) {
+        const char *subj = message_header_raw(msg, "Subject");
+        ack_subject = subj ? message_header_decode(subj) : NULL;
+        notices_post_ack(inst, list, author, num, ack_subject);
+    }
     goto out;
 fail:
     db_rollback(inst->db);
@@ -165,6 +227,9 @@ out:
         g_object_unref(out);
     g_free(author_from);
     g_free(footer_text);
+    g_free(ack_subject);
+    if (direct)
+        g_hash_table_unref(direct);
     g_free(path);
     g_free(sender);
     g_free(qid);

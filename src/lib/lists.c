@@ -15,6 +15,7 @@
 #include "settings.h"
 #include "util.h"
 #include "crypto.h"
+#include "notices.h"
 
 #include <errno.h>
 #include <string.h>
@@ -138,7 +139,8 @@ member_free(Member *m)
     g_free(m);
 }
 
-#define MEMBER_COLUMNS "address, name, nomail, digest, post_only, bounce_score, disabled_reason, since, moderated"
+#define MEMBER_COLUMNS "address, name, nomail, digest, post_only, bounce_score, disabled_reason, since, moderated," \
+                       " receive_own, nodupes, acknowledge, hide_address, vacation_until"
 
 static Member *
 member_from_row(sqlite3_stmt *st)
@@ -153,6 +155,11 @@ member_from_row(sqlite3_stmt *st)
     m->disabled_reason = sqlite3_column_text(st, 6) ? g_strdup((const char *) sqlite3_column_text(st, 6)) : NULL;
     m->since = sqlite3_column_int64(st, 7);
     m->moderated = sqlite3_column_int(st, 8) != 0;
+    m->receive_own = sqlite3_column_int(st, 9) != 0;
+    m->nodupes = sqlite3_column_int(st, 10) != 0;
+    m->acknowledge = sqlite3_column_int(st, 11) != 0;
+    m->hide_address = sqlite3_column_int(st, 12) != 0;
+    m->vacation_until = sqlite3_column_int64(st, 13);
     return m;
 }
 
@@ -262,11 +269,21 @@ member_add(Instance *inst, const char *list, const char *addr, const char *name,
         /* new_member_moderation: a newcomer's posts are held until an owner clears the flag */
         sqlite3_bind_int(st, 7, list_setting_bool(inst, list, "new_member_moderation"));
     }
-    return db_step_done(st, error);
+    if (!db_step_done(st, error))
+        return FALSE;
+    if (!was)
+        notices_membership(inst, list, "subscribe", addr, NULL);
+    return TRUE;
 }
 
 gboolean
 member_remove(Instance *inst, const char *list, const char *addr, GError **error)
+{
+    return member_remove_reason(inst, list, addr, NULL, error);
+}
+
+gboolean
+member_remove_reason(Instance *inst, const char *list, const char *addr, const char *reason, GError **error)
 {
     sqlite3_stmt *st = db_prepare(inst->db, "DELETE FROM members WHERE list = ? AND address = ?");
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
@@ -277,6 +294,8 @@ member_remove(Instance *inst, const char *list, const char *addr, GError **error
         g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "%s is not a member of %s", addr, list);
         return FALSE;
     }
+    if (!reason || !g_str_equal(reason, "bounce"))   /* bounce.c sends bounce_removed itself */
+        notices_membership(inst, list, "unsubscribe", addr, NULL);
     return TRUE;
 }
 
@@ -334,9 +353,11 @@ GPtrArray *
 list_recipients(const Instance *inst, const char *list)
 {
     sqlite3_stmt *st = db_prepare(inst->db, "SELECT address FROM members WHERE list = ?"
-                                            " AND nomail = 0 AND post_only = 0 AND digest = 0");
+                                            " AND nomail = 0 AND post_only = 0 AND digest = 0"
+                                            " AND vacation_until <= ?");
     GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_seconds());
     while (sqlite3_step(st) == SQLITE_ROW)
         g_ptr_array_add(a, g_strdup((const char *) sqlite3_column_text(st, 0)));
     sqlite3_finalize(st);
@@ -346,15 +367,29 @@ list_recipients(const Instance *inst, const char *list)
 QueueRcpts *
 list_fanout_rcpts(const Instance *inst, const char *list, const char *except)
 {
-    sqlite3_stmt *st = db_prepare(inst->db, "SELECT address FROM members WHERE list = ?"
-                                            " AND nomail = 0 AND post_only = 0 AND digest = 0");
+    return list_fanout_rcpts_direct(inst, list, except, NULL);
+}
+
+/* The index members_fanout covers this query (no table lookups): the
+ * members on vacation are a range of the index, nodupes a column of it;
+ * only a nodupes member costs a hash lookup in direct. */
+QueueRcpts *
+list_fanout_rcpts_direct(const Instance *inst, const char *list, const char *except, GHashTable *direct)
+{
+    sqlite3_stmt *st = db_prepare(inst->db, "SELECT address, nodupes FROM members WHERE list = ?"
+                                            " AND nomail = 0 AND post_only = 0 AND digest = 0"
+                                            " AND vacation_until <= ?");
     QueueRcpts *r = queue_rcpts_new();
+    gboolean any_direct = direct && g_hash_table_size(direct) > 0;
 
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_seconds());
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *addr = (const char *) sqlite3_column_text(st, 0);
         int len = sqlite3_column_bytes(st, 0);
         if (!addr || (except && strcmp(addr, except) == 0))
+            continue;
+        if (any_direct && sqlite3_column_int(st, 1) && g_hash_table_contains(direct, addr))
             continue;
         queue_rcpts_add(r, addr, len);
     }
@@ -598,7 +633,7 @@ list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, G
 {
     static const char *const tables[] = {
         "members", "list_settings", "archive", "archive_text", "held", "tokens", "pop_hidden",
-        "sessions", "rate_limits", "auth_failures", "api_tokens", NULL
+        "sessions", "rate_limits", "auth_failures", "api_tokens", "autoresponses", NULL
     };
     char *spool = instance_path(inst, "spool", list, NULL);
     char *dest = NULL;

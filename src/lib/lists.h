@@ -15,6 +15,12 @@ typedef struct {
     double bounce_score;
     char *disabled_reason;
     gint64 since;
+    /* per-member options (memberopts.h) */
+    gboolean receive_own; /* gets a copy of own posts (default yes) */
+    gboolean nodupes;     /* no list copy when named in To/Cc of the post */
+    gboolean acknowledge; /* an acknowledgement of each own post (acknowledge_posts) */
+    gboolean hide_address;/* not shown to other members (members, actives) */
+    gint64 vacation_until;/* no posts before this time (0 = no pause) */
 } Member;
 
 gboolean list_name_valid(const char *name, const char **why);
@@ -53,8 +59,14 @@ gboolean member_is(const Instance *inst, const char *list, const char *addr);
  * chose nomail keeps it. */
 gboolean member_add(Instance *inst, const char *list, const char *addr, const char *name,
                     gboolean post_only, gboolean *existed, GError **error);
-/* member_remove - FALSE with error EXIT_NOUSER when not a member. */
+/* member_remove - FALSE with error EXIT_NOUSER when not a member.
+ * member_add (a new member) and member_remove tell the owners when
+ * notify_membership = yes (notices.c). */
 gboolean member_remove(Instance *inst, const char *list, const char *addr, GError **error);
+/* member_remove_reason - member_remove; reason "bounce" = removed by
+ * bounce processing, whose own notice (bounce_removed) tells the owners. */
+gboolean member_remove_reason(Instance *inst, const char *list, const char *addr, const char *reason,
+                              GError **error);
 /* member_set_flag - flag is "nomail", "digest", "post_only" or "moderated". */
 gboolean member_set_flag(Instance *inst, const char *list, const char *addr,
                          const char *flag, gboolean on, GError **error);
@@ -71,8 +83,14 @@ gint64 member_count(const Instance *inst, const char *list);
  * post_only, not digest (GPtrArray of char*, owned). */
 GPtrArray *list_recipients(const Instance *inst, const char *list);
 /* list_fanout_rcpts - the same recipients as a queue envelope, leaving out
- * except (may be NULL).  The fan-out uses this: no per-member allocation. */
+ * except (may be NULL).  The fan-out uses this: no per-member allocation.
+ * Members on vacation (vacation_until in the future) are left out. */
 QueueRcpts *list_fanout_rcpts(const Instance *inst, const char *list, const char *except);
+/* list_fanout_rcpts_direct - list_fanout_rcpts, also leaving out the
+ * members with nodupes whose address is in direct (a set of normalised
+ * addresses of the post's To/Cc; may be NULL). */
+QueueRcpts *list_fanout_rcpts_direct(const Instance *inst, const char *list, const char *except,
+                                     GHashTable *direct);
 /* is_owner / is_moderator - address in the owners / moderators setting
  * (moderators default to the owners). */
 gboolean list_is_owner(const Instance *inst, const char *list, const char *addr);

@@ -85,6 +85,23 @@ static const SettingDef table[] = {
     { "footer", SETTING_TEXT, "", NULL,
       "text added at the end of every post; {{list}}, {{address}}, {{number}}, {{unsubscribe}} and {{archive}} "
       "are replaced (empty = none)" },
+    /* s12-memb: notices and auto-responders (lib/notices.c, lib/autorespond.c) */
+    { "notify_membership", SETTING_BOOL, "no", NULL,
+      "the owners get a mail for every subscription, unsubscription and address change (any path: CLI, "
+      "command mail, web, API)" },
+    { "acknowledge_posts", SETTING_BOOL, "no", NULL,
+      "members who set their acknowledge option get a short mail for each of their posts distributed" },
+    { "autorespond_posts", SETTING_BOOL, "no", NULL,
+      "answer each distributed post with autorespond_posts_text (never automatic mail)" },
+    { "autorespond_posts_text", SETTING_TEXT, "", NULL, "the text of the auto-response to posts" },
+    { "autorespond_admin", SETTING_BOOL, "no", NULL,
+      "answer mail to LIST-admin (not bounces) with autorespond_admin_text" },
+    { "autorespond_admin_text", SETTING_TEXT, "", NULL, "the text of the auto-response to LIST-admin mail" },
+    { "autorespond_ctl", SETTING_BOOL, "no", NULL,
+      "answer mail to LIST-ctl with autorespond_ctl_text, besides the reply to its commands" },
+    { "autorespond_ctl_text", SETTING_TEXT, "", NULL, "the text of the auto-response to LIST-ctl mail" },
+    { "autorespond_grace", SETTING_DURATION, "90d", NULL,
+      "at most one auto-response of each kind to one sender within this time (0 = one for every mail)" },
 };
 
 const SettingDef *

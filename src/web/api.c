@@ -12,7 +12,9 @@
  * [global] api_max_body).  Every change goes through the code the CLI
  * and the web use: list_setting_set (validation, 422 naming the key),
  * member_add / subscription_invite (list and banned addresses refused),
- * held_approve / held_reject, list_create / list_remove; the archive
+ * memberopts_set (PATCH of a member's options: receive_own_posts, nodupes,
+ * acknowledge, hide_address, vacation_until, digest, moderated; all or
+ * nothing), held_approve / held_reject, list_create / list_remove; the archive
  * is read through lib/archive.h.  Every call is logged with the id of
  * its token, never the token.  Errors are {"error": "..."}. */
 #include "config.h"
@@ -27,6 +29,7 @@
 #include "held.h"
 #include "lists.h"
 #include "log.h"
+#include "memberopts.h"
 #include "ratelimit.h"
 #include "settings.h"
 #include "subscription.h"
@@ -324,6 +327,16 @@ build_member(JsonBuilder *b, const Member *m)
     add_bool(b, "digest", m->digest);
     add_bool(b, "moderated", m->moderated);
     add_time(b, "since", m->since);
+    /* the per-member options (memberopts.c) */
+    add_bool(b, "receive_own_posts", m->receive_own);
+    add_bool(b, "nodupes", m->nodupes);
+    add_bool(b, "acknowledge", m->acknowledge);
+    add_bool(b, "hide_address", m->hide_address);
+    {
+        char *d = memberopts_vacation_date(m);
+        add_str(b, "vacation_until", d);
+        g_free(d);
+    }
     json_builder_end_object(b);
 }
 
@@ -638,6 +651,8 @@ out:
     g_free(msg);
 }
 
+static void member_patch(ApiCtx *c, const char *list, const char *addr);
+
 static void
 member_one(ApiCtx *c, const char *list, const char *address)
 {
@@ -649,7 +664,9 @@ member_one(ApiCtx *c, const char *list, const char *address)
         fail(c, 404, "%s is not a member of %s", address, list);
         return;
     }
-    if (g_str_equal(c->req->method, "GET")) {
+    if (g_str_equal(c->req->method, "PATCH")) {
+        member_patch(c, list, addr);
+    } else if (g_str_equal(c->req->method, "GET")) {
         Member *m = member_get(c->inst, list, addr);
         if (!m) {
             fail(c, 404, "%s is not a member of %s", addr, list);
@@ -666,6 +683,90 @@ member_one(ApiCtx *c, const char *list, const char *address)
         c->resp->status = 204;
     }
     g_free(addr);
+}
+
+/* member_patch - PATCH /lists/LIST/members/ADDRESS {"OPTION": value}:
+ * booleans for the on|off options, "YYYY-MM-DD" or null for
+ * vacation_until; every key and value is checked before one changes. */
+static void
+member_patch(ApiCtx *c, const char *list, const char *addr)
+{
+    GList *names = json_object_get_members(c->body), *l;
+    GPtrArray *values = g_ptr_array_new_with_free_func(g_free);
+    GError *e = NULL;
+    gboolean ok = TRUE;
+
+    names = g_list_sort(names, (GCompareFunc) g_strcmp0);
+    if (!member_is(c->inst, list, addr)) {
+        fail(c, 404, "%s is not a member of %s", addr, list);
+        ok = FALSE;
+    } else if (!names) {
+        fail(c, 422, "give at least one option");
+        ok = FALSE;
+    }
+    for (l = names; l && ok; l = l->next) {
+        const char *key = l->data;
+        const MemberOptDef *def = memberopts_find(key);
+        JsonNode *n = json_object_get_member(c->body, key);
+        char *text = NULL, *norm;
+        if (!def || !g_str_equal(def->api_name, key)) {
+            size_t count = 0;
+            const MemberOptDef *t = memberopts_table(&count);
+            GString *valid = g_string_new(NULL);
+            for (size_t i = 0; i < count; i++)
+                g_string_append_printf(valid, "%s%s", i ? ", " : "", t[i].api_name);
+            fail(c, 422, "unknown member option \"%s\"; valid options: %s", key, valid->str);
+            g_string_free(valid, TRUE);
+            ok = FALSE;
+            break;
+        }
+        if (def->type == MEMBEROPT_BOOL && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN)
+            text = g_strdup(json_node_get_boolean(n) ? "on" : "off");
+        else if (def->type == MEMBEROPT_DATE && JSON_NODE_HOLDS_NULL(n))
+            text = g_strdup("off");
+        else if (def->type == MEMBEROPT_DATE && JSON_NODE_HOLDS_VALUE(n) &&
+                 json_node_get_value_type(n) == G_TYPE_STRING)
+            text = g_strdup(json_node_get_string(n));
+        if (!text) {
+            fail(c, 422, "%s: the value must be %s", key,
+                 def->type == MEMBEROPT_BOOL ? "true or false" : "a date \"YYYY-MM-DD\" or null");
+            ok = FALSE;
+            break;
+        }
+        norm = memberopts_normalize(def, text, &e);
+        g_free(text);
+        if (!norm) {
+            fail(c, 422, "%s", e->message);
+            g_clear_error(&e);
+            ok = FALSE;
+            break;
+        }
+        g_ptr_array_add(values, norm);
+    }
+    if (ok && db_begin_immediate(c->inst->db, &e)) {
+        guint i = 0;
+        for (l = names; l && ok; l = l->next, i++)
+            ok = memberopts_set(c->inst, list, addr, l->data, values->pdata[i], &e);
+        if (ok)
+            ok = db_commit(c->inst->db, &e);
+        if (!ok) {
+            db_rollback(c->inst->db);
+            fail_error(c, 422, e);
+        } else {
+            Member *m = member_get(c->inst, list, addr);
+            JsonBuilder *b = json_builder_new();
+            for (l = names; l; l = l->next)
+                log_info("%s: option %s of <%s> changed by API token %" G_GINT64_FORMAT, list,
+                         (const char *) l->data, addr, c->tok->id);
+            build_member(b, m);
+            reply(c, 200, b);
+            member_free(m);
+        }
+    } else if (ok) {
+        fail_error(c, 503, e);
+    }
+    g_list_free(names);
+    g_ptr_array_unref(values);
 }
 
 static void
@@ -915,10 +1016,10 @@ route_list(ApiCtx *c, const char *list)
         return;
     }
     if (n == 4 && g_str_equal(s[2], "members")) {
-        if (method_is(c, "GET") || method_is(c, "DELETE"))
+        if (method_is(c, "GET") || method_is(c, "DELETE") || method_is(c, "PATCH"))
             member_one(c, list, s[3]);
         else
-            not_allowed(c, "GET, DELETE");
+            not_allowed(c, "GET, PATCH, DELETE");
         return;
     }
     if (n == 3 && g_str_equal(s[2], "held")) {

@@ -232,13 +232,15 @@ page_members(WebCtx *c, const char *list)
         page = 1;
     if (page > pages)
         page = pages;
-    st = db_prepare(c->inst->db, "SELECT address, name, nomail, digest, post_only, since, moderated FROM members WHERE list = ?"
+    st = db_prepare(c->inst->db, "SELECT address, name, nomail, digest, post_only, since, moderated,"
+                                 " hide_address, vacation_until > ?5 FROM members WHERE list = ?1"
                                  " AND (address LIKE ?2 ESCAPE '\\' OR IFNULL(name, '') LIKE ?2 ESCAPE '\\')"
-                                 " ORDER BY address LIMIT ? OFFSET ?");
+                                 " ORDER BY address LIMIT ?3 OFFSET ?4");
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, pat, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, PAGE_SIZE);
     sqlite3_bind_int64(st, 4, (page - 1) * PAGE_SIZE);
+    sqlite3_bind_int64(st, 5, now_seconds());
     while (sqlite3_step(st) == SQLITE_ROW) {
         TData *it = tdata_add(d, "members");
         const char *addr = (const char *) sqlite3_column_text(st, 0);
@@ -249,6 +251,8 @@ page_members(WebCtx *c, const char *list)
         tdata_set_bool(it, "digest", sqlite3_column_int(st, 3));
         tdata_set_bool(it, "post_only", sqlite3_column_int(st, 4));
         tdata_set_bool(it, "moderated", sqlite3_column_int(st, 6));
+        tdata_set_bool(it, "hidden", sqlite3_column_int(st, 7));      /* member options (memberopts.c) */
+        tdata_set_bool(it, "vacation", sqlite3_column_int(st, 8));
         tdata_set_bool(it, "owner", addr_in(owners, addr));
         tdata_set_bool(it, "moderator", addr_in(mods, addr));
         tdata_set(it, "since", since);

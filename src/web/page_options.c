@@ -3,11 +3,16 @@
  * that list (member address + POP3 password).  Digest or single posts,
  * delivery on or off, and leaving the list at once: the login already
  * proved the mailbox, so no confirmation mail is needed (the goodbye
- * mail still goes out).  Anybody else is sent to the login page. */
+ * mail still goes out).  The member's options (lib/memberopts.c):
+ * receive_own_posts, nodupes, acknowledge (shown when the list's
+ * acknowledge_posts = yes), hide_address, a vacation date.  Anybody else
+ * is sent to the login page. */
 #include "config.h"
 #include "webint.h"
 #include "lists.h"
 #include "log.h"
+#include "memberopts.h"
+#include "settings.h"
 #include "subscription.h"
 
 #include <string.h>
@@ -44,6 +49,22 @@ apply(WebCtx *c, const char *list, TData *d)
         ok = member_set_flag(c->inst, list, addr, "digest", g_str_equal(form(c, "digest"), "on"), &e);
     if (ok && form(c, "delivery"))
         ok = member_set_flag(c->inst, list, addr, "nomail", g_str_equal(form(c, "delivery"), "off"), &e);
+    if (ok && form(c, "options")) {
+        /* checkboxes: an unchecked one is not sent; the date is checked
+         * before anything changes */
+        static const char *const boxes[] = { "receive_own_posts", "nodupes", "hide_address", "acknowledge", NULL };
+        const char *vac = form(c, "vacation") ? form(c, "vacation") : "";
+        char *norm = memberopts_normalize(memberopts_find("vacation"), vac, &e);
+        ok = norm != NULL;
+        for (int i = 0; ok && boxes[i]; i++) {
+            if (g_str_equal(boxes[i], "acknowledge") && !list_setting_bool(c->inst, list, "acknowledge_posts"))
+                continue;       /* not on the page */
+            ok = memberopts_set(c->inst, list, addr, boxes[i], form(c, boxes[i]) ? "on" : "off", &e);
+        }
+        if (ok)
+            ok = memberopts_set(c->inst, list, addr, "vacation", norm, &e);
+        g_free(norm);
+    }
     if (ok) {
         log_info("%s: <%s> changed their options (web): digest %s, delivery %s", list, addr,
                  form(c, "digest") ? form(c, "digest") : "-", form(c, "delivery") ? form(c, "delivery") : "-");
@@ -97,6 +118,16 @@ page_options(WebCtx *c, const char *list)
         tdata_set_bool(d, "delivery", !m->nomail);
         tdata_set_bool(d, "disabled", m->disabled_reason != NULL);
         tdata_set(d, "disabled_reason", m->disabled_reason);
+        tdata_set_bool(d, "receive_own_posts", m->receive_own);
+        tdata_set_bool(d, "nodupes", m->nodupes);
+        tdata_set_bool(d, "acknowledge", m->acknowledge);
+        tdata_set_bool(d, "hide_address", m->hide_address);
+        tdata_set_bool(d, "ack_offered", list_setting_bool(c->inst, list, "acknowledge_posts"));
+        {
+            char *vac = memberopts_vacation_date(m);
+            tdata_set(d, "vacation", vac ? vac : "");
+            g_free(vac);
+        }
     }
     member_free(m);
     page_render(c, 200, "options", d, title);

@@ -278,6 +278,14 @@ def scenario(kind):
             t.ok(r.status == 400 and err_says(r), P + f"bad paging {bad}: 400", r.text)
         r = a.call("GET", "/lists/team/members/anna%40example.org")
         t.ok(r.status == 200 and r.json["name"] == "Anna A", P + "GET one member", r.text)
+        # the member's options (s12-memb): PATCH, validated against openapi.json below
+        r = a.call("PATCH", "/lists/team/members/anna%40example.org", {"nodupes": True, "vacation_until": "2099-01-31"})
+        t.ok(r.status == 200 and r.json["nodupes"] is True and r.json["vacation_until"] == "2099-01-31",
+             P + "PATCH a member's options", r.text)
+        r = a.call("PATCH", "/lists/team/members/anna%40example.org", {"nodupes": False, "colour": "red"})
+        t.ok(r.status == 422 and err_says(r, "colour"), P + "PATCH an unknown option: 422 naming it", r.text)
+        r = a.call("PATCH", "/lists/team/members/nobody%40example.org", {"nodupes": True})
+        t.ok(r.status == 404 and err_says(r), P + "PATCH a non-member: 404", r.text)
         r = a.call("DELETE", "/lists/team/members/anna%40example.org")
         t.ok(r.status == 204 and r.body == b"", P + "DELETE a member: 204, empty body")
         t.ok("anna@example.org" not in inst.check("members", "team"), P + "... gone for the CLI")

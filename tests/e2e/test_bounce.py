@@ -201,9 +201,12 @@ inst.deliver("team", make_msg(subject="after disable"), sender="fine@example.net
 t.ok(all("gone@example.net" not in q["rcpts"] for q in inst.queue()), "no posts to the disabled member")
 # the probe bounces: removed
 inst.clear_queue()
+inst.config("team", "notify_membership", "yes")   # s12-memb: still one mail to the owners
 r = admin_deliver(inst, dsn("gone@example.net", probes[0]["raw"]), "")
 t.ok(r.returncode == 0 and "gone@example.net" not in inst.check("members", "team"), "bounced probe removes the member")
 t.eq(len(notices(inst, "bounce_removed", "owner@example.org")), 1, "owners told of the removal")
+t.eq(len(notices(inst, "notice_unsubscribe", "owner@example.org")), 0,
+     "notify_membership: the bounce notice is the owners' one mail about the removal")
 
 # another member answers the probe
 for i in range(3):
