@@ -34,6 +34,8 @@
  *     API tokens, SHA-256 of the token only (src/lib/apitoken.c; migration 12)
  *   imap_flags(list, address, num, flags)   IMAP flags and keywords per
  *     member (src/imap/flags.c; migration 13)
+ *   maintain_runs(task, list, last_run, lease_until, owner)   periodic
+ *     work: last run and lease of each task (src/lib/maintain.c; s12-maint)
  */
 #include "config.h"
 #include "db.h"
@@ -117,6 +119,11 @@ static const char *migrations[] = {
      * (src/imap/flags.c); \\Deleted + EXPUNGE goes to pop_hidden */
     "CREATE TABLE imap_flags(list TEXT NOT NULL, address TEXT NOT NULL, num INTEGER NOT NULL,"
     "  flags TEXT NOT NULL, PRIMARY KEY(list, address, num));",
+    /* s12-maint: periodic work (src/lib/maintain.c): when each task last
+     * ran for each list ('' = the instance), and who runs it now until
+     * lease_until (several processes never run one task at once) */
+    "CREATE TABLE maintain_runs(task TEXT NOT NULL, list TEXT NOT NULL, last_run INTEGER NOT NULL DEFAULT 0,"
+    "  lease_until INTEGER NOT NULL DEFAULT 0, owner TEXT, PRIMARY KEY(task, list));",
 };
 
 void
