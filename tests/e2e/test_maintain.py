@@ -248,6 +248,35 @@ t.eq(uids, [4, 5], "IMAP sees 4 and 5")
 r = inst.run("digest", "arch", "--force")
 t.eq(r.returncode, 0, "kairan digest --force over a gap in the numbers exits 0")
 
+# a session open while posts expire: the posts it listed are gone, it says so
+with Imapd(inst, imap_login_delay="0.05") as d, Pop3d(inst, pop3_login_delay="0.05") as pd:
+    c = imaplib.IMAP4("127.0.0.1", d.port)
+    c.login("ann@example.org/arch", "ann pass")
+    c.select("INBOX", readonly=True)
+    p = poplib.POP3("127.0.0.1", pd.port)
+    p.user("ann@example.org/arch")
+    p.pass_("ann pass")
+    npop = p.stat()[0]
+    r = maintain(inst, "--list", "arch", "--task", "archive_expire", "--now", days=60)
+    t.eq(inst.archive_numbers("arch"), [], "60 days later posts 4 and 5 expire too")
+    try:
+        typ, data = c.uid("FETCH", "4", "(BODY.PEEK[])")
+        fetched = b"".join(x[1] if isinstance(x, tuple) else x for x in data if x)
+    except imaplib.IMAP4.error as e:
+        typ, fetched = "NO", str(e).encode()
+    t.ok(typ != "OK" or b"newer post" not in fetched, "IMAP: an open session cannot fetch an expired post",
+         (typ, fetched[:200]))
+    t.eq(c.noop()[0], "OK", "and the IMAP session goes on")
+    c.logout()
+    try:
+        p.retr(1)
+        retr = "+OK"
+    except poplib.error_proto as e:
+        retr = e.args[0].decode(errors="replace")
+    t.ok(npop == 2 and retr.startswith("-ERR"), "POP3: RETR of a post expired during the session is -ERR", retr)
+    t.ok(p.noop().startswith(b"+OK"), "and the POP3 session goes on")
+    p.quit()
+
 # ---- expired rows -------------------------------------------------------------
 db = sqlite3.connect(inst.path("kairan.db"))
 now = int(time.time())
