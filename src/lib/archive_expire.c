@@ -38,20 +38,26 @@ expired_nums(Instance *inst, const char *list, gint64 cutoff)
     return nums;
 }
 
+/* delete_rows - every row of the expired posts, one statement a table
+ * (the per-member rows and the search index first: they are found
+ * through the archive rows). */
 static gboolean
-delete_rows(Instance *inst, const char *list, gint64 num, GError **error)
+delete_rows(Instance *inst, const char *list, gint64 cutoff, GError **error)
 {
+#define EXPIRED "SELECT num FROM archive WHERE list = ?1 AND COALESCE(archived, date, 0) < ?2"
     static const char *const sql[] = {
-        "DELETE FROM archive WHERE list = ?1 AND num = ?2",
+        "DELETE FROM pop_hidden WHERE list = ?1 AND num IN (" EXPIRED ")",
+        "DELETE FROM imap_flags WHERE list = ?1 AND num IN (" EXPIRED ")",
         /* the search index row: rowid = the list's rowid * 2^40 + num (archive_search.c) */
-        "DELETE FROM archive_text WHERE rowid = (SELECT rowid FROM lists WHERE name = ?1) * 1099511627776 + ?2",
-        "DELETE FROM pop_hidden WHERE list = ?1 AND num = ?2",
-        "DELETE FROM imap_flags WHERE list = ?1 AND num = ?2",
+        "DELETE FROM archive_text WHERE rowid IN (SELECT (SELECT rowid FROM lists WHERE name = ?1)"
+        " * 1099511627776 + num FROM archive WHERE list = ?1 AND COALESCE(archived, date, 0) < ?2)",
+        "DELETE FROM archive WHERE list = ?1 AND COALESCE(archived, date, 0) < ?2",
     };
+#undef EXPIRED
     for (guint i = 0; i < G_N_ELEMENTS(sql); i++) {
         sqlite3_stmt *st = db_prepare(inst->db, sql[i]);
         sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, num);
+        sqlite3_bind_int64(st, 2, cutoff);
         if (!db_step_done(st, error))
             return FALSE;
     }
@@ -103,12 +109,14 @@ archive_expire(Instance *inst, const char *list, gint64 cutoff, gboolean dry_run
         done = -1;
         goto out;
     }
-    for (guint i = 0; i < nums->len; i++) {
-        if (!delete_rows(inst, list, g_array_index(nums, gint64, i), error)) {
-            db_rollback(inst->db);
-            done = -1;
-            goto out;
-        }
+    /* the numbers again under the lock: what is removed is what was counted */
+    g_array_unref(nums);
+    nums = expired_nums(inst, list, cutoff);
+    done = nums->len;
+    if (!delete_rows(inst, list, cutoff, error)) {
+        db_rollback(inst->db);
+        done = -1;
+        goto out;
     }
     for (guint i = 0; i < nums->len; i++) {
         char *path = archive_path(inst, list, g_array_index(nums, gint64, i));
@@ -126,8 +134,9 @@ archive_expire(Instance *inst, const char *list, gint64 cutoff, gboolean dry_run
         done = -1;
         goto out;
     }
-    log_info("%s: %u archived post(s) expired (%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT ")", list, nums->len,
-             g_array_index(nums, gint64, 0), g_array_index(nums, gint64, nums->len - 1));
+    if (nums->len > 0)
+        log_info("%s: %u archived post(s) expired (%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT ")", list, nums->len,
+                 g_array_index(nums, gint64, 0), g_array_index(nums, gint64, nums->len - 1));
 out:
     g_array_unref(nums);
     return done;
