@@ -15,8 +15,10 @@ import os
 import poplib
 import re
 import shlex
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
@@ -149,6 +151,22 @@ for i in range(6):
     inst.deliver("busy", make_msg(subject=f"busy {i}", to=f"busy@{DOMAIN}",
                                   frm=f"Sender {i} <s{i}@example.org>"), sender=f"s{i}@example.org")
 inst.clear_queue()
+# another process holds the task's lease (it is running it): the task is skipped
+db = sqlite3.connect(inst.path("kairan.db"))
+db.execute("UPDATE maintain_runs SET lease_until = ?, owner = 'elsewhere:1:x' WHERE task = 'held_expire' AND list = ''",
+           (int(time.time()) + 30 * DAY,))
+db.commit()
+db.close()
+r = maintain(inst, "--list", "busy", "--task", "held_expire", days=20)
+t.ok(r.returncode == 0 and "running in another process" in r.stdout.decode(),
+     "a task another process is running is skipped", r.stdout)
+t.eq(len(held_ids(inst, "busy")), 6, "and nothing of it is done")
+# ... until that lease ends (the process died): an hour later the task runs again
+db = sqlite3.connect(inst.path("kairan.db"))
+db.execute("UPDATE maintain_runs SET lease_until = ? WHERE task = 'held_expire' AND list = ''",
+           (int(time.time()) + 20 * DAY - 1,))
+db.commit()
+db.close()
 with concurrent.futures.ThreadPoolExecutor(4) as ex:
     rs = list(ex.map(lambda _: maintain(inst, "--list", "busy", "--task", "held_expire", days=20), range(4)))
 t.ok(all(x.returncode == 0 for x in rs), "four concurrent runs exit 0", [x.stderr for x in rs])
@@ -317,6 +335,20 @@ if m:
 for unit in ("kairan-maintain.service", "kairan-maintain.timer"):
     p = os.path.join(SRCDIR, "etc", unit)
     t.ok(os.path.exists(p) and "maintain" in open(p).read(), f"etc/{unit} is shipped")
+
+analyze = shutil.which("systemd-analyze")
+if analyze:
+    units = tempfile.mkdtemp(prefix="kairan-units-")
+    for unit in ("kairan-maintain.service", "kairan-maintain.timer"):
+        text = open(os.path.join(SRCDIR, "etc", unit)).read().replace("/usr/local/bin/kairan", KAIRAN)
+        open(os.path.join(units, unit), "w").write(text)
+    r = subprocess.run([analyze, "verify", *(os.path.join(units, u) for u in ("kairan-maintain.timer",
+                        "kairan-maintain.service"))], capture_output=True, timeout=60, cwd=units)
+    t.ok(r.returncode == 0 and b"maintain" not in r.stderr, "systemd-analyze verify accepts the timer and service",
+         r.stderr)
+    shutil.rmtree(units, ignore_errors=True)
+else:
+    t.skip("systemd-analyze verify accepts the timer and service", "no systemd-analyze")
 
 # ---- kairan relay runs the tasks by itself --------------------------------------
 ri = Instance()
