@@ -327,7 +327,8 @@ held_age(gint64 seconds)
 }
 
 int
-held_remind(Instance *inst, const char *list, gint64 now, gboolean dry_run, GString *report, GError **error)
+held_remind(Instance *inst, const char *list, gint64 now, gint64 max_days, gboolean dry_run, GString *report,
+            GError **error)
 {
     GPtrArray *rows = held_rows(inst, list, G_MAXINT64);
     char **moderators;
@@ -335,6 +336,10 @@ held_remind(Instance *inst, const char *list, gint64 now, gboolean dry_run, GStr
     char *web_url, *url, *count;
     int sent = 0;
 
+    /* the posts held_expire discards (now, or in the same dry run) are not waiting any more */
+    for (guint i = rows->len; max_days > 0 && i-- > 0;)
+        if (((HeldRow *) rows->pdata[i])->created < now - max_days * 86400)
+            g_ptr_array_remove_index(rows, i);
     if (rows->len == 0) {
         g_ptr_array_unref(rows);
         return 0;

@@ -21,8 +21,9 @@ int held_expire(Instance *inst, const char *list, gint64 now, gint64 max_days, g
                 GString *report, GError **error);
 /* held_remind - one mail to each moderator listing every held post (id,
  * age, sender, subject) and how to approve (template held_reminder);
- * nothing when nothing waits.  The mails sent, -1 on error. */
-int held_remind(Instance *inst, const char *list, gint64 now, gboolean dry_run, GString *report,
-                GError **error);
+ * nothing when nothing waits.  Posts older than max_days (> 0), which
+ * held_expire discards, are left out.  The mails sent, -1 on error. */
+int held_remind(Instance *inst, const char *list, gint64 now, gint64 max_days, gboolean dry_run,
+                GString *report, GError **error);
 
 #endif

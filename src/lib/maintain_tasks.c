@@ -24,7 +24,8 @@ maintain_held_reminder(MaintainCtx *c, GError **error)
 {
     if (!list_setting_bool(c->inst, c->list, "moderator_reminder"))
         return TRUE;
-    return held_remind(c->inst, c->list, c->now, c->dry_run, c->report, error) >= 0;
+    return held_remind(c->inst, c->list, c->now, list_setting_int(c->inst, c->list, "max_days_to_hold"),
+                       c->dry_run, c->report, error) >= 0;
 }
 
 gboolean
