@@ -255,11 +255,12 @@ t.ok(r.status == 200 and "newer post" in r.text and "old post" not in r.text, "t
 t.eq(web.get("/list/arch/archive/2").status, 404, "an expired post's page is 404")
 t.eq(web.get("/list/arch/archive/4").status, 200, "the kept post's page is there")
 inst.clear_queue()
-r = inst.deliver("arch", ctl_mail("get 2\nget 4\n", frm="ann@example.org", to=f"arch-ctl@{DOMAIN}"),
+r = inst.deliver("arch", ctl_mail("get 2\nget 4\nmget 1-4\n", frm="ann@example.org", to=f"arch-ctl@{DOMAIN}"),
                  sender="ann@example.org", mode="--ctl")
 rep = notices(inst, to="ann@example.org")
 txt = body_text(rep[0]["msg"]) if rep else ""
 t.ok("There is no post 2" in txt, "`get 2` answers that there is no post 2", txt)
+t.ok("1 post(s) of 1-4" in txt, "`mget 1-4` sends the one post left of 1-4", txt)
 r = inst.deliver("arch", make_msg(subject="after expiry", to=f"arch@{DOMAIN}"), sender="ann@example.org")
 t.eq(inst.archive_numbers("arch"), [4, 5], "a new post gets the next number (5), expired numbers are not reused")
 _, uids, _, _ = imap_state()
