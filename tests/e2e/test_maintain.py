@@ -255,7 +255,7 @@ t.ok(r.status == 200 and "newer post" in r.text and "old post" not in r.text, "t
 t.eq(web.get("/list/arch/archive/2").status, 404, "an expired post's page is 404")
 t.eq(web.get("/list/arch/archive/4").status, 200, "the kept post's page is there")
 inst.clear_queue()
-r = inst.deliver("arch", ctl_mail("get 2\nget 4\nmget 1-4\n", frm="ann@example.org", to=f"arch-ctl@{DOMAIN}"),
+r = inst.deliver("arch", ctl_mail("get 2\nmget 1-4\n", frm="ann@example.org", to=f"arch-ctl@{DOMAIN}"),
                  sender="ann@example.org", mode="--ctl")
 rep = notices(inst, to="ann@example.org")
 txt = body_text(rep[0]["msg"]) if rep else ""
