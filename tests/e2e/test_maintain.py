@@ -257,7 +257,7 @@ t.eq(web.get("/list/arch/archive/4").status, 200, "the kept post's page is there
 inst.clear_queue()
 r = inst.deliver("arch", ctl_mail("get 2\nmget 1-4\n", frm="ann@example.org", to=f"arch-ctl@{DOMAIN}"),
                  sender="ann@example.org", mode="--ctl")
-rep = notices(inst, to="ann@example.org")
+rep = notices(inst, "ctl_reply", to="ann@example.org")
 txt = body_text(rep[0]["msg"]) if rep else ""
 t.ok("There is no post 2" in txt, "`get 2` answers that there is no post 2", txt)
 t.ok("1 post(s) of 1-4" in txt, "`mget 1-4` sends the one post left of 1-4", txt)
