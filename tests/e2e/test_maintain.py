@@ -352,6 +352,14 @@ if analyze:
 else:
     t.skip("systemd-analyze verify accepts the timer and service", "no systemd-analyze")
 
+# the clock offset is read in one place (src/lib/util.c's now_seconds)
+readers = []
+for root, _, files in os.walk(os.path.join(SRCDIR, "src")):
+    for f in files:
+        if f.endswith((".c", ".h")) and "KAIRAN_TEST_NOW_OFFSET" in open(os.path.join(root, f), errors="replace").read():
+            readers.append(os.path.relpath(os.path.join(root, f), SRCDIR))
+t.eq(sorted(readers), ["src/lib/util.c", "src/lib/util.h"], "KAIRAN_TEST_NOW_OFFSET is read only in util.c")
+
 # ---- kairan relay runs the tasks by itself --------------------------------------
 ri = Instance()
 ri.newlist("relayed", owner="owner@example.org")
