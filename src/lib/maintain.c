@@ -11,7 +11,7 @@
  * least its interval ago, then records those runs and gives the lease
  * back.  A process that dies keeps the lease until it expires
  * (MAINTAIN_LEASE).  Every time here is now_seconds(), so the test
- * suite's KAIRAN_TEST_NOW_OFFSET moves it. */
+ * suite's clock offset (util.c) moves it. */
 #include "config.h"
 #include "maintain.h"
 #include "db.h"
