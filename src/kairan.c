@@ -36,6 +36,7 @@ static const Subcommand subcommands[] = {
     { "queue", cmd_queue, "show the queue" },
     { "flush", cmd_flush, "retry every queued message now" },
     { "digest", cmd_digest, "send the digests that are due" },
+    { "maintain", cmd_maintain, "run the periodic tasks that are due (for cron; kairan relay runs them too)" },
     { "dkim-keygen", cmd_dkim_keygen, "make a DKIM key, print its DNS TXT record" },
     { "pop3d", cmd_pop3d, "POP3 access to list archives" },
     { "imapd", cmd_imapd, "IMAP access to list archives" },

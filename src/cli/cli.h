@@ -47,6 +47,7 @@ int cmd_relay(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_flush(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
+int cmd_maintain(int argc, char **argv);
 int cmd_dkim_keygen(int argc, char **argv);
 int cmd_pop3d(int argc, char **argv);
 int cmd_imapd(int argc, char **argv);

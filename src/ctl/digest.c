@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "db.h"
 #include "lists.h"
+#include "maintain.h"
 #include "log.h"
 #include "notify.h"
 #include "settings.h"
@@ -348,7 +349,7 @@ digest_list_headers(Instance *inst, const char *list, GMimeMessage *msg)
 /* digest_list - send the digest of one list if due; -1 error, else the
  * number of digest mails queued. */
 static int
-digest_list(Instance *inst, const char *list, gboolean force, GError **error)
+digest_list(Instance *inst, const char *list, gboolean force, gboolean dry_run, GString *report, GError **error)
 {
     sqlite3_stmt *st = db_prepare(inst->db, "SELECT num, size FROM archive WHERE list = ?"
                                             " AND digested = 0 ORDER BY num");
@@ -369,7 +370,7 @@ digest_list(Instance *inst, const char *list, gboolean force, GError **error)
     last = meta_int(inst, "digest_last", list);
     if (last < 0) {
         last = now;
-        if (!meta_int_set(inst, "digest_last", list, now, error)) {
+        if (!dry_run && !meta_int_set(inst, "digest_last", list, now, error)) {
             sent = -1;
             goto out;
         }
@@ -380,6 +381,11 @@ digest_list(Instance *inst, const char *list, gboolean force, GError **error)
         goto out;
 
     rcpts = digest_recipients(inst, list);
+    if (dry_run) {
+        g_string_append_printf(report, "%s: would send a digest of %u post(s) to %u member(s)\n", list,
+                               nums->len, rcpts->len);
+        goto out;
+    }
     volume = meta_int(inst, "digest_volume", list);
     volume = volume < 0 ? 1 : volume + 1;
     if (rcpts->len == 0)
@@ -428,6 +434,8 @@ digest_list(Instance *inst, const char *list, gboolean force, GError **error)
     }
     log_info("%s: digest issue %" G_GINT64_FORMAT " of %u post(s) queued for %u member(s) in %d mail(s)",
              list, volume, nums->len, rcpts->len, sent);
+    if (sent > 0)
+        g_string_append_printf(report, "%s: %d digest mail(s) queued\n", list, sent);
 out:
     g_array_unref(nums);
     if (rcpts)
@@ -437,6 +445,16 @@ out:
     return sent;
 }
 
+/* digest_maintain - the digest task of maintain.c's table: one list's
+ * digest if it is due (or at once with c->force). */
+gboolean
+digest_maintain(MaintainCtx *c, GError **error)
+{
+    return digest_list(c->inst, c->list, c->force, c->dry_run, c->report, error) >= 0;
+}
+
+/* cmd_digest - `kairan digest [--force] [LIST]`: the digest task on
+ * demand (whenever it last ran), through the runner of maintain.c. */
 int
 cmd_digest(int argc, char **argv)
 {
@@ -445,8 +463,10 @@ cmd_digest(int argc, char **argv)
         { "force", 0, 0, G_OPTION_ARG_NONE, &force, "send the waiting posts now, due or not", NULL },
         G_OPTION_ENTRY_NULL
     };
+    MaintainOptions opts = { .task = "digest", .ignore_interval = TRUE };
+    GString *report = g_string_new(NULL);
+    GError *error = NULL;
     Instance *inst;
-    char **lists;
     int status = 0;
 
     cli_parse(&argc, &argv, "digest", "[LIST]",
@@ -457,24 +477,16 @@ cmd_digest(int argc, char **argv)
     inst = cli_open();
     if (argc == 2) {
         cli_need_list(inst, argv[1]);
-        lists = g_new0(char *, 2);
-        lists[0] = g_strdup(argv[1]);
-    } else {
-        lists = list_names(inst);
+        opts.list = argv[1];
     }
-    for (int i = 0; lists[i]; i++) {
-        GError *error = NULL;
-        int n = digest_list(inst, lists[i], force, &error);
-        if (n < 0) {
-            fprintf(stderr, "kairan digest: %s: %s\n", lists[i], error ? error->message : "failed");
-            log_error("%s: digest failed: %s", lists[i], error ? error->message : "failed");
-            status = error ? error->code : EXIT_TEMPFAIL;
-            g_clear_error(&error);
-        } else if (n > 0) {
-            printf("%s: %d digest mail(s) queued\n", lists[i], n);
-        }
+    opts.force = force;
+    if (!maintain_run(inst, &opts, report, NULL, &error)) {
+        fprintf(stderr, "kairan digest: %s\n", error->message);
+        status = error->code ? error->code : EXIT_TEMPFAIL;
+        g_error_free(error);
     }
-    g_strfreev(lists);
+    fputs(report->str, stdout);
+    g_string_free(report, TRUE);
     instance_free(inst);
     return status;
 }

@@ -95,6 +95,12 @@ gboolean archive_sync(const Instance *inst, const char *list, GError **error);
 /* archive_unlink - remove post num's file (undoing archive_append). */
 void archive_unlink(const Instance *inst, const char *list, gint64 num);
 
+/* archive_expire - remove the posts archived before cutoff (seconds
+ * since the epoch; imported posts count from their Date): files, rows,
+ * search index, POP3/IMAP per-member rows (archive_expire.c).  Numbers
+ * are not reused.  dry_run: only count.  How many, -1 on error. */
+gint64 archive_expire(Instance *inst, const char *list, gint64 cutoff, gboolean dry_run, GError **error);
+
 /* The search index (archive_search.c): FTS5 with trigrams. */
 /* message_search_text - the text/plain parts of msg, UTF-8, at most 32 KB. */
 char *message_search_text(GMimeMessage *msg);

@@ -96,7 +96,7 @@ params(const Instance *inst, Params *p)
 static gint64
 now_ms(void)
 {
-    return g_get_real_time() / 1000;
+    return now_milliseconds();
 }
 
 /* key_wait - ms left of the penalty of one key (0 without a row). */

@@ -36,7 +36,9 @@
  *     member (src/imap/flags.c; migration 13)
  *   members.receive_own, nodupes, acknowledge, hide_address,
  *     vacation_until: per-member options (lib/memberopts.c);
- *     autoresponses(list, kind, address, sent) (lib/autorespond.c) (s12-memb)
+ *     autoresponses(list, kind, address, sent) (lib/autorespond.c) (migration 14)
+ *   maintain_runs(task, list, last_run, lease_until, owner)   periodic
+ *     work: last run and lease of each task (src/lib/maintain.c; migration 15)
  */
 #include "config.h"
 #include "db.h"
@@ -120,7 +122,7 @@ static const char *migrations[] = {
      * (src/imap/flags.c); \\Deleted + EXPUNGE goes to pop_hidden */
     "CREATE TABLE imap_flags(list TEXT NOT NULL, address TEXT NOT NULL, num INTEGER NOT NULL,"
     "  flags TEXT NOT NULL, PRIMARY KEY(list, address, num));",
-    /* s12-memb: per-member options (lib/memberopts.c): receive_own_posts,
+    /* 14: per-member options (lib/memberopts.c): receive_own_posts,
      * nodupes, acknowledge, hide_address, vacation_until (the first second
      * delivery resumes, 0 = no pause); the fan-out index covers them; one
      * auto-response per (list, kind, sender) per autorespond_grace
@@ -133,6 +135,11 @@ static const char *migrations[] = {
     "CREATE INDEX members_fanout ON members(list, nomail, post_only, digest, vacation_until, nodupes, address);"
     "CREATE TABLE autoresponses(list TEXT NOT NULL, kind TEXT NOT NULL, address TEXT NOT NULL,"
     "  sent INTEGER NOT NULL, PRIMARY KEY(list, kind, address));",
+    /* 15: periodic work (src/lib/maintain.c): when each task last
+     * ran for each list ('' = the instance), and who runs it now until
+     * lease_until (several processes never run one task at once) */
+    "CREATE TABLE maintain_runs(task TEXT NOT NULL, list TEXT NOT NULL, last_run INTEGER NOT NULL DEFAULT 0,"
+    "  lease_until INTEGER NOT NULL DEFAULT 0, owner TEXT, PRIMARY KEY(task, list));",
 };
 
 void

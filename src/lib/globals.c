@@ -60,6 +60,7 @@ static const GlobalDef table[] = {
     { "smtp_max_connections", GLOBAL_UINT, "20", NULL, 1, 100000, "simultaneous outgoing connections" },
     { "smtp_max_per_destination", GLOBAL_UINT, "10", NULL, 1, 100000, "simultaneous outgoing connections to one destination" },
     { "smtp_connection_cache_time", GLOBAL_DURATION, "2", NULL, 0, 3600, "how long an idle outgoing connection is kept for reuse" },
+    { "maintain_interval", GLOBAL_DURATION, "60", NULL, 1, 3600, "how often kairan relay runs the periodic tasks that are due (kairan maintain)" },
     /* POP3 */
     { "pop3_listen", GLOBAL_HOSTPORT, "127.0.0.1:1110", NULL, 0, 0, "address of kairan pop3d (STLS on it)" },
     { "pop3s_listen", GLOBAL_HOSTPORT, "", NULL, 0, 0, "address of POP3 over implicit TLS (RFC 8314); empty = off" },

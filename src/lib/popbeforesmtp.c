@@ -14,7 +14,7 @@ static void
 record(Instance *inst, const char *ip, const char *list, const char *address)
 {
     gint64 window = instance_global_int(inst, "pop_before_smtp");
-    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    gint64 now = now_seconds();
     sqlite3_stmt *st;
     gboolean ok;
 
@@ -60,7 +60,7 @@ popbeforesmtp_allowed(Instance *inst, const char *ip)
         return FALSE;
     st = db_prepare(inst->db, "SELECT 1 FROM pop_before_smtp WHERE ip = ? AND until > ?");
     sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, g_get_real_time() / G_USEC_PER_SEC);
+    sqlite3_bind_int64(st, 2, now_seconds());
     ok = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return ok;

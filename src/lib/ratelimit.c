@@ -14,6 +14,7 @@
 #include "ratelimit.h"
 #include "db.h"
 #include "log.h"
+#include "util.h"
 #include "settings.h"
 
 #include <string.h>
@@ -36,7 +37,7 @@ RateResult
 ratelimit_take(Instance *inst, const char *list, const char *kind, const char *key)
 {
     gint64 limit = list_setting_int(inst, list, ratelimit_setting(kind));
-    gint64 now = (gint64) (g_get_real_time() / G_USEC_PER_SEC);
+    gint64 now = now_seconds();
     gint64 count = 0, dropped = 0;
     GError *error = NULL;
     sqlite3_stmt *st;
@@ -170,7 +171,7 @@ ratelimit_take_send(Instance *inst, const char *list, const char *key,
 {
     gint64 lim_m = list_setting_int(inst, list, "send_limit_mails");
     gint64 lim_b = list_setting_int(inst, list, "send_limit_bytes");
-    gint64 now = (gint64) (g_get_real_time() / G_USEC_PER_SEC);
+    gint64 now = now_seconds();
     gint64 cm, dm, cb, db;
     gboolean have_m, have_b, over_m, over_b, ok;
     GError *error = NULL;
@@ -220,7 +221,7 @@ fail:
 RateResult
 ratelimit_take_window(Instance *inst, const char *kind, const char *key, gint64 limit, gint64 window)
 {
-    gint64 now = (gint64) (g_get_real_time() / G_USEC_PER_SEC);
+    gint64 now = now_seconds();
     gint64 count = 0;
     GError *error = NULL;
     sqlite3_stmt *st;

@@ -82,6 +82,14 @@ static const SettingDef table[] = {
     { "duplicate_window", SETTING_DURATION, "5d", NULL,
       "a post whose Message-ID the list already distributed within this time is dropped, not posted twice "
       "(0 = no check)" },
+    /* s12-maint: retention (the held_expire, held_reminder and archive_expire tasks of maintain.c) */
+    { "max_days_to_hold", SETTING_UINT, "14", NULL,
+      "held posts older than this many days are discarded, their senders told (0 = kept until a moderator acts)" },
+    { "moderator_reminder", SETTING_BOOL, "yes", NULL,
+      "once a day the moderators get one mail listing the held posts and how to approve them" },
+    { "archive_expire", SETTING_DURATION, "0", NULL,
+      "archived posts older than this (e.g. 365d) are removed from the archive, its index and search; "
+      "their numbers are not reused (0 = kept for ever)" },
     { "footer", SETTING_TEXT, "", NULL,
       "text added at the end of every post; {{list}}, {{address}}, {{number}}, {{unsubscribe}} and {{archive}} "
       "are replaced (empty = none)" },

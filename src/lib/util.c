@@ -1,6 +1,8 @@
 /* util.c - file and string helpers: atomic writes (tmp + fsync + rename +
  * fsync of the directory), whole-descriptor reads, random hex strings,
- * durations and name checks.  Everything that acknowledges mail stores it
+ * durations and name checks, the clock every expiry or limit decision
+ * reads (now_seconds: the one place KAIRAN_TEST_NOW_OFFSET is applied).
+ * Everything that acknowledges mail stores it
  * through write_file_atomic first. */
 #include "config.h"
 #include "util.h"
@@ -177,10 +179,35 @@ random_hex(size_t nbytes)
     return g_string_free(s, FALSE);
 }
 
+/* clock_offset - KAIRAN_TEST_NOW_OFFSET (seconds, may be negative), read
+ * once: the test suite's time travel (tests run `kairan maintain` "days
+ * later" without sleeping).  Test-only; 0 when unset or not a number. */
+static gint64
+clock_offset(void)
+{
+    static gsize done;
+    static gint64 offset;
+
+    if (g_once_init_enter(&done)) {
+        const char *v = g_getenv("KAIRAN_TEST_NOW_OFFSET");
+        char *end = NULL;
+        gint64 o = v && *v ? g_ascii_strtoll(v, &end, 10) : 0;
+        offset = end && *end == '\0' && o > -G_MAXINT32 && o < G_MAXINT32 ? o : 0;
+        g_once_init_leave(&done, 1);
+    }
+    return offset;
+}
+
 gint64
 now_seconds(void)
 {
-    return g_get_real_time() / G_USEC_PER_SEC;
+    return g_get_real_time() / G_USEC_PER_SEC + clock_offset();
+}
+
+gint64
+now_milliseconds(void)
+{
+    return g_get_real_time() / 1000 + clock_offset() * 1000;
 }
 
 gint64

@@ -29,7 +29,12 @@ gboolean util_make_private(const char *path);
  * *truncated is set when more was there. */
 GByteArray *read_fd_all(int fd, size_t max, gboolean *truncated, GError **error);
 char *random_hex(size_t nbytes);
+/* now_seconds - the wall clock every time decision reads (expiry, limits,
+ * "is it due"), plus KAIRAN_TEST_NOW_OFFSET seconds when the test suite
+ * sets it (test-only time travel).  Durations are measured with
+ * g_get_monotonic_time, not this.  now_milliseconds - the same in ms. */
 gint64 now_seconds(void);
+gint64 now_milliseconds(void);
 /* format_rfc5322_date - "Tue, 01 Dec 2026 20:50:37 +0900" for t in local
  * time, in English whatever the locale (RFC 5322 section 3.3). */
 char *format_rfc5322_date(time_t t);

@@ -48,6 +48,9 @@ typedef struct {
 enum { TLS_VERIFY_NONE, TLS_VERIFY_MTASTS, TLS_VERIFY_ALWAYS };
 Relay *relay_config_load(Instance *inst, GError **error);
 void relay_config_free(Relay *r);
+/* relay_maintenance_start - the thread running maintain.c's periodic
+ * tasks every maintain_interval (maintenance.c). */
+void relay_maintenance_start(Instance *inst);
 /* smtp_server.c - the pure parts of the SMTP command parser (fuzzed by
  * tests/fuzz/fuzz_smtp.c). */
 char *smtp_path_arg(const char *arg, const char **params);

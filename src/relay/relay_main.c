@@ -41,6 +41,7 @@ relay_main(int argc, char **argv)
     if (!smtp_server_start(r, listen ? listen : r->listen, &error))
         cli_exit_error(error);
     log_info("relay started on %s", listen ? listen : r->listen);
+    relay_maintenance_start(inst);
     status = runner_run(r);
     /* Stopped by a signal: worker and session threads may be in the middle
      * of a transaction.  Nothing needs finishing (the queue is crash-safe),

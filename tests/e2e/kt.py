@@ -768,9 +768,10 @@ class Sink:
 class Relay:
     """`kairan relay` of an Instance on a free port (stopped by stop())."""
 
-    def __init__(self, inst, port=None, conf=None, user=None):
+    def __init__(self, inst, port=None, conf=None, user=None, env=None):
         self.inst = inst
         self.user = user
+        self.env = env or {}        # more environment, e.g. KAIRAN_TEST_NOW_OFFSET
         self.port = port or free_port()
         if conf:
             set_global(inst, **conf)
@@ -780,6 +781,7 @@ class Relay:
     def start(self):
         e = dict(os.environ)
         e.pop("KAIRAN_HOME", None)
+        e.update(self.env)
         self.errlog = open(os.path.join(self.inst.home, "relay.stderr"), "ab")
         self.proc = subprocess.Popen([KAIRAN, "--home", self.inst.home, "relay", "--listen",
                                       f"127.0.0.1:{self.port}"], env=e,
