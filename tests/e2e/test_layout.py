@@ -53,6 +53,15 @@ if os.path.isdir(os.path.join(SRCDIR, ".git")) or os.path.isfile(os.path.join(SR
     files = subprocess.run(["git", "-C", SRCDIR, "ls-files"], capture_output=True, text=True).stdout.split("\n")
     generated = [f for f in files if re.search(r'(^|/)(configure~?|Makefile\.in|aclocal\.m4|config\.h\.in~?|autom4te\.cache/.*|.*\.o|.*~)$', f)]
     t.ok(not generated, "no generated file is tracked", generated)
+    binaries = []
+    for f in files:
+        p = os.path.join(SRCDIR, f)
+        if f and os.path.isfile(p):
+            with open(p, "rb") as fh:
+                if fh.read(4) == b"\x7fELF":
+                    binaries.append(f)
+    t.ok(not binaries, "no compiled program is tracked (a build directory committed by mistake)", binaries[:10])
 else:
     t.skip("no generated file is tracked", "not a git checkout")
+    t.skip("no compiled program is tracked", "not a git checkout")
 t.done()
