@@ -19,6 +19,7 @@
 #include "api.h"
 #include "webint.h"
 #include "address.h"
+#include "aliases.h"
 #include "apitoken.h"
 #include "archive.h"
 #include "crypto.h"
@@ -434,6 +435,11 @@ lists_post(ApiCtx *c)
         g_clear_error(&e);
     }
     log_info("list %s created (owner %s) by API token %" G_GINT64_FORMAT, name, owner_norm, c->tok->id);
+    if (!aliases_update(c->inst, &e)) {
+        /* the list exists: `kairan aliases` writes the map again */
+        log_error("api: list %s created, but the alias map was not written: %s", name, e->message);
+        g_clear_error(&e);
+    }
     loc = g_strdup_printf("%s/api/v1/lists/%s", c->req->base, name);
     web_response_header(c->resp, "Location", loc);
     g_free(loc);
@@ -454,6 +460,10 @@ list_delete(ApiCtx *c, const char *list)
     if (!list_remove(c->inst, list, FALSE, NULL, &e)) {
         fail_error(c, 500, e);
         return;
+    }
+    if (!aliases_update(c->inst, &e)) {
+        log_error("api: list %s removed, but the alias map was not written: %s", list, e->message);
+        g_clear_error(&e);
     }
     c->resp->status = 204;
 }
