@@ -474,15 +474,41 @@ config_global(int argc, char **argv)
     return status;
 }
 
+/* config_show_sections - `kairan config LIST --verbose`: "[Section]"
+ * headings in the order of the web's settings page, and under each key
+ * "key = value" with "# Title: help" above it. */
+static void
+config_show_sections(const Instance *inst, const char *list)
+{
+    const char *const *sections = settings_sections();
+    size_t n;
+    const SettingDef *defs = settings_table(&n);
+    for (int k = 0; sections[k]; k++) {
+        printf("%s[%s]\n", k ? "\n" : "", sections[k]);
+        for (size_t i = 0; i < n; i++) {
+            char *v, *shown;
+            if (!g_str_equal(setting_section(&defs[i]), sections[k]))
+                continue;
+            v = list_setting(inst, list, defs[i].key);
+            shown = defs[i].type == SETTING_TEXT ? escape_line_ends(v) : NULL;
+            printf("# %s: %s\n%s = %s\n", setting_title(&defs[i]), defs[i].help, defs[i].key, shown ? shown : v);
+            g_free(shown);
+            g_free(v);
+        }
+    }
+}
+
 int
 cmd_config(int argc, char **argv)
 {
     GError *error = NULL;
     Instance *inst;
-    gboolean global = FALSE;
+    gboolean global = FALSE, verbose = FALSE;
     GOptionEntry entries[] = {
         { "global", 0, 0, G_OPTION_ARG_NONE, &global,
           "the [global] keys of kairan.conf instead of a list's settings", NULL },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+          "show a list's settings in the sections of the web's settings page, each with its title and help", NULL },
         G_OPTION_ENTRY_NULL
     };
 
@@ -498,7 +524,9 @@ cmd_config(int argc, char **argv)
         cli_usage_error("config", "give a list name, optionally a key and a value");
     inst = cli_open();
     cli_need_list(inst, argv[1]);
-    if (argc == 2) {
+    if (argc == 2 && verbose) {
+        config_show_sections(inst, argv[1]);
+    } else if (argc == 2) {
         size_t n;
         const SettingDef *defs = settings_table(&n);
         for (size_t i = 0; i < n; i++) {

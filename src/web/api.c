@@ -804,6 +804,44 @@ openapi(ApiCtx *c)
     g_free(path);
 }
 
+/* settings_describe - GET /api/v1/settings: every per-list key with its
+ * section, title, help, type, valid values and default, in the order of
+ * the settings page (section by section). */
+static void
+settings_describe(ApiCtx *c)
+{
+    static const char *const types[] = {
+        [SETTING_ENUM] = "enum", [SETTING_UINT] = "integer", [SETTING_DURATION] = "duration",
+        [SETTING_STRING] = "string", [SETTING_TEXT] = "text", [SETTING_PATTERNS] = "patterns",
+        [SETTING_TAG] = "tag", [SETTING_ADDRLIST] = "addresses", [SETTING_TYPELIST] = "mime-types",
+        [SETTING_BOOL] = "boolean",
+    };
+    const char *const *sections = settings_sections();
+    size_t n = 0;
+    const SettingDef *defs = settings_table(&n);
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_array(b);
+    for (int k = 0; sections[k]; k++) {
+        for (size_t i = 0; i < n; i++) {
+            const SettingDef *d = &defs[i];
+            if (!g_str_equal(setting_section(d), sections[k]))
+                continue;
+            json_builder_begin_object(b);
+            add_str(b, "key", d->key);
+            add_str(b, "section", sections[k]);
+            add_str(b, "title", setting_title(d));
+            add_str(b, "help", d->help);
+            add_str(b, "type", (size_t) d->type < G_N_ELEMENTS(types) && types[d->type] ? types[d->type] : "string");
+            if (d->type == SETTING_ENUM || d->type == SETTING_BOOL)
+                add_str(b, "values", d->type == SETTING_BOOL ? "yes|no" : d->values);
+            add_str(b, "default", d->dflt);
+            json_builder_end_object(b);
+        }
+    }
+    json_builder_end_array(b);
+    reply(c, 200, b);
+}
+
 /* ---- routing ---- */
 
 static gboolean
@@ -1017,6 +1055,13 @@ route(ApiCtx *c, char **all, int nall)
     }
     if (!authorise(c))
         return;
+    if (c->nseg == 1 && g_str_equal(c->seg[0], "settings")) {
+        if (method_is(c, "GET"))
+            settings_describe(c);
+        else
+            not_allowed(c, "GET");
+        return;
+    }
     if (c->nseg == 0 || !g_str_equal(c->seg[0], "lists")) {
         fail(c, 404, "no such endpoint");
         return;
