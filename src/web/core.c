@@ -305,9 +305,15 @@ security_headers(WebResponse *resp)
 void
 page_render(WebCtx *c, int status, const char *tmpl, TData *d, const char *title)
 {
-    char *content = tmpl_render(tmpl, d, c->lang);
+    char *content;
     TData *l = tdata_new();
     char *html;
+
+    /* every page's links start with the front end's base (SCRIPT_NAME
+     * under CGI): a handler need not say so (the login form did not) */
+    if (!g_hash_table_contains(d, "base"))
+        tdata_set(d, "base", c->req->base);
+    content = tmpl_render(tmpl, d, c->lang);
 
     if (!content) {
         log_error("web: template %s missing", tmpl);
