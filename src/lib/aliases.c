@@ -37,8 +37,9 @@ is_program(const char *path)
 
 /* kairan_program - the `kairan` binary the pipes run.  In kairan and
  * kairan-daemon (told KAIRAN_BIN) that is kairan_binary_path(); the CGI
- * is another program, so there the kairan next to it (the build tree's
- * cgi/../kairan) or the installed BINDIR/kairan. */
+ * (or a kairan-daemon started by hand) is another program, so there the
+ * kairan next to it or one directory up (the build tree's cgi/../kairan),
+ * else the installed BINDIR/kairan. */
 static char *
 kairan_program(void)
 {
@@ -52,14 +53,17 @@ kairan_program(void)
     }
     g_free(base);
     dir = g_path_get_dirname(self);
-    cand = g_build_filename(dir, "..", "kairan", NULL);
-    g_free(dir);
-    if (is_program(cand)) {
-        char *canon = g_canonicalize_filename(cand, NULL);
+    for (int up = 0; up < 2; up++) {
+        cand = up ? g_build_filename(dir, "..", "kairan", NULL) : g_build_filename(dir, "kairan", NULL);
+        if (is_program(cand)) {
+            char *canon = g_canonicalize_filename(cand, NULL);
+            g_free(cand);
+            g_free(dir);
+            return canon;
+        }
         g_free(cand);
-        return canon;
     }
-    g_free(cand);
+    g_free(dir);
     return g_build_filename(KAIRAN_BINDIR, "kairan", NULL);
 }
 

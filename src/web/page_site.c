@@ -151,16 +151,20 @@ confirm_page(WebCtx *c, const char *list, int status, const char *error)
 static gboolean
 remove_list(WebCtx *c, TData *d, int *status)
 {
-    const char *list = form(c, "list"), *typed = form(c, "confirm");
+    const char *list = form(c, "list");
+    char *typed = g_strstrip(g_strdup(form(c, "confirm") ? form(c, "confirm") : ""));
+    gboolean same = list && g_str_equal(typed, list);
     char *moved = NULL;
     GError *e = NULL;
+
+    g_free(typed);
 
     if (!list || !str_is_safe_name(list, FALSE) || !list_exists(c->inst, list)) {
         tdata_set(d, "error", T(c, "There is no such list."));
         *status = 404;
         return TRUE;
     }
-    if (!typed || !g_str_equal(g_strstrip((char *) typed), list)) {
+    if (!same) {
         confirm_page(c, list, 400, T(c, "Type the name of the list to confirm that it is to be removed."));
         return FALSE;
     }
