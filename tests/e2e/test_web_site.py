@@ -231,6 +231,17 @@ def scenario(kind):
         t.ok(r.status == 200 and secs == ["Posting", "Moderation", "Members & subscription", "Archive", "Digest",
                                           "Deliverability", "Limits"],
              P + "GET /api/v1/settings: every key in the seven sections, in page order", secs)
+        try:
+            import jsonschema
+            doc = json.load(open(os.path.join(SRCDIR, "templates", "web", "openapi.json")))
+            schema = dict(doc["paths"]["/api/v1/settings"]["get"]["responses"]["200"]["content"]["application/json"]["schema"])
+            schema["components"] = doc["components"]
+            jsonschema.validate(r.json, schema)
+            t.ok(True, P + "GET /api/v1/settings matches openapi.json")
+        except ImportError:
+            t.skip(P + "GET /api/v1/settings matches openapi.json", "python3-jsonschema is missing")
+        except jsonschema.ValidationError as e:
+            t.ok(False, P + "GET /api/v1/settings matches openapi.json", str(e)[:500])
         pp = next((x for x in r.json or [] if x["key"] == "post_policy"), {})
         t.ok(pp.get("title") == "Who may post" and pp.get("values") and pp.get("default") == "members",
              P + "each with its title, values and default", pp)
