@@ -3,6 +3,7 @@
 #include "config.h"
 #include "cli.h"
 #include "address.h"
+#include "aliases.h"
 #include "crypto.h"
 #include "db.h"
 #include "lists.h"
@@ -71,79 +72,31 @@ cmd_init(int argc, char **argv)
     return 0;
 }
 
-static gboolean
-home_is_default(const Instance *inst)
-{
-    char *dflt = instance_home(KAIRAN_DEFAULT_HOME);
-    gboolean same = g_str_equal(dflt, inst->home);
-    g_free(dflt);
-    return same;
-}
-
+/* the alias map is lib's (aliases.c): the web and the API write it too */
 static void
 append_alias_lines(GString *out, const Instance *inst, const char *list)
 {
-    char *prog = home_is_default(inst)
-        ? g_strdup(kairan_binary_path())
-        : g_strdup_printf("%s --home %s", kairan_binary_path(), inst->home);
-    char *ctl = g_strconcat(list, "-ctl:", NULL);
-    char *adm = g_strconcat(list, "-admin:", NULL);
-    char *lst = g_strconcat(list, ":", NULL);
-
-    g_string_append_printf(out, "%-24s\"|%s deliver %s\"\n", lst, prog, list);
-    g_string_append_printf(out, "%-24s\"|%s deliver --ctl %s\"\n", ctl, prog, list);
-    g_string_append_printf(out, "%-24s\"|%s deliver --admin %s\"\n", adm, prog, list);
-    g_free(prog);
-    g_free(ctl);
-    g_free(adm);
-    g_free(lst);
+    aliases_append_lines(out, inst, list);
 }
 
-/* write_alias_map - HOME/aliases, the alias map Postfix reads with
- * alias_maps = hash:HOME/aliases (owned by the kairan user). */
+/* write_alias_map - HOME/aliases, and postalias when [global]
+ * aliases_postalias says so. */
 static gboolean
 write_alias_map(const Instance *inst, GError **error)
 {
-    char **lists = list_names(inst);
-    GString *out = g_string_new("# kairan aliases: written by `kairan aliases`; do not edit.\n"
-                                "# Postfix: alias_maps = hash:/etc/aliases, hash:THIS_FILE; then postalias THIS_FILE\n");
-    char *path = instance_path(inst, "aliases", NULL);
-    char *tmp = instance_path(inst, "tmp", NULL);
-    gboolean ok;
-
-    for (int i = 0; lists[i]; i++)
-        append_alias_lines(out, inst, lists[i]);
-    ok = write_file_atomic(path, tmp, out->str, out->len, error);
-    g_string_free(out, TRUE);
-    g_strfreev(lists);
-    g_free(path);
-    g_free(tmp);
-    return ok;
+    return aliases_update(inst, error);
 }
 
 static int
 run_postalias(const Instance *inst, const char *postfix_conf)
 {
-    char *path = instance_path(inst, "aliases", NULL);
-    const char *args[6];
-    int n = 0, status = -1;
     GError *error = NULL;
-
-    args[n++] = "postalias";
-    if (postfix_conf) {
-        args[n++] = "-c";
-        args[n++] = postfix_conf;
-    }
-    args[n++] = path;
-    args[n] = NULL;
-    if (!g_spawn_sync(NULL, (char **) args, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, &error)) {
-        fprintf(stderr, "kairan aliases: postalias: %s\n", error->message);
+    if (!aliases_postalias(inst, postfix_conf, &error)) {
+        fprintf(stderr, "kairan aliases: %s\n", error->message);
         g_error_free(error);
-        g_free(path);
         return EXIT_TEMPFAIL;
     }
-    g_free(path);
-    return g_spawn_check_wait_status(status, NULL) ? 0 : EXIT_TEMPFAIL;
+    return 0;
 }
 
 int
@@ -540,15 +493,41 @@ config_global(int argc, char **argv)
     return status;
 }
 
+/* config_show_sections - `kairan config LIST --verbose`: "[Section]"
+ * headings in the order of the web's settings page, and under each key
+ * "key = value" with "# Title: help" above it. */
+static void
+config_show_sections(const Instance *inst, const char *list)
+{
+    const char *const *sections = settings_sections();
+    size_t n;
+    const SettingDef *defs = settings_table(&n);
+    for (int k = 0; sections[k]; k++) {
+        printf("%s[%s]\n", k ? "\n" : "", sections[k]);
+        for (size_t i = 0; i < n; i++) {
+            char *v, *shown;
+            if (!g_str_equal(setting_section(&defs[i]), sections[k]))
+                continue;
+            v = list_setting(inst, list, defs[i].key);
+            shown = defs[i].type == SETTING_TEXT ? escape_line_ends(v) : NULL;
+            printf("# %s: %s\n%s = %s\n", setting_title(&defs[i]), defs[i].help, defs[i].key, shown ? shown : v);
+            g_free(shown);
+            g_free(v);
+        }
+    }
+}
+
 int
 cmd_config(int argc, char **argv)
 {
     GError *error = NULL;
     Instance *inst;
-    gboolean global = FALSE;
+    gboolean global = FALSE, verbose = FALSE;
     GOptionEntry entries[] = {
         { "global", 0, 0, G_OPTION_ARG_NONE, &global,
           "the [global] keys of kairan.conf instead of a list's settings", NULL },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+          "show a list's settings in the sections of the web's settings page, each with its title and help", NULL },
         G_OPTION_ENTRY_NULL
     };
 
@@ -564,7 +543,9 @@ cmd_config(int argc, char **argv)
         cli_usage_error("config", "give a list name, optionally a key and a value");
     inst = cli_open();
     cli_need_list(inst, argv[1]);
-    if (argc == 2) {
+    if (argc == 2 && verbose) {
+        config_show_sections(inst, argv[1]);
+    } else if (argc == 2) {
         size_t n;
         const SettingDef *defs = settings_table(&n);
         for (size_t i = 0; i < n; i++) {

@@ -30,6 +30,11 @@ static const GlobalDef table[] = {
       "longest delay of the guessing guard, seconds (it doubles from 0.25 s with each failure)" },
     { "auth_guard_forget", GLOBAL_DURATION, "15m", NULL, 1, DAY,
       "quiet time after which the guessing guard forgets failures" },
+    /* s12-site: the alias map, written again when the web or the API creates or removes a list */
+    { "aliases_postalias", GLOBAL_BOOL, "no", NULL, 0, 0,
+      "after a list is created or removed (newlist, rmlist, the web, the REST API) also run postalias on HOME/aliases" },
+    { "aliases_postfix_config", GLOBAL_PATH, "", NULL, 0, 0,
+      "Postfix configuration directory postalias is run with (-c DIR); empty = Postfix's default" },
     /* the relay */
     { "relay_listen", GLOBAL_HOSTPORT, "127.0.0.1:2525", NULL, 0, 0, "address of kairan relay's SMTP server" },
     { "relay_members", GLOBAL_BOOL, "no", NULL, 0, 0,

@@ -14,109 +14,221 @@
 
 #include <string.h>
 
+/* Entries may leave out the trailing section and title (see settings.h):
+ * the table is exempt from -Wmissing-field-initializers. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const SettingDef table[] = {
     { "post_policy", SETTING_ENUM, "members", "members|anyone|moderated|members-hold",
-      "who may post: members only, anyone, every post held, non-members held" },
+      "who may post: members only, anyone, every post held, non-members held",
+      "Posting", "Who may post" },
     { "subscribe_policy", SETTING_ENUM, "confirm", "open|confirm|approve|closed",
-      "how subscribe requests are handled" },
-    { "max_size", SETTING_UINT, "10485760", NULL, "largest post in bytes (0 = no limit)" },
+      "how subscribe requests are handled",
+      "Members & subscription", "How people subscribe" },
+    { "max_size", SETTING_UINT, "10485760", NULL, "largest post in bytes (0 = no limit)",
+      "Limits", "Largest post" },
     { "attachments", SETTING_ENUM, "keep", "keep|strip|reject",
-      "what to do with MIME parts whose type is not in allowed_types" },
+      "what to do with MIME parts whose type is not in allowed_types",
+      "Posting", "Attachments" },
     { "allowed_types", SETTING_TYPELIST, "text/plain multipart/*", NULL,
-      "MIME types kept when attachments = strip|reject (type/sub or type/*)" },
-    { "html", SETTING_ENUM, "keep", "keep|reject", "HTML-only posts: keep or refuse" },
+      "MIME types kept when attachments = strip|reject (type/sub or type/*)",
+      "Posting", "Allowed attachment types" },
+    { "html", SETTING_ENUM, "keep", "keep|reject", "HTML-only posts: keep or refuse",
+      "Posting", "HTML-only posts" },
     { "subject_tag", SETTING_TAG, "[%s:%05d]", NULL,
-      "Subject tag; %s = list name, %d (or %05d) = post number; empty = none" },
+      "Subject tag; %s = list name, %d (or %05d) = post number; empty = none",
+      "Posting", "Subject tag" },
     { "reply_to", SETTING_ENUM, "author", "list|author|none",
-      "Reply-To of distributed posts: the list, the author (unchanged), or removed" },
+      "Reply-To of distributed posts: the list, the author (unchanged), or removed",
+      "Posting", "Reply-To" },
     { "archive_access", SETTING_ENUM, "members", "members|owners|public",
-      "who may read the archive (POP3, web, get/mget/index)" },
+      "who may read the archive (POP3, web, get/mget/index)",
+      "Archive", "Who may read the archive" },
     { "commands_access", SETTING_ENUM, "members", "members|anyone",
-      "who may use get, mget, index, members, actives" },
-    { "digest_size", SETTING_UINT, "102400", NULL, "send a digest when this many bytes are waiting" },
-    { "digest_interval", SETTING_DURATION, "1d", NULL, "send a digest at least this often" },
-    { "digest_format", SETTING_ENUM, "mime", "mime|plain", "MIME multipart/digest or RFC 1153 plain text" },
+      "who may use get, mget, index, members, actives",
+      "Archive", "Who may use archive commands" },
+    { "digest_size", SETTING_UINT, "102400", NULL, "send a digest when this many bytes are waiting",
+      "Digest", "Digest size" },
+    { "digest_interval", SETTING_DURATION, "1d", NULL, "send a digest at least this often",
+      "Digest", "Digest interval" },
+    { "digest_format", SETTING_ENUM, "mime", "mime|plain", "MIME multipart/digest or RFC 1153 plain text",
+      "Digest", "Digest format" },
     { "mget_max_size", SETTING_UINT, "1048576", NULL,
-      "largest mget or digest mail in bytes; larger bundles are split (0 = no limit)" },
-    { "max_commands", SETTING_UINT, "20", NULL, "commands processed per command mail" },
-    { "language", SETTING_ENUM, "en", "en|ja", "language of replies and pages" },
-    { "owners", SETTING_ADDRLIST, "", NULL, "owner addresses (comma separated)" },
-    { "moderators", SETTING_ADDRLIST, "", NULL, "moderator addresses (default: the owners)" },
+      "largest mget or digest mail in bytes; larger bundles are split (0 = no limit)",
+      "Archive", "Largest archive mail" },
+    { "max_commands", SETTING_UINT, "20", NULL, "commands processed per command mail",
+      "Limits", "Commands per mail" },
+    { "language", SETTING_ENUM, "en", "en|ja", "language of replies and pages",
+      "Posting", "Language" },
+    { "owners", SETTING_ADDRLIST, "", NULL, "owner addresses (comma separated)",
+      "Moderation", "Owners" },
+    { "moderators", SETTING_ADDRLIST, "", NULL, "moderator addresses (default: the owners)",
+      "Moderation", "Moderators" },
     { "remove_headers", SETTING_STRING,
       "Return-Receipt-To Disposition-Notification-To X-Confirm-Reading-To Errors-To "
       "DKIM-Signature Domainkey-Signature X-Original-To Delivered-To Approved",
-      NULL, "headers removed from posts (blank separated)" },
-    { "send_to_author", SETTING_BOOL, "yes", NULL, "does the author get a copy of own post" },
+      NULL, "headers removed from posts (blank separated)",
+      "Posting", "Headers removed from posts" },
+    { "send_to_author", SETTING_BOOL, "yes", NULL, "does the author get a copy of own post",
+      "Posting", "Copy to the author" },
     { "personalize", SETTING_BOOL, "no", NULL,
-      "personalized delivery: each copy gets its own one-click unsubscribe link and VERP sender" },
-    { "confirm_expiry", SETTING_DURATION, "3d", NULL, "how long confirmation tokens stay valid" },
-    { "bounce_threshold", SETTING_UINT, "5", NULL, "bounce score that disables delivery" },
-    { "description", SETTING_STRING, "", NULL, "one line describing the list" },
+      "personalized delivery: each copy gets its own one-click unsubscribe link and VERP sender",
+      "Deliverability", "Personalized delivery" },
+    { "confirm_expiry", SETTING_DURATION, "3d", NULL, "how long confirmation tokens stay valid",
+      "Members & subscription", "Confirmation links expire after" },
+    { "bounce_threshold", SETTING_UINT, "5", NULL, "bounce score that disables delivery",
+      "Deliverability", "Bounce score limit" },
+    { "description", SETTING_STRING, "", NULL, "one line describing the list",
+      "Posting", "Description" },
     { "ctl_reply_limit", SETTING_UINT, "20", NULL,
-      "command mails from one sender answered per hour; beyond it they are dropped unread (0 = no limit)" },
+      "command mails from one sender answered per hour; beyond it they are dropped unread (0 = no limit)",
+      "Limits", "Command replies per hour" },
     { "confirm_limit", SETTING_UINT, "5", NULL,
-      "confirmation requests mailed to one address per hour (0 = no limit)" },
+      "confirmation requests mailed to one address per hour (0 = no limit)",
+      "Limits", "Confirmation mails per hour" },
     { "refusal_limit", SETTING_UINT, "10", NULL,
-      "refusal replies to one sender per hour; further refused posts are dropped silently (0 = no limit)" },
+      "refusal replies to one sender per hour; further refused posts are dropped silently (0 = no limit)",
+      "Limits", "Refusal replies per hour" },
     { "send_limit_mails", SETTING_UINT, "30", NULL,
-      "archive mails (mget) sent to one address per hour; get and mget stop there (0 = no limit)" },
+      "archive mails (mget) sent to one address per hour; get and mget stop there (0 = no limit)",
+      "Limits", "Archive mails per hour" },
     { "send_limit_bytes", SETTING_UINT, "10485760", NULL,
-      "bytes of archive mail (mget mails, get attachments) sent to one address per hour (0 = no limit)" },
+      "bytes of archive mail (mget mails, get attachments) sent to one address per hour (0 = no limit)",
+      "Limits", "Archive bytes per hour" },
     { "bounce_match", SETTING_ENUM, "sent", "sent|any",
       "sent: a bounce counts only when it names a post kairan sent to the member (its Message-ID) or"
-      " comes to the member's VERP address; any: every recognised bounce counts (not advised)" },
+      " comes to the member's VERP address; any: every recognised bounce counts (not advised)",
+      "Deliverability", "Which bounces count" },
     { "dmarc", SETTING_ENUM, "auto", "auto|munge|wrap|off",
       "DMARC-safe posts: rewrite From when the author's domain has p=reject|quarantine (auto), always (munge), "
-      "send the post as a message/rfc822 attachment (wrap), or never (off)" },
+      "send the post as a message/rfc822 attachment (wrap), or never (off)",
+      "Deliverability", "DMARC protection" },
     { "oversize", SETTING_ENUM, "refuse", "refuse|hold",
-      "a post larger than max_size: refused with a reply, or held for a moderator (as Mailman does)" },
+      "a post larger than max_size: refused with a reply, or held for a moderator (as Mailman does)",
+      "Moderation", "Posts over the size limit" },
     { "max_parts", SETTING_UINT, "1000", NULL,
       "most MIME parts a post may have; a post with more is refused with a reply, counted before it is parsed "
-      "(0 = no limit)" },
+      "(0 = no limit)",
+      "Limits", "Most MIME parts" },
     { "new_member_moderation", SETTING_BOOL, "no", NULL,
-      "posts of new members are held until an owner clears their moderated flag (web, admin unmoderate)" },
+      "posts of new members are held until an owner clears their moderated flag (web, admin unmoderate)",
+      "Moderation", "Moderate new members" },
     { "banned", SETTING_PATTERNS, "", NULL,
       "addresses that may neither subscribe nor post (their posts are dropped without a reply): "
       "an address, a pattern with * and ? such as *@spam.example, or a regular expression starting with ^; "
-      "blank separated" },
+      "blank separated",
+      "Moderation", "Banned addresses" },
     { "duplicate_window", SETTING_DURATION, "5d", NULL,
       "a post whose Message-ID the list already distributed within this time is dropped, not posted twice "
-      "(0 = no check)" },
-    /* s12-maint: retention (the held_expire, held_reminder and archive_expire tasks of maintain.c) */
+      "(0 = no check)",
+      "Posting", "Duplicate check window" },
+    /* retention (the held_expire, held_reminder and archive_expire tasks of maintain.c) */
     { "max_days_to_hold", SETTING_UINT, "14", NULL,
-      "held posts older than this many days are discarded, their senders told (0 = kept until a moderator acts)" },
+      "held posts older than this many days are discarded, their senders told (0 = kept until a moderator acts)",
+      "Moderation", "Days a held post waits" },
     { "moderator_reminder", SETTING_BOOL, "yes", NULL,
-      "once a day the moderators get one mail listing the held posts and how to approve them" },
+      "once a day the moderators get one mail listing the held posts and how to approve them",
+      "Moderation", "Daily reminder to moderators" },
     { "archive_expire", SETTING_DURATION, "0", NULL,
       "archived posts older than this (e.g. 365d) are removed from the archive, its index and search; "
-      "their numbers are not reused (0 = kept for ever)" },
+      "their numbers are not reused (0 = kept for ever)",
+      "Archive", "Archive retention" },
     { "footer", SETTING_TEXT, "", NULL,
       "text added at the end of every post; {{list}}, {{address}}, {{number}}, {{unsubscribe}} and {{archive}} "
-      "are replaced (empty = none)" },
-    /* s12-memb: notices and auto-responders (lib/notices.c, lib/autorespond.c) */
+      "are replaced (empty = none)",
+      "Posting", "Footer" },
+    /* notices and auto-responders (lib/notices.c, lib/autorespond.c) */
     { "notify_membership", SETTING_BOOL, "no", NULL,
       "the owners get a mail for every subscription, unsubscription and address change (any path: CLI, "
-      "command mail, web, API)" },
+      "command mail, web, API)",
+      "Members & subscription", "Tell the owners of membership changes" },
     { "acknowledge_posts", SETTING_BOOL, "no", NULL,
-      "members who set their acknowledge option get a short mail for each of their posts distributed" },
+      "members who set their acknowledge option get a short mail for each of their posts distributed",
+      "Posting", "Acknowledge posts" },
     { "autorespond_posts", SETTING_BOOL, "no", NULL,
-      "answer each distributed post with autorespond_posts_text (never automatic mail)" },
-    { "autorespond_posts_text", SETTING_TEXT, "", NULL, "the text of the auto-response to posts" },
+      "answer each distributed post with autorespond_posts_text (never automatic mail)",
+      "Posting", "Auto-response to posts" },
+    { "autorespond_posts_text", SETTING_TEXT, "", NULL, "the text of the auto-response to posts",
+      "Posting", "Auto-response text (posts)" },
     { "autorespond_admin", SETTING_BOOL, "no", NULL,
-      "answer mail to LIST-admin (not bounces) with autorespond_admin_text" },
-    { "autorespond_admin_text", SETTING_TEXT, "", NULL, "the text of the auto-response to LIST-admin mail" },
+      "answer mail to LIST-admin (not bounces) with autorespond_admin_text",
+      "Moderation", "Auto-response to the owners' address" },
+    { "autorespond_admin_text", SETTING_TEXT, "", NULL, "the text of the auto-response to LIST-admin mail",
+      "Moderation", "Auto-response text (owners' address)" },
     { "autorespond_ctl", SETTING_BOOL, "no", NULL,
-      "answer mail to LIST-ctl with autorespond_ctl_text, besides the reply to its commands" },
-    { "autorespond_ctl_text", SETTING_TEXT, "", NULL, "the text of the auto-response to LIST-ctl mail" },
+      "answer mail to LIST-ctl with autorespond_ctl_text, besides the reply to its commands",
+      "Members & subscription", "Auto-response to command mail" },
+    { "autorespond_ctl_text", SETTING_TEXT, "", NULL, "the text of the auto-response to LIST-ctl mail",
+      "Members & subscription", "Auto-response text (command mail)" },
     { "autorespond_grace", SETTING_DURATION, "90d", NULL,
-      "at most one auto-response of each kind to one sender within this time (0 = one for every mail)" },
+      "at most one auto-response of each kind to one sender within this time (0 = one for every mail)",
+      "Limits", "Auto-response grace period" },
 };
+#pragma GCC diagnostic pop
 
 const SettingDef *
 settings_table(size_t *count)
 {
     *count = G_N_ELEMENTS(table);
     return table;
+}
+
+static const char *const sections[] = {
+    "Posting", "Moderation", "Members & subscription", "Archive", "Digest", "Deliverability", "Limits", NULL
+};
+
+const char *const *
+settings_sections(void)
+{
+    return sections;
+}
+
+const char *
+setting_section(const SettingDef *def)
+{
+    static const struct { const char *word, *section; } guess[] = {
+        { "digest", "Digest" }, { "archive", "Archive" }, { "mget", "Archive" },
+        { "limit", "Limits" }, { "max_", "Limits" },
+        { "bounce", "Deliverability" }, { "dmarc", "Deliverability" }, { "dkim", "Deliverability" },
+        { "verp", "Deliverability" }, { "personal", "Deliverability" },
+        { "moderat", "Moderation" }, { "hold", "Moderation" }, { "held", "Moderation" }, { "ban", "Moderation" },
+        { "owner", "Moderation" },
+        { "subscri", "Members & subscription" }, { "member", "Members & subscription" },
+        { "confirm", "Members & subscription" }, { "welcome", "Members & subscription" },
+        { "goodbye", "Members & subscription" },
+    };
+    if (def->section) {
+        for (int i = 0; sections[i]; i++)
+            if (g_str_equal(sections[i], def->section))
+                return sections[i];
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(guess); i++)
+        if (strstr(def->key, guess[i].word))
+            return guess[i].section;
+    return "Posting";
+}
+
+const char *
+setting_title(const SettingDef *def)
+{
+    static GHashTable *made;   /* key -> title of entries without one */
+    static GMutex lock;
+    const char *t;
+    if (def->title && *def->title)
+        return def->title;
+    g_mutex_lock(&lock);
+    if (!made)
+        made = g_hash_table_new(g_str_hash, g_str_equal);
+    t = g_hash_table_lookup(made, def->key);
+    if (!t) {
+        char *title = g_strdup(def->key);
+        g_strdelimit(title, "_", ' ');
+        title[0] = g_ascii_toupper(title[0]);
+        g_hash_table_insert(made, (gpointer) def->key, title);
+        t = title;
+    }
+    g_mutex_unlock(&lock);
+    return t;
 }
 
 const SettingDef *

@@ -25,9 +25,25 @@ typedef struct {
     const char *dflt;
     const char *values;   /* for SETTING_ENUM: "a|b|c" */
     const char *help;
+    /* s12-site: where the web's settings page, `kairan config LIST
+     * --verbose` and the API's /api/v1/settings show the key, and its
+     * human name.  An entry may leave them out (NULL): then
+     * setting_section() guesses the section from the key and
+     * setting_title() makes a title of the key. */
+    const char *section;  /* one of settings_sections() */
+    const char *title;    /* "Who may post" */
 } SettingDef;
 
 const SettingDef *settings_table(size_t *count);
+/* settings_sections - the sections of the settings page in their order
+ * (NULL-terminated, static): Posting, Moderation, Members & subscription,
+ * Archive, Digest, Deliverability, Limits. */
+const char *const *settings_sections(void);
+/* setting_section - def's section (its own, or one guessed from the key). */
+const char *setting_section(const SettingDef *def);
+/* setting_title - def's human title; without one, the key made readable
+ * ("max_size" -> "Max size"), kept until the process ends. */
+const char *setting_title(const SettingDef *def);
 const SettingDef *setting_find(const char *key);
 /* setting_validate - normalised value, or NULL and *why (allocated). */
 char *setting_validate(const char *key, const char *value, char **why);

@@ -21,6 +21,7 @@
 #include "api.h"
 #include "webint.h"
 #include "address.h"
+#include "aliases.h"
 #include "apitoken.h"
 #include "archive.h"
 #include "crypto.h"
@@ -447,6 +448,11 @@ lists_post(ApiCtx *c)
         g_clear_error(&e);
     }
     log_info("list %s created (owner %s) by API token %" G_GINT64_FORMAT, name, owner_norm, c->tok->id);
+    if (!aliases_update(c->inst, &e)) {
+        /* the list exists: `kairan aliases` writes the map again */
+        log_error("api: list %s created, but the alias map was not written: %s", name, e->message);
+        g_clear_error(&e);
+    }
     loc = g_strdup_printf("%s/api/v1/lists/%s", c->req->base, name);
     web_response_header(c->resp, "Location", loc);
     g_free(loc);
@@ -467,6 +473,10 @@ list_delete(ApiCtx *c, const char *list)
     if (!list_remove(c->inst, list, FALSE, NULL, &e)) {
         fail_error(c, 500, e);
         return;
+    }
+    if (!aliases_update(c->inst, &e)) {
+        log_error("api: list %s removed, but the alias map was not written: %s", list, e->message);
+        g_clear_error(&e);
     }
     c->resp->status = 204;
 }
@@ -895,6 +905,44 @@ openapi(ApiCtx *c)
     g_free(path);
 }
 
+/* settings_describe - GET /api/v1/settings: every per-list key with its
+ * section, title, help, type, valid values and default, in the order of
+ * the settings page (section by section). */
+static void
+settings_describe(ApiCtx *c)
+{
+    static const char *const types[] = {
+        [SETTING_ENUM] = "enum", [SETTING_UINT] = "integer", [SETTING_DURATION] = "duration",
+        [SETTING_STRING] = "string", [SETTING_TEXT] = "text", [SETTING_PATTERNS] = "patterns",
+        [SETTING_TAG] = "tag", [SETTING_ADDRLIST] = "addresses", [SETTING_TYPELIST] = "mime-types",
+        [SETTING_BOOL] = "boolean",
+    };
+    const char *const *sections = settings_sections();
+    size_t n = 0;
+    const SettingDef *defs = settings_table(&n);
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_array(b);
+    for (int k = 0; sections[k]; k++) {
+        for (size_t i = 0; i < n; i++) {
+            const SettingDef *d = &defs[i];
+            if (!g_str_equal(setting_section(d), sections[k]))
+                continue;
+            json_builder_begin_object(b);
+            add_str(b, "key", d->key);
+            add_str(b, "section", sections[k]);
+            add_str(b, "title", setting_title(d));
+            add_str(b, "help", d->help);
+            add_str(b, "type", (size_t) d->type < G_N_ELEMENTS(types) && types[d->type] ? types[d->type] : "string");
+            if (d->type == SETTING_ENUM || d->type == SETTING_BOOL)
+                add_str(b, "values", d->type == SETTING_BOOL ? "yes|no" : d->values);
+            add_str(b, "default", d->dflt);
+            json_builder_end_object(b);
+        }
+    }
+    json_builder_end_array(b);
+    reply(c, 200, b);
+}
+
 /* ---- routing ---- */
 
 static gboolean
@@ -1108,6 +1156,13 @@ route(ApiCtx *c, char **all, int nall)
     }
     if (!authorise(c))
         return;
+    if (c->nseg == 1 && g_str_equal(c->seg[0], "settings")) {
+        if (method_is(c, "GET"))
+            settings_describe(c);
+        else
+            not_allowed(c, "GET");
+        return;
+    }
     if (c->nseg == 0 || !g_str_equal(c->seg[0], "lists")) {
         fail(c, 404, "no such endpoint");
         return;

@@ -9,6 +9,7 @@
  *   GET  /static/style.css          the stylesheet
  *   GET|POST /login, POST /logout   owner / admin / member login
  *   GET  /admin                     overview of the lists one may manage
+ *   GET|POST /admin/site            site admin: every list, create, remove
  *   GET|POST /admin/LIST/members    members; GET /admin/LIST/members.csv
  *   GET|POST /admin/LIST/held[/ID]  held posts
  *   GET|POST /admin/LIST/settings   every per-list setting
@@ -267,7 +268,7 @@ may_manage(WebCtx *c, const char *list)
         return FALSE;
     if (g_str_equal(c->sess->role, "admin"))
         return TRUE;
-    return g_str_equal(c->sess->role, "owner") && c->sess->list && g_str_equal(c->sess->list, list);
+    return g_str_equal(c->sess->role, "owner") && session_has_list(c->sess, list);
 }
 
 gboolean
@@ -281,7 +282,7 @@ may_read_archive(WebCtx *c, const char *list)
         ok = TRUE;
     else
         ok = g_str_equal(access, "members") && c->sess && g_str_equal(c->sess->role, "member") &&
-             c->sess->list && g_str_equal(c->sess->list, list) &&
+             session_has_list(c->sess, list) &&
              member_is(c->inst, list, c->sess->address);
     g_free(access);
     return ok;
@@ -304,9 +305,15 @@ security_headers(WebResponse *resp)
 void
 page_render(WebCtx *c, int status, const char *tmpl, TData *d, const char *title)
 {
-    char *content = tmpl_render(tmpl, d, c->lang);
+    char *content;
     TData *l = tdata_new();
     char *html;
+
+    /* every page's links start with the front end's base (SCRIPT_NAME
+     * under CGI): a handler need not say so (the login form did not) */
+    if (!g_hash_table_contains(d, "base"))
+        tdata_set(d, "base", c->req->base);
+    content = tmpl_render(tmpl, d, c->lang);
 
     if (!content) {
         log_error("web: template %s missing", tmpl);
@@ -322,6 +329,7 @@ page_render(WebCtx *c, int status, const char *tmpl, TData *d, const char *title
         tdata_set(l, "role", c->sess->role);
         tdata_set(l, "csrf", c->sess->csrf);
         tdata_set_bool(l, "manager", !g_str_equal(c->sess->role, "member"));
+        tdata_set_bool(l, "site_admin", g_str_equal(c->sess->role, "admin"));
         if (g_str_equal(c->sess->role, "member"))
             tdata_set(l, "member_list", c->sess->list);
     }
@@ -490,6 +498,10 @@ route(WebCtx *c)
         if (n == 1) {
             if (post) goto not_allowed;
             page_overview(c);
+            return;
+        }
+        if (n == 2 && g_str_equal(s[1], "site")) {
+            page_site(c);       /* the site admin's page: not a list's */
             return;
         }
         if (!list_exists(c->inst, s[1]) || !str_is_safe_name(s[1], FALSE)) {

@@ -1,6 +1,7 @@
 /* page_admin.c - the lists overview of a logged-in owner or admin
  * (members, posts, held posts, last post) and the settings page, which
- * shows every key of the per-list settings table with its help, and
+ * shows every key of the per-list settings table with its title and help,
+ * grouped in the table's sections (one form and Save button each), and
  * stores changed values through list_setting_set() so the web checks a
  * value exactly as `kairan config` does; each refusal is shown next to
  * its field. */
@@ -56,29 +57,64 @@ page_overview(WebCtx *c)
     }
     g_strfreev(lists);
     tdata_set_bool(d, "none", shown == 0);
+    tdata_set_bool(d, "site_admin", g_str_equal(c->sess->role, "admin"));
+    tdata_set(d, "base", c->req->base);
     page_render(c, 200, "overview", d, T(c, "Your lists"));
 }
 
+/* section_id - the HTML id of a section ("Members & subscription" ->
+ * "members"): its first word in lower case. */
+static char *
+section_id(const char *section)
+{
+    const char *sp = strchr(section, ' ');
+    char *w = sp ? g_strndup(section, sp - section) : g_strdup(section);
+    char *id = g_ascii_strdown(w, -1);
+    g_free(w);
+    return id;
+}
+
+/* page_settings - GET: every key grouped in the sections of the settings
+ * table (settings_sections()), each section a form of its own with one
+ * Save button; POST: the keys a form sent are checked and stored (keys
+ * not sent are left alone), refusals shown at their fields. */
 void
 page_settings(WebCtx *c, const char *list)
 {
     TData *d = tdata_new();
     size_t n;
     const SettingDef *defs = settings_table(&n);
+    const char *const *sections = settings_sections();
     gboolean post = g_str_equal(c->req->method, "POST");
+    const char *saved = post ? form(c, "section") : NULL;
     int errors = 0, changed = 0;
+    GHashTable *items = g_hash_table_new(g_str_hash, g_str_equal);   /* section -> its TData */
 
     if (post && !csrf_check(c)) {
         tdata_free(d);
+        g_hash_table_unref(items);
         web_fail(c, 403, T(c, "The form has expired or did not come from this site. Please reload the page and try again."));
         return;
     }
+    for (int k = 0; sections[k]; k++) {
+        TData *sec = tdata_add(d, "sections");
+        char *id = section_id(sections[k]);
+        tdata_set(sec, "section", sections[k]);
+        tdata_set(sec, "name", T(c, sections[k]));
+        tdata_set(sec, "id", id);
+        tdata_set_bool(sec, "just_saved", saved && g_str_equal(saved, sections[k]));
+        g_free(id);
+        g_hash_table_insert(items, (gpointer) sections[k], sec);
+    }
     for (size_t i = 0; i < n; i++) {
-        TData *it = tdata_add(d, "settings");
+        TData *sec = g_hash_table_lookup(items, setting_section(&defs[i]));
+        TData *it = tdata_add(sec, "settings");
         char *cur = list_setting(c->inst, list, defs[i].key);
         const char *sent = post ? form(c, defs[i].key) : NULL;
         const char *shown = cur;
+        tdata_set_bool(sec, "any", TRUE);
         tdata_set(it, "key", defs[i].key);
+        tdata_set(it, "title", T(c, setting_title(&defs[i])));
         tdata_set(it, "help", T(c, defs[i].help));
         tdata_set(it, "default", defs[i].dflt);
         if (sent && !g_str_equal(sent, cur)) {
@@ -121,6 +157,7 @@ page_settings(WebCtx *c, const char *list)
         }
         g_free(cur);
     }
+    g_hash_table_unref(items);
     tdata_set(d, "list", list);
     tdata_set(d, "base", c->req->base);
     tdata_set(d, "csrf", csrf_token(c));

@@ -142,6 +142,7 @@ page_held(WebCtx *c, const char *list, const char *id)
     sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         TData *it = tdata_add(d, "held");
+        tdata_set_bool(d, "any_held", TRUE);   /* the form and its buttons only then */
         char *when = fmt_time(sqlite3_column_int64(st, 1));
         tdata_set(it, "id", (const char *) sqlite3_column_text(st, 0));
         tdata_set(it, "when", when);

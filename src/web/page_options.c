@@ -20,8 +20,8 @@
 static gboolean
 is_member_session(WebCtx *c, const char *list)
 {
-    return c->sess && g_str_equal(c->sess->role, "member") && c->sess->list &&
-           g_str_equal(c->sess->list, list) && member_is(c->inst, list, c->sess->address);
+    return c->sess && g_str_equal(c->sess->role, "member") && session_has_list(c->sess, list) &&
+           member_is(c->inst, list, c->sess->address);
 }
 
 /* apply - the POSTed form: "save" (digest, delivery) or "unsubscribe".

@@ -1,13 +1,20 @@
 /* session.c - logging in and out of the web interface.
  *
- * Who may log in, with the password of what:
- *   admin  - any address with the instance admin password (all lists);
- *            its hash is the meta row web_admin_password_hash, set with
+ * Who may log in, with the password of what (the login form asks only
+ * for an address and a password: the address decides which lists):
+ *   admin  - the site admin: any address with the instance admin password
+ *            (every list, creating and removing lists); its hash is the
+ *            meta row web_admin_password_hash, set with
  *            `kairan web --set-admin-password` (password on stdin)
- *   owner  - an address in the list's owners setting with the list
- *            password (`kairan passwd LIST`)
- *   member - a member with its POP3 password: reads an archive whose
- *            archive_access is members, nothing else
+ *   owner  - an address in the owners setting of one or more lists with
+ *            a list password (`kairan passwd LIST`): the session covers
+ *            every list it owns whose password this is
+ *   member - failing that, a member with its POP3 password: the session
+ *            covers every list whose POP3 password this is; reads an
+ *            archive whose archive_access is members, nothing else
+ * The lists of a session are its row's list column, blank separated
+ * (list names have no blanks).  An owner taken out of a list's owners
+ * loses that list at once; with none left the session is gone.
  * A session is a row in the sessions table: a 256-bit id from
  * RAND_bytes (the cookie kairan_sid: HttpOnly, SameSite=Strict, Secure
  * over TLS), a CSRF token of its own, and an expiry (8 hours).  Login
@@ -49,10 +56,17 @@ session_free(WebSession *s)
         return;
     g_free(s->id);
     g_free(s->list);
+    g_strfreev(s->lists);
     g_free(s->address);
     g_free(s->role);
     g_free(s->csrf);
     g_free(s);
+}
+
+gboolean
+session_has_list(const WebSession *s, const char *list)
+{
+    return s && s->lists && list && g_strv_contains((const char *const *) s->lists, list);
 }
 
 static char *
@@ -79,13 +93,27 @@ session_load(WebCtx *c)
     sqlite3_bind_int64(st, 2, now_seconds());
     if (sqlite3_step(st) == SQLITE_ROW) {
         WebSession *s = g_new0(WebSession, 1);
+        const char *lists = (const char *) sqlite3_column_text(st, 0);
         s->id = g_strdup(id);
-        s->list = sqlite3_column_text(st, 0) ? g_strdup((const char *) sqlite3_column_text(st, 0)) : NULL;
         s->address = g_strdup((const char *) sqlite3_column_text(st, 1));
         s->role = g_strdup((const char *) sqlite3_column_text(st, 2));
         s->csrf = g_strdup((const char *) sqlite3_column_text(st, 3));
-        /* an owner removed from the owners setting loses the session */
-        if (g_str_equal(s->role, "owner") && (!s->list || !list_is_owner(c->inst, s->list, s->address)))
+        if (lists && *lists) {
+            char **all = g_strsplit(lists, " ", 0);
+            GPtrArray *kept = g_ptr_array_new();
+            for (int i = 0; all[i]; i++) {
+                /* an owner removed from the owners setting loses the list */
+                if (!*all[i] || (g_str_equal(s->role, "owner") && !list_is_owner(c->inst, all[i], s->address)))
+                    continue;
+                g_ptr_array_add(kept, g_strdup(all[i]));
+            }
+            g_ptr_array_add(kept, NULL);
+            s->lists = (char **) g_ptr_array_free(kept, FALSE);
+            g_strfreev(all);
+            if (s->lists[0])
+                s->list = g_strdup(s->lists[0]);
+        }
+        if (!g_str_equal(s->role, "admin") && !s->list)
             session_free(s);
         else
             c->sess = s;
@@ -93,65 +121,73 @@ session_load(WebCtx *c)
     sqlite3_finalize(st);
 }
 
+/* login_form - the form: address and password; list is only a hint of
+ * where a member goes after logging in (the login page linked from a
+ * list's pages), never a choice the user has to make. */
 static void
 login_form(WebCtx *c, int status, const char *error, const char *address, const char *list)
 {
     TData *d = tdata_new();
-    char **lists = list_names(c->inst);
     tdata_set(d, "csrf", csrf_token(c));
     tdata_set(d, "error", error);
     tdata_set(d, "address", address);
-    for (int i = 0; lists[i]; i++) {
-        TData *it = tdata_add(d, "lists");
-        tdata_set(it, "name", lists[i]);
-        tdata_set_bool(it, "selected", list && g_str_equal(list, lists[i]));
-    }
-    g_strfreev(lists);
+    if (list && str_is_safe_name(list, FALSE))
+        tdata_set(d, "list", list);
     page_render(c, status, "login", d, T(c, "Log in"));
 }
 
-/* check_password - the role the address and password give on list
- * (list may be NULL or "" for the admin), or NULL. */
+/* check_login - the role the address and password give, with the lists
+ * it covers added to lists (none for the admin), or NULL.  The admin
+ * password is checked first; then the password of each list the address
+ * owns; only when none matches, the POP3 password of each list the
+ * address is a member of.  With no password to check at all, the time
+ * of one check is spent anyway. */
 static const char *
-check_password(WebCtx *c, const char *list, const char *addr, const char *password)
+check_login(WebCtx *c, const char *addr, const char *password, GPtrArray *lists)
 {
     char *hash = admin_password_hash(c->inst);
-    const char *role = NULL;
+    char **names;
     gboolean checked = FALSE;
 
-    /* the admin password and one list password are checked (or the
-     * time of the check spent) whoever the address is */
-    if (hash && password_verify(password, hash))
-        role = "admin";
-    else if (!hash)
+    if (hash && password_verify(password, hash)) {
+        g_free(hash);
+        return "admin";
+    }
+    if (!hash)
         password_verify_dummy(password);
     g_free(hash);
-    if (role)
-        return role;
-    if (list && *list && list_exists(c->inst, list)) {
-        if (list_is_owner(c->inst, list, addr)) {
-            hash = list_password_hash(c->inst, list);
-            if (hash && *hash) {
-                checked = TRUE;
-                if (password_verify(password, hash))
-                    role = "owner";
-            }
-            g_free(hash);
+    names = list_names(c->inst);
+    for (int i = 0; names[i]; i++) {
+        if (!list_is_owner(c->inst, names[i], addr))
+            continue;
+        hash = list_password_hash(c->inst, names[i]);
+        if (hash && *hash) {
+            checked = TRUE;
+            if (password_verify(password, hash))
+                g_ptr_array_add(lists, g_strdup(names[i]));
         }
-        if (!role) {
-            gboolean is_member;
-            hash = auth_login_member_hash(c->inst, list, addr, &is_member);   /* lib: the one reader */
+        g_free(hash);
+    }
+    if (lists->len == 0) {
+        for (int i = 0; names[i]; i++) {
+            gboolean is_member = FALSE;
+            hash = auth_login_member_hash(c->inst, names[i], addr, &is_member);   /* lib: the one reader */
             if (hash) {
                 checked = TRUE;
                 if (password_verify(password, hash))
-                    role = "member";
+                    g_ptr_array_add(lists, g_strdup(names[i]));
             }
             g_free(hash);
         }
+        if (lists->len > 0) {
+            g_strfreev(names);
+            return "member";
+        }
     }
+    g_strfreev(names);
     if (!checked)
         password_verify_dummy(password);
-    return role;
+    return lists->len > 0 ? "owner" : NULL;
 }
 
 void
@@ -162,6 +198,8 @@ page_login(WebCtx *c)
     const char *role, *ip;
     gint64 wait;
     sqlite3_stmt *st;
+    GPtrArray *lists = g_ptr_array_new_with_free_func(g_free);
+    char *joined = NULL;
 
     if (!g_str_equal(c->req->method, "POST")) {
         login_form(c, 200, NULL, NULL, param(c, "list"));
@@ -176,8 +214,7 @@ page_login(WebCtx *c)
     addr = address_normalize(form(c, "address") ? form(c, "address") : "", &why);
     if (!addr || !password || !*password) {
         login_form(c, 400, T(c, "Enter your address and password."), form(c, "address"), list);
-        g_free(addr);
-        return;
+        goto out;
     }
     ip = c->req->remote_addr;
     wait = authguard_delay(c->inst, "web", ip, addr);
@@ -191,11 +228,10 @@ page_login(WebCtx *c)
         g_free(msg);
         goto out;
     }
-    role = check_password(c, list, addr, password);
+    role = check_login(c, addr, password, lists);
     if (!role) {
         authguard_failed(c->inst, "web", ip, addr);
-        log_warn("web: failed login of <%s> for %s from %s", addr, list && *list ? list : "(all lists)",
-                 ip ? ip : "-");
+        log_warn("web: failed login of <%s> from %s", addr, ip ? ip : "-");
         login_form(c, 403, T(c, "The address or password is wrong."), addr, list);
         goto out;
     }
@@ -212,10 +248,13 @@ page_login(WebCtx *c)
     csrf = random_id();
     st = db_prepare(c->inst->db, "INSERT INTO sessions(id, list, address, csrf, expires, role) VALUES(?, ?, ?, ?, ?, ?)");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    g_ptr_array_add(lists, NULL);
+    joined = g_strjoinv(" ", (char **) lists->pdata);
+    g_ptr_array_remove_index(lists, lists->len - 1);
     if (g_str_equal(role, "admin"))
         sqlite3_bind_null(st, 2);
     else
-        sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, joined, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, addr, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, csrf, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now_seconds() + SESSION_LIFETIME);
@@ -224,10 +263,15 @@ page_login(WebCtx *c)
         web_fail(c, 503, NULL);
     } else {
         log_info("web: <%s> logged in as %s%s%s", addr, role, g_str_equal(role, "admin") ? "" : " of ",
-                 g_str_equal(role, "admin") ? "" : list);
+                 g_str_equal(role, "admin") ? "" : joined);
         set_cookie(c, SESSION_COOKIE, id, SESSION_LIFETIME);
         if (g_str_equal(role, "member")) {
-            char *to = g_strdup_printf("/list/%s/archive", list);
+            /* the list the login page was opened for, else the first */
+            const char *to_list = lists->pdata[0];
+            for (guint i = 0; list && i < lists->len; i++)
+                if (g_str_equal(list, lists->pdata[i]))
+                    to_list = list;
+            char *to = g_strdup_printf("/list/%s/archive", to_list);
             web_redirect(c, to);
             g_free(to);
         } else {
@@ -237,6 +281,8 @@ page_login(WebCtx *c)
     g_free(id);
     g_free(csrf);
 out:
+    g_ptr_array_unref(lists);
+    g_free(joined);
     g_free(addr);
 }
 

@@ -15,7 +15,9 @@
 
 typedef struct {
     char *id;
-    char *list;        /* the list of an owner or member session; NULL for admin */
+    char *list;        /* the first list of an owner or member session; NULL for admin */
+    char **lists;      /* every list of an owner or member session (the
+                          sessions row keeps them blank separated) */
     char *address;
     char *role;        /* "admin", "owner" or "member" */
     char *csrf;
@@ -52,9 +54,14 @@ char *fmt_time(gint64 t);
 /* session.c */
 void session_load(WebCtx *c);
 void session_free(WebSession *s);
+/* session_has_list - the owner or member session s covers list. */
+gboolean session_has_list(const WebSession *s, const char *list);
 void page_login(WebCtx *c);
 void page_logout(WebCtx *c);
 char *admin_password_hash(const Instance *inst);
+
+/* page_site.c: the site admin's pages (every list, create, remove) */
+void page_site(WebCtx *c);
 
 /* page_admin.c, page_members.c, page_held.c, page_settings.c */
 void page_overview(WebCtx *c);

@@ -65,7 +65,6 @@ async function step(name, fn) {
 
     await step('log in as the owner', async () => {
       await page.goto(U + '/login');
-      await page.selectOption('select[name=list]', cfg.list);
       await page.fill('input[name=address]', cfg.owner);
       await page.fill('input[name=password]', cfg.password);
       await page.click('form.box button[type=submit]');
@@ -99,16 +98,19 @@ async function step(name, fn) {
 
     await step('change a setting', async () => {
       await page.goto(U + `/admin/${cfg.list}/settings`);
-      await page.selectOption('#s-post_policy', 'anyone');
+      // each section is a form of its own: max_size is under Limits
       await page.fill('#s-max_size', 'lots');
-      await page.click('form.settings button[type=submit]');
+      await page.click('#sec-limits button[type=submit]');
       await page.waitForSelector('.field-error');
       await page.screenshot({ path: path.join(shots, '04-settings-error.png'), fullPage: false });
       const err = await page.textContent('.field.invalid');
       report(err.includes('not a number'), 'an invalid setting shows its error next to the field', err);
       await page.fill('#s-max_size', '200000');
+      await page.click('#sec-limits button[type=submit]');
+      await page.waitForSelector('.alert.ok');
+      await page.selectOption('#s-post_policy', 'anyone');
       await page.fill('#s-description', 'Browser test list');
-      await page.click('form.settings button[type=submit]');
+      await page.click('#sec-posting button[type=submit]');
       await page.waitForSelector('.alert.ok');
       const t = await page.textContent('.alert.ok');
       report(t.includes('Settings saved'), 'change a setting', t);
