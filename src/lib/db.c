@@ -117,6 +117,13 @@ static const char *migrations[] = {
      * (src/imap/flags.c); \\Deleted + EXPUNGE goes to pop_hidden */
     "CREATE TABLE imap_flags(list TEXT NOT NULL, address TEXT NOT NULL, num INTEGER NOT NULL,"
     "  flags TEXT NOT NULL, PRIMARY KEY(list, address, num));",
+    /* s12-dane: TLS-RPT (lib/tlsrpt.c, RFC 8460): outbound TLS sessions
+     * counted per UTC day, policy domain, policy, result ('' = success)
+     * and receiving host; deleted once the day's report is queued */
+    "CREATE TABLE tlsrpt_sessions(day TEXT NOT NULL, domain TEXT NOT NULL, policy_type TEXT NOT NULL,"
+    "  policy_string TEXT NOT NULL, policy_mx TEXT NOT NULL, result TEXT NOT NULL, mx_host TEXT NOT NULL,"
+    "  receiving_ip TEXT NOT NULL, detail TEXT, count INTEGER NOT NULL,"
+    "  PRIMARY KEY(day, domain, policy_type, policy_string, policy_mx, result, mx_host, receiving_ip));",
 };
 
 void
