@@ -20,7 +20,7 @@
  * MAILER-DAEMON@hostname.  https: rua addresses are not used (mailto is
  * enough for the RFC).  Rows of a domain are deleted once its report is
  * queued, or when it publishes no (valid) record; a DNS failure keeps
- * them for the next run. */
+ * them for the next run, for at most a week. */
 #include "config.h"
 #include "tlsrpt.h"
 #include "db.h"
@@ -475,5 +475,14 @@ tlsrpt_send_due(Instance *inst, gint64 now, GError **error)
         }
     }
     g_ptr_array_unref(due);
+    {
+        /* a domain whose DNS keeps failing: its rows go after a week */
+        char *cutoff = day_of(now - 7 * 86400);
+        st = db_prepare(inst->db, "DELETE FROM tlsrpt_sessions WHERE day < ?1");
+        sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_TRANSIENT);
+        g_free(cutoff);
+        if (!db_step_done(st, error))
+            return -1;
+    }
     return sent;
 }

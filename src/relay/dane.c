@@ -140,8 +140,8 @@ dane_lookup(Relay *r, Target *t, char **why)
         return DANE_NONE;
     }
     if (a.status != ARES_SUCCESS) {
-        *why = g_strdup_printf("TLSA lookup of %s failed: %s (bogus DNSSEC data, or the resolver is down)", name,
-                               ares_strerror(a.status));
+        *why = g_strdup_printf("TLSA lookup of %s failed (a validating resolver answers SERVFAIL for bogus "
+                               "DNSSEC data; c-ares: %s)", name, ares_strerror(a.status));
         dns_answer_clear(&a);
         g_free(name);
         return DANE_FAIL;

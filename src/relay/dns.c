@@ -309,7 +309,7 @@ dns_targets(Relay *r, const char *dest, gboolean is_route, GError **error)
     } else {
         /* no MX: the domain is its own MX host (secure when the MX
          * lookup's denial was), a route's host name is the operator's */
-        status = lookup_addrs(ch, host, port, mx ? m.secure : TRUE, out);
+        status = lookup_addrs(ch, host, port, mx && !is_route ? m.secure : TRUE, out);
         if (out->len == 0) {
             g_set_error(error, KAIRAN_ERROR, is_temp(status) ? 4 : 5, "%s no MX and no address for %s",
                         is_temp(status) ? "4.4.3" : "5.4.4", host);

@@ -650,8 +650,12 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
         *code = error->code == 5 ? 550 : 451;
     }
     if (R.r->tls_rpt && !is_route) {
-        rpt_record(target, failed, NULL, NULL);
-        rpt_record(target, targets, sts_string, sts_mx);
+        char *ascii = g_hostname_to_ascii(target);    /* the policy domain in A-label form */
+        if (ascii) {
+            rpt_record(ascii, failed, NULL, NULL);
+            rpt_record(ascii, targets, sts_string, sts_mx);
+        }
+        g_free(ascii);
     }
     if (targets)
         g_ptr_array_unref(targets);
