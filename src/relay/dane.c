@@ -2,7 +2,7 @@
  * tls_verify = dane.
  *
  * For an MX host found by a DNSSEC-validated MX lookup (or named by a
- * route), the TLSA RRset of _PORT._tcp.HOST is asked of dns_resolver with
+ * route) whose address records are secure too, the TLSA RRset of _PORT._tcp.HOST is asked of dns_resolver with
  * the AD bit set (dns.c).  DNSSEC validation is the resolver's job, as
  * in Postfix: its AD bit is trusted, so it must be a local validating
  * resolver.  The outcomes:
@@ -132,6 +132,16 @@ dane_lookup(Relay *r, Target *t, char **why)
     *why = NULL;
     if (!t->name_secure || g_hostname_is_ip_address(t->host))
         return DANE_NONE;
+    /* RFC 7672 section 2.2.2: the host's address records must be secure
+     * too (a CNAME into an unsigned zone is not); asked with the AD bit
+     * (A, or its signed denial for an IPv6-only host) */
+    dns_query(r, t->host, 1 /* A */, &a);
+    if (!dns_status_temporary(a.status) && !a.secure) {
+        log_info("dane: %s: address records not DNSSEC-validated: DANE does not apply", t->host);
+        dns_answer_clear(&a);
+        return DANE_NONE;
+    }
+    dns_answer_clear(&a);
     name = g_strdup_printf("_%d._tcp.%s", t->port, t->host);
     dns_query(r, name, 52 /* TLSA */, &a);
     if (a.status == ARES_ENOTFOUND || a.status == ARES_ENODATA) {

@@ -14,7 +14,10 @@ record is deferred (4.7.5, nothing delivered, the reason in the log and
 the queue); an MX without TLSA records is opportunistic; an MX with TLSA
 records but no STARTTLS is deferred; a TLSA RRset whose signature does
 not validate (bogus) is deferred although the certificate matches; TLSA
-records in an unsigned zone do not apply.  Then TLS-RPT: a destination
+records in an unsigned zone (behind a CNAME) do not apply, nor do
+secure TLSA records of a host whose address records are insecure (a
+CNAME into the unsigned zone), nor any for the hosts of an insecure MX
+RRset.  Then TLS-RPT: a destination
 with one failed session (wrong certificate under DANE), a certificate
 fixed by its operator and several successful sessions gets, the next
 day, a gzip'd JSON report to the mailto: rua of its _smtp._tls record,
@@ -143,7 +146,12 @@ zone += "mx-bogus IN A 127.0.0.1\n"
 for dom, host in (("good", "mx-good"), ("bad", "mx-bad"), ("notlsa", "mx-notlsa"),
                   ("nostarttls", "mx-nostarttls"), ("ta", "mx-ta"), ("rpt", "mx-rpt"), ("bogus", "mx-bogus")):
     zone += f"{dom} IN MX 10 {host}.dane.test.\n"
-zone += "insec IN MX 10 mx.insecure.test.\n"     # a secure MX RRset naming a host in an unsigned zone
+# a secure MX and address, the TLSA RRset behind a CNAME into the unsigned zone: insecure
+zone += "insec IN MX 10 mx-insec.dane.test.\nmx-insec IN A 127.0.0.2\n"
+zone += f"_{pf_port}._tcp.mx-insec IN CNAME tlsa.insecure.test.\n"
+# a secure MX and TLSA RRset, but the host is a CNAME into the unsigned zone (RFC 7672 2.2.2)
+zone += "cname IN MX 10 mx-cname.dane.test.\nmx-cname IN CNAME mx.insecure.test.\n"
+zone += f"_{pf_port}._tcp.mx-cname IN TLSA 3 1 1 {GOOD}\n"
 for host in ("mx-good", "mx-bad", "mx-nostarttls", "mx-rpt", "mx-bogus"):
     zone += f"_{pf_port}._tcp.{host} IN TLSA 3 1 1 {GOOD}\n"
 zone += f"_{pf_port}._tcp.mx-ta IN TLSA 2 0 1 {CA}\n"
@@ -166,6 +174,7 @@ ns IN A 127.0.0.1
 @ IN MX 10 mx.insecure.test.
 mx IN A 127.0.0.2
 _{pf_port}._tcp.mx IN TLSA 3 1 1 {GOOD}
+tlsa IN TLSA 3 1 1 {GOOD}
 """)
 dns_port = free_port()
 open(os.path.join(T, "unbound.conf"), "w").write(f"""server:
@@ -219,15 +228,17 @@ try:
                               "routes": f"reports.example=[127.0.0.1]:{sink.port}"})
     s = smtplib.SMTP("127.0.0.1", relay.port, timeout=30)
     rcpts = ["a@good.dane.test", "b@bad.dane.test", "c@notlsa.dane.test", "d@nostarttls.dane.test",
-             "e@ta.dane.test", "f@insec.dane.test", "g@bogus.dane.test", "h@insecure.test"]
+             "e@ta.dane.test", "f@insec.dane.test", "g@bogus.dane.test", "h@insecure.test",
+             "i@cname.dane.test"]
     for rcpt in rcpts:
         t.eq(s.sendmail("sender@example.org", [rcpt], make_msg(subject=f"to {rcpt}", to=rcpt)), {},
              f"mail for {rcpt} accepted")
     s.quit()
     got = lambda: {r.strip("<>") for r in sink.recipients()}
-    want = {"a@good.dane.test", "c@notlsa.dane.test", "e@ta.dane.test", "f@insec.dane.test", "h@insecure.test"}
+    want = {"a@good.dane.test", "c@notlsa.dane.test", "e@ta.dane.test", "f@insec.dane.test", "h@insecure.test",
+            "i@cname.dane.test"}
     t.ok(wait_for(lambda: want <= got(), 30), "DANE-EE match, DANE-TA match, no TLSA, insecure TLSA and insecure "
-         "MX: delivered",
+         "MX, insecure address records: delivered",
          inst.log()[-3000:])
     time.sleep(2)
     log, ml = inst.log(), maillog()
@@ -237,9 +248,12 @@ try:
          is not None, "mx-good's Postfix saw a TLS session", ml[-2000:])
     t.ok(re.search(r"postfix-mx-notlsa/smtpd\[\d+\]: (Anonymous|Untrusted|Trusted) TLS connection established", ml)
          is not None, "no TLSA: opportunistic STARTTLS still used", ml[-2000:])
-    t.ok(re.search(r"dane: _\d+\._tcp\.mx\.insecure\.test: TLSA records not DNSSEC-validated", log) is not None,
+    t.ok(re.search(r"dane: _\d+\._tcp\.mx-insec\.dane\.test: TLSA records not DNSSEC-validated", log) is not None,
          "TLSA records of an unsigned zone: not DNSSEC-validated, DANE does not apply", log[-2000:])
-    t.eq(len(re.findall(r"_\d+\._tcp\.mx\.insecure\.test", log)), 1,
+    t.ok("dane: mx-cname.dane.test: address records not DNSSEC-validated: DANE does not apply" in log and
+         f"_{pf_port}._tcp.mx-cname" not in log,
+         "a host that is a CNAME into an unsigned zone: DANE does not apply (its TLSA is not asked)", log[-2000:])
+    t.eq(len(re.findall(r"_\d+\._tcp\.mx\.insecure\.test", log)), 0,
          "an insecure MX RRset (insecure.test): its host's TLSA records are not even asked for (RFC 7672 2.2)")
     t.ok(re.search(r"to=<b@bad\.dane\.test>.*status=deferred \(4\.7\.5 TLS with mx-bad\.dane\.test.* not verified "
                    r"by DANE: the certificate matches none of the 1 usable TLSA records.*not sent in clear\)", log)
