@@ -10,6 +10,7 @@ session, and for DANE one TLSA lookup, per message):
   kairan-dane   kairan relay, tls_verify = dane: MX + TLSA through a local
                 unbound validating a zone signed here (ldns-signzone),
                 OpenSSL's DANE-EE matching
+  kairan-dane+rpt  the same with tls_rpt = yes (a kairan.db write a session)
   postfix-may   Postfix 3.7 as the sender, smtp_tls_security_level = may
   postfix-fp    Postfix, smtp_tls_security_level = fingerprint (the
                 certificate pinned: the same check as DANE-EE 3 0 1, without
@@ -188,14 +189,15 @@ auth-zone:
             subprocess.run(["postfix", "-c", postfixes[-1], "stop"], capture_output=True, timeout=60)
             postfixes.pop()
     # kairan relay as the sender
-    for name, mode in (("kairan-none", "none"), ("kairan-dane", "dane")):
+    for name, mode in (("kairan-none", "none"), ("kairan-dane", "dane"), ("kairan-dane+rpt", "dane")):
         for cache in ("on", "off"):
             home = os.path.join(T, f"{name}-{cache}")
             subprocess.run([KAIRAN, "--home", home, "init", "--domain", "lists.bench.test"], check=True,
                            capture_output=True)
             conf = os.path.join(home, "kairan.conf")
             keys = {"dns_resolver": f"127.0.0.1:{dport}", "mx_port": str(rport), "tls_verify": mode,
-                    "smtp_connection_cache_time": "2" if cache == "on" else "0"}
+                    "smtp_connection_cache_time": "2" if cache == "on" else "0",
+                    "tls_rpt": "yes" if name.endswith("+rpt") else "no"}
             lines = [ln for ln in open(conf).read().split("\n") if ln.split("=", 1)[0].strip() not in keys]
             at = lines.index("[global]") + 1
             lines[at:at] = [f"{k}={v}" for k, v in keys.items()]

@@ -155,6 +155,9 @@ zone += f"_{pf_port}._tcp.mx-cname IN TLSA 3 1 1 {GOOD}\n"
 for host in ("mx-good", "mx-bad", "mx-nostarttls", "mx-rpt", "mx-bogus"):
     zone += f"_{pf_port}._tcp.{host} IN TLSA 3 1 1 {GOOD}\n"
 zone += f"_{pf_port}._tcp.mx-ta IN TLSA 2 0 1 {CA}\n"
+# only PKIX-EE records (unusable for SMTP): TLS mandatory, unauthenticated
+zone += "pkix IN MX 10 mx-pkix.dane.test.\nmx-pkix IN A 127.0.0.3\n"
+zone += f"_{pf_port}._tcp.mx-pkix IN TLSA 1 1 1 {GOOD}\n"
 zone += '_smtp._tls.rpt IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@reports.example"\n'
 open(os.path.join(T, "dane.test.zone"), "w").write(zone)
 ksk = sh("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "dane.test").decode().strip()
@@ -229,16 +232,16 @@ try:
     s = smtplib.SMTP("127.0.0.1", relay.port, timeout=30)
     rcpts = ["a@good.dane.test", "b@bad.dane.test", "c@notlsa.dane.test", "d@nostarttls.dane.test",
              "e@ta.dane.test", "f@insec.dane.test", "g@bogus.dane.test", "h@insecure.test",
-             "i@cname.dane.test"]
+             "i@cname.dane.test", "j@pkix.dane.test"]
     for rcpt in rcpts:
         t.eq(s.sendmail("sender@example.org", [rcpt], make_msg(subject=f"to {rcpt}", to=rcpt)), {},
              f"mail for {rcpt} accepted")
     s.quit()
     got = lambda: {r.strip("<>") for r in sink.recipients()}
     want = {"a@good.dane.test", "c@notlsa.dane.test", "e@ta.dane.test", "f@insec.dane.test", "h@insecure.test",
-            "i@cname.dane.test"}
+            "i@cname.dane.test", "j@pkix.dane.test"}
     t.ok(wait_for(lambda: want <= got(), 30), "DANE-EE match, DANE-TA match, no TLSA, insecure TLSA and insecure "
-         "MX, insecure address records: delivered",
+         "MX, insecure address records, only PKIX records: delivered",
          inst.log()[-3000:])
     time.sleep(2)
     log, ml = inst.log(), maillog()
@@ -246,6 +249,9 @@ try:
          "the validated TLSA record of mx-good was used", log[-2000:])
     t.ok(re.search(r"postfix-mx-good/smtpd\[\d+\]: (Anonymous|Untrusted|Trusted) TLS connection established", ml)
          is not None, "mx-good's Postfix saw a TLS session", ml[-2000:])
+    t.ok(re.search(rf"dane: _{pf_port}\._tcp\.mx-pkix\.dane\.test: 1 TLSA record, 0 usable: TLS is mandatory", log)
+         is not None and re.search(r"to=<j@pkix\.dane\.test>, relay=mx-pkix", log) is not None,
+         "PKIX-EE only: unusable for SMTP (RFC 7672 3.1.3), sent over unauthenticated TLS", log[-2000:])
     t.ok(re.search(r"postfix-mx-notlsa/smtpd\[\d+\]: (Anonymous|Untrusted|Trusted) TLS connection established", ml)
          is not None, "no TLSA: opportunistic STARTTLS still used", ml[-2000:])
     t.ok(re.search(r"dane: _\d+\._tcp\.mx-insec\.dane\.test: TLSA records not DNSSEC-validated", log) is not None,
