@@ -460,16 +460,32 @@ tlsrpt_send_due(Instance *inst, gint64 now, GError **error)
             log_warn("tls-rpt: DNS lookup of _smtp._tls.%s failed: its report for %s waits", domain, day);
             continue;
         }
-        if (rua) {
-            if (!queue_report(inst, day, domain, rua, error)) {
-                g_strfreev(rua);
-                g_ptr_array_unref(due);
-                return -1;
+        /* one transaction from the report to the deletion of its rows:
+         * a second process running this at the same time (the relay and
+         * a periodic `kairan maintain`) finds them gone and sends nothing */
+        if (!db_begin_immediate(inst->db, error)) {
+            g_strfreev(rua);
+            g_ptr_array_unref(due);
+            return -1;
+        }
+        {
+            char *key = g_strdup_printf("%s %s", day, domain);
+            gint64 left = db_int64(inst->db, "SELECT count(*) FROM tlsrpt_sessions WHERE day || ' ' || domain = ?1",
+                                   key);
+            g_free(key);
+            if (left > 0 && rua) {
+                if (!queue_report(inst, day, domain, rua, error)) {
+                    db_rollback(inst->db);
+                    g_strfreev(rua);
+                    g_ptr_array_unref(due);
+                    return -1;
+                }
+                sent++;
             }
-            sent++;
         }
         g_strfreev(rua);
-        if (!forget(inst, day, domain, error)) {
+        if (!forget(inst, day, domain, error) || !db_commit(inst->db, error)) {
+            db_rollback(inst->db);
             g_ptr_array_unref(due);
             return -1;
         }
