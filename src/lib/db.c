@@ -140,6 +140,13 @@ static const char *migrations[] = {
      * lease_until (several processes never run one task at once) */
     "CREATE TABLE maintain_runs(task TEXT NOT NULL, list TEXT NOT NULL, last_run INTEGER NOT NULL DEFAULT 0,"
     "  lease_until INTEGER NOT NULL DEFAULT 0, owner TEXT, PRIMARY KEY(task, list));",
+    /* 16: TLS-RPT (lib/tlsrpt.c, RFC 8460): outbound TLS sessions
+     * counted per UTC day, policy domain, policy, result ('' = success)
+     * and receiving host; deleted once the day's report is queued */
+    "CREATE TABLE tlsrpt_sessions(day TEXT NOT NULL, domain TEXT NOT NULL, policy_type TEXT NOT NULL,"
+    "  policy_string TEXT NOT NULL, policy_mx TEXT NOT NULL, result TEXT NOT NULL, mx_host TEXT NOT NULL,"
+    "  receiving_ip TEXT NOT NULL, detail TEXT, count INTEGER NOT NULL,"
+    "  PRIMARY KEY(day, domain, policy_type, policy_string, policy_mx, result, mx_host, receiving_ip));",
 };
 
 void

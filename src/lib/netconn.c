@@ -205,7 +205,8 @@ netconn_read_line(NetConn *c, GString *line, size_t max)
 }
 
 static gboolean
-handshake(NetConn *c, SSL_CTX *ctx, const char *sni, gboolean server)
+handshake_with(NetConn *c, SSL_CTX *ctx, const char *sni, gboolean server, gboolean (*prepare)(SSL *, gpointer),
+               gpointer data)
 {
     if (!netconn_flush(c))
         return FALSE;
@@ -218,12 +219,30 @@ handshake(NetConn *c, SSL_CTX *ctx, const char *sni, gboolean server)
     }
     if (sni && *sni && !g_hostname_is_ip_address(sni))
         SSL_set_tlsext_host_name(c->ssl, sni);
+    if (prepare && !prepare(c->ssl, data)) {
+        ERR_clear_error();
+        c->failed = TRUE;
+        return FALSE;
+    }
     if ((server ? SSL_accept(c->ssl) : SSL_connect(c->ssl)) != 1) {
         ERR_clear_error();
         c->failed = TRUE;
         return FALSE;
     }
     return TRUE;
+}
+
+static gboolean
+handshake(NetConn *c, SSL_CTX *ctx, const char *sni, gboolean server)
+{
+    return handshake_with(c, ctx, sni, server, NULL, NULL);
+}
+
+gboolean
+netconn_tls_connect_with(NetConn *c, SSL_CTX *ctx, const char *sni, gboolean (*prepare)(SSL *, gpointer),
+                         gpointer data)
+{
+    return handshake_with(c, ctx, sni, FALSE, prepare, data);
 }
 
 gboolean

@@ -62,6 +62,11 @@ void netconn_discard_input(NetConn *c);
  * session (STARTTLS/STLS command injection). */
 gboolean netconn_tls_accept(NetConn *c, SSL_CTX *ctx);
 gboolean netconn_tls_connect(NetConn *c, SSL_CTX *ctx, const char *sni);
+/* netconn_tls_connect_with - netconn_tls_connect; prepare (may be NULL)
+ * is called with the new SSL before the handshake (the relay's DANE sets
+ * the TLSA records there); its FALSE fails the handshake. */
+gboolean netconn_tls_connect_with(NetConn *c, SSL_CTX *ctx, const char *sni, gboolean (*prepare)(SSL *, gpointer),
+                                  gpointer data);
 /* netconn_tls_version - "TLSv1.3" and so on, NULL without TLS. */
 const char *netconn_tls_version(const NetConn *c);
 

@@ -8,7 +8,10 @@
  * (address lookup only), "host:port" gets an MX lookup first.
  * dns_resolver (host:port) points c-ares at a particular server, e.g. a
  * dnsmasq on a loopback port in the tests.  Each lookup uses its own
- * channel, so the worker threads never share one. */
+ * channel, so the worker threads never share one.
+ * The MX question goes out with the AD bit (RFC 6840 section 5.7): the
+ * answer's AD bit says whether a validating dns_resolver found it
+ * DNSSEC-secure, which DANE (dane.c, RFC 7672 section 2.2) needs. */
 #include "config.h"
 #include "relay.h"
 #include "util.h"
@@ -33,6 +36,9 @@ target_free(Target *t)
         return;
     g_free(t->host);
     g_free(t->addr);
+    if (t->dane)
+        dane_records_free(t->dane);
+    g_free(t->tls_detail);
     g_free(t);
 }
 
@@ -86,20 +92,82 @@ wait_channel(ares_channel ch)
     }
 }
 
+static void
+raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    DnsAnswer *a = arg;
+    (void) timeouts;
+    a->status = status;
+    if (status != ARES_SUCCESS || !abuf || alen < 12) {
+        if (status == ARES_SUCCESS)
+            a->status = ARES_EBADRESP;
+        return;
+    }
+    a->buf = g_memdup2(abuf, (gsize) alen);
+    a->len = (gsize) alen;
+    a->rcode = abuf[3] & 0x0f;
+    a->secure = (abuf[3] & 0x20) != 0;
+    if (a->rcode == 3)
+        a->status = ARES_ENOTFOUND;
+    else if (a->rcode != 0)
+        a->status = ARES_ESERVFAIL;
+    else if (abuf[6] == 0 && abuf[7] == 0)
+        a->status = ARES_ENODATA;
+}
+
+/* query_ad - one question with the AD bit set (RFC 6840 5.7: a
+ * validating resolver then says in its answer's AD bit whether the
+ * answer was DNSSEC-validated) and EDNS0, answered into *a. */
+static void
+query_ad(ares_channel ch, const char *name, int type, DnsAnswer *a)
+{
+    unsigned char *q = NULL;
+    int qlen = 0;
+
+    memset(a, 0, sizeof(*a));
+    a->status = ARES_ENOTFOUND;
+    if (ares_create_query(name, 1 /* C_IN */, type, 0, 1, &q, &qlen, 1232) != ARES_SUCCESS || qlen < 12) {
+        a->status = ARES_EBADNAME;
+        return;
+    }
+    q[3] |= 0x20;                       /* AD */
+    ares_send(ch, q, qlen, raw_cb, a);
+    ares_free_string(q);
+    wait_channel(ch);
+}
+
+void
+dns_query(Relay *r, const char *name, int type, DnsAnswer *a)
+{
+    ares_channel ch = new_channel(r);
+    if (!ch) {
+        memset(a, 0, sizeof(*a));
+        a->status = ARES_ECONNREFUSED;
+        return;
+    }
+    query_ad(ch, name, type, a);
+    ares_destroy(ch);
+}
+
+void
+dns_answer_clear(DnsAnswer *a)
+{
+    g_free(a->buf);
+    a->buf = NULL;
+    a->len = 0;
+}
+
+gboolean
+dns_status_temporary(int status)
+{
+    return status != ARES_SUCCESS && status != ARES_ENOTFOUND && status != ARES_ENODATA;
+}
+
 typedef struct {
     int status;
+    gboolean secure;
     struct ares_mx_reply *mx;
 } MxResult;
-
-static void
-mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
-{
-    MxResult *m = arg;
-    (void) timeouts;
-    m->status = status;
-    if (status == ARES_SUCCESS)
-        m->status = ares_parse_mx_reply(abuf, alen, &m->mx);
-}
 
 typedef struct {
     int status;
@@ -127,7 +195,7 @@ ai_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 
 /* lookup_addrs - numeric addresses of host into out (as Targets). */
 static int
-lookup_addrs(ares_channel ch, const char *host, int port, GPtrArray *out)
+lookup_addrs(ares_channel ch, const char *host, int port, gboolean secure, GPtrArray *out)
 {
     AddrResult a = { ARES_ENOTFOUND, g_ptr_array_new_with_free_func(g_free) };
     struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
@@ -144,6 +212,7 @@ lookup_addrs(ares_channel ch, const char *host, int port, GPtrArray *out)
         t->host = g_strdup(host);
         t->addr = g_strdup(a.addrs->pdata[i]);
         t->port = port;
+        t->name_secure = secure;
         g_ptr_array_add(out, t);
     }
     g_ptr_array_unref(a.addrs);
@@ -172,7 +241,7 @@ dns_targets(Relay *r, const char *dest, gboolean is_route, GError **error)
     char *host = NULL;
     int port = r->mx_port, status;
     gboolean mx = TRUE;
-    MxResult m = { ARES_ENODATA, NULL };
+    MxResult m = { ARES_ENODATA, FALSE, NULL };
 
     if (!ch) {
         g_set_error(error, KAIRAN_ERROR, 4, "4.4.3 cannot initialise the DNS resolver");
@@ -199,8 +268,13 @@ dns_targets(Relay *r, const char *dest, gboolean is_route, GError **error)
         host = alabel;
     }
     if (mx && !g_hostname_is_ip_address(host)) {
-        ares_query(ch, host, 1 /* C_IN */, 15 /* T_MX */, mx_cb, &m);
-        wait_channel(ch);
+        DnsAnswer a;
+        query_ad(ch, host, 15 /* T_MX */, &a);
+        m.status = a.status;
+        m.secure = a.secure;
+        if (a.status == ARES_SUCCESS)
+            m.status = ares_parse_mx_reply(a.buf, (int) a.len, &m.mx);
+        dns_answer_clear(&a);
         if (m.status == ARES_ENOTFOUND) {
             g_set_error(error, KAIRAN_ERROR, 5, "5.1.2 Host or domain name not found: %s", host);
             goto fail;
@@ -223,7 +297,7 @@ dns_targets(Relay *r, const char *dest, gboolean is_route, GError **error)
             goto fail;
         }
         for (guint i = 0; i < mxs->len && out->len < 16; i++) {
-            status = lookup_addrs(ch, ((struct ares_mx_reply *) mxs->pdata[i])->host, port, out);
+            status = lookup_addrs(ch, ((struct ares_mx_reply *) mxs->pdata[i])->host, port, m.secure, out);
             temp = temp || is_temp(status);
         }
         g_ptr_array_unref(mxs);
@@ -233,7 +307,9 @@ dns_targets(Relay *r, const char *dest, gboolean is_route, GError **error)
             goto fail;
         }
     } else {
-        status = lookup_addrs(ch, host, port, out);
+        /* no MX: the domain is its own MX host (secure when the MX
+         * lookup's denial was), a route's host name is the operator's */
+        status = lookup_addrs(ch, host, port, mx && !is_route ? m.secure : TRUE, out);
         if (out->len == 0) {
             g_set_error(error, KAIRAN_ERROR, is_temp(status) ? 4 : 5, "%s no MX and no address for %s",
                         is_temp(status) ? "4.4.3" : "5.4.4", host);

@@ -197,7 +197,24 @@ relay_config_load(Instance *inst, GError **error)
         char *mode = instance_global(inst, "tls_verify"), *ca = instance_global(inst, "tls_ca_file");
         r->tls_verify = g_strcmp0(mode, "always") == 0   ? TLS_VERIFY_ALWAYS
                         : g_strcmp0(mode, "mta-sts") == 0 ? TLS_VERIFY_MTASTS
+                        : g_strcmp0(mode, "dane") == 0    ? TLS_VERIFY_DANE
                                                           : TLS_VERIFY_NONE;
+        r->tls_rpt = instance_global_bool(inst, "tls_rpt");
+        if (r->tls_verify == TLS_VERIFY_DANE) {
+            /* OpenSSL's DANE (RFC 7671): the TLSA records are set per
+             * connection (dane.c); the result is checked afterwards */
+            r->dane_tls = SSL_CTX_new(TLS_client_method());
+            if (!r->dane_tls || SSL_CTX_dane_enable(r->dane_tls) <= 0) {
+                g_set_error(error, KAIRAN_ERROR, EXIT_SOFTWARE, "tls_verify = dane: OpenSSL cannot enable DANE");
+                g_free(mode);
+                g_free(ca);
+                relay_config_free(r);
+                return NULL;
+            }
+            SSL_CTX_set_min_proto_version(r->dane_tls, TLS1_2_VERSION);
+            SSL_CTX_set_options(r->dane_tls, SSL_OP_NO_RENEGOTIATION);
+            SSL_CTX_set_verify(r->dane_tls, SSL_VERIFY_NONE, NULL);
+        }
         r->mta_sts_port = (int) instance_global_int(inst, "mta_sts_port");
         r->verify_tls = SSL_CTX_new(TLS_client_method());
         if (r->verify_tls) {
@@ -250,6 +267,8 @@ relay_config_free(Relay *r)
         SSL_CTX_free(r->client_tls);
     if (r->verify_tls)
         SSL_CTX_free(r->verify_tls);
+    if (r->dane_tls)
+        SSL_CTX_free(r->dane_tls);
     g_mutex_clear(&r->db_lock);
     g_free(r);
 }

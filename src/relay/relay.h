@@ -38,6 +38,8 @@ typedef struct {
     gint64 pop_before_smtp;      /* seconds; 0 = off (lib/popbeforesmtp.c) */
     int tls_verify;              /* TLS_VERIFY_NONE|MTASTS|ALWAYS (tls_verify) */
     SSL_CTX *verify_tls;         /* client context with the CAs (tls_ca_file) */
+    SSL_CTX *dane_tls;           /* client context with OpenSSL's DANE enabled (tls_verify = dane) */
+    gboolean tls_rpt;            /* tls_rpt: record sessions for TLS-RPT (lib/tlsrpt.c) */
     int mta_sts_port;            /* port of the policy fetch (443) */
     GHashTable *creds;           /* host value ("*" = any) -> SmtpCred*, smarthost_auth_file */
     gboolean relay_members;      /* sec-ctl: may a member's AUTH (ADDRESS/LIST) relay? [no] */
@@ -45,7 +47,7 @@ typedef struct {
     SSL_CTX *client_tls;
 } Relay;
 
-enum { TLS_VERIFY_NONE, TLS_VERIFY_MTASTS, TLS_VERIFY_ALWAYS };
+enum { TLS_VERIFY_NONE, TLS_VERIFY_MTASTS, TLS_VERIFY_ALWAYS, TLS_VERIFY_DANE };
 Relay *relay_config_load(Instance *inst, GError **error);
 void relay_config_free(Relay *r);
 /* relay_maintenance_start - the thread running maintain.c's periodic
@@ -82,10 +84,17 @@ gboolean relay_local_target(Relay *r, const char *rcpt, char **list, const char 
 
 
 /* dns.c - where mail for a domain goes. */
+typedef struct DaneRecords DaneRecords;
 typedef struct {
     char *host;      /* name for logs and SNI */
     char *addr;      /* numeric address */
     int port;
+    gboolean name_secure;   /* host came from a DNSSEC-validated MX answer or a route */
+    DaneRecords *dane;      /* its validated TLSA RRset (dane.c), NULL = DANE does not apply */
+    /* what smtp_client_open_tls found (for TLS-RPT): 0 = not tried, 1 =
+     * TLS worked, 2 = sent without TLS, or -TLSRPT_* failure, with why */
+    int tls_result;
+    char *tls_detail;
 } Target;
 void target_free(Target *t);
 /* dns_targets - the addresses to try in order, for a route value
@@ -93,8 +102,54 @@ void target_free(Target *t);
  * code 5 = permanent (no such domain), 4 = temporary. */
 GPtrArray *dns_targets(Relay *r, const char *dest, gboolean is_route, GError **error);
 void dns_init(void);
+/* DnsAnswer - a raw answer of dns_query: status is an ARES_* code
+ * (ARES_ENOTFOUND = NXDOMAIN, ARES_ENODATA = no record of the type),
+ * secure the AD bit of a validating resolver. */
+typedef struct {
+    int status;
+    int rcode;
+    gboolean secure;
+    guchar *buf;
+    gsize len;
+} DnsAnswer;
+/* dns_query - one question (type: 52 = TLSA, ...) with the AD bit set,
+ * to dns_resolver; free with dns_answer_clear. */
+void dns_query(Relay *r, const char *name, int type, DnsAnswer *a);
+void dns_answer_clear(DnsAnswer *a);
+/* dns_status_temporary - is an ARES_* status a temporary failure (not
+ * success, NXDOMAIN or NODATA)? */
+gboolean dns_status_temporary(int status);
 /* split_hostport - "host:port" or "[addr]:port" (port default dflt). */
 gboolean split_hostport(const char *s, char **host, int *port, int dflt);
+
+/* dane.c - DANE for SMTP (RFC 7672) under tls_verify = dane. */
+typedef struct {
+    guint8 usage, selector, mtype;
+    guchar *data;
+    gsize len;
+} DaneTlsa;
+enum { DANE_NONE, DANE_SECURE, DANE_FAIL };
+/* dane_parse_answer - the TLSA records of a raw DNS answer appended to
+ * out (DaneTlsa*, owned by out's free function); their number, or -1
+ * when the answer is malformed (fuzzed by tests/fuzz/fuzz_tlsa.c). */
+int dane_parse_answer(const guchar *buf, gsize len, GPtrArray *out);
+/* dane_tlsa_usable - DANE-TA/EE, selector 0/1, matching type 0/1/2 with
+ * the right digest length? */
+gboolean dane_tlsa_usable(const DaneTlsa *t);
+/* dane_lookup - the TLSA RRset of t (t->dane is set when DANE_SECURE);
+ * DANE_FAIL (with *why) when the host must not be used. */
+int dane_lookup(Relay *r, Target *t, char **why);
+/* dane_prepare - a netconn_tls_connect_with prepare function (data: the
+ * Target): the TLSA records for OpenSSL's matching. */
+gboolean dane_prepare(SSL *ssl, gpointer data);
+/* dane_check - after the handshake: did the certificate match? */
+gboolean dane_check(SSL *ssl, const Target *t, char **why);
+/* dane_policy_strings - the records in presentation form (TLS-RPT's
+ * policy-string), NULL-terminated, g_strfreev. */
+char **dane_policy_strings(const DaneRecords *d);
+gboolean dane_usable_any(const DaneRecords *d);
+DaneRecords *dane_records_copy(const DaneRecords *d);
+void dane_records_free(DaneRecords *d);
 
 /* smtp_client.c */
 typedef struct {

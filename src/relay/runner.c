@@ -38,6 +38,7 @@
 #define _GNU_SOURCE 1
 #include "config.h"
 #include "relay.h"
+#include "tlsrpt.h"
 #include "log.h"
 #include "util.h"
 
@@ -489,6 +490,119 @@ host_mark(const char *host, gboolean down, const char *why)
         log_info("smarthost %s works again", host);
 }
 
+/* apply_dane - tls_verify = dane: the TLSA RRset of every host of
+ * targets (dane.c).  A host whose lookup failed is dropped (TLS-RPT
+ * dnssec-invalid in *failed); TRUE when some host has validated TLSA
+ * records (DANE applies to the destination, MTA-STS is not asked). */
+static gboolean
+apply_dane(const char *dest, GPtrArray **targets, GPtrArray *failed)
+{
+    GPtrArray *ok = g_ptr_array_new_with_free_func((GDestroyNotify) target_free);
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    gboolean any = FALSE;
+
+    for (guint i = 0; i < (*targets)->len; i++) {
+        Target *t = (*targets)->pdata[i];
+        gpointer prev = g_hash_table_lookup(seen, t->host);
+        char *why = NULL;
+        int st;
+
+        if (prev) {
+            /* the same MX host on another address: the same records */
+            Target *p = prev;
+            st = p->dane ? DANE_SECURE : p->tls_result < 0 ? DANE_FAIL : DANE_NONE;
+            if (p->dane)
+                t->dane = dane_records_copy(p->dane);
+        } else {
+            st = dane_lookup(R.r, t, &why);
+        }
+        if (st == DANE_FAIL && prev) {
+            target_free(t);              /* another address of a host already counted */
+            (*targets)->pdata[i] = NULL;
+            continue;
+        }
+        if (st == DANE_FAIL) {
+            if (why)
+                log_warn("dane: %s: MX %s not used: %s", dest, t->host, why);
+            t->tls_result = -TLSRPT_DNSSEC_INVALID;
+            g_free(t->tls_detail);
+            t->tls_detail = why ? why : g_strdup("TLSA lookup failed");
+            g_hash_table_replace(seen, g_strdup(t->host), t);
+            (*targets)->pdata[i] = NULL;
+            g_ptr_array_add(failed, t);
+            continue;
+        }
+        g_free(why);
+        any = any || st == DANE_SECURE;
+        g_hash_table_replace(seen, g_strdup(t->host), t);
+        (*targets)->pdata[i] = NULL;
+        g_ptr_array_add(ok, t);
+    }
+    g_hash_table_unref(seen);
+    g_ptr_array_unref(*targets);
+    *targets = ok;
+    return any;
+}
+
+/* sts_policy_lines - the policy as TLS-RPT's policy-string lines. */
+static char *
+sts_policy_lines(const MtaStsPolicy *p, char **mx)
+{
+    GString *s = g_string_new("version: STSv1\n");
+    GString *m = g_string_new(NULL);
+    g_string_append_printf(s, "mode: %s\n", p->mode == MTASTS_ENFORCE ? "enforce" : p->mode == MTASTS_TESTING ? "testing" : "none");
+    for (guint i = 0; i < p->mx->len; i++) {
+        g_string_append_printf(s, "mx: %s\n", (char *) p->mx->pdata[i]);
+        g_string_append_printf(m, "%s%s", m->len ? "\n" : "", (char *) p->mx->pdata[i]);
+    }
+    g_string_append_printf(s, "max_age: %" G_GINT64_FORMAT, p->max_age);
+    *mx = g_string_free(m, FALSE);
+    return g_string_free(s, FALSE);
+}
+
+/* rpt_record - TLS-RPT: the sessions tried with the hosts of targets. */
+static void
+rpt_record(const char *domain, GPtrArray *targets, const char *sts_string, const char *sts_mx)
+{
+    for (guint i = 0; targets && i < targets->len; i++) {
+        const Target *t = targets->pdata[i];
+        TlsRptSession s = { 0 };
+        char **lines = NULL, *joined = NULL;
+        GError *err = NULL;
+
+        if (!t || t->tls_result == 0)
+            continue;
+        s.policy_domain = domain;
+        if (t->dane) {
+            lines = dane_policy_strings(t->dane);
+            joined = g_strjoinv("\n", lines);
+            s.policy_type = "tlsa";
+            s.policy_string = joined;
+            s.policy_mx = t->host;
+        } else if (sts_string) {
+            s.policy_type = "sts";
+            s.policy_string = sts_string;
+            s.policy_mx = sts_mx;
+        } else {
+            s.policy_type = "no-policy-found";
+        }
+        s.mx_host = t->host;
+        s.receiving_ip = t->addr;
+        s.failure = t->tls_result < 0 ? -t->tls_result : t->tls_result == 2 ? TLSRPT_STARTTLS_NOT_SUPPORTED : 0;
+        if (t->tls_result == 2 && (t->dane || sts_string))
+            continue;                    /* cannot happen: TLS was required */
+        s.detail = t->tls_detail;
+        g_mutex_lock(&R.r->db_lock);
+        if (!tlsrpt_record(R.r->inst, now_s(), &s, &err)) {
+            log_warn("tls-rpt: cannot record a session with %s: %s", t->host, err->message);
+            g_clear_error(&err);
+        }
+        g_mutex_unlock(&R.r->db_lock);
+        g_strfreev(lines);
+        g_free(joined);
+    }
+}
+
 /* open_one - a connection to one route value, or NULL with *code and
  * *text set. */
 static SmtpClient *
@@ -496,10 +610,24 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
 {
     GError *error = NULL;
     GPtrArray *targets = dns_targets(R.r, target, is_route, &error);
+    GPtrArray *failed = g_ptr_array_new_with_free_func((GDestroyNotify) target_free);
     SmtpClient *sc = NULL;
-    gboolean verify = R.r->tls_verify == TLS_VERIFY_ALWAYS;
+    gboolean verify = R.r->tls_verify == TLS_VERIFY_ALWAYS, dane = FALSE;
+    char *sts_string = NULL, *sts_mx = NULL;
 
-    if (targets && !is_route && R.r->tls_verify == TLS_VERIFY_MTASTS) {
+    if (targets && R.r->tls_verify == TLS_VERIFY_DANE) {
+        /* DANE (dane.c) where validated TLSA records exist; it takes
+         * precedence over MTA-STS (RFC 8461 section 2) */
+        dane = apply_dane(target, &targets, failed);
+        if (targets->len == 0) {
+            g_ptr_array_unref(targets);
+            targets = NULL;
+            g_set_error(&error, KAIRAN_ERROR, 4, "4.7.5 the TLSA lookup failed for every MX host of %s "
+                        "(DNSSEC): not sent", target);
+        }
+    }
+    if (targets && !is_route && !dane &&
+        (R.r->tls_verify == TLS_VERIFY_MTASTS || R.r->tls_verify == TLS_VERIFY_DANE)) {
         /* MTA-STS (mtasts.c): an enforce policy limits the MX hosts and
          * requires verified TLS; no policy: opportunistic as before */
         char *ascii = g_hostname_to_ascii(target);
@@ -507,6 +635,7 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
         if (pol && pol->mode == MTASTS_ENFORCE) {
             GPtrArray *ok = g_ptr_array_new_with_free_func((GDestroyNotify) target_free);
             verify = TRUE;
+            sts_string = sts_policy_lines(pol, &sts_mx);
             for (guint i = 0; i < targets->len; i++) {
                 Target *t = targets->pdata[i];
                 if (mtasts_mx_match(pol, t->host)) {
@@ -529,12 +658,24 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
     }
     if (targets) {
         sc = smtp_client_open_tls(R.r, targets, is_route ? relay_cred(R.r, target) : NULL, verify, &error);
-        g_ptr_array_unref(targets);
         if (!sc)
             *code = error->code;
     } else {
         *code = error->code == 5 ? 550 : 451;
     }
+    if (R.r->tls_rpt && !is_route) {
+        char *ascii = g_hostname_to_ascii(target);    /* the policy domain in A-label form */
+        if (ascii) {
+            rpt_record(ascii, failed, NULL, NULL);
+            rpt_record(ascii, targets, sts_string, sts_mx);
+        }
+        g_free(ascii);
+    }
+    if (targets)
+        g_ptr_array_unref(targets);
+    g_ptr_array_unref(failed);
+    g_free(sts_string);
+    g_free(sts_mx);
     if (!sc) {
         *text = g_strdup(error->message);
         g_clear_error(&error);
@@ -1232,9 +1373,23 @@ runner_run(Relay *r)
     take_flush();
     take_release();
     full_scan(TRUE);
-    for (;;) {
+    for (gint64 rpt_next = 0;;) {
         struct pollfd pfd[4];
         gint64 now = now_s(), next = now + 1;
+
+        if (r->tls_rpt && now >= rpt_next) {
+            /* TLS-RPT (lib/tlsrpt.c): the reports of the days before
+             * today, once a minute (cheap when none is due).  The lead's
+             * periodic-task runner (`kairan maintain`) may call it too. */
+            GError *rerr = NULL;
+            rpt_next = now + 60;
+            g_mutex_lock(&r->db_lock);
+            if (tlsrpt_send_due(r->inst, now, &rerr) < 0) {
+                log_warn("tls-rpt: %s", rerr->message);
+                g_clear_error(&rerr);
+            }
+            g_mutex_unlock(&r->db_lock);
+        }
         GHashTableIter it;
         gpointer v;
         Msg *m;

@@ -21,6 +21,7 @@
 #include "relay.h"
 #include "log.h"
 #include "util.h"
+#include "tlsrpt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -263,25 +264,41 @@ client_auth(SmtpClient *sc, const SmtpCred *cred, GString *text)
 }
 
 /* session - greeting, EHLO, STARTTLS on a connected socket; AUTH when
- * cred is given (-3: no TLS, so no credentials sent). */
+ * cred is given (-3: no TLS, so no credentials sent).  A target with
+ * DANE records (dane.c) needs STARTTLS and a matching certificate like
+ * verify does; *fail gets the TLS-RPT failure type of -5/-6. */
 static int
-session(SmtpClient *sc, const Target *t, gboolean try_tls, const SmtpCred *cred, gboolean verify,
-        GString *text, char **why)
+session(SmtpClient *sc, Target *t, gboolean try_tls, const SmtpCred *cred, gboolean verify,
+        GString *text, char **why, int *fail)
 {
     int code = read_reply(sc->c, text);
+    gboolean dane = t->dane != NULL;
     if (code != 220)
         return code;
     code = ehlo(sc, text);
-    if (code == 250 && verify && !sc->starttls)
+    if (code == 250 && (verify || dane) && !sc->starttls) {
+        *fail = TLSRPT_STARTTLS_NOT_SUPPORTED;
         return -5;
-    if (code == 250 && (try_tls || verify) && sc->starttls) {
+    }
+    if (code == 250 && (try_tls || verify || dane) && sc->starttls) {
         netconn_printf(sc->c, "STARTTLS\r\n");
         code = read_reply(sc->c, text);
         if (code < 0)
             return code;
-        if (code == 220) {
-            if (!netconn_tls_connect(sc->c, verify ? sc->r->verify_tls : sc->r->client_tls, t->host))
+        if (code == 220 && dane) {
+            *fail = TLSRPT_VALIDATION_FAILURE;
+            if (!netconn_tls_connect_with(sc->c, sc->r->dane_tls, t->host, dane_prepare, t))
+                return -6;
+            if (!dane_check(sc->c->ssl, t, why))
+                return -6;
+            sc->verified = dane_usable_any(t->dane);
+            *fail = 0;
+            code = ehlo(sc, text);
+        } else if (code == 220) {
+            if (!netconn_tls_connect(sc->c, verify ? sc->r->verify_tls : sc->r->client_tls, t->host)) {
+                *fail = TLSRPT_VALIDATION_FAILURE;
                 return verify ? -6 : -2;
+            }
             if (verify) {
                 long v = SSL_get_verify_result(sc->c->ssl);
                 X509 *peer = SSL_get1_peer_certificate(sc->c->ssl);
@@ -291,12 +308,16 @@ session(SmtpClient *sc, const Target *t, gboolean try_tls, const SmtpCred *cred,
                 if (v != X509_V_OK || !named) {
                     *why = g_strdup(v != X509_V_OK ? X509_verify_cert_error_string(v)
                                                    : "the certificate is not for this host name");
+                    *fail = v == X509_V_ERR_CERT_HAS_EXPIRED ? TLSRPT_CERTIFICATE_EXPIRED
+                            : v != X509_V_OK                 ? TLSRPT_CERTIFICATE_NOT_TRUSTED
+                                                             : TLSRPT_CERTIFICATE_HOST_MISMATCH;
                     return -6;
                 }
                 sc->verified = TRUE;
             }
             code = ehlo(sc, text);
-        } else if (verify) {
+        } else if (verify || dane) {
+            *fail = TLSRPT_STARTTLS_NOT_SUPPORTED;
             return -5;
         } else {
             code = 250;                         /* go on in clear text */
@@ -337,7 +358,7 @@ smtp_client_open_tls(Relay *r, GPtrArray *targets, const SmtpCred *cred, gboolea
 
     sc->r = r;
     for (guint i = 0; i < targets->len; i++) {
-        const Target *t = targets->pdata[i];
+        Target *t = targets->pdata[i];
         for (int attempt = 0; attempt < 2; attempt++) {
             int err = 0, fd = connect_to(t, r->connect_timeout, &err), code;
             g_free(sc->relay);
@@ -350,7 +371,15 @@ smtp_client_open_tls(Relay *r, GPtrArray *targets, const SmtpCred *cred, gboolea
             }
             sc->c = netconn_new(fd, r->smtp_timeout * 1000);
             char *why = NULL;
-            code = session(sc, t, attempt == 0, cred, verify, text, &why);
+            int fail = 0;
+            code = session(sc, t, attempt == 0, cred, verify, text, &why, &fail);
+            if (code == -5 || code == -6) {
+                t->tls_result = -fail;
+                g_free(t->tls_detail);
+                t->tls_detail = g_strdup(why ? why : code == -5 ? "no STARTTLS" : "TLS handshake failed");
+            } else if (code == 250) {
+                t->tls_result = sc->c->ssl ? 1 : 2;
+            }
             if (code == 250) {
                 g_string_free(text, TRUE);
                 g_free(last);
@@ -365,9 +394,10 @@ smtp_client_open_tls(Relay *r, GPtrArray *targets, const SmtpCred *cred, gboolea
                 netconn_printf(sc->c, "QUIT\r\n");
                 netconn_flush(sc->c);
             } else if (code == -5 || code == -6) {
-                last = code == -5 ? g_strdup_printf("4.7.5 %s offers no STARTTLS, and TLS is required (tls_verify)", sc->relay)
-                                  : g_strdup_printf("4.7.5 TLS with %s not verified: %s; not sent in clear", sc->relay,
-                                                    why ? why : "handshake failed");
+                const char *how = t->dane ? "DANE" : "tls_verify";
+                last = code == -5 ? g_strdup_printf("4.7.5 %s offers no STARTTLS, and TLS is required (%s)", sc->relay, how)
+                                  : g_strdup_printf("4.7.5 TLS with %s not verified%s: %s; not sent in clear", sc->relay,
+                                                    t->dane ? " by DANE" : "", why ? why : "handshake failed");
                 last_code = 421;
                 if (code == -5) {
                     netconn_printf(sc->c, "QUIT\r\n");
