@@ -37,6 +37,8 @@ static const MaintainTask tasks[] = {
     { "expired_rows", 3600, FALSE, maintain_expired_rows,
       "drop expired confirmation tokens, web sessions, POP-before-SMTP windows and old rate-limit, "
       "guessing-guard and DMARC cache rows" },
+    { "tls_reports", 0, FALSE, maintain_tls_reports,
+      "with tls_rpt = yes, send the TLS-RPT reports (RFC 8460) of the days before today" },
 };
 
 const MaintainTask *

@@ -62,5 +62,6 @@ gboolean maintain_held_expire(MaintainCtx *c, GError **error);
 gboolean maintain_held_reminder(MaintainCtx *c, GError **error);
 gboolean maintain_archive_expire(MaintainCtx *c, GError **error);
 gboolean maintain_expired_rows(MaintainCtx *c, GError **error);
+gboolean maintain_tls_reports(MaintainCtx *c, GError **error);
 
 #endif

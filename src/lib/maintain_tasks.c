@@ -10,6 +10,7 @@
 #include "held.h"
 #include "log.h"
 #include "settings.h"
+#include "tlsrpt.h"
 #include "util.h"
 
 gboolean
@@ -103,5 +104,26 @@ maintain_expired_rows(MaintainCtx *c, GError **error)
         db_rollback(c->inst->db);
         return FALSE;
     }
+    return TRUE;
+}
+
+/* maintain_tls_reports - the TLS-RPT reports that are due (tlsrpt.c):
+ * cheap when no day is over, so it runs at every run of the runner. */
+gboolean
+maintain_tls_reports(MaintainCtx *c, GError **error)
+{
+    int n;
+
+    if (!instance_global_bool(c->inst, "tls_rpt"))
+        return TRUE;
+    if (c->dry_run) {
+        g_string_append(c->report, "TLS reports of the days before today would be sent\n");
+        return TRUE;
+    }
+    n = tlsrpt_send_due(c->inst, c->now, error);
+    if (n < 0)
+        return FALSE;
+    if (n > 0)
+        g_string_append_printf(c->report, "%d TLS report%s queued\n", n, n == 1 ? "" : "s");
     return TRUE;
 }

@@ -57,7 +57,8 @@ char **tlsrpt_parse_record(const char *txt);
  * mailto: rua of its _smtp._tls TXT record, then that day's rows of the
  * domain forgotten (also when it asks for no report).  The number of
  * reports queued, or -1 with *error (rows kept, retried next time).
- * Called by the relay's runner once a minute when tls_rpt = yes. */
+ * Run by the tls_reports task of maintain.c (kairan maintain, and the
+ * relay every maintain_interval) when tls_rpt = yes. */
 int tlsrpt_send_due(Instance *inst, gint64 now, GError **error);
 
 #endif

@@ -1373,23 +1373,10 @@ runner_run(Relay *r)
     take_flush();
     take_release();
     full_scan(TRUE);
-    for (gint64 rpt_next = 0;;) {
+    for (;;) {
         struct pollfd pfd[4];
         gint64 now = now_s(), next = now + 1;
 
-        if (r->tls_rpt && now >= rpt_next) {
-            /* TLS-RPT (lib/tlsrpt.c): the reports of the days before
-             * today, once a minute (cheap when none is due).  The lead's
-             * periodic-task runner (`kairan maintain`) may call it too. */
-            GError *rerr = NULL;
-            rpt_next = now + 60;
-            g_mutex_lock(&r->db_lock);
-            if (tlsrpt_send_due(r->inst, now, &rerr) < 0) {
-                log_warn("tls-rpt: %s", rerr->message);
-                g_clear_error(&rerr);
-            }
-            g_mutex_unlock(&r->db_lock);
-        }
         GHashTableIter it;
         gpointer v;
         Msg *m;
