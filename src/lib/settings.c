@@ -31,6 +31,11 @@ static const SettingDef table[] = {
       "Reply-To of distributed posts: the list, the author (unchanged), or removed" },
     { "archive_access", SETTING_ENUM, "members", "members|owners|public",
       "who may read the archive (POP3, web, get/mget/index)" },
+    /* s12-arch: Archived-At and the Atom feed */
+    { "archived_at", SETTING_BOOL, "yes", NULL,
+      "with [global] web_url set, every post gets an Archived-At header (RFC 5064) naming its archive page" },
+    { "feed_entries", SETTING_UINT, "20", NULL,
+      "newest posts in the Atom feed /list/LIST/feed.atom of a public archive (0 = no feed; at most 200)" },
     { "commands_access", SETTING_ENUM, "members", "members|anyone",
       "who may use get, mget, index, members, actives" },
     { "digest_size", SETTING_UINT, "102400", NULL, "send a digest when this many bytes are waiting" },
