@@ -300,7 +300,8 @@ security_headers(WebResponse *resp)
     web_response_header(resp, "X-Content-Type-Options", "nosniff");
     web_response_header(resp, "X-Frame-Options", "DENY");
     web_response_header(resp, "Referrer-Policy", "no-referrer");
-    web_response_header(resp, "Cache-Control", "no-store");
+    if (!web_response_get_header(resp, "Cache-Control"))     /* the feed says no-cache (page_feed.c) */
+        web_response_header(resp, "Cache-Control", "no-store");
 }
 
 void

@@ -16,6 +16,11 @@
  *     harvesters read, so no address is given out;
  *   - published/updated: the post's Date (RFC 3339, UTC);
  *   - summary: the start of the post's first text part.
+ * Feed readers poll: the answer has an ETag (a digest of what the feed
+ * is made of: the archive's size and last number, feed_entries, the
+ * base URL, the description; posts never change once archived) and
+ * Cache-Control: no-cache, and a GET whose If-None-Match names it is
+ * answered 304 without reading a post.
  * Every text goes through feed_text(): invalid UTF-8 is repaired,
  * characters XML 1.0 does not allow are dropped, the rest is escaped by
  * g_markup_escape_text. */
@@ -212,13 +217,47 @@ page_feed_available(WebCtx *c, const char *list)
            list_setting_int(c->inst, list, "feed_entries") > 0;
 }
 
+/* feed_etag - the strong validator of the feed as it would be made now. */
+static char *
+feed_etag(WebCtx *c, const char *list, gint64 n, const char *base, const char *desc, const char *day)
+{
+    gint64 count = archive_count(c->inst, list, NULL);
+    char *src = g_strdup_printf("%" G_GINT64_FORMAT "\n%" G_GINT64_FORMAT "\n%" G_GINT64_FORMAT "\n%s\n%s\n%s\n%s",
+                                count, list_last_number(c->inst, list), n, base, desc, day, list);
+    char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, src, -1);
+    char *etag = g_strdup_printf("\"%.32s\"", sum);
+    g_free(sum);
+    g_free(src);
+    return etag;
+}
+
+/* etag_matches - does an If-None-Match value name etag (or "*")? */
+static gboolean
+etag_matches(const char *header, const char *etag)
+{
+    gboolean found = FALSE;
+    char **items;
+
+    if (!header)
+        return FALSE;
+    items = g_strsplit(header, ",", 0);
+    for (int i = 0; items[i] && !found; i++) {
+        const char *v = g_strstrip(items[i]);
+        if (g_str_has_prefix(v, "W/"))
+            v += 2;                /* weak comparison, as RFC 9110 wants for If-None-Match */
+        found = g_str_equal(v, "*") || g_str_equal(v, etag);
+    }
+    g_strfreev(items);
+    return found;
+}
+
 void
 page_feed(WebCtx *c, const char *list)
 {
     gint64 n = list_setting_int(c->inst, list, "feed_entries");
     GString *x;
     GPtrArray *posts;
-    char *base, *day, *tag, *updated, *desc;
+    char *base, *day, *tag, *updated, *desc, *etag;
     gint64 newest = 0;
 
     if (!list_setting_is(c->inst, list, "archive_access", "public")) {
@@ -229,11 +268,23 @@ page_feed(WebCtx *c, const char *list)
         web_fail(c, 404, T(c, "This list has no feed (feed_entries = 0)."));
         return;
     }
-    posts = archive_list(c->inst, list, 0, MIN(n, FEED_MAX_ENTRIES), TRUE);
     base = feed_base(c);
     day = list_created_day(c->inst, list);
-    tag = g_strdup_printf("tag:%s,%s:%s", c->inst->domain, day, list);
     desc = list_setting(c->inst, list, "description");
+    etag = feed_etag(c, list, n, base, desc, day);
+    web_response_header(c->resp, "ETag", etag);
+    web_response_header(c->resp, "Cache-Control", "no-cache");
+    if (etag_matches(g_hash_table_lookup(c->req->headers, "if-none-match"), etag)) {
+        c->resp->status = 304;      /* nothing new: no post is read */
+        g_free(etag);
+        g_free(base);
+        g_free(day);
+        g_free(desc);
+        return;
+    }
+    g_free(etag);
+    posts = archive_list(c->inst, list, 0, MIN(n, FEED_MAX_ENTRIES), TRUE);
+    tag = g_strdup_printf("tag:%s,%s:%s", c->inst->domain, day, list);
     for (guint i = 0; i < posts->len; i++)
         newest = MAX(newest, post_date(c, list, posts->pdata[i]));
     updated = rfc3339(newest > 0 ? newest : now_seconds());

@@ -131,6 +131,14 @@ try:
         ids = [e.findtext(ATOM + "id") for e in entries]
         t.ok(all(i and i.startswith(f"tag:{DOMAIN},") and i.endswith(f":team/{n}") for i, n in zip(ids, (4, 3, 2, 1))),
              "entry ids are tag: URIs naming the list and the post", ids)
+        # feed readers poll: ETag and 304
+        etag = r.header("ETag")
+        t.ok(etag and etag.startswith('"') and r.header("Cache-Control") == "no-cache",
+             "the feed has an ETag and Cache-Control: no-cache", (etag, r.header_all("Cache-Control")))
+        r304 = client.get("/list/team/feed.atom", headers={"If-None-Match": etag or '"x"'})
+        t.ok(r304.status == 304 and r304.body == b"", "If-None-Match with that ETag: 304, no body", r304.status)
+        t.eq(client.get("/list/team/feed.atom", headers={"If-None-Match": '"other"'}).status, 200,
+             "If-None-Match with another ETag: 200")
         # a new post: the old entries keep their ids, the feed size is feed_entries
         inst.config("team", "feed_entries", "3")
         inst.deliver("team", make_msg(subject="Fifth", msgid="<p5@example.org>"), sender="member@example.org")
@@ -139,6 +147,8 @@ try:
         ids2 = [e.findtext(ATOM + "id") for e in root2.findall(ATOM + "entry")]
         t.eq(ids2[1:], ids[:2], "after a new post the entries keep their ids")
         t.eq(len(ids2), 3, "feed_entries = 3: three entries")
+        t.ok(r2.header("ETag") != etag and client.get("/list/team/feed.atom", headers={"If-None-Match": etag}).status == 200,
+             "after a new post the ETag changes and the old one gets the whole feed")
         inst.config("team", "feed_entries", "20")
 
     # feedparser is Debian's python3-feedparser: run by /usr/bin/python3
@@ -167,6 +177,8 @@ try:
     head = page.split("</head>")[0]
     m = re.search(r'<link rel="alternate" type="application/atom\+xml"[^>]*href="([^"]+)"', head)
     t.ok(m and m.group(1) == "/list/team/feed.atom", "the archive page's <head> links the feed", head)
+    t.ok('<a href="/list/team/feed.atom" type="application/atom+xml" class="feed">Atom feed</a>' in page,
+         "the archive page shows a link to the feed")
     if m:
         t.eq(client.get(m.group(1)).status, 200, "the linked feed is served")
 
