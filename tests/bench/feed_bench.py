@@ -8,7 +8,8 @@ its summary) over CONNS keep-alive connections; beside it the archive's
 index page of the same server, and the very same feed bytes served as a
 static file by Python's threading http.server (the peer: what serving a
 pre-rendered feed costs on this machine, as a static archiver such as
-MHonArc or a cached HyperKitty feed would).  Then the CGI (one process a
+MHonArc or a cached HyperKitty feed would), and the conditional GET a
+polling feed reader makes (If-None-Match: 304).  Then the CGI (one process a
 request).  Also the cost of Archived-At on the posting path: `kairan
 deliver` with archived_at = yes and = no.
 
@@ -29,7 +30,7 @@ from kt import Instance, WebClient, WebServer, make_msg, set_global, free_port  
 import http.client  # noqa: E402
 
 
-def run(port, path, n, conns):
+def run(port, path, n, conns, headers=None, status=200):
     """n GETs of path over conns keep-alive connections (web_bench.py's
     load generator): requests/s, p50 and p99 ms."""
     lat = []
@@ -40,10 +41,10 @@ def run(port, path, n, conns):
         mine = []
         for _ in range(k):
             t0 = time.perf_counter()
-            c.request("GET", path)
+            c.request("GET", path, headers=headers or {})
             r = c.getresponse()
             r.read()
-            assert r.status == 200, r.status
+            assert r.status == status, r.status
             mine.append(time.perf_counter() - t0)
         c.close()
         with lock:
@@ -103,6 +104,9 @@ with WebServer(inst, port=port) as srv:
     for p in ("/list/team/feed.atom", "/list/team/archive"):
         rps, p50, p99 = run(srv.port, p, REQS, CONNS)
         print(f"  kairan web    GET {p:24s} {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    rps, p50, p99 = run(srv.port, "/list/team/feed.atom", REQS, CONNS, {"If-None-Match": feed.header("ETag")}, 304)
+    print(f"  kairan web    GET {'feed.atom, If-None-Match':24s} {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+          "   (304)")
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
