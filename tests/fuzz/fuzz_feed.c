@@ -6,8 +6,8 @@
  *   - MAIL, parsed by the one parser, becomes the newest post of a public
  *     archive (archive_append); GET /list/team/feed.atom through
  *     web_handle() must answer 200 with a document GLib's strict markup
- *     parser accepts (so: well-formed, valid UTF-8, no character XML 1.0
- *     forbids), and the post is removed again.
+ *     parser accepts (well-formed, valid UTF-8), with no character XML
+ *     1.0 forbids, raw or as a &#...; reference; the post is removed again.
  *   - TEMPLATE-TEXT goes through template_override_set: refused with a
  *     message, or stored; a stored text loads back as the text in effect
  *     with only known placeholders, LF line ends and no control
@@ -34,6 +34,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_newlist(inst, "team", "owner@example.org");
     fuzz_set(inst, "team", "archive_access", "public");
     fuzz_set(inst, "team", "feed_entries", "1");
+    /* durability is not what this harness checks: no fsync a commit */
+    if (sqlite3_exec(inst->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK)
+        abort();
     names = template_names();
     if (!names[0])
         abort();
@@ -45,6 +48,18 @@ element_start(GMarkupParseContext *ctx, const gchar *name, const gchar **an, con
               gpointer data, GError **error)
 {
     (void) ctx; (void) name; (void) an; (void) av; (void) data; (void) error;
+}
+
+/* char_ref_ok - the character a &#...; reference names is one XML 1.0
+ * allows (g_markup_escape_text writes &#x1; for U+0001, which GMarkup
+ * reads but no XML parser takes). */
+static gboolean
+char_ref_ok(const char *p)
+{
+    gboolean hex = p[2] == 'x';
+    gint64 c = g_ascii_strtoll(p + (hex ? 3 : 2), NULL, hex ? 16 : 10);
+    return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) ||
+           (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
 
 static void
@@ -76,6 +91,11 @@ check_feed(void)
         if (ch < 0x20 && ch != '\n' && ch != '\t' && ch != '\r')
             abort();
     }
+    for (const char *p = body; (p = g_strstr_len(p, (gssize) (len - (gsize) (p - body)), "&#")) != NULL; p += 2)
+        if (!char_ref_ok(p)) {
+            fprintf(stderr, "feed refers to a character XML 1.0 forbids: %.12s\n", p);
+            abort();
+        }
     ctx = g_markup_parse_context_new(&parser, 0, NULL, NULL);
     if (!g_markup_parse_context_parse(ctx, body, (gssize) len, &error) ||
         !g_markup_parse_context_end_parse(ctx, &error)) {
@@ -98,8 +118,9 @@ fuzz_post(const uint8_t *data, size_t size)
         return;
     if (!db_begin_immediate(inst->db, &error))
         abort();
-    if (!archive_append(inst, "team", 1, msg, data, size, &error) || !archive_sync(inst, "team", &error) ||
+    if (!archive_append(inst, "team", 1, msg, data, size, &error) ||      /* no archive_sync: speed */
         !db_commit(inst->db, &error)) {
+        fprintf(stderr, "fuzz_feed: not archived: %s\n", error ? error->message : "?");
         g_clear_error(&error);
         db_rollback(inst->db);
         archive_unlink(inst, "team", 1);
