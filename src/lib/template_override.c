@@ -18,6 +18,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -206,13 +207,11 @@ placeholders_add(GHashTable *set, const char *text, GPtrArray *order)
     }
 }
 
-char **
-template_placeholders_unknown(const char *name, const char *text)
+/* known_set - the placeholders template name is filled with. */
+static GHashTable *
+known_set(const char *name)
 {
     GHashTable *known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    GPtrArray *order = g_ptr_array_new_with_free_func(g_free);
-    GPtrArray *unknown = g_ptr_array_new();
 
     for (int i = 0; common_vars[i]; i++)
         g_hash_table_add(known, g_strdup(common_vars[i]));
@@ -222,6 +221,32 @@ template_placeholders_unknown(const char *name, const char *text)
             placeholders_add(known, shipped, NULL);
         g_free(shipped);
     }
+    return known;
+}
+
+char **
+template_placeholders_known(const char *name)
+{
+    GHashTable *known = known_set(name);
+    guint n = 0;
+    char **keys = (char **) g_hash_table_get_keys_as_array(known, &n);
+    char **out = g_new0(char *, n + 1);
+
+    for (guint i = 0; i < n; i++)
+        out[i] = g_strdup(keys[i]);
+    g_free(keys);
+    g_hash_table_unref(known);
+    qsort(out, n, sizeof *out, cmp_str);
+    return out;
+}
+
+char **
+template_placeholders_unknown(const char *name, const char *text)
+{
+    GHashTable *known = known_set(name);
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GPtrArray *order = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *unknown = g_ptr_array_new();
     placeholders_add(seen, text ? text : "", order);
     for (guint i = 0; i < order->len; i++)
         if (!g_hash_table_contains(known, order->pdata[i]))

@@ -51,12 +51,16 @@ gboolean template_is_overridden(const Instance *inst, const char *list, const ch
  * texts of name use (in every language) and list, list_address,
  * ctl_address, admin_address. */
 char **template_placeholders_unknown(const char *name, const char *text);
+/* template_placeholders_known - the placeholders template name is filled
+ * with, sorted (NULL-terminated; g_strfreev). */
+char **template_placeholders_known(const char *name);
 
 /* template_override_set - check text (UTF-8, no control characters but
  * TAB and line ends, at most TEMPLATE_OVERRIDE_MAX bytes, only known
  * placeholders; CRLF becomes LF) and install it as list's NAME.txt in
- * lang (atomically).  Errors are EXIT_USAGE (bad name/language/text,
- * naming the unknown placeholders) or EXIT_IOERR. */
+ * lang (atomically).  Errors are EXIT_USAGE (bad list, language or
+ * template name), EXIT_DATAERR (bad text, naming the unknown
+ * placeholders) or EXIT_IOERR/EXIT_CANTCREAT. */
 gboolean template_override_set(const Instance *inst, const char *list, const char *lang, const char *name,
                                const char *text, gsize len, GError **error);
 /* template_override_reset - remove list's NAME.txt in lang; TRUE also

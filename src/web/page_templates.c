@@ -111,6 +111,12 @@ template_edit(WebCtx *c, const char *list, const char *name)
     tdata_set(d, "source", T(c, template_source_name(src)));
     tdata_set_bool(d, "overridden", src == TEMPLATE_FROM_LIST);
     tdata_set(d, "csrf", csrf_token(c));
+    {
+        char **known = template_placeholders_known(name);
+        for (int i = 0; known[i]; i++)
+            tdata_set(tdata_add(d, "placeholders"), "ph", known[i]);
+        g_strfreev(known);
+    }
     title = g_strdup_printf("%s: %s %s (%s)", list, T(c, "Mail template"), name, tlang);
     page_render(c, status, "templates", d, title);
     g_free(title);

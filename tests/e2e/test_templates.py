@@ -150,6 +150,10 @@ try:
     r = c.get("/admin/team/templates/help")
     t.ok(r.status == 200 and "Team help, our own words." in r.text and 'value="reset"' in r.text,
          "the help page shows the override in a textarea, with a reset button")
+    r = c.get("/admin/team/templates/welcome")
+    ph = re.search(r'class="help placeholders">(.*?)</p>', r.text, re.S)
+    t.ok(ph and "&#123;&#123;address&#125;&#125;" in ph.group(1) and "&#123;&#123;ctl_address&#125;&#125;" in ph.group(1),
+         "the welcome page names the placeholders it is filled with", ph and ph.group(1))
     r = c.post("/admin/team/templates/welcome", {"action": "save", "text": "x {{list}}", "tlang": "en"})
     t.eq(r.status, 403, "a POST without the CSRF token: 403")
     r = c.form_post("/admin/team/templates/welcome", data={"action": "save", "tlang": "en",

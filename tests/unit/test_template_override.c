@@ -1,7 +1,7 @@
 /* test_template_override.c - unit tests of src/lib/template_override.c:
  * the names that may be overridden, the order list > @domain > instance
  * > shipped with the list's language before English at every level, the
- * placeholder check (each unknown one once, in order; known: the shipped
+ * placeholder check and list (each unknown one once, in order; known: the shipped
  * texts' in every language and the list addresses), and what
  * template_override_set accepts, normalises and refuses (with which
  * sysexits code), and template_override_reset. */
@@ -107,6 +107,13 @@ test_placeholders(void)
     /* what template_expand does not take for a placeholder is text */
     check_unknown("{{a b}} {{}} {x} {{ x }} {{{list}}} {{z", (const char *[]) { NULL });
     check_unknown("{{{q}}}", (const char *[]) { "q", NULL });
+    {
+        char **known = template_placeholders_known("welcome");
+        char *all = g_strjoinv(" ", known);
+        g_assert_cmpstr(all, ==, "address admin_address ctl_address list list_address name");
+        g_free(all);
+        g_strfreev(known);
+    }
 }
 
 static void
