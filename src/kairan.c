@@ -28,6 +28,7 @@ static const Subcommand subcommands[] = {
     { "member-set", cmd_member_set, "show or set a member's options (receive_own_posts, nodupes, vacation...)" },
     { "passwd", cmd_passwd, "set the owner password, or a member's POP3 password" },
     { "config", cmd_config, "show or set list settings" },
+    { "template", cmd_template, "show, replace or reset a list's mail templates" },
     { "held", cmd_held, "show held posts" },
     { "approve", cmd_approve, "release a held post" },
     { "reject", cmd_reject, "drop a held post" },

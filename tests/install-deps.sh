@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=""
 for p in build-essential autoconf automake pkg-config libgmime-3.0-dev libglib2.0-dev \
          libsqlite3-dev libmicrohttpd-dev libssl-dev libc-ares-dev libjson-glib-dev sqlite3 \
-         python3-jsonschema lighttpd \
+         python3-jsonschema lighttpd python3-feedparser \
          python3 curl openssl postfix swaks dnsmasq-base mlmmj dovecot-pop3d dovecot-imapd isync offlineimap3 neomutt fetchmail chromium chromium-driver fonts-ipafont-gothic python3-dkim python3-nacl clamav-daemon \
          opendkim-tools valgrind clang libclang-rt-14-dev procps psmisc unbound ldnsutils \
          ${KAIRAN_EXTRA_PACKAGES:-}; do

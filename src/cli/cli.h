@@ -52,6 +52,7 @@ int cmd_dkim_keygen(int argc, char **argv);
 int cmd_pop3d(int argc, char **argv);
 int cmd_imapd(int argc, char **argv);
 int cmd_web(int argc, char **argv);
+int cmd_template(int argc, char **argv);     /* s12-arch: src/cli/template.c */
 /* src/import: kairan import / export */
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -40,6 +40,7 @@
 #include "settings.h"
 #include "subscription.h"
 #include "template.h"
+#include "template_override.h"
 #include "token.h"
 #include "util.h"
 
@@ -92,7 +93,7 @@ text_template(CtlSession *s, const char *name)
 {
     Instance *inst = s->in->inst;
     const char *list = s->in->list;
-    char *tmpl = template_load(s->reply->lang, name);
+    char *tmpl = template_load_for(inst, list, s->reply->lang, name, NULL);   /* owners' own texts first */
     GHashTable *vars = template_vars_new();
     char *a = list_address(inst, list, NULL), *c = list_address(inst, list, "-ctl"),
          *ad = list_address(inst, list, "-admin"), *desc = list_setting(inst, list, "description");

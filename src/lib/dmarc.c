@@ -281,7 +281,7 @@ dmarc_apply(const Instance *inst, const char *list, GMimeMessage *msg, DmarcActi
     static const char *wrap_copy[] = {
         "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References", "X-BeenThere", "X-ML-Name", "X-Mail-Count",
         "List-Id", "List-Post", "List-Help", "List-Subscribe", "List-Unsubscribe",
-        "List-Unsubscribe-Post", "List-Archive", "List-Owner", "Precedence",
+        "List-Unsubscribe-Post", "List-Archive", "List-Owner", "Precedence", "Archived-At",
     };
     InternetAddressList *from = g_mime_message_get_from(msg);
     InternetAddressMailbox *author = first_mailbox(from);

@@ -12,6 +12,7 @@
 #include "queue.h"
 #include "settings.h"
 #include "template.h"
+#include "template_override.h"
 #include "util.h"
 #include "log.h"
 
@@ -73,7 +74,7 @@ notify_build(const Instance *inst, const char *list, const char *template_name,
              const char *in_reply_to, GMimeMessage *attach)
 {
     char *lang = list ? list_setting(inst, list, "language") : g_strdup("en");
-    char *tmpl = template_load(lang, template_name);
+    char *tmpl = template_load_for(inst, list, lang, template_name, NULL);   /* owners' own texts first */
     char *text, *body, *subject = NULL, *from_addr;
     GMimeMessage *msg;
     GMimeTextPart *part;

@@ -2,6 +2,8 @@
  * distributed"): one Subject tag after Re: folding, X-ML-Name,
  * X-Mail-Count, the RFC 2369/2919 List-* headers, Precedence: bulk,
  * Reply-To per the list's setting, and removal of configured headers.
+ * With [global] web_url set (and archived_at = yes) Archived-At (RFC
+ * 5064) names the web page of the post, web_url/list/LIST/archive/N.
  * X-BeenThere: LIST@domain is added once per list the post passes and is
  * never removed (not by remove_headers either): every list on the way
  * finds its own and drops the post instead of looping (policy.c).
@@ -247,7 +249,7 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
     g_strfreev(names);
     for (const char **h = (const char *[]) { "X-ML-Name", "X-Mail-Count", "List-Id", "List-Post",
              "List-Help", "List-Subscribe", "List-Unsubscribe", "List-Unsubscribe-Post",
-             "List-Archive", "List-Owner", "Precedence", "Return-Path", NULL }; *h; h++)
+             "List-Archive", "List-Owner", "Precedence", "Return-Path", "Archived-At", NULL }; *h; h++)
         remove_all(obj, *h);
 
     g_mime_object_append_header(obj, "X-BeenThere", post, NULL);
@@ -276,6 +278,12 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
         value = g_strdup_printf("<%s%slist/%s/archive>", web_url, slash, list);
         g_mime_object_append_header(obj, "List-Archive", value, NULL);
         g_free(value);
+        if (list_setting_bool(inst, list, "archived_at")) {
+            /* RFC 5064: the page of this very post (page_archive.c's route) */
+            value = g_strdup_printf("<%s%slist/%s/archive/%s>", web_url, slash, list, numtext);
+            g_mime_object_append_header(obj, "Archived-At", value, NULL);
+            g_free(value);
+        }
     } else {
         value = g_strdup_printf("<mailto:%s?body=unsubscribe>", ctl);
         g_mime_object_append_header(obj, "List-Unsubscribe", value, NULL);

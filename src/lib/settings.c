@@ -44,6 +44,13 @@ static const SettingDef table[] = {
     { "archive_access", SETTING_ENUM, "members", "members|owners|public",
       "who may read the archive (POP3, web, get/mget/index)",
       "Archive", "Who may read the archive" },
+    /* Archived-At and the Atom feed */
+    { "archived_at", SETTING_BOOL, "yes", NULL,
+      "with [global] web_url set, every post gets an Archived-At header (RFC 5064) naming its archive page",
+      "Archive", "Archived-At header" },
+    { "feed_entries", SETTING_UINT, "20", NULL,
+      "newest posts in the Atom feed /list/LIST/feed.atom of a public archive (0 = no feed; at most 200)",
+      "Archive", "Posts in the Atom feed" },
     { "commands_access", SETTING_ENUM, "members", "members|anyone",
       "who may use get, mget, index, members, actives",
       "Archive", "Who may use archive commands" },

@@ -15,6 +15,8 @@
  *   GET|POST /admin/LIST/settings   every per-list setting
  *   GET  /list/LIST                 public page of a list
  *   GET  /list/LIST/archive[/thread|/N|/N/attachment/K]
+ *   GET  /list/LIST/feed.atom       Atom feed of a public archive (page_feed.c)
+ *   GET|POST /admin/LIST/templates  the list's mail templates (page_templates.c)
  *   GET|POST /list/LIST/subscribe | /list/LIST/unsubscribe (and RFC 8058)
  *   GET|POST /confirm/TOKEN         the link of a confirmation mail
  *   GET|POST /list/LIST/password, /password/TOKEN   a member's POP3 password
@@ -299,7 +301,8 @@ security_headers(WebResponse *resp)
     web_response_header(resp, "X-Content-Type-Options", "nosniff");
     web_response_header(resp, "X-Frame-Options", "DENY");
     web_response_header(resp, "Referrer-Policy", "no-referrer");
-    web_response_header(resp, "Cache-Control", "no-store");
+    if (!web_response_get_header(resp, "Cache-Control"))     /* the feed says no-cache (page_feed.c) */
+        web_response_header(resp, "Cache-Control", "no-store");
 }
 
 void
@@ -334,6 +337,8 @@ page_render(WebCtx *c, int status, const char *tmpl, TData *d, const char *title
             tdata_set(l, "member_list", c->sess->list);
     }
     tdata_set(l, "path", c->req->path);
+    if (c->feed_href)
+        tdata_set(l, "feed", c->feed_href);
     html = tmpl_render("layout", l, c->lang);
     if (!html)
         html = g_strdup(content);
@@ -529,6 +534,10 @@ route(WebCtx *c)
             page_settings(c, s[1]);
             return;
         }
+        if ((n == 3 || n == 4) && g_str_equal(s[2], "templates")) {
+            page_templates(c, s[1]);
+            return;
+        }
         web_fail(c, 404, NULL);
         return;
     }
@@ -552,6 +561,11 @@ route(WebCtx *c)
         }
         if (n == 3 && g_str_equal(s[2], "options")) {
             page_options(c, s[1]);
+            return;
+        }
+        if (n == 3 && g_str_equal(s[2], "feed.atom")) {
+            if (post) goto not_allowed;
+            page_feed(c, s[1]);
             return;
         }
         if (g_str_equal(s[2], "archive")) {
@@ -638,5 +652,6 @@ out:
     g_strfreev(c.seg);
     g_free(c.anon_id);
     g_free(c.anon_csrf);
+    g_free(c.feed_href);
     return c.resp;
 }

@@ -39,6 +39,18 @@ post_item(TData *it, const ArchivePost *p, int depth)
     g_free(when);
 }
 
+/* set_feed_link - the <link rel="alternate"> of a public archive's pages
+ * (layout.html) and the visible link (archive.html). */
+static void
+set_feed_link(WebCtx *c, TData *d, const char *list)
+{
+    if (page_feed_available(c, list)) {
+        g_free(c->feed_href);
+        c->feed_href = g_strdup_printf("%s/list/%s/feed.atom", c->req->base, list);
+        tdata_set(d, "feed", c->feed_href);
+    }
+}
+
 static void
 archive_index(WebCtx *c, const char *list)
 {
@@ -63,6 +75,7 @@ archive_index(WebCtx *c, const char *list)
     if (page < pages)
         tdata_set_int(d, "next", page + 1);
     title = g_strdup_printf("%s: %s", list, T(c, "Archive"));
+    set_feed_link(c, d, list);
     page_render(c, 200, "archive", d, title);
     g_free(title);
 }
@@ -83,6 +96,7 @@ archive_threads_page(WebCtx *c, const char *list)
     tdata_set_bool(d, "threads", TRUE);
     tdata_set_int(d, "total", entries->len);
     title = g_strdup_printf("%s: %s", list, T(c, "Threads"));
+    set_feed_link(c, d, list);
     page_render(c, 200, "archive", d, title);
     g_free(title);
     archive_threads_free(entries);

@@ -33,6 +33,7 @@ typedef struct {
     char *anon_csrf;       /* the token derived from it */
     char **seg;            /* decoded path segments */
     int nseg;
+    char *feed_href;       /* s12-arch: the archive's Atom feed, for the layout's <head> */
 } WebCtx;
 
 /* core.c */
@@ -78,6 +79,13 @@ void page_home(WebCtx *c);
 void page_list_info(WebCtx *c, const char *list);
 void page_subscribe(WebCtx *c, const char *list, const char *action);
 void page_confirm(WebCtx *c, const char *token);
+
+/* page_feed.c: the Atom feed of a public archive */
+void page_feed(WebCtx *c, const char *list);
+gboolean page_feed_available(WebCtx *c, const char *list);
+
+/* page_templates.c: the list's mail templates */
+void page_templates(WebCtx *c, const char *list);
 
 /* page_options.c */
 void page_options(WebCtx *c, const char *list);
