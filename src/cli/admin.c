@@ -6,6 +6,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "lists.h"
+#include "domains.h"
 #include "log.h"
 #include "queue.h"
 #include "settings.h"
@@ -80,56 +81,114 @@ home_is_default(const Instance *inst)
     return same;
 }
 
+/* alias_key - the alias of a list's address: NAME[-ctl|-admin] in the
+ * default domain, NAME[-ctl|-admin]=DOMAIN for a list of another domain
+ * ('=' is in no list name, so the two never meet; HOME/virtual maps
+ * NAME@DOMAIN there). */
+static char *
+alias_key(const char *list, const char *suffix)
+{
+    const char *at = strchr(list, '@');
+    if (at)
+        return g_strdup_printf("%.*s%s=%s", (int) (at - list), list, suffix, at + 1);
+    return g_strconcat(list, suffix, NULL);
+}
+
 static void
 append_alias_lines(GString *out, const Instance *inst, const char *list)
 {
     char *prog = home_is_default(inst)
         ? g_strdup(kairan_binary_path())
         : g_strdup_printf("%s --home %s", kairan_binary_path(), inst->home);
-    char *ctl = g_strconcat(list, "-ctl:", NULL);
-    char *adm = g_strconcat(list, "-admin:", NULL);
-    char *lst = g_strconcat(list, ":", NULL);
+    static const char *const kinds[][2] = { { "", "" }, { "-ctl", "--ctl " }, { "-admin", "--admin " } };
 
-    g_string_append_printf(out, "%-24s\"|%s deliver %s\"\n", lst, prog, list);
-    g_string_append_printf(out, "%-24s\"|%s deliver --ctl %s\"\n", ctl, prog, list);
-    g_string_append_printf(out, "%-24s\"|%s deliver --admin %s\"\n", adm, prog, list);
+    for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++) {
+        char *key = alias_key(list, kinds[k][0]);
+        char *lhs = g_strconcat(key, ":", NULL);
+        g_string_append_printf(out, "%-24s\"|%s deliver %s%s\"\n", lhs, prog, kinds[k][1], list);
+        g_free(lhs);
+        g_free(key);
+    }
     g_free(prog);
-    g_free(ctl);
-    g_free(adm);
-    g_free(lst);
+}
+
+/* append_virtual_lines - HOME/virtual's lines of a list of another
+ * domain: its three addresses to their aliases at the default domain
+ * (which mydestination holds, so alias_maps delivers them). */
+static void
+append_virtual_lines(GString *out, const Instance *inst, const char *list)
+{
+    static const char *const suffixes[] = { "", "-ctl", "-admin" };
+    const char *at = strchr(list, '@');
+
+    if (!at)
+        return;
+    for (size_t k = 0; k < G_N_ELEMENTS(suffixes); k++) {
+        char *addr = list_address(inst, list, suffixes[k]);
+        char *key = alias_key(list, suffixes[k]);
+        g_string_append_printf(out, "%-32s %s@%s\n", addr, key, inst->domain);
+        g_free(key);
+        g_free(addr);
+    }
 }
 
 /* write_alias_map - HOME/aliases, the alias map Postfix reads with
- * alias_maps = hash:HOME/aliases (owned by the kairan user). */
+ * alias_maps = hash:HOME/aliases (owned by the kairan user), with every
+ * list, and HOME/virtual (virtual_alias_maps = hash:HOME/virtual): the
+ * added domains and their lists' addresses. */
 static gboolean
 write_alias_map(const Instance *inst, GError **error)
 {
     char **lists = list_names(inst);
+    char **domains = domain_names(inst);
     GString *out = g_string_new("# kairan aliases: written by `kairan aliases`; do not edit.\n"
-                                "# Postfix: alias_maps = hash:/etc/aliases, hash:THIS_FILE; then postalias THIS_FILE\n");
+                                "# Postfix: alias_maps = hash:THIS_FILE; then kairan aliases --postalias\n");
+    GString *virt = g_string_new("# kairan virtual aliases: the lists of the domains besides the default one;\n"
+                                 "# written by `kairan aliases`; do not edit.\n"
+                                 "# Postfix: virtual_alias_maps = hash:THIS_FILE; then kairan aliases --postalias\n");
     char *path = instance_path(inst, "aliases", NULL);
+    char *vpath = instance_path(inst, "virtual", NULL);
     char *tmp = instance_path(inst, "tmp", NULL);
     gboolean ok;
 
     for (int i = 0; lists[i]; i++)
         append_alias_lines(out, inst, lists[i]);
-    ok = write_file_atomic(path, tmp, out->str, out->len, error);
+    /* a domain's own line makes it a virtual alias domain
+     * (virtual_alias_domains defaults to $virtual_alias_maps); a domain
+     * without lists has none, so domain add/remove leave the maps alone */
+    for (int i = 0; domains[i]; i++) {
+        char *tail = g_strconcat("@", domains[i], NULL);
+        gboolean used = FALSE;
+        for (int k = 0; lists[k] && !used; k++)
+            used = g_str_has_suffix(lists[k], tail);
+        if (used)
+            g_string_append_printf(virt, "%-32s %s\n", domains[i], "kairan-domain");
+        g_free(tail);
+    }
+    for (int i = 0; lists[i]; i++)
+        append_virtual_lines(virt, inst, lists[i]);
+    ok = write_file_atomic(path, tmp, out->str, out->len, error) &&
+         write_file_atomic(vpath, tmp, virt->str, virt->len, error);
     g_string_free(out, TRUE);
+    g_string_free(virt, TRUE);
     g_strfreev(lists);
+    g_strfreev(domains);
     g_free(path);
+    g_free(vpath);
     g_free(tmp);
     return ok;
 }
 
+/* run_map_tool - postalias HOME/aliases or postmap HOME/virtual. */
 static int
-run_postalias(const Instance *inst, const char *postfix_conf)
+run_map_tool(const Instance *inst, const char *tool, const char *file, const char *postfix_conf)
 {
-    char *path = instance_path(inst, "aliases", NULL);
+    char *path = instance_path(inst, file, NULL);
     const char *args[6];
     int n = 0, status = -1;
     GError *error = NULL;
 
-    args[n++] = "postalias";
+    args[n++] = tool;
     if (postfix_conf) {
         args[n++] = "-c";
         args[n++] = postfix_conf;
@@ -137,13 +196,20 @@ run_postalias(const Instance *inst, const char *postfix_conf)
     args[n++] = path;
     args[n] = NULL;
     if (!g_spawn_sync(NULL, (char **) args, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, &error)) {
-        fprintf(stderr, "kairan aliases: postalias: %s\n", error->message);
+        fprintf(stderr, "kairan aliases: %s: %s\n", tool, error->message);
         g_error_free(error);
         g_free(path);
         return EXIT_TEMPFAIL;
     }
     g_free(path);
     return g_spawn_check_wait_status(status, NULL) ? 0 : EXIT_TEMPFAIL;
+}
+
+static int
+run_postalias(const Instance *inst, const char *postfix_conf)
+{
+    int status = run_map_tool(inst, "postalias", "aliases", postfix_conf);
+    return status ? status : run_map_tool(inst, "postmap", "virtual", postfix_conf);
 }
 
 int
@@ -156,16 +222,23 @@ cmd_newlist(int argc, char **argv)
         G_OPTION_ENTRY_NULL
     };
     GError *error = NULL;
-    char *owner_norm = NULL, *hash = NULL;
+    char *owner_norm = NULL, *hash = NULL, *id;
     const char *why;
     Instance *inst;
     GString *out;
 
-    cli_parse(&argc, &argv, "newlist", "LIST", "Create a list and print its /etc/aliases lines.", entries);
+    cli_parse(&argc, &argv, "newlist", "LIST",
+              "Create a list (NAME, or NAME@DOMAIN of a domain added with kairan domain add),\n"
+              "write HOME/aliases and HOME/virtual and print the list's lines of them.\n"
+              "Postfix reads the maps only after kairan aliases --postalias.", entries);
     if (argc != 2)
         cli_usage_error("newlist", "give exactly one list name");
-    if (!list_name_valid(argv[1], &why))
-        cli_usage_error("newlist", "%s: %s", argv[1], why);
+    {
+        char *name = list_name(argv[1]);
+        if (!list_name_valid(name, &why))
+            cli_usage_error("newlist", "%s: %s", argv[1], why);
+        g_free(name);
+    }
     if (owner && !(owner_norm = address_normalize(owner, &why)))
         cli_usage_error("newlist", "owner %s: %s", owner, why);
     if (password_file) {
@@ -180,15 +253,20 @@ cmd_newlist(int argc, char **argv)
         g_free(text);
     }
     inst = cli_open();
-    if (!list_create(inst, argv[1], owner_norm, hash, &error))
+    if (!(id = list_id_for(inst, argv[1], &error)) || !list_create(inst, id, owner_norm, hash, &error))
         cli_exit_error(error);
     if (!write_alias_map(inst, &error))
         cli_exit_error(error);
-    log_info("list %s created (owner %s)", argv[1], owner_norm ? owner_norm : "none");
+    log_info("list %s created (owner %s)", id, owner_norm ? owner_norm : "none");
     out = g_string_new(NULL);
-    append_alias_lines(out, inst, argv[1]);
+    append_alias_lines(out, inst, id);
+    if (strchr(id, '@')) {
+        g_string_append(out, "# HOME/virtual:\n");
+        append_virtual_lines(out, inst, id);
+    }
     fputs(out->str, stdout);
     g_string_free(out, TRUE);
+    g_free(id);
     instance_free(inst);
     g_free(owner_norm);
     g_free(hash);
@@ -212,7 +290,6 @@ cmd_rmlist(int argc, char **argv)
     GError *error = NULL;
     Instance *inst;
     char *moved = NULL, *list;
-    const char *at;
 
     cli_parse(&argc, &argv, "rmlist", "LIST",
               "Remove a list: its members, settings, tokens, held posts and aliases.\n"
@@ -220,13 +297,7 @@ cmd_rmlist(int argc, char **argv)
     if (argc != 2)
         cli_usage_error("rmlist", "give exactly one list name");
     inst = cli_open();
-    at = strrchr(argv[1], '@');
-    if (at && g_ascii_strcasecmp(at + 1, inst->domain) != 0) {
-        fprintf(stderr, "kairan: no such list: %s\n", argv[1]);
-        instance_free(inst);
-        return EXIT_NOUSER;
-    }
-    list = at ? g_strndup(argv[1], at - argv[1]) : g_strdup(argv[1]);
+    list = g_strdup(argv[1]);
     cli_need_list(inst, list);
     if (!list_remove(inst, list, purge, &moved, &error))
         cli_exit_error(error);
@@ -250,8 +321,8 @@ cmd_aliases(int argc, char **argv)
     gboolean postalias = FALSE, write_map = TRUE;
     char *postfix_conf = NULL;
     GOptionEntry entries[] = {
-        { "postalias", 0, 0, G_OPTION_ARG_NONE, &postalias, "also run postalias on HOME/aliases (as the kairan user)", NULL },
-        { "write", 0, 0, G_OPTION_ARG_NONE, &write_map, "write HOME/aliases (always done; accepted for scripts)", NULL },
+        { "postalias", 0, 0, G_OPTION_ARG_NONE, &postalias, "also run postalias on HOME/aliases and postmap on HOME/virtual (as the kairan user)", NULL },
+        { "write", 0, 0, G_OPTION_ARG_NONE, &write_map, "write HOME/aliases and HOME/virtual (always done; accepted for scripts)", NULL },
         { "postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &postfix_conf, "Postfix configuration directory for postalias -c", "DIR" },
         G_OPTION_ENTRY_NULL
     };
@@ -264,11 +335,19 @@ cmd_aliases(int argc, char **argv)
     (void) write_map;
     cli_parse(&argc, &argv, "aliases", NULL,
               "Print the aliases of every list and write them to HOME/aliases,\n"
-              "the alias map for Postfix's alias_maps (hash:HOME/aliases).", entries);
+              "the alias map for Postfix's alias_maps (hash:HOME/aliases), and the lists of\n"
+              "the other domains to HOME/virtual, for virtual_alias_maps (hash:HOME/virtual).", entries);
     inst = cli_open();
     lists = list_names(inst);
     for (int i = 0; lists[i]; i++)
         append_alias_lines(out, inst, lists[i]);
+    for (int i = 0, first = 1; lists[i]; i++) {
+        if (strchr(lists[i], '@') && first) {
+            g_string_append(out, "# HOME/virtual:\n");
+            first = 0;
+        }
+        append_virtual_lines(out, inst, lists[i]);
+    }
     fputs(out->str, stdout);
     if (!write_alias_map(inst, &error))
         cli_exit_error(error);

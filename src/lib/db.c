@@ -34,6 +34,8 @@
  *     API tokens, SHA-256 of the token only (src/lib/apitoken.c; migration 12)
  *   imap_flags(list, address, num, flags)   IMAP flags and keywords per
  *     member (src/imap/flags.c; migration 13)
+ *   domains(name, web_url, created)   the domains besides [global] domain;
+ *     their lists' ids are NAME@DOMAIN (src/lib/domains.c; s12-dom)
  */
 #include "config.h"
 #include "db.h"
@@ -117,6 +119,10 @@ static const char *migrations[] = {
      * (src/imap/flags.c); \\Deleted + EXPUNGE goes to pop_hidden */
     "CREATE TABLE imap_flags(list TEXT NOT NULL, address TEXT NOT NULL, num INTEGER NOT NULL,"
     "  flags TEXT NOT NULL, PRIMARY KEY(list, address, num));",
+    /* s12-dom: the mail domains besides [global] domain (lib/domains.c);
+     * a list of one of them has the id NAME@DOMAIN, a list of the default
+     * domain keeps its bare NAME, so no existing row changes */
+    "CREATE TABLE domains(name TEXT PRIMARY KEY, web_url TEXT, created INTEGER NOT NULL);",
 };
 
 void

@@ -35,7 +35,7 @@ char *list_password_hash(const Instance *inst, const char *list);
 gint64 list_last_number(const Instance *inst, const char *list);
 
 /* list_of_address - the list whose address addr is (LIST, LIST-ctl,
- * LIST-admin, any LIST-suffix or LIST+tag at our domain, any case), or
+ * LIST-admin, any LIST-suffix or LIST+tag at its domain, any case), or
  * NULL.  Such an address may never become a member: lists subscribed to
  * lists loop. */
 char *list_of_address(const Instance *inst, const char *addr);
