@@ -798,7 +798,7 @@ dest_for(const char *rcpt)
     char *key;
     Dest *d;
 
-    if (g_ascii_strcasecmp(domain, r->inst->domain) == 0)
+    if (relay_domain_is_local(r, domain))      /* the copy dispatch() refreshed */
         key = g_strdup("local:");
     else if (route || r->smarthost)
         key = g_strconcat("route:", route ? route : r->smarthost, NULL);
@@ -865,6 +865,7 @@ dispatch(Msg *m, gint64 now)
         msg_forget(m, FALSE);
         return;
     }
+    relay_domains_refresh(r);                  /* dest_for asks the copy, no query a rcpt */
     pending = queue_pending(e);
     if (pending->len == 0) {
         g_ptr_array_unref(pending);

@@ -23,6 +23,7 @@
  * the same PBKDF2 runs as known ones (password_verify_dummy). */
 #include "config.h"
 #include "webint.h"
+#include "domains.h"
 #include "address.h"
 #include "auth_login.h"
 #include "authguard.h"
@@ -158,7 +159,7 @@ void
 page_login(WebCtx *c)
 {
     const char *list, *password, *why = NULL;
-    char *addr, *id, *csrf;
+    char *addr, *id, *csrf, *list_id = NULL;
     const char *role, *ip;
     gint64 wait;
     sqlite3_stmt *st;
@@ -172,11 +173,14 @@ page_login(WebCtx *c)
         return;
     }
     list = form(c, "list");
+    if (list && *list && (list_id = list_resolve(c->inst, list, NULL)))
+        list = list_id;                  /* NAME@DOMAIN -> the list's id */
     password = form(c, "password");
     addr = address_normalize(form(c, "address") ? form(c, "address") : "", &why);
     if (!addr || !password || !*password) {
         login_form(c, 400, T(c, "Enter your address and password."), form(c, "address"), list);
         g_free(addr);
+        g_free(list_id);
         return;
     }
     ip = c->req->remote_addr;
@@ -238,6 +242,7 @@ page_login(WebCtx *c)
     g_free(csrf);
 out:
     g_free(addr);
+    g_free(list_id);
 }
 
 void
