@@ -56,6 +56,7 @@ page_overview(WebCtx *c)
     }
     g_strfreev(lists);
     tdata_set_bool(d, "none", shown == 0);
+    tdata_set_bool(d, "site_admin", g_str_equal(c->sess->role, "admin"));   /* the link to /admin/domains */
     page_render(c, 200, "overview", d, T(c, "Your lists"));
 }
 
