@@ -336,8 +336,16 @@ relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode)
     if (!at)
         return FALSE;
     relay_domains_refresh(r);
-    if (!relay_domain_is_local(r, at + 1))
-        return FALSE;
+    if (!relay_domain_is_local(r, at + 1)) {
+        /* the copy may be up to a second old: a domain added just now is
+         * asked for (a RCPT asks the database anyway) */
+        gboolean ours;
+        g_mutex_lock(&r->db_lock);
+        ours = domain_is_local(r->inst, at + 1);
+        g_mutex_unlock(&r->db_lock);
+        if (!ours)
+            return FALSE;
+    }
     domain = g_ascii_strdown(at + 1, -1);
     local = g_ascii_strdown(rcpt, at - rcpt);
     for (size_t k = 0; k < G_N_ELEMENTS(kinds) && !*list; k++) {
