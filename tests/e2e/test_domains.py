@@ -251,6 +251,22 @@ t.ok(re.search(r"^a\.example\s", virtual, re.M) and re.search(r"^b\.example\s", 
 t.ok(not re.search(rf"^team@{re.escape(D)}", virtual, re.M) and "team@" not in aliases.split("deliver")[0],
      "the default domain's lists are in HOME/aliases only")
 
+# ---- export and import with NAME@DOMAIN ----
+r = inst.run("export", "team@a.example", "--members")
+t.ok(r.returncode == 0 and b"ann@example.org" in r.stdout and b"dflt@example.org" not in r.stdout,
+     "export NAME@DOMAIN --members: that list's members", r.stdout[:300])
+r = inst.run("export", "team@a.example", "--mbox")
+mb = inst.path("a.mbox")
+open(mb, "wb").write(r.stdout)
+inst.check("newlist", "copy@a.example")
+r = inst.run("import", "mbox", mb, "--as", "copy@a.example")
+t.ok(r.returncode == 0 and inst.archive("copy@a.example", 1) is not None and inst.archive("copy", 1) is None,
+     "import mbox --as NAME@DOMAIN adds the posts to that list", r.stderr)
+r = inst.run("import", "mbox", mb, "--as", "copy@c.example")
+t.ok(r.returncode != 0 and b"kairan domain add c.example" in r.stderr, "import --as of a domain not ours is refused",
+     r.stderr)
+inst.check("rmlist", "copy@a.example", "--purge")
+
 # ---- REST API ----
 tok = inst.check("api-token", "new").strip()
 ltok = inst.check("api-token", "new", "--list", "team@b.example").strip()

@@ -135,7 +135,8 @@ smtputf8_enable = no
 
     s = smtplib.SMTP("127.0.0.1", pf_port, timeout=30)
     s.ehlo("client.example.org")
-    for rcpt in ("team@lists.example.org", "team@lists.example.net", "team-ctl@lists.example.net"):
+    for rcpt in ("team@lists.example.org", "team@lists.example.net", "team-ctl@lists.example.net",
+                 "team-admin+bob=example.org@lists.example.net", "team-admin+x@lists.example.org"):
         s.docmd("MAIL FROM:<alice@example.org>")
         code, msg = s.docmd(f"RCPT TO:<{rcpt}>")
         t.eq(code, 250, f"Postfix accepts RCPT <{rcpt}>")
