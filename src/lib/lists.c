@@ -617,7 +617,7 @@ list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, G
 {
     static const char *const tables[] = {
         "members", "list_settings", "archive", "archive_text", "held", "tokens", "pop_hidden",
-        "sessions", "rate_limits", "auth_failures", "api_tokens", NULL
+        "sessions", "rate_limits", "auth_failures", "api_tokens", "imap_flags", NULL
     };
     char *spool = instance_path(inst, "spool", list, NULL);
     char *dest = NULL;

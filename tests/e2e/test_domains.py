@@ -188,8 +188,10 @@ with Pop3d(inst) as pd:
 with Imapd(inst) as im:
     c = imaplib.IMAP4("127.0.0.1", im.port, timeout=30)
     typ, _ = c.login("bob@example.org/team@b.example", "pass-for-b")
-    typ, data = c.select("INBOX", readonly=True)
+    typ, data = c.select("INBOX")
     t.ok(typ == "OK" and int(data[0]) == 2, "IMAP bob@example.org/team@b.example: INBOX has 2 posts", data)
+    typ, _ = c.store("1", "+FLAGS", "(\\Flagged)")
+    t.eq(typ, "OK", "IMAP: a flag stored on team@b.example's post 1")
     c.logout()
     c = imaplib.IMAP4("127.0.0.1", im.port, timeout=30)
     try:
@@ -311,6 +313,12 @@ t.ok(len(removed) == 1 and re.fullmatch(r"team@b\.example-\d{8}-\d{6}", removed[
      os.path.exists(inst.path("removed", removed[0], "archive", "1")),
      "its spool is removed/team@b.example-DATE/ with the archive", removed)
 t.eq(inst.check("lists").split(), ["team", "team@a.example"], "the other two lists remain")
+import sqlite3
+dbc = sqlite3.connect(inst.path("kairan.db"))
+left = {tb: dbc.execute(f"SELECT COUNT(*) FROM {tb} WHERE list = 'team@b.example'").fetchone()[0]
+        for tb in ("members", "list_settings", "archive", "held", "tokens", "imap_flags", "api_tokens")}
+dbc.close()
+t.eq(left, {k: 0 for k in left}, "no row of team@b.example is left (IMAP flags and API tokens included)")
 t.eq(inst.check("members", "team@a.example").split(), ["ann@example.org", "both@example.org"],
      "team@a.example keeps its members")
 t.ok(inst.archive("team@a.example", 1) is not None, "... and its archive")
