@@ -23,7 +23,8 @@ gboolean list_exists(const Instance *inst, const char *list);
 gboolean list_create(Instance *inst, const char *list, const char *owner,
                      const char *password_hash, GError **error);
 /* list_remove - remove a list in one transaction: its row, members,
- * settings, tokens, held and archive rows, sessions, API tokens; its
+ * settings, tokens, held and archive rows, sessions, API tokens, IMAP
+ * flags; its
  * spool moves to HOME/removed/NAME@DOMAIN-YYYYMMDD-HHMMSS (*moved_to,
  * may be NULL) or, with purge, is deleted.  EXIT_NOUSER if no such list. */
 gboolean list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, GError **error);
