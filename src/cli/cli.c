@@ -120,7 +120,7 @@ cli_need_list(Instance *inst, char *list)
         exit(EXIT_NOUSER);
     }
     /* the id is never longer than what was typed (NAME@<default> -> NAME,
-     * lower case), so the argument becomes the id in place */
+     * the domain lower case), so the argument becomes the id in place */
     g_strlcpy(list, id, strlen(list) + 1);
     g_free(id);
 }

@@ -45,10 +45,8 @@ auth_login_split_user(const char *user, char **address, char **list)
     *address = *list = NULL;
     if (!slash || slash == user || !slash[1])
         return FALSE;
-    {                                    /* LIST is NAME or NAME@DOMAIN (domains.h), any case */
-        char *lower = g_ascii_strdown(slash + 1, -1);
-        char *name = list_name(lower);
-        g_free(lower);
+    {                                    /* LIST is NAME or NAME@DOMAIN (domains.h) */
+        char *name = list_name(slash + 1);
         gboolean valid = list_name_valid(name, &why);
         g_free(name);
         if (!valid)
@@ -63,7 +61,7 @@ auth_login_split_user(const char *user, char **address, char **list)
     if (!addr)
         return FALSE;
     *address = addr;
-    *list = g_ascii_strdown(slash + 1, -1);
+    *list = g_strdup(slash + 1);
     return TRUE;
 }
 

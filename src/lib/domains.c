@@ -232,14 +232,14 @@ domain_names(const Instance *inst)
 char *
 list_id_join(const Instance *inst, const char *name, const char *domain)
 {
+    char *lower, *id;
+
     if (!domain || !*domain || g_ascii_strcasecmp(domain, inst->domain) == 0)
-        return g_ascii_strdown(name, -1);
-    {
-        char *joined = g_strconcat(name, "@", domain, NULL);
-        char *id = g_ascii_strdown(joined, -1);
-        g_free(joined);
-        return id;
-    }
+        return g_strdup(name);
+    lower = g_ascii_strdown(domain, -1);      /* a domain in any case; names are lower case */
+    id = g_strconcat(name, "@", lower, NULL);
+    g_free(lower);
+    return id;
 }
 
 char *
@@ -253,7 +253,7 @@ list_resolve(const Instance *inst, const char *arg, GError **error)
         return NULL;
     }
     name = at ? g_strndup(arg, at - arg) : g_strdup(arg);
-    if (*name && str_is_safe_name(name, TRUE)) {
+    if (*name && str_is_safe_name(name, FALSE)) {
         id = list_id_join(inst, name, at ? at + 1 : NULL);
         if (!list_exists(inst, id)) {
             g_free(id);

@@ -41,7 +41,8 @@ void domain_free(Domain *d);
 char **domain_names(const Instance *inst);
 
 /* list_resolve - the id of the list a user named "NAME" or "NAME@DOMAIN"
- * (any case; NAME@<default domain> is NAME), or NULL with EXIT_NOUSER
+ * (the domain in any case, NAME lower case as every list name;
+ * NAME@<default domain> is NAME), or NULL with EXIT_NOUSER
  * ("no such list: ARG"). */
 char *list_resolve(const Instance *inst, const char *arg, GError **error);
 /* list_id_for - the id a new list "NAME" or "NAME@DOMAIN" gets, checking

@@ -58,13 +58,14 @@ t.ok(os.path.isdir(inst.path("spool", "team@a.example", "archive")), "spool/NAME
 
 inst.subscribe("team", "dflt@example.org")
 inst.subscribe("team@a.example", "ann@example.org", "both@example.org")
-inst.subscribe("TEAM@B.EXAMPLE", "bob@example.org", "both@example.org")
+inst.subscribe("team@B.EXAMPLE", "bob@example.org", "both@example.org")
 t.eq(inst.check("members", "team").split(), ["dflt@example.org"], "members team: the default domain's only")
 t.eq(inst.check("members", f"team@{D}").split(), ["dflt@example.org"], "team@<default domain> is team")
 t.eq(inst.check("members", "team@a.example").split(), ["ann@example.org", "both@example.org"], "members team@a.example")
 t.eq(inst.check("members", "team@b.example").split(), ["bob@example.org", "both@example.org"], "members team@b.example")
 t.eq(inst.run("members", "team@c.example").returncode, 67, "members of a list of no domain: 67")
 t.eq(inst.run("members", "nosuch@a.example").returncode, 67, "members of no list: 67")
+t.eq(inst.run("members", "TEAM@a.example").returncode, 67, "NAME is lower case, as every list name: TEAM@a.example is none")
 inst.check("unsubscribe", "team@b.example", "both@example.org")
 t.eq(inst.check("members", "team@a.example").split(), ["ann@example.org", "both@example.org"],
      "unsubscribe from team@b.example leaves team@a.example alone")
@@ -170,9 +171,9 @@ with Pop3d(inst) as pd:
     t.eq(p.stat()[0], 1, "POP3 both@example.org/team@a.example sees team@a.example's one post")
     p.quit()
     p = poplib.POP3("127.0.0.1", pd.port, timeout=30)
-    p.user("bob@example.org/TEAM@B.EXAMPLE")
+    p.user("bob@example.org/team@B.Example")
     p.pass_("pass-for-b")
-    t.eq(p.stat()[0], 2, "POP3 bob@example.org/TEAM@B.EXAMPLE sees team@b.example's two posts")
+    t.eq(p.stat()[0], 2, "POP3 bob@example.org/team@B.Example sees team@b.example's two posts")
     p.quit()
     p = poplib.POP3("127.0.0.1", pd.port, timeout=30)
     p.user("both@example.org/team@b.example")
@@ -212,7 +213,7 @@ try:
     s.ehlo("client.example.org")
     s.docmd("MAIL FROM:<ann@example.org>")
     for rcpt in ("team@a.example", "team-ctl@a.example", "team-admin@b.example", "team-admin+x=y@b.example",
-                 "TEAM@B.EXAMPLE", f"team@{D}"):
+                 "TEAM@B.EXAMPLE", f"team@{D}"):   # SMTP local parts of lists: any case
         code, msg = s.docmd(f"RCPT TO:<{rcpt}>")
         t.eq(code, 250, f"relay: RCPT <{rcpt}> 250")
     code, msg = s.docmd("RCPT TO:<nosuch@b.example>")

@@ -100,9 +100,12 @@ test_ids(void)
     g_assert_nonnull(strstr(error->message, "kairan domain add c.example"));
     g_clear_error(&error);
 
-    s = list_resolve(inst, "TEAM@B.Example", &error);
+    s = list_resolve(inst, "team@B.Example", &error);
     g_assert_cmpstr(s, ==, "team@b.example");
     g_free(s);
+    s = list_resolve(inst, "TEAM@b.example", &error);      /* names are lower case */
+    g_assert_null(s);
+    g_clear_error(&error);
     s = list_resolve(inst, "team@lists.example.test", &error);
     g_assert_cmpstr(s, ==, "team");
     g_free(s);
