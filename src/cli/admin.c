@@ -7,6 +7,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "lists.h"
+#include "domains.h"
 #include "log.h"
 #include "queue.h"
 #include "settings.h"
@@ -72,21 +73,28 @@ cmd_init(int argc, char **argv)
     return 0;
 }
 
-/* the alias map is lib's (aliases.c): the web and the API write it too */
+/* the alias maps are lib's (aliases.c): the web and the API write them too */
 static void
 append_alias_lines(GString *out, const Instance *inst, const char *list)
 {
     aliases_append_lines(out, inst, list);
 }
 
-/* write_alias_map - HOME/aliases, and postalias when [global]
- * aliases_postalias says so. */
+static void
+append_virtual_lines(GString *out, const Instance *inst, const char *list)
+{
+    aliases_append_virtual_lines(out, inst, list);
+}
+
+/* write_alias_map - HOME/aliases and HOME/virtual, and postalias/postmap
+ * when [global] aliases_postalias says so. */
 static gboolean
 write_alias_map(const Instance *inst, GError **error)
 {
     return aliases_update(inst, error);
 }
 
+/* run_postalias - postalias HOME/aliases and postmap HOME/virtual. */
 static int
 run_postalias(const Instance *inst, const char *postfix_conf)
 {
@@ -109,16 +117,23 @@ cmd_newlist(int argc, char **argv)
         G_OPTION_ENTRY_NULL
     };
     GError *error = NULL;
-    char *owner_norm = NULL, *hash = NULL;
+    char *owner_norm = NULL, *hash = NULL, *id;
     const char *why;
     Instance *inst;
     GString *out;
 
-    cli_parse(&argc, &argv, "newlist", "LIST", "Create a list and print its /etc/aliases lines.", entries);
+    cli_parse(&argc, &argv, "newlist", "LIST",
+              "Create a list (NAME, or NAME@DOMAIN of a domain added with kairan domain add),\n"
+              "write HOME/aliases and HOME/virtual and print the list's lines of them.\n"
+              "Postfix reads the maps only after kairan aliases --postalias.", entries);
     if (argc != 2)
         cli_usage_error("newlist", "give exactly one list name");
-    if (!list_name_valid(argv[1], &why))
-        cli_usage_error("newlist", "%s: %s", argv[1], why);
+    {
+        char *name = list_name(argv[1]);
+        if (!list_name_valid(name, &why))
+            cli_usage_error("newlist", "%s: %s", argv[1], why);
+        g_free(name);
+    }
     if (owner && !(owner_norm = address_normalize(owner, &why)))
         cli_usage_error("newlist", "owner %s: %s", owner, why);
     if (password_file) {
@@ -133,15 +148,20 @@ cmd_newlist(int argc, char **argv)
         g_free(text);
     }
     inst = cli_open();
-    if (!list_create(inst, argv[1], owner_norm, hash, &error))
+    if (!(id = list_id_for(inst, argv[1], &error)) || !list_create(inst, id, owner_norm, hash, &error))
         cli_exit_error(error);
     if (!write_alias_map(inst, &error))
         cli_exit_error(error);
-    log_info("list %s created (owner %s)", argv[1], owner_norm ? owner_norm : "none");
+    log_info("list %s created (owner %s)", id, owner_norm ? owner_norm : "none");
     out = g_string_new(NULL);
-    append_alias_lines(out, inst, argv[1]);
+    append_alias_lines(out, inst, id);
+    if (strchr(id, '@')) {
+        g_string_append(out, "# HOME/virtual:\n");
+        append_virtual_lines(out, inst, id);
+    }
     fputs(out->str, stdout);
     g_string_free(out, TRUE);
+    g_free(id);
     instance_free(inst);
     g_free(owner_norm);
     g_free(hash);
@@ -165,7 +185,6 @@ cmd_rmlist(int argc, char **argv)
     GError *error = NULL;
     Instance *inst;
     char *moved = NULL, *list;
-    const char *at;
 
     cli_parse(&argc, &argv, "rmlist", "LIST",
               "Remove a list: its members, settings, tokens, held posts and aliases.\n"
@@ -173,13 +192,7 @@ cmd_rmlist(int argc, char **argv)
     if (argc != 2)
         cli_usage_error("rmlist", "give exactly one list name");
     inst = cli_open();
-    at = strrchr(argv[1], '@');
-    if (at && g_ascii_strcasecmp(at + 1, inst->domain) != 0) {
-        fprintf(stderr, "kairan: no such list: %s\n", argv[1]);
-        instance_free(inst);
-        return EXIT_NOUSER;
-    }
-    list = at ? g_strndup(argv[1], at - argv[1]) : g_strdup(argv[1]);
+    list = g_strdup(argv[1]);
     cli_need_list(inst, list);
     if (!list_remove(inst, list, purge, &moved, &error))
         cli_exit_error(error);
@@ -203,8 +216,8 @@ cmd_aliases(int argc, char **argv)
     gboolean postalias = FALSE, write_map = TRUE;
     char *postfix_conf = NULL;
     GOptionEntry entries[] = {
-        { "postalias", 0, 0, G_OPTION_ARG_NONE, &postalias, "also run postalias on HOME/aliases (as the kairan user)", NULL },
-        { "write", 0, 0, G_OPTION_ARG_NONE, &write_map, "write HOME/aliases (always done; accepted for scripts)", NULL },
+        { "postalias", 0, 0, G_OPTION_ARG_NONE, &postalias, "also run postalias on HOME/aliases and postmap on HOME/virtual (as the kairan user)", NULL },
+        { "write", 0, 0, G_OPTION_ARG_NONE, &write_map, "write HOME/aliases and HOME/virtual (always done; accepted for scripts)", NULL },
         { "postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &postfix_conf, "Postfix configuration directory for postalias -c", "DIR" },
         G_OPTION_ENTRY_NULL
     };
@@ -217,11 +230,19 @@ cmd_aliases(int argc, char **argv)
     (void) write_map;
     cli_parse(&argc, &argv, "aliases", NULL,
               "Print the aliases of every list and write them to HOME/aliases,\n"
-              "the alias map for Postfix's alias_maps (hash:HOME/aliases).", entries);
+              "the alias map for Postfix's alias_maps (hash:HOME/aliases), and the lists of\n"
+              "the other domains to HOME/virtual, for virtual_alias_maps (hash:HOME/virtual).", entries);
     inst = cli_open();
     lists = list_names(inst);
     for (int i = 0; lists[i]; i++)
         append_alias_lines(out, inst, lists[i]);
+    for (int i = 0, first = 1; lists[i]; i++) {
+        if (strchr(lists[i], '@') && first) {
+            g_string_append(out, "# HOME/virtual:\n");
+            first = 0;
+        }
+        append_virtual_lines(out, inst, lists[i]);
+    }
     fputs(out->str, stdout);
     if (!write_alias_map(inst, &error))
         cli_exit_error(error);

@@ -24,21 +24,6 @@ fmt_date(gint64 t)
     return s;
 }
 
-/* bare_list - LIST or LIST@DOMAIN of this instance's domain -> LIST. */
-static char *
-bare_list(Instance *inst, const char *arg)
-{
-    const char *at = strrchr(arg, '@');
-    if (!at)
-        return g_strdup(arg);
-    if (g_ascii_strcasecmp(at + 1, inst->domain) != 0) {
-        fprintf(stderr, "kairan: no such list: %s (this instance's domain is %s)\n", arg, inst->domain);
-        instance_free(inst);
-        exit(EXIT_NOUSER);
-    }
-    return g_strndup(arg, at - arg);
-}
-
 static int
 token_new(int argc, char **argv)
 {
@@ -59,7 +44,7 @@ token_new(int argc, char **argv)
         cli_usage_error("api-token new", "no arguments expected");
     inst = cli_open();
     if (list) {
-        bare = bare_list(inst, list);
+        bare = g_strdup(list);
         cli_need_list(inst, bare);
     }
     secret = apitoken_new(inst, bare, name, &id, &error);

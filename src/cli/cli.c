@@ -4,11 +4,13 @@
 #include "cli.h"
 #include "log.h"
 #include "lists.h"
+#include "domains.h"
 #include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static char *home_option;
 
@@ -106,11 +108,19 @@ cli_open(void)
 }
 
 void
-cli_need_list(Instance *inst, const char *list)
+cli_need_list(Instance *inst, char *list)
 {
-    if (!list_exists(inst, list)) {
-        fprintf(stderr, "kairan: no such list: %s\n", list);
+    GError *error = NULL;
+    char *id = list_resolve(inst, list, &error);
+
+    if (!id) {
+        fprintf(stderr, "kairan: %s\n", error->message);
+        g_error_free(error);
         instance_free(inst);
         exit(EXIT_NOUSER);
     }
+    /* the id is never longer than what was typed (NAME@<default> -> NAME,
+     * the domain lower case), so the argument becomes the id in place */
+    g_strlcpy(list, id, strlen(list) + 1);
+    g_free(id);
 }

@@ -23,12 +23,15 @@ gboolean cli_home_given(void);
 void cli_set_home(const char *home);
 /* cli_exit_error - print error, free it, exit with its sysexits code. */
 void cli_exit_error(GError *error) G_GNUC_NORETURN;
-/* cli_list_arg - check that the list exists (exit 67 otherwise). */
-void cli_need_list(Instance *inst, const char *list);
+/* cli_need_list - check that the list NAME or NAME@DOMAIN exists (exit 67
+ * otherwise) and turn list, in place, into the list's id (domains.h). */
+void cli_need_list(Instance *inst, char *list);
 
 int cmd_init(int argc, char **argv);
 int cmd_newlist(int argc, char **argv);
 int cmd_rmlist(int argc, char **argv);
+int cmd_domains(int argc, char **argv);
+int cmd_domain(int argc, char **argv);
 int cmd_api_token(int argc, char **argv);
 int cmd_aliases(int argc, char **argv);
 int cmd_lists(int argc, char **argv);

@@ -48,7 +48,8 @@ cmd_template(int argc, char **argv)
     };
     GError *error = NULL;
     Instance *inst;
-    const char *list, *name;
+    char *list;
+    const char *name;
     char *use_lang;
     int status = 0;
 

@@ -29,6 +29,7 @@
  * anyone -, owners: owners only).  Owners may always. */
 #include "config.h"
 #include "ctl.h"
+#include "domains.h"
 #include "ratelimit.h"
 #include "address.h"
 #include "db.h"
@@ -838,7 +839,7 @@ send_member_token(CtlSession *s, const char *action, const char *extra, const ch
 
     if (!token)
         return FALSE;
-    if (g_str_equal(action, PASSWORD_ACTION) && (web = instance_global(inst, "web_url"))) {
+    if (g_str_equal(action, PASSWORD_ACTION) && (web = list_web_url(inst, list))) {
         url = g_strdup_printf("%s%spassword/%s", web, g_str_has_suffix(web, "/") ? "" : "/", token);
         g_free(web);
     }

@@ -15,6 +15,7 @@
  * rather than never.  meta keys: digest_last:LIST, digest_volume:LIST. */
 #include "config.h"
 #include "ctl.h"
+#include "domains.h"
 #include "cli/cli.h"
 #include "db.h"
 #include "lists.h"
@@ -328,7 +329,8 @@ digest_list_headers(Instance *inst, const char *list, GMimeMessage *msg)
 {
     GMimeObject *o = GMIME_OBJECT(msg);
     char *addr = list_address(inst, list, NULL), *ctl = list_address(inst, list, "-ctl");
-    char *id = g_strdup_printf("<%s.%s>", list, inst->domain);
+    char *id_token = list_id_header(inst, list);
+    char *id = g_strdup_printf("<%s>", id_token);
     char *post = g_strdup_printf("<mailto:%s>", addr);
     char *help = g_strdup_printf("<mailto:%s?subject=help>", ctl);
     char *unsub = g_strdup_printf("<mailto:%s?subject=unsubscribe>", ctl);
@@ -341,6 +343,7 @@ digest_list_headers(Instance *inst, const char *list, GMimeMessage *msg)
     g_free(addr);
     g_free(ctl);
     g_free(id);
+    g_free(id_token);
     g_free(post);
     g_free(help);
     g_free(unsub);

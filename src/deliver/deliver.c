@@ -13,6 +13,7 @@
 #include "address.h"
 #include "cli/cli.h"   /* the command table: ctl_process, admin_mail_process */
 #include "lists.h"
+#include "domains.h"
 #include "log.h"
 #include "util.h"
 
@@ -82,12 +83,17 @@ cmd_deliver(int argc, char **argv)
         return EXIT_DATAERR;
     }
     inst = cli_open();
-    if (!list_exists(inst, argv[1])) {
-        fprintf(stderr, "kairan deliver: no such list: %s\n", argv[1]);
-        log_info("mail for unknown list %s from <%s> refused", argv[1], sender ? sender : "");
-        g_byte_array_unref(raw);
-        instance_free(inst);
-        return EXIT_NOUSER;
+    {
+        char *id = list_resolve(inst, argv[1], NULL);   /* NAME or NAME@DOMAIN */
+        if (!id) {
+            fprintf(stderr, "kairan deliver: no such list: %s\n", argv[1]);
+            log_info("mail for unknown list %s from <%s> refused", argv[1], sender ? sender : "");
+            g_byte_array_unref(raw);
+            instance_free(inst);
+            return EXIT_NOUSER;
+        }
+        g_strlcpy(argv[1], id, strlen(argv[1]) + 1);   /* never longer than typed */
+        g_free(id);
     }
     in = incoming_parse(inst, argv[1], sender, raw, &error);
     if (!in) {

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "autorespond.h"
 #include "deliver.h"
+#include "domains.h"
 #include "address.h"
 #include "message.h"
 #include "lists.h"
@@ -188,7 +189,8 @@ post_process(Incoming *in)
 {
     Instance *inst = in->inst;
     const char *list = in->list;
-    char *list_id = g_strdup_printf("<%s.%s>", list, inst->domain);
+    char *list_id_token = list_id_header(inst, list);
+    char *list_id = g_strdup_printf("<%s>", list_id_token);
     const char *loop;
     char *post_policy = NULL, *attachments = NULL, *allowed = NULL, *removed = NULL, *reason = NULL;
     char *subject = NULL;
@@ -199,6 +201,7 @@ post_process(Incoming *in)
 
     loop = loop_check(in->msg, list, list_id, in->envelope_sender);
     g_free(list_id);
+    g_free(list_id_token);
     if (!loop) {
         char *addr = list_address(inst, list, NULL);
         loop = loop_been_there(in->msg, addr);

@@ -15,6 +15,7 @@
 #include "archive.h"
 #include "db.h"
 #include "lists.h"
+#include "domains.h"
 #include "log.h"
 #include "message.h"
 #include "settings.h"
@@ -203,9 +204,14 @@ import_apply(Instance *inst, ImportPlan *plan, gboolean merge, gboolean dry_run,
     int mbox_fd = -1;
 
     *imported = 0;
-    if (!list_name_valid(list, &why)) {
-        g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s: %s", list, why);
-        goto out;
+    {                                    /* list is an id: NAME or NAME@DOMAIN (domains.h) */
+        char *name = list_name(list);
+        gboolean valid = list_name_valid(name, &why);
+        g_free(name);
+        if (!valid) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s: %s", list, why);
+            goto out;
+        }
     }
     if (g_str_equal(plan->format, "mbox") && !exists) {
         g_set_error(error, KAIRAN_ERROR, EXIT_NOUSER, "no list %s (import mbox adds to an existing list)", list);

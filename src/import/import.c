@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "archive.h"
 #include "lists.h"
+#include "domains.h"
 #include "log.h"
 #include "util.h"
 
@@ -88,9 +89,15 @@ cmd_import(int argc, char **argv)
             ok = FALSE;
         } else {
             const char *at = strchr(name, '@');
-            plan->list = import_list_name(name);
-            if (at && g_ascii_strcasecmp(at + 1, inst->domain) != 0)
-                import_note(plan, "the list was at %s; kairan's lists are at %s", at + 1, inst->domain);
+            if (as && at) {                  /* --as NAME@DOMAIN: a domain of this instance */
+                plan->list = list_id_for(inst, as, &error);
+                ok = plan->list != NULL;
+            } else {
+                plan->list = import_list_name(name);
+                if (at && g_ascii_strcasecmp(at + 1, inst->domain) != 0)
+                    import_note(plan, "the list was at %s; kairan's lists are at %s (or use --as NAME@DOMAIN)",
+                                at + 1, inst->domain);
+            }
         }
     }
     if (ok)
@@ -143,7 +150,7 @@ cmd_export(int argc, char **argv)
         G_OPTION_ENTRY_NULL
     };
     Instance *inst;
-    const char *list;
+    char *list;
 
     cli_parse(&argc, &argv, "export", "LIST",
               "Write a list's archive (--mbox) or members (--members) to standard output.", entries);

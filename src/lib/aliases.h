@@ -12,12 +12,19 @@
  * instance is the compiled-in default. */
 void aliases_append_lines(GString *out, const Instance *inst, const char *list);
 
-/* aliases_write - write HOME/aliases (every list) atomically, under a
+/* aliases_append_virtual_lines - HOME/virtual's lines of a list of
+ * another domain (nothing for one of the default domain): its three
+ * addresses to their aliases NAME[-ctl|-admin]=DOMAIN at the default
+ * domain, which mydestination holds. */
+void aliases_append_virtual_lines(GString *out, const Instance *inst, const char *list);
+
+/* aliases_write - write HOME/aliases (every list) and HOME/virtual atomically, under a
  * lock (HOME/aliases.lock) so two writers never leave a stale map. */
 gboolean aliases_write(const Instance *inst, GError **error);
 
-/* aliases_postalias - run `postalias [-c postfix_conf] HOME/aliases`
- * (postfix_conf may be NULL); EXIT_TEMPFAIL when it cannot run or fails. */
+/* aliases_postalias - run `postalias [-c postfix_conf] HOME/aliases` and
+ * `postmap [-c postfix_conf] HOME/virtual` (postfix_conf may be NULL);
+ * EXIT_TEMPFAIL when one cannot run or fails. */
 gboolean aliases_postalias(const Instance *inst, const char *postfix_conf, GError **error);
 
 /* aliases_update - after a list was created or removed: aliases_write,

@@ -21,6 +21,7 @@
  * a table misses two-character Japanese words). */
 #include "config.h"
 #include "archive.h"
+#include "domains.h"
 #include "distribute.h"
 #include "message.h"
 #include "db.h"
@@ -141,7 +142,8 @@ index_one(Instance *inst, const char *list, gint64 num, const char *tagged_subje
 {
     char *path = archive_path(inst, list, num);
     char *tag_format = list_setting(inst, list, "subject_tag");
-    char *subject = subject_tag_remove(tagged_subject, tag_format, list);
+    char *name = list_name(list);
+    char *subject = subject_tag_remove(tagged_subject, tag_format, name);
     char *data = NULL, *body = NULL;
     gsize len = 0;
     gboolean ok;
@@ -159,6 +161,7 @@ index_one(Instance *inst, const char *list, gint64 num, const char *tagged_subje
     g_free(data);
     g_free(path);
     g_free(subject);
+    g_free(name);
     g_free(tag_format);
     return ok;
 }

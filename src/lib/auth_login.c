@@ -3,6 +3,7 @@
  * servers share one login path (and one place for a guessing guard). */
 #include "config.h"
 #include "auth_login.h"
+#include "domains.h"
 #include "address.h"
 #include "crypto.h"
 #include "db.h"
@@ -44,8 +45,13 @@ auth_login_split_user(const char *user, char **address, char **list)
     *address = *list = NULL;
     if (!slash || slash == user || !slash[1])
         return FALSE;
-    if (!list_name_valid(slash + 1, &why))
-        return FALSE;
+    {                                    /* LIST is NAME or NAME@DOMAIN (domains.h) */
+        char *name = list_name(slash + 1);
+        gboolean valid = list_name_valid(name, &why);
+        g_free(name);
+        if (!valid)
+            return FALSE;
+    }
     addr_text = g_strndup(user, (gsize) (slash - user));
     if (g_ascii_strcasecmp(addr_text, "anonymous") == 0)
         addr = g_strdup("anonymous");
@@ -57,6 +63,19 @@ auth_login_split_user(const char *user, char **address, char **list)
     *address = addr;
     *list = g_strdup(slash + 1);
     return TRUE;
+}
+
+gboolean
+auth_login_split_resolve(const Instance *inst, const char *user, char **address, char **list)
+{
+    char *id;
+
+    if (!auth_login_split_user(user, address, list))
+        return FALSE;
+    id = list_resolve(inst, *list, NULL);
+    g_free(*list);
+    *list = id;
+    return id != NULL;
 }
 
 char *
@@ -109,7 +128,7 @@ auth_login_password(Instance *inst, const char *user, const char *password, Auth
     gboolean is_member = FALSE, is_owner, ok = FALSE, checked = FALSE;
 
     memset(login, 0, sizeof(*login));
-    if (!auth_login_split_user(user, &address, &list) || !list_exists(inst, list)) {
+    if (!auth_login_split_resolve(inst, user, &address, &list)) {
         password_verify_dummy(password);
         g_free(address);
         g_free(list);

@@ -27,6 +27,9 @@ char *auth_login_member_hash(Instance *inst, const char *list, const char *addre
 /* auth_login_split_user - "ADDRESS/LIST" -> normalised address (or
  * "anonymous") and list name; FALSE if malformed. */
 gboolean auth_login_split_user(const char *user, char **address, char **list);
+/* auth_login_split_resolve - the same, LIST (NAME or NAME@DOMAIN, split at
+ * the last '/') turned into the list's id; FALSE if there is no such list. */
+gboolean auth_login_split_resolve(const Instance *inst, const char *user, char **address, char **list);
 /* auth_login_may_read - archive_access lets this person read the list. */
 gboolean auth_login_may_read(const Instance *inst, const char *list, gboolean is_member,
                              gboolean is_owner);

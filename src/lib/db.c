@@ -39,6 +39,8 @@
  *     autoresponses(list, kind, address, sent) (lib/autorespond.c) (migration 14)
  *   maintain_runs(task, list, last_run, lease_until, owner)   periodic
  *     work: last run and lease of each task (src/lib/maintain.c; migration 15)
+ *   domains(name, web_url, created)   the domains besides [global] domain;
+ *     their lists' ids are NAME@DOMAIN (src/lib/domains.c; migration 17)
  */
 #include "config.h"
 #include "db.h"
@@ -147,6 +149,10 @@ static const char *migrations[] = {
     "  policy_string TEXT NOT NULL, policy_mx TEXT NOT NULL, result TEXT NOT NULL, mx_host TEXT NOT NULL,"
     "  receiving_ip TEXT NOT NULL, detail TEXT, count INTEGER NOT NULL,"
     "  PRIMARY KEY(day, domain, policy_type, policy_string, policy_mx, result, mx_host, receiving_ip));",
+    /* 17: the mail domains besides [global] domain (lib/domains.c);
+     * a list of one of them has the id NAME@DOMAIN, a list of the default
+     * domain keeps its bare NAME, so no existing row changes */
+    "CREATE TABLE domains(name TEXT PRIMARY KEY, web_url TEXT, created INTEGER NOT NULL);",
 };
 
 void

@@ -16,6 +16,7 @@
  * archive and what the queue sends (see queue.c). */
 #include "config.h"
 #include "distribute.h"
+#include "domains.h"
 #include "japanese.h"
 #include "message.h"
 #include "lists.h"
@@ -29,7 +30,7 @@ footer_expand(const Instance *inst, const char *list, gint64 num, const char *te
 {
     char *post = list_address(inst, list, NULL);
     char *ctl = list_address(inst, list, "-ctl");
-    char *web_url = instance_global(inst, "web_url");
+    char *web_url = list_web_url(inst, list);
     const char *slash = web_url && !g_str_has_suffix(web_url, "/") ? "/" : "";
     char *unsubscribe = web_url && *web_url
         ? g_strdup_printf("%s%slist/%s/unsubscribe", web_url, slash, list)

@@ -13,6 +13,7 @@
 #include "address.h"
 #include "db.h"
 #include "lists.h"
+#include "domains.h"
 #include "log.h"
 #include "notify.h"
 #include "settings.h"
@@ -361,7 +362,7 @@ held_remind(Instance *inst, const char *list, gint64 now, gint64 max_days, gbool
                                r->subject);
         g_free(age);
     }
-    web_url = instance_global(inst, "web_url");
+    web_url = list_web_url(inst, list);
     url = web_url ? g_strdup_printf("%s%sadmin/%s/held", web_url, g_str_has_suffix(web_url, "/") ? "" : "/", list)
                   : g_strdup_printf("(kairan web) /admin/%s/held", list);
     count = g_strdup_printf("%u", rows->len);

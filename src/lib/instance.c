@@ -166,6 +166,9 @@ instance_global_bool(const Instance *inst, const char *key)
 char *
 list_address(const Instance *inst, const char *list, const char *suffix)
 {
+    const char *at = strchr(list, '@');     /* NAME@DOMAIN: a list of another domain (domains.h) */
+    if (at)
+        return g_strdup_printf("%.*s%s%s", (int) (at - list), list, suffix ? suffix : "", at);
     return g_strdup_printf("%s%s@%s", list, suffix ? suffix : "", inst->domain);
 }
 

@@ -36,7 +36,8 @@ gint64 instance_global_int(const Instance *inst, const char *key);   /* numbers,
 double instance_global_double(const Instance *inst, const char *key);
 gboolean instance_global_bool(const Instance *inst, const char *key);
 
-/* The list's addresses: LIST@domain, LIST-ctl@domain, LIST-admin@domain. */
+/* The list's addresses: LIST@domain, LIST-ctl@domain, LIST-admin@domain
+ * (the list id NAME@DOMAIN of another domain gives NAME-ctl@DOMAIN...). */
 char *list_address(const Instance *inst, const char *list, const char *suffix);
 
 /* Where the kairan binary is, for the alias lines. */

@@ -16,6 +16,7 @@
 #include "util.h"
 #include "crypto.h"
 #include "notices.h"
+#include "domains.h"
 
 #include <errno.h>
 #include <string.h>
@@ -55,12 +56,21 @@ list_create(Instance *inst, const char *list, const char *owner,
             const char *password_hash, GError **error)
 {
     const char *why;
+    const char *at = strchr(list, '@');
     sqlite3_stmt *st;
-    char *dir;
+    char *dir, *name = list_name(list);
     gboolean ok;
 
-    if (!list_name_valid(list, &why)) {
+    /* list is an id (domains.h): NAME, or NAME@DOMAIN of an added domain */
+    ok = list_name_valid(name, &why);
+    g_free(name);
+    if (!ok) {
         g_set_error(error, KAIRAN_ERROR, EXIT_USAGE, "%s: %s", list, why);
+        return FALSE;
+    }
+    if (at && (g_str_equal(at + 1, inst->domain) || !domain_is_local(inst, at + 1))) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_USAGE,
+                    "%s is not a domain of this instance: add it first with kairan domain add %s", at + 1, at + 1);
         return FALSE;
     }
     if (list_exists(inst, list)) {
@@ -192,11 +202,16 @@ char *
 list_of_address(const Instance *inst, const char *addr)
 {
     const char *at = addr ? strrchr(addr, '@') : NULL;
-    char *local, *found = NULL;
+    char *local, *domain, *found = NULL;
+    gboolean is_default;
     char **names;
 
-    if (!at || g_ascii_strcasecmp(at + 1, inst->domain) != 0)
+    if (!at)
         return NULL;
+    is_default = g_ascii_strcasecmp(at + 1, inst->domain) == 0;
+    if (!is_default && !domain_is_local(inst, at + 1))
+        return NULL;
+    domain = g_ascii_strdown(at + 1, -1);
     local = g_ascii_strdown(addr, at - addr);
     if (*local == '"') {                 /* "team"@domain is team@domain */
         size_t n = strlen(local);
@@ -207,12 +222,16 @@ list_of_address(const Instance *inst, const char *addr)
     }
     names = list_names(inst);
     for (int i = 0; names[i] && !found; i++) {
-        size_t n = strlen(names[i]);
+        const char *id_at = strchr(names[i], '@');
+        size_t n = id_at ? (size_t) (id_at - names[i]) : strlen(names[i]);
+        if (is_default ? id_at != NULL : (!id_at || !g_str_equal(id_at + 1, domain)))
+            continue;                    /* a list of another domain */
         if (strncmp(local, names[i], n) == 0 && (local[n] == '\0' || local[n] == '-' || local[n] == '+'))
             found = g_strdup(names[i]);
     }
     g_strfreev(names);
     g_free(local);
+    g_free(domain);
     return found;
 }
 
@@ -633,7 +652,7 @@ list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, G
 {
     static const char *const tables[] = {
         "members", "list_settings", "archive", "archive_text", "held", "tokens", "pop_hidden",
-        "sessions", "rate_limits", "auth_failures", "api_tokens", "autoresponses", "maintain_runs", NULL
+        "sessions", "rate_limits", "auth_failures", "api_tokens", "autoresponses", "maintain_runs", "imap_flags", NULL
     };
     char *spool = instance_path(inst, "spool", list, NULL);
     char *dest = NULL;
@@ -668,7 +687,9 @@ list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, G
     if (ok && !purge && g_file_test(spool, G_FILE_TEST_IS_DIR)) {
         GDateTime *now = g_date_time_new_now_utc();
         char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
-        char *base = g_strdup_printf("%s@%s-%s", list, inst->domain, stamp);
+        char *full = list_full_name(inst, list);
+        char *base = g_strdup_printf("%s-%s", full, stamp);
+        g_free(full);
         char *removed = instance_path(inst, "removed", NULL);
         g_date_time_unref(now);
         dest = g_build_filename(removed, base, NULL);

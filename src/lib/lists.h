@@ -29,7 +29,8 @@ gboolean list_exists(const Instance *inst, const char *list);
 gboolean list_create(Instance *inst, const char *list, const char *owner,
                      const char *password_hash, GError **error);
 /* list_remove - remove a list in one transaction: its row, members,
- * settings, tokens, held and archive rows, sessions, API tokens; its
+ * settings, tokens, held and archive rows, sessions, API tokens, IMAP
+ * flags; its
  * spool moves to HOME/removed/NAME@DOMAIN-YYYYMMDD-HHMMSS (*moved_to,
  * may be NULL) or, with purge, is deleted.  EXIT_NOUSER if no such list. */
 gboolean list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, GError **error);
@@ -41,7 +42,7 @@ char *list_password_hash(const Instance *inst, const char *list);
 gint64 list_last_number(const Instance *inst, const char *list);
 
 /* list_of_address - the list whose address addr is (LIST, LIST-ctl,
- * LIST-admin, any LIST-suffix or LIST+tag at our domain, any case), or
+ * LIST-admin, any LIST-suffix or LIST+tag at its domain, any case), or
  * NULL.  Such an address may never become a member: lists subscribed to
  * lists loop. */
 char *list_of_address(const Instance *inst, const char *addr);

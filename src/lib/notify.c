@@ -7,6 +7,7 @@
  * is never sent in answer to automatic mail (notify_is_automatic). */
 #include "config.h"
 #include "notify.h"
+#include "domains.h"
 #include "address.h"
 #include "dkim.h"
 #include "queue.h"
@@ -85,7 +86,13 @@ notify_build(const Instance *inst, const char *list, const char *template_name,
         tmpl = g_strdup_printf("Subject: %s\n\n(template %s is missing)\n", template_name, template_name);
     if (list)
         template_var(vars, "list", list);
-    template_var(vars, "domain", inst->domain);
+    if (list) {
+        char *d = list_domain(inst, list);
+        template_var(vars, "domain", d);
+        g_free(d);
+    } else {
+        template_var(vars, "domain", inst->domain);
+    }
     if (list) {
         char *a = list_address(inst, list, NULL), *c = list_address(inst, list, "-ctl"),
              *ad = list_address(inst, list, "-admin");

@@ -15,6 +15,7 @@
  * at most 75 characters, folded at 78. */
 #include "config.h"
 #include "distribute.h"
+#include "domains.h"
 #include "japanese.h"
 #include "message.h"
 #include "log.h"
@@ -213,13 +214,14 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
     char *reply_to = list_setting(inst, list, "reply_to");
     char *remove = list_setting(inst, list, "remove_headers");
     char *description = list_setting(inst, list, "description");
-    char *web_url = instance_global(inst, "web_url");
+    char *web_url = list_web_url(inst, list);
     GMimeHeader *subject_header = g_mime_header_list_get_header(g_mime_object_get_header_list(obj), "Subject");
     const char *raw_subject = subject_header ? g_mime_header_get_raw_value(subject_header) : NULL;
     const char *subject = g_mime_message_get_subject(msg);
     char *post = list_address(inst, list, NULL);
     char *ctl = list_address(inst, list, "-ctl");
     char *numtext = g_strdup_printf("%" G_GINT64_FORMAT, num);
+    char *name = list_name(list), *id_token = list_id_header(inst, list);   /* NAME, NAME.DOMAIN */
     char *value, *new_subject;
     gboolean jis;
     char **names;
@@ -227,7 +229,7 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
     /* Subject: ISO-2022-JP when it came so and every character still fits
      * JIS X 0208, else UTF-8; B encoded words of at most 75 characters
      * (japanese.c), the decoded Subject kept as it is */
-    new_subject = subject_tag_apply(subject, tag_format, list, num);
+    new_subject = subject_tag_apply(subject, tag_format, name, num);
     jis = raw_subject && message_subject_is_jis(msg);
     g_mime_message_set_subject(msg, new_subject, "utf-8");
     subject_header = g_mime_header_list_get_header(g_mime_object_get_header_list(obj), "Subject");
@@ -253,12 +255,12 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
         remove_all(obj, *h);
 
     g_mime_object_append_header(obj, "X-BeenThere", post, NULL);
-    g_mime_object_append_header(obj, "X-ML-Name", list, NULL);
+    g_mime_object_append_header(obj, "X-ML-Name", name, NULL);
     g_mime_object_append_header(obj, "X-Mail-Count", numtext, NULL);
     g_strdelimit(description, "\"\\<>", '\'');
     value = *description
-        ? g_strdup_printf("\"%s\" <%s.%s>", description, list, inst->domain)
-        : g_strdup_printf("<%s.%s>", list, inst->domain);
+        ? g_strdup_printf("\"%s\" <%s>", description, id_token)
+        : g_strdup_printf("<%s>", id_token);
     g_mime_object_append_header(obj, "List-Id", value, "utf-8");
     g_free(value);
     value = g_strdup_printf("<mailto:%s>", post);
@@ -317,4 +319,6 @@ rewrite_headers(const Instance *inst, const char *list, GMimeMessage *msg, gint6
     g_free(post);
     g_free(ctl);
     g_free(numtext);
+    g_free(name);
+    g_free(id_token);
 }

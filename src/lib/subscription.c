@@ -10,6 +10,7 @@
  * except by an authenticated owner, which does not come through here. */
 #include "config.h"
 #include "subscription.h"
+#include "domains.h"
 #include "address.h"
 #include "lists.h"
 #include "log.h"
@@ -26,6 +27,18 @@ char *
 subscription_confirm_url(const Instance *inst, const char *token)
 {
     char *web = instance_global(inst, "web_url");
+    char *url;
+    if (!web)
+        return NULL;
+    url = g_strdup_printf("%s%sconfirm/%s", web, g_str_has_suffix(web, "/") ? "" : "/", token);
+    g_free(web);
+    return url;
+}
+
+char *
+subscription_list_confirm_url(const Instance *inst, const char *list, const char *token)
+{
+    char *web = list_web_url(inst, list);
     char *url;
     if (!web)
         return NULL;
@@ -84,7 +97,7 @@ send_confirmation(Instance *inst, const char *list, const char *action, const ch
 
     if (!token)
         return SUB_REFUSED;
-    url = subscription_confirm_url(inst, token);
+    url = subscription_list_confirm_url(inst, list, token);
     ctl = list_address(inst, list, "-ctl");
     hours = g_strdup_printf("%" G_GINT64_FORMAT, lifetime / 3600);
     vars = template_vars_new();

@@ -38,6 +38,9 @@ SubResult subscription_confirm(Instance *inst, const char *token, char **list_ou
 /* subscription_confirm_url - WEB_URL/confirm/TOKEN, or NULL when no
  * web_url is configured. */
 char *subscription_confirm_url(const Instance *inst, const char *token);
+/* subscription_list_confirm_url - the same at the web_url of the list's
+ * domain (domains.h: list_web_url). */
+char *subscription_list_confirm_url(const Instance *inst, const char *list, const char *token);
 /* subscription_welcome / goodbye - send the welcome or goodbye mail. */
 gboolean subscription_welcome(Instance *inst, const char *list, const char *address, GError **error);
 gboolean subscription_goodbye(Instance *inst, const char *list, const char *address, GError **error);

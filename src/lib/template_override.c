@@ -14,6 +14,7 @@
 #include "config.h"
 #include "template_override.h"
 #include "template.h"
+#include "domains.h"
 #include "log.h"
 #include "util.h"
 
@@ -115,8 +116,9 @@ template_load_for(const Instance *inst, const char *list, const char *lang, cons
                   TemplateSource *src)
 {
     const char *langs[] = { lang && str_is_safe_name(lang, FALSE) ? lang : "en", "en" };
-    char *domain_sub = inst && inst->domain && str_is_safe_name(inst->domain, FALSE)
-                           ? g_strconcat("@", inst->domain, NULL) : NULL;
+    char *dom = !inst ? NULL : list ? list_domain(inst, list) : g_strdup(inst->domain);
+    char *domain_sub = dom && str_is_safe_name(dom, FALSE) ? g_strconcat("@", dom, NULL) : NULL;
+    g_free(dom);
 
     if (src)
         *src = TEMPLATE_FROM_NONE;

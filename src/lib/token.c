@@ -9,6 +9,7 @@
  * not verify). */
 #include "config.h"
 #include "token.h"
+#include "domains.h"
 #include "crypto.h"
 #include "db.h"
 #include "util.h"
@@ -156,7 +157,7 @@ token_oneclick_sig(const Instance *inst, const char *list, const char *address)
 char *
 token_oneclick_url(const Instance *inst, const char *list, const char *address)
 {
-    char *web = instance_global(inst, "web_url");
+    char *web = list_web_url(inst, list);
     char *sig, *enc, *url;
     if (!web)
         return NULL;

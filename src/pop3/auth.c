@@ -73,7 +73,7 @@ pop3_auth_apop(Instance *inst, const char *user, const char *banner, const char 
     gboolean ok = FALSE;
 
     memset(login, 0, sizeof(*login));
-    if (!pop3_split_user(user, &address, &list) || !list_exists(inst, list)) {
+    if (!auth_login_split_resolve(inst, user, &address, &list)) {
         g_free(address);
         g_free(list);
         return FALSE;

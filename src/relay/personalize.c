@@ -19,6 +19,7 @@
  * is the queued one unchanged and only the envelope sender differs. */
 #include "config.h"
 #include "relay.h"
+#include "domains.h"
 #include "dkim.h"
 #include "log.h"
 #include "token.h"
@@ -85,7 +86,7 @@ personal_new(Relay *r, const char *list, const char *data, gsize len, GBytes **b
     Personal *ps = g_new0(Personal, 1);
     const char *sep = NULL;
     gsize hlen, p = 0, skip = 0;
-    char *web = instance_global(r->inst, "web_url");
+    char *web = list_web_url(r->inst, list);
     GError *error = NULL;
     GString *w;
 

@@ -19,6 +19,7 @@
  */
 #include "config.h"
 #include "relay.h"
+#include "domains.h"
 #include "tlsctx.h"
 #include "cli/cli.h"
 #include "lists.h"
@@ -123,6 +124,8 @@ relay_config_load(Instance *inst, GError **error)
 
     r->inst = inst;
     g_mutex_init(&r->db_lock);
+    g_mutex_init(&r->domains_lock);
+    r->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     r->listen = instance_global(inst, "relay_listen");
     r->smarthost = instance_global(inst, "smarthost");
     r->dns_resolver = instance_global(inst, "dns_resolver");
@@ -270,6 +273,9 @@ relay_config_free(Relay *r)
     if (r->dane_tls)
         SSL_CTX_free(r->dane_tls);
     g_mutex_clear(&r->db_lock);
+    g_mutex_clear(&r->domains_lock);
+    if (r->domains)
+        g_hash_table_unref(r->domains);
     g_free(r);
 }
 
@@ -290,30 +296,89 @@ relay_client_allowed(const Relay *r, const char *addr)
     return ok;
 }
 
+void
+relay_domains_refresh(Relay *r)
+{
+    gint64 now = g_get_monotonic_time();
+    GHashTable *fresh;
+    char **names;
+
+    g_mutex_lock(&r->domains_lock);
+    if (r->domains_read && now - r->domains_read < G_USEC_PER_SEC) {
+        g_mutex_unlock(&r->domains_lock);
+        return;
+    }
+    r->domains_read = now;
+    g_mutex_unlock(&r->domains_lock);
+    g_mutex_lock(&r->db_lock);
+    names = domain_names(r->inst);
+    g_mutex_unlock(&r->db_lock);
+    fresh = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (int i = 0; names[i]; i++)
+        g_hash_table_add(fresh, names[i]);          /* the table owns them */
+    g_free(names);
+    g_mutex_lock(&r->domains_lock);
+    g_hash_table_unref(r->domains);
+    r->domains = fresh;
+    g_mutex_unlock(&r->domains_lock);
+}
+
+gboolean
+relay_domain_is_local(Relay *r, const char *domain)
+{
+    char *d;
+    gboolean found;
+
+    if (!domain || !*domain)
+        return FALSE;
+    if (g_ascii_strcasecmp(domain, r->inst->domain) == 0)
+        return TRUE;
+    d = g_ascii_strdown(domain, -1);
+    g_mutex_lock(&r->domains_lock);
+    found = g_hash_table_contains(r->domains, d);
+    g_mutex_unlock(&r->domains_lock);
+    g_free(d);
+    return found;
+}
+
 gboolean
 relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode)
 {
     const char *at = strrchr(rcpt, '@');
-    char *local, *name, *plus;
+    char *local, *name, *plus, *domain, *id;
     static const struct { const char *suffix, *mode; } kinds[] = {
         { "-ctl", "--ctl" }, { "-admin", "--admin" }, { "", "" },
     };
 
     *list = NULL;
     *mode = "";
-    if (!at || g_ascii_strcasecmp(at + 1, r->inst->domain) != 0)
+    if (!at)
         return FALSE;
+    relay_domains_refresh(r);
+    if (!relay_domain_is_local(r, at + 1)) {
+        /* the copy may be up to a second old: a domain added just now is
+         * asked for (a RCPT asks the database anyway) */
+        gboolean ours;
+        g_mutex_lock(&r->db_lock);
+        ours = domain_is_local(r->inst, at + 1);
+        g_mutex_unlock(&r->db_lock);
+        if (!ours)
+            return FALSE;
+    }
+    domain = g_ascii_strdown(at + 1, -1);
     local = g_ascii_strdown(rcpt, at - rcpt);
     for (size_t k = 0; k < G_N_ELEMENTS(kinds) && !*list; k++) {
         if (!g_str_has_suffix(local, kinds[k].suffix))
             continue;
         name = g_strndup(local, strlen(local) - strlen(kinds[k].suffix));
         g_mutex_lock(&r->db_lock);
-        if (*name && str_is_safe_name(name, FALSE) && list_exists(r->inst, name)) {
-            *list = name;
+        id = *name && str_is_safe_name(name, FALSE) ? list_id_join(r->inst, name, domain) : NULL;
+        if (id && list_exists(r->inst, id)) {
+            *list = id;
             *mode = kinds[k].mode;
-            name = NULL;
+            id = NULL;
         }
+        g_free(id);
         g_mutex_unlock(&r->db_lock);
         g_free(name);
     }
@@ -324,16 +389,19 @@ relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode)
         if (g_str_has_suffix(local, "-admin")) {
             name = g_strndup(local, strlen(local) - strlen("-admin"));
             g_mutex_lock(&r->db_lock);
-            if (*name && str_is_safe_name(name, FALSE) && list_exists(r->inst, name)) {
-                *list = name;
+            id = *name && str_is_safe_name(name, FALSE) ? list_id_join(r->inst, name, domain) : NULL;
+            if (id && list_exists(r->inst, id)) {
+                *list = id;
                 *mode = "--admin";
-                name = NULL;
+                id = NULL;
             }
+            g_free(id);
             g_mutex_unlock(&r->db_lock);
             g_free(name);
         }
     }
     g_free(local);
+    g_free(domain);
     return TRUE;
 }
 

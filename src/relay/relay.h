@@ -20,6 +20,9 @@
 typedef struct {
     Instance *inst;
     GMutex db_lock;              /* inst->db is shared by all threads */
+    GMutex domains_lock;         /* guards domains, domains_read */
+    GHashTable *domains;         /* the added domains (lib/domains.c), cached */
+    gint64 domains_read;         /* monotonic time of the last read */
     char *listen;                /* relay_listen */
     GPtrArray *mynetworks;       /* GInetAddressMask* */
     char *smarthost;             /* host:port or [addr]:port; NULL = none */
@@ -76,11 +79,17 @@ char *smtp_rcpt_key(const char *norm, gboolean is_list);
 gboolean smtp_line_has_bare_cr(const char *line, gsize len);
 /* relay_client_allowed - is addr (numeric) inside mynetworks? */
 gboolean relay_client_allowed(const Relay *r, const char *addr);
-/* relay_local_target - for rcpt in our domain: TRUE, and *list and *mode
+/* relay_local_target - for rcpt in one of our domains: TRUE, and *list and *mode
  * ("", "--ctl", "--admin") when it is a list address (*list NULL when
  * not); LIST-admin+anything counts as LIST-admin (VERP).  FALSE for
  * other domains. */
 gboolean relay_local_target(Relay *r, const char *rcpt, char **list, const char **mode);
+/* relay_domains_refresh - read the added domains again if the copy is
+ * older than a second (takes db_lock: call it holding no lock). */
+void relay_domains_refresh(Relay *r);
+/* relay_domain_is_local - [global] domain or an added one (from the copy
+ * relay_domains_refresh made: no query, for the runner's every rcpt). */
+gboolean relay_domain_is_local(Relay *r, const char *domain);
 
 
 /* dns.c - where mail for a domain goes. */

@@ -958,7 +958,7 @@ dest_for(const char *rcpt)
     char *key;
     Dest *d;
 
-    if (g_ascii_strcasecmp(domain, r->inst->domain) == 0)
+    if (relay_domain_is_local(r, domain))      /* the copy dispatch() refreshed */
         key = g_strdup("local:");
     else if (route || r->smarthost)
         key = g_strconcat("route:", route ? route : r->smarthost, NULL);
@@ -1018,6 +1018,12 @@ dispatch_window(Msg *m, gint64 now, gint64 *waiting, gboolean *pending)
 {
     Relay *r = R.r;
     QueueEntry *e;
+    GPtrArray *due, *batches;
+    GHashTable *open;
+    char *path, *data = NULL;
+    gsize len = 0;
+    GBytes *wire;
+    guint per_batch;
 
     if (m->window == 0) {
         /* A pass begins.  The journal lines written during it are the
@@ -1028,13 +1034,6 @@ dispatch_window(Msg *m, gint64 now, gint64 *waiting, gboolean *pending)
         g_atomic_int_set(&m->pass_unclean, FALSE);
     }
     e = queue_load_window(r->inst, m->id, m->window, RUNNER_WINDOW, m->journal_upto);
-    GPtrArray *due, *batches;
-    GHashTable *open;
-    char *path, *data = NULL;
-    gsize len = 0;
-    GBytes *wire;
-    guint per_batch;
-
     if (!e)
         return WINDOW_GONE;
     if (g_hash_table_size(e->held) > 0)
@@ -1080,6 +1079,7 @@ dispatch_window(Msg *m, gint64 now, gint64 *waiting, gboolean *pending)
         wire = smtp_wire_form(data, len);
     }
     per_batch = (guint) (m->pers ? MIN(r->max_rcpt_per_txn, PERSONAL_BATCH) : r->max_rcpt_per_txn);
+    relay_domains_refresh(r);                  /* dest_for asks the copy, no query a rcpt */
     batches = g_ptr_array_new();
     open = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_mutex_lock(&R.lock);

@@ -40,6 +40,7 @@
 #define _GNU_SOURCE 1
 #include "config.h"
 #include "relay.h"
+#include "domains.h"
 #include "address.h"
 #include "auth_login.h"
 #include "authguard.h"
@@ -610,7 +611,7 @@ static gboolean
 auth_check(Session *s, const char *user, const char *pass)
 {
     Relay *r = s->r;
-    const char *slash = strchr(user, '/');
+    const char *slash = strrchr(user, '/');
     char *hash = NULL, *account = NULL;
     gboolean ok = FALSE;
     gint64 wait;
@@ -621,14 +622,18 @@ auth_check(Session *s, const char *user, const char *pass)
         const char *why;
         char *norm = address_normalize(addr, &why);
         gboolean is_member;
-        if (norm && str_is_safe_name(slash + 1, FALSE))
-            hash = auth_login_member_hash(r->inst, slash + 1, norm, &is_member);
+        char *id = norm ? list_resolve(r->inst, slash + 1, NULL) : NULL;   /* NAME or NAME@DOMAIN */
+        if (id)
+            hash = auth_login_member_hash(r->inst, id, norm, &is_member);
+        g_free(id);
         account = norm ? g_strconcat(norm, slash, NULL) : g_strdup(user);
         g_free(norm);
         g_free(addr);
     } else {
-        if (str_is_safe_name(user, FALSE) && list_exists(r->inst, user))
-            hash = list_password_hash(r->inst, user);
+        char *id = list_resolve(r->inst, user, NULL);
+        if (id)
+            hash = list_password_hash(r->inst, id);
+        g_free(id);
         account = g_strdup(user);
     }
     wait = authguard_delay(r->inst, "smtp", s->peer, account);

@@ -19,6 +19,7 @@
  * its token, never the token.  Errors are {"error": "..."}. */
 #include "config.h"
 #include "api.h"
+#include "domains.h"
 #include "webint.h"
 #include "address.h"
 #include "aliases.h"
@@ -293,10 +294,13 @@ build_list(ApiCtx *c, JsonBuilder *b, const char *list, gboolean with_settings)
 {
     char *desc = list_setting(c->inst, list, "description");
     char *addr = list_address(c->inst, list, "");
+    char *name = list_name(list), *domain = list_domain(c->inst, list);
 
     json_builder_begin_object(b);
-    add_str(b, "name", list);
-    add_str(b, "domain", c->inst->domain);
+    add_str(b, "name", name);
+    add_str(b, "domain", domain);
+    g_free(name);
+    g_free(domain);
     add_str(b, "address", addr);
     add_str(b, "description", desc);
     add_int(b, "members", member_count(c->inst, list));
@@ -394,7 +398,7 @@ lists_post(ApiCtx *c)
     static const char *const keys[] = { "name", "domain", "owner", "description", NULL };
     gboolean bad = FALSE;
     const char *name, *domain, *owner, *desc, *why = NULL;
-    char *owner_norm = NULL, *desc_norm = NULL, *dwhy = NULL, *loc;
+    char *owner_norm = NULL, *desc_norm = NULL, *dwhy = NULL, *loc, *id = NULL;
     GError *e = NULL;
 
     if (c->tok->list) {
@@ -417,8 +421,8 @@ lists_post(ApiCtx *c)
         fail(c, 422, "name: %s", why);
         return;
     }
-    if (domain && g_ascii_strcasecmp(domain, c->inst->domain) != 0) {
-        fail(c, 422, "domain: %s is not a domain of this instance (%s)", domain, c->inst->domain);
+    if (domain && !domain_is_local(c->inst, domain)) {
+        fail(c, 422, "domain: %s is not a domain of this instance (kairan domain add %s adds it)", domain, domain);
         return;
     }
     if (!owner) {
@@ -435,6 +439,8 @@ lists_post(ApiCtx *c)
         g_free(owner_norm);
         return;
     }
+    id = list_id_join(c->inst, name, domain);     /* NAME, or NAME@DOMAIN of an added domain */
+    name = id;
     if (list_exists(c->inst, name)) {
         fail(c, 409, "the list %s exists already", name);
         goto out;
@@ -458,6 +464,7 @@ lists_post(ApiCtx *c)
     g_free(loc);
     reply_list(c, 201, name);
 out:
+    g_free(id);
     g_free(owner_norm);
     g_free(desc_norm);
 }
@@ -951,27 +958,20 @@ method_is(ApiCtx *c, const char *m)
     return g_str_equal(c->req->method, m);
 }
 
-/* resolve_list - NAME or NAME@DOMAIN (this instance's domain) -> NAME,
+/* resolve_list - NAME or NAME@DOMAIN -> the list's id (domains.h),
  * checked against the token's scope (403) and existence (404). */
 static char *
 resolve_list(ApiCtx *c, const char *arg)
 {
-    const char *at = strrchr(arg, '@');
-    char *name = at ? g_strndup(arg, at - arg) : g_strdup(arg);
+    char *name = list_resolve(c->inst, arg, NULL);
 
-    if (at && g_ascii_strcasecmp(at + 1, c->inst->domain) != 0) {
-        fail(c, 404, "there is no list %s", arg);
-        g_free(name);
-        return NULL;
-    }
-    if (c->tok->list && !g_str_equal(c->tok->list, name)) {
+    if (c->tok->list && (!name || !g_str_equal(c->tok->list, name))) {
         fail(c, 403, "this token manages the list %s only", c->tok->list);
         g_free(name);
         return NULL;
     }
-    if (!str_is_safe_name(name, FALSE) || !list_exists(c->inst, name)) {
+    if (!name) {
         fail(c, 404, "there is no list %s", arg);
-        g_free(name);
         return NULL;
     }
     return name;

@@ -25,6 +25,7 @@
  * State changes only by POST, each checked against a CSRF token. */
 #include "config.h"
 #include "webint.h"
+#include "domains.h"
 #include "api.h"
 #include "crypto.h"
 #include "lists.h"
@@ -509,7 +510,11 @@ route(WebCtx *c)
             page_site(c);       /* the site admin's page: not a list's */
             return;
         }
-        if (!list_exists(c->inst, s[1]) || !str_is_safe_name(s[1], FALSE)) {
+        if (n == 2 && g_str_equal(s[1], "domains")) {
+            page_domains(c);             /* page_domains.c: the site admin's */
+            return;
+        }
+        if (!list_exists(c->inst, s[1])) {   /* web_handle made s[1] a list id */
             web_fail(c, 404, T(c, "There is no such list."));
             return;
         }
@@ -542,7 +547,7 @@ route(WebCtx *c)
         return;
     }
     if (g_str_equal(s[0], "list") && n >= 2) {
-        if (!str_is_safe_name(s[1], FALSE) || !list_exists(c->inst, s[1])) {
+        if (!list_exists(c->inst, s[1])) {   /* web_handle made s[1] a list id */
             web_fail(c, 404, T(c, "There is no such list."));
             return;
         }
@@ -623,11 +628,20 @@ web_handle(Instance *inst, WebRequest *req)
         goto out;
     }
     c.nseg = (int) g_strv_length(c.seg);
+    if (inst && c.nseg >= 2 && (g_str_equal(c.seg[0], "list") || g_str_equal(c.seg[0], "admin"))) {
+        /* /list/NAME@DOMAIN/... : the segment becomes the list's id
+         * (domains.h), or "" when there is no such list */
+        char *id = list_resolve(inst, c.seg[1], NULL);
+        if (id || !(c.nseg == 2 && g_str_equal(c.seg[0], "admin") && g_str_equal(c.seg[1], "domains"))) {
+            g_free(c.seg[1]);
+            c.seg[1] = id ? id : g_strdup("");
+        }
+    }
     if (!pref) {
         /* no stated preference: a list's pages speak the list's language */
         char *ll = NULL;
         if (inst && c.nseg >= 2 && (g_str_equal(c.seg[0], "list") || g_str_equal(c.seg[0], "admin")) &&
-            str_is_safe_name(c.seg[1], FALSE) && list_exists(inst, c.seg[1]))
+            list_exists(inst, c.seg[1]))
             ll = list_setting(inst, c.seg[1], "language");
         c.lang = ll && g_str_equal(ll, "ja") ? "ja" : "en";
         g_free(ll);

@@ -29,6 +29,7 @@
 #include "archive.h"
 #include "db.h"
 #include "lists.h"
+#include "domains.h"
 #include "mailview.h"
 #include "settings.h"
 #include "util.h"
@@ -78,12 +79,12 @@ rfc3339(gint64 t)
 }
 
 /* feed_base - the absolute URL the web pages are under, without a final
- * slash: [global] web_url, else http(s)://HOST + the front end's base,
+ * slash: the list domain's web_url (else [global] web_url), else http(s)://HOST + the front end's base,
  * else just the base (a relative link). */
 static char *
-feed_base(WebCtx *c)
+feed_base(WebCtx *c, const char *list)
 {
-    char *web = instance_global(c->inst, "web_url");
+    char *web = list_web_url(c->inst, list);
     const char *host = g_hash_table_lookup(c->req->headers, "host");
     char *out;
 
@@ -268,7 +269,7 @@ page_feed(WebCtx *c, const char *list)
         web_fail(c, 404, T(c, "This list has no feed (feed_entries = 0)."));
         return;
     }
-    base = feed_base(c);
+    base = feed_base(c, list);
     day = list_created_day(c->inst, list);
     desc = list_setting(c->inst, list, "description");
     etag = feed_etag(c, list, n, base, desc, day);
@@ -284,7 +285,11 @@ page_feed(WebCtx *c, const char *list)
     }
     g_free(etag);
     posts = archive_list(c->inst, list, 0, MIN(n, FEED_MAX_ENTRIES), TRUE);
-    tag = g_strdup_printf("tag:%s,%s:%s", c->inst->domain, day, list);
+    {
+        char *dom = list_domain(c->inst, list);
+        tag = g_strdup_printf("tag:%s,%s:%s", dom, day, list);
+        g_free(dom);
+    }
     for (guint i = 0; i < posts->len; i++)
         newest = MAX(newest, post_date(c, list, posts->pdata[i]));
     updated = rfc3339(newest > 0 ? newest : now_seconds());

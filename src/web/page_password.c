@@ -7,6 +7,7 @@
  * strangers nothing. */
 #include "config.h"
 #include "webint.h"
+#include "domains.h"
 #include "address.h"
 #include "lists.h"
 #include "log.h"
@@ -22,9 +23,9 @@
 #define MIN_PASSWORD 8
 
 static char *
-password_url(const Instance *inst, const char *token)
+password_url(const Instance *inst, const char *list, const char *token)
 {
-    char *web = instance_global(inst, "web_url");
+    char *web = list_web_url(inst, list);
     char *url;
     if (!web)
         return NULL;
@@ -41,7 +42,7 @@ page_password_request(WebCtx *c, const char *list)
     tdata_set(d, "list", list);
     tdata_set(d, "base", c->req->base);
     if (g_str_equal(c->req->method, "POST")) {
-        char *addr, *web = instance_global(c->inst, "web_url");
+        char *addr, *web = list_web_url(c->inst, list);
         if (!csrf_check(c)) {
             tdata_free(d);
             g_free(title);
@@ -59,7 +60,7 @@ page_password_request(WebCtx *c, const char *list)
                 gint64 life = list_setting_int(c->inst, list, "confirm_expiry");
                 GError *e = NULL;
                 char *token = token_create(c->inst, list, TOKEN_ACTION, addr, NULL, life, &e);
-                char *url = token ? password_url(c->inst, token) : NULL;
+                char *url = token ? password_url(c->inst, list, token) : NULL;
                 GHashTable *vars = template_vars_new();
                 char *hours = g_strdup_printf("%" G_GINT64_FORMAT, life / 3600);
                 template_var(vars, "address", addr);

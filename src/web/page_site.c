@@ -14,6 +14,7 @@
 #include "archive.h"
 #include "crypto.h"
 #include "lists.h"
+#include "domains.h"
 #include "log.h"
 #include "notify.h"
 #include "settings.h"
@@ -31,7 +32,7 @@ static void
 tell_owner(WebCtx *c, const char *list, const char *owner)
 {
     GHashTable *vars = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    char *url = instance_global(c->inst, "web_url");
+    char *url = list_web_url(c->inst, list);
     GError *e = NULL;
     g_hash_table_insert(vars, g_strdup("owner"), g_strdup(owner));
     g_hash_table_insert(vars, g_strdup("login_url"),

@@ -30,6 +30,7 @@
  * the same PBKDF2 runs as known ones (password_verify_dummy). */
 #include "config.h"
 #include "webint.h"
+#include "domains.h"
 #include "address.h"
 #include "auth_login.h"
 #include "authguard.h"
@@ -194,7 +195,7 @@ void
 page_login(WebCtx *c)
 {
     const char *list, *password, *why = NULL;
-    char *addr, *id, *csrf;
+    char *addr, *id, *csrf, *list_id = NULL;
     const char *role, *ip;
     gint64 wait;
     sqlite3_stmt *st;
@@ -210,6 +211,8 @@ page_login(WebCtx *c)
         return;
     }
     list = form(c, "list");
+    if (list && *list && (list_id = list_resolve(c->inst, list, NULL)))
+        list = list_id;                  /* NAME@DOMAIN -> the list's id */
     password = form(c, "password");
     addr = address_normalize(form(c, "address") ? form(c, "address") : "", &why);
     if (!addr || !password || !*password) {
@@ -284,6 +287,7 @@ out:
     g_ptr_array_unref(lists);
     g_free(joined);
     g_free(addr);
+    g_free(list_id);
 }
 
 void

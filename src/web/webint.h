@@ -66,6 +66,8 @@ void page_site(WebCtx *c);
 
 /* page_admin.c, page_members.c, page_held.c, page_settings.c */
 void page_overview(WebCtx *c);
+/* page_domains.c: /admin/domains, the instance admin's mail domains */
+void page_domains(WebCtx *c);
 void page_members(WebCtx *c, const char *list);
 void page_members_csv(WebCtx *c, const char *list);
 void page_held(WebCtx *c, const char *list, const char *id);
