@@ -1,13 +1,15 @@
 /* held.c - posts held for the moderators: the mail as received is kept
  * in spool/LIST/held/ID (written atomically) with a row in the held
  * table; the moderators get a notice with the post attached.  approve
- * sends it through distribute_post (no second policy check); reject
+ * sends it through distribute_post (no second policy check), an
+ * Approved: header or line taken out first (moderation.c); reject
  * drops it and, if asked, tells the sender why.  The subcommands held,
  * approve and reject are src/cli/held.c. */
 #include "config.h"
 #include "held.h"
 #include "distribute.h"
 #include "message.h"
+#include "moderation.h"
 #include "address.h"
 #include "db.h"
 #include "lists.h"
@@ -135,6 +137,8 @@ held_approve(Instance *inst, const char *list, const char *id, gint64 *num, GErr
         return FALSE;
     }
     msg = parse_message_bytes((guint8 *) data, len);
+    if (msg)
+        g_free(moderation_approved_take(msg));   /* a wrong (or any) Approved: never goes out */
     ok = msg && distribute_post(inst, list, msg, sender, num, error);
     if (!msg)
         g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "held post %s cannot be parsed", id);
