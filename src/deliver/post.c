@@ -302,6 +302,16 @@ post_process(Incoming *in)
      * right or wrong, before anything (a held notice, a refusal, the
      * archive) could show it; checked once the scan has passed. */
     password = moderation_approved_take(in->msg);
+    if (password) {
+        /* a hold stores this copy: the password must not wait in the spool */
+        GMimeStream *mem = g_mime_stream_mem_new();
+        GByteArray *out;
+        g_mime_object_write_to_stream(GMIME_OBJECT(in->msg), NULL, mem);
+        out = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        in->stored = g_byte_array_sized_new(out->len);
+        g_byte_array_append(in->stored, out->data, out->len);
+        g_object_unref(mem);
+    }
 
     /* Virus/spam check before anything else is done with it (scan.c). */
     switch (scan_post(in, &reason)) {

@@ -41,8 +41,11 @@ held_store(Instance *inst, const char *list, Incoming *in, const char *reason, G
     sqlite3_stmt *st;
     char **moderators;
 
+    /* the post as received, unless an Approved: password was taken out of it */
+    const GByteArray *bytes = in->stored ? in->stored : in->raw;
+
     if (!mkdir_p(tmpdir, 0750, error) ||
-        !write_file_atomic(path, tmpdir, in->raw->data, in->raw->len, error))
+        !write_file_atomic(path, tmpdir, bytes->data, bytes->len, error))
         goto fail;
     st = db_prepare(inst->db, "INSERT INTO held(list, id, created, sender, subject, reason, size)"
                               " VALUES(?, ?, ?, ?, ?, ?, ?)");
@@ -52,7 +55,7 @@ held_store(Instance *inst, const char *list, Incoming *in, const char *reason, G
     sqlite3_bind_text(st, 4, sender, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, subject ? subject : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, in->raw->len);
+    sqlite3_bind_int64(st, 7, bytes->len);
     if (!db_step_done(st, error)) {
         unlink(path);
         goto fail;

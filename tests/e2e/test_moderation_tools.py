@@ -291,6 +291,9 @@ try:
     t.ok(archived_with(mid) is None and len(rows) == 1 and rows[0][2] == "wrong password",
          "a wrong Approved: password: the non-member's post is held (as without one)", rows)
     t.eq(guard_failures(), f0 + 1, "the guessing guard counted the wrong password (auth_guard acct:team)")
+    spool = open(inst.path("spool", "team", "held", rows[0][0]), "rb").read() if rows else b""
+    t.ok(b"Please post this." in spool and b"not-the-password" not in spool and b"Approved:" not in spool,
+         "the held copy in the spool has the post without the Approved: header")
     t.ok("wrong Approved: password" in inst.log() and "not-the-password" not in inst.log(),
          "the log says so, without the password")
     notice = wait_for(lambda: any(b"held" in m.lower() and OWNER in rs and b"wrong password" in m
