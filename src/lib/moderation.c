@@ -279,7 +279,7 @@ static void
 set_part_bytes(GMimePart *part, const guint8 *data, gsize len)
 {
     GMimeContentEncoding enc = g_mime_part_get_content_encoding(part);
-    GMimeStream *mem = g_mime_stream_mem_new_with_buffer((const char *) data, len);
+    GMimeStream *mem = g_mime_stream_mem_new_with_buffer(len ? (const char *) data : "", len);
     GMimeDataWrapper *content = g_mime_data_wrapper_new_with_stream(mem, GMIME_CONTENT_ENCODING_DEFAULT);
 
     g_mime_part_set_content(part, content);
@@ -399,7 +399,8 @@ cut_everywhere(GPtrArray *leaves, GMimePart *first, GByteArray *first_bytes, con
 
         if (!bytes)
             continue;
-        if (re && g_regex_match_full(re, (const char *) bytes->data, (gssize) bytes->len, 0, 0, &mi, NULL)) {
+        if (re && bytes->len > 0 &&
+            g_regex_match_full(re, (const char *) bytes->data, (gssize) bytes->len, 0, 0, &mi, NULL)) {
             out = g_byte_array_new();
             while (g_match_info_matches(mi)) {
                 int start, end;
