@@ -332,6 +332,20 @@ try:
     post(mail("right after wrong", "guest@example.net", f"Approved: {PW}\nok\n", mid), "guest@example.net")
     t.ok(archived_with(mid) is not None, "the right password after wrong ones: distributed")
 
+    # 11. the filter_command (a spam/virus filter) sees the post without the password
+    seen = inst.path("filter-saw")
+    script = inst.path("filter.sh")
+    with open(script, "w") as f:
+        f.write(f"#!/bin/sh\ncat > {seen}\nexit 0\n")
+    os.chmod(script, 0o755)
+    set_global(inst, filter_command=script)
+    mid = msgid()
+    post(mail("filtered", "guest@example.net", f"Approved: {PW}\n\nFiltered body.\n", mid), "guest@example.net")
+    saw = open(seen, "rb").read() if os.path.exists(seen) else b""
+    t.ok(archived_with(mid) is not None and b"Filtered body." in saw and PW.encode() not in saw,
+         "filter_command gets the post without the Approved: line", saw[-300:])
+    set_global(inst, filter_command="")
+
     # ================= nonmember rules =================
     inst.config("team", "post_policy", "members")
     inst.config("team", "accept_nonmembers", "*@friends.example ^partner-[0-9]+@example\\.net$")
