@@ -332,6 +332,42 @@ try:
     post(mail("right after wrong", "guest@example.net", f"Approved: {PW}\nok\n", mid), "guest@example.net")
     t.ok(archived_with(mid) is not None, "the right password after wrong ones: distributed")
 
+    # 10b. Approved: skips a member's moderated flag and the size limit, not more
+    db = sqlite3.connect(inst.path("kairan.db"), timeout=30)
+    with db:
+        db.execute("UPDATE members SET moderated = 1 WHERE list = 'team' AND address = 'member@example.org'")
+    db.close()
+    mid = msgid()
+    post(mail("moderated member", "member@example.org", "x\n", mid), "member@example.org")
+    t.ok(archived_with(mid) is None and any(r[2] == "moderated member" for r in held_rows()),
+         "a moderated member's post is held")
+    mid = msgid()
+    post(mail("moderated member approved", "member@example.org", f"Approved: {PW}\nx\n", mid), "member@example.org")
+    t.ok(archived_with(mid) is not None, "with Approved: it is distributed at once")
+    db = sqlite3.connect(inst.path("kairan.db"), timeout=30)
+    with db:
+        db.execute("UPDATE members SET moderated = 0 WHERE list = 'team'")
+    db.close()
+    inst.config("team", "max_size", "3000")
+    mid = msgid()
+    post(mail("too big", "member@example.org", "y" * 70 + "\n" * 1 + ("z" * 70 + "\n") * 60, mid), "member@example.org")
+    t.ok(archived_with(mid) is None, "a post over max_size is refused")
+    mid = msgid()
+    post(mail("too big approved", "member@example.org", f"Approved: {PW}\n" + ("z" * 70 + "\n") * 60, mid),
+         "member@example.org")
+    t.ok(archived_with(mid) is not None, "with Approved: the size limit does not apply (as Mailman's)")
+    inst.config("team", "max_size", "10485760")
+    inst.config("team", "html", "reject")
+    approvals = inst.log().count("pre-approved")
+    mid = msgid()
+    post(mail("html approved", "guest@example.net", "<p>hello</p>\n", mid, ctype="text/html",
+              extra=f"Approved: {PW}\n"), "guest@example.net")
+    t.ok(archived_with(mid) is None, "Approved: does not skip html = reject (a content rule, not moderation)")
+    t.eq(inst.log().count("pre-approved"), approvals + 1, "(it was pre-approved, then refused as HTML-only)")
+    inst.config("team", "html", "keep")
+    for r in held_rows():
+        inst.run("reject", "team", r[0], "--quiet")
+
     # 11. the filter_command (a spam/virus filter) sees the post without the password
     seen = inst.path("filter-saw")
     script = inst.path("filter.sh")
