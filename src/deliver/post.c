@@ -218,9 +218,9 @@ approved_by_password(Incoming *in, const char *password)
 
 /* nonmember_rule - the first of accept/hold/reject/discard_nonmembers
  * (Mailman 2.1's order) that the From: address or the envelope sender
- * matches, MODERATION_NONE if none; *key gets the setting's name. */
+ * matches, MODERATION_NONE if none. */
 static ModerationAction
-nonmember_rule(Incoming *in, const char **key)
+nonmember_rule(Incoming *in)
 {
     static const struct {
         const char *key;
@@ -234,10 +234,8 @@ nonmember_rule(Incoming *in, const char **key)
 
     for (size_t i = 0; i < G_N_ELEMENTS(rules); i++) {
         if (list_address_matches(in->inst, in->list, rules[i].key, in->from_addr) ||
-            list_address_matches(in->inst, in->list, rules[i].key, in->envelope_sender)) {
-            *key = rules[i].key;
+            list_address_matches(in->inst, in->list, rules[i].key, in->envelope_sender))
             return rules[i].action;
-        }
     }
     return MODERATION_NONE;
 }
@@ -385,8 +383,7 @@ post_process(Incoming *in)
 
     /* accept/hold/reject/discard_nonmembers: after banned, before post_policy */
     if (!approved && !filter_accepted && !is_member && !is_moderator) {
-        const char *key = NULL;
-        switch (nonmember_rule(in, &key)) {
+        switch (nonmember_rule(in)) {
         case MODERATION_ACCEPT:
             is_member = TRUE;               /* posts as a member would */
             break;
