@@ -228,7 +228,7 @@ read_members(ImportPlan *plan, const char *path, GString **nonmembers, GError **
             int r = 0;
             while (r < 4 && !(mod && g_str_equal(mod, nonmember_rules[r][0])))
                 r++;
-            if (r < 4 && !strpbrk(email, " \t"))
+            if (r < 4 && strchr(email, '@') && !strpbrk(email, " \t"))
                 g_string_append_printf(nonmembers[r], "%s%s", nonmembers[r]->len ? " " : "", email);
             else if (mod && *mod && !g_str_equal(mod, "defer"))
                 import_unmapped(plan, "%s:%" G_GINT64_FORMAT ": nonmember %s with moderation_action %s", path, i + 1,

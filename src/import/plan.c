@@ -238,14 +238,21 @@ import_nonmember_patterns(ImportPlan *plan, ImportValue *list, GString *out, con
 {
     for (guint i = 0; list && list->type == IV_LIST && i < list->items->len; i++) {
         char *e = g_strstrip(import_value_text(g_ptr_array_index(list->items, i)));
+        GRegex *re = NULL;
         if (!*e)
             ;
         else if (e[0] == '@')
             import_unmapped(plan, "%s: '%s' (the members of another list): kairan has no such pattern", from, e);
         else if (strpbrk(e, " \t"))
             import_unmapped(plan, "%s: '%s': kairan's patterns have no blanks", from, e);
+        else if (e[0] != '^' && !strchr(e, '@'))
+            import_unmapped(plan, "%s: '%s' is neither an address nor a ^regex", from, e);
+        else if (e[0] == '^' && !(re = g_regex_new(e, G_REGEX_CASELESS, 0, NULL)))
+            import_unmapped(plan, "%s: '%s' is not a regular expression kairan reads", from, e);
         else
             g_string_append_printf(out, "%s%s", out->len ? " " : "", e);
+        if (re)
+            g_regex_unref(re);
         g_free(e);
     }
 }

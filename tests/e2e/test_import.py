@@ -227,7 +227,7 @@ with open(os.path.join(mm2, "config"), "wb") as f:
             b"bounce_score_threshold = 5.0\ndigestable = True\nmsg_footer = \"\"\"--\n%(real_name)s list\"\"\"\n"
             b"ban_list = ['^.*@spam\\\\.example$']\naccept_these_nonmembers = ['friend@x.example']\n"
             b"hold_these_nonmembers = ['^hold-.*@x\\\\.example$', '@otherlist']\n"
-            b"reject_these_nonmembers = ['rej@x.example']\ndiscard_these_nonmembers = ['spam@x.example']\n"
+            b"reject_these_nonmembers = ['rej@x.example', '^[bad']\ndiscard_these_nonmembers = ['spam@x.example']\n"
             b"header_filter_rules = [('^X-Spam-Flag: YES', 7, False),"
             b" ('^subject:.*viagra\\n^X\\\\-Mailer: bad;mailer', 3, False), ('^(to|cc):.*x', 2, False),"
             b" ('X-Foo: bar', 0, False)]\n"
@@ -256,8 +256,9 @@ t.eq([c("banned"), c("accept_nonmembers"), c("hold_nonmembers"), c("reject_nonme
      "ban_list and accept/hold/reject/discard_these_nonmembers become banned and the four nonmember rules")
 t.eq(c("header_filters"), "X-Spam-Flag: ^YES -> hold; subject: ^.*viagra -> discard; X-Mailer: ^bad\\;mailer -> discard",
      "header_filter_rules become header_filters (one rule a pattern line, X\\- unescaped, ';' escaped)")
-t.ok("'@otherlist'" in out and "^(to|cc):.*x" in out and "action 0" in out,
-     "what cannot be mapped is named: another list's members, a regex over several headers, defer", out)
+t.ok("'@otherlist'" in out and "^(to|cc):.*x" in out and "action 0" in out and "'^[bad'" in out,
+     "what cannot be mapped is named (another list's members, a regex over several headers, defer, a bad regex),"
+     " the other entries kept", out)
 m = members(inst3, "dev")
 t.ok(set(m) == {"taro@mm.example", "plain@mm.example", "dr@mm.example"} and "digest" in m["dr@mm.example"], "regular and digest members", m)
 names = {x["address"]: x["name"] for x in csv.DictReader(io.StringIO(inst3.check("export", "dev", "--members")))}
