@@ -82,12 +82,15 @@ map_header_filters(ImportPlan *plan, ImportValue *v)
         ImportValue *av = pv ? g_ptr_array_index(r->items, 1) : NULL;
         const char *action = NULL;
         char *patterns, **lines;
+        int code;
 
         if (!pv || pv->type != IV_STR || av->type != IV_NUM) {
             import_unmapped(plan, "config header_filter_rules: rule %u is not (patterns, action, ...)", i + 1);
             continue;
         }
-        switch ((int) av->num) {
+        /* (a double from the literal: only small codes are Mailman's; found by fuzz_import_mailman2) */
+        code = av->num >= 0 && av->num <= 100 ? (int) av->num : -1;
+        switch (code) {
         case 1:
         case 6:
             action = "accept";
@@ -106,7 +109,7 @@ map_header_filters(ImportPlan *plan, ImportValue *v)
         }
         if (!action) {
             import_unmapped(plan, "config header_filter_rules: rule %u has action %d (defer or unknown): no rule",
-                            i + 1, (int) av->num);
+                            i + 1, code);
             continue;
         }
         patterns = import_value_text(pv);

@@ -241,6 +241,8 @@ import_nonmember_patterns(ImportPlan *plan, ImportValue *list, GString *out, con
         GRegex *re = NULL;
         if (!*e)
             ;
+        else if (!g_utf8_validate(e, -1, NULL))
+            import_unmapped(plan, "%s: an entry that is not UTF-8 text", from);
         else if (e[0] == '@')
             import_unmapped(plan, "%s: '%s' (the members of another list): kairan has no such pattern", from, e);
         else if (strpbrk(e, " \t"))

@@ -154,6 +154,10 @@ moderation_rules_parse(const char *value, char **why)
     GPtrArray *rules = g_ptr_array_new_with_free_func(rule_free);
 
     *why = NULL;
+    /* PCRE must never see bytes that are not UTF-8 (found by
+     * fuzz_import_mailman2: GLib compiles without a UTF-8 check) */
+    if (value && !g_utf8_validate(value, -1, NULL))
+        *why = g_strdup("header_filters: the rules are not UTF-8 text");
     for (guint i = 0; i < parts->len && !*why; i++) {
         ModerationRule *r = parse_rule(parts->pdata[i], (int) i + 1, why);
         if (r)
