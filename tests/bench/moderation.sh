@@ -56,14 +56,15 @@ timeit() {  # timeit RUNS STDIN-FILE CLEANUP-DIR|- ARGS...
 import os, sys, time, glob, statistics, shutil
 runs, stdin_path, cleanup, args = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
 times = []
-for _ in range(runs):
+for n in range(runs + 1):                 # the first run warms the caches and is not counted
     fd = os.open(stdin_path, os.O_RDONLY)
     null = os.open("/dev/null", os.O_WRONLY)
     t0 = time.perf_counter()
     pid = os.posix_spawn(args[0], args, os.environ, file_actions=[
         (os.POSIX_SPAWN_DUP2, fd, 0), (os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)])
     _, status = os.waitpid(pid, 0)
-    times.append(time.perf_counter() - t0)
+    if n:
+        times.append(time.perf_counter() - t0)
     os.close(fd); os.close(null)
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"run failed: {args}")
