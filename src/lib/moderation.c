@@ -389,9 +389,12 @@ take_first_line(GByteArray *bytes)
 static void
 cut_everywhere(GPtrArray *leaves, GMimePart *first, GByteArray *first_bytes, const char *password)
 {
+    /* the password as it is, or as HTML writes it (& as &amp;, < as &lt;, ...) */
+    char *html = g_utf8_validate(password, -1, NULL) ? g_markup_escape_text(password, -1) : g_strdup(password);
     char *escaped = g_regex_escape_string(password, -1);
-    char *pattern = g_strdup_printf("(?:x-)?approved?:(?:\\s|&nbsp;|&#160;|&#xa0;|\\xc2\\xa0|\\xa0|<[^>]*>)*%s",
-                                    escaped);
+    char *escaped_html = g_regex_escape_string(html, -1);
+    char *pattern = g_strdup_printf("(?:x-)?approved?:(?:\\s|&nbsp;|&#160;|&#xa0;|\\xc2\\xa0|\\xa0|<[^>]*>)*(?:%s|%s)",
+                                    escaped, escaped_html);
     GRegex *re = g_regex_new(pattern, G_REGEX_CASELESS | G_REGEX_RAW, 0, NULL);
 
     for (guint i = 0; i < leaves->len; i++) {
@@ -428,6 +431,8 @@ cut_everywhere(GPtrArray *leaves, GMimePart *first, GByteArray *first_bytes, con
         g_regex_unref(re);
     g_free(pattern);
     g_free(escaped);
+    g_free(escaped_html);
+    g_free(html);
 }
 
 char *

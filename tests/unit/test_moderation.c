@@ -129,6 +129,20 @@ test_approved_line(void)
     g_assert_null(moderation_approved_take(m));
     g_object_unref(m);
 
+    /* the HTML half writes the password with entities */
+    m = parse("From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\n"
+              "Content-Type: text/plain\n\nApproved: p&w<1\n\nhi\n--b\nContent-Type: text/html\n\n"
+              "<p>Approved:&nbsp;<i>p&amp;w&lt;1</i></p><p>hi</p>\n--b--\n");
+    pw = moderation_approved_take(m);
+    g_assert_cmpstr(pw, ==, "p&w<1");
+    text = serialise(m);
+    g_assert_null(strstr(text, "p&amp;w"));
+    g_assert_null(strstr(text, "p&w"));
+    g_assert_nonnull(strstr(text, "<p></i></p><p>hi</p>"));     /* the tags between go with it */
+    g_free(pw);
+    g_free(text);
+    g_object_unref(m);
+
     /* base64 stays base64 */
     m = parse("From: a@example.org\nMIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
               "QXBwcm92ZWQ6IHB3NApib2R5Cg==\n");
