@@ -1,17 +1,23 @@
 /* post.c - parsing the incoming mail and the posting path, in the order
- * of the foundation issue: loop checks, post policy, size limit, HTML
- * and attachment policies, then hold, refuse (with one explanatory reply,
- * never to automatic mail) or distribute; a distributed post gets the
- * list's auto-response when autorespond_posts = yes (lib/autorespond.c). */
+ * of the foundation issue: loop checks, banned, virus scan, then the
+ * moderation tools (Approved: pre-approval, header_filters, the
+ * accept/hold/reject/discard_nonmembers rules), post policy, size limit,
+ * HTML and attachment policies, then hold, refuse (with one explanatory
+ * reply, never to automatic mail), drop or distribute; a distributed post
+ * gets the list's auto-response when autorespond_posts = yes
+ * (lib/autorespond.c). */
 #include "config.h"
 #include "autorespond.h"
 #include "deliver.h"
 #include "domains.h"
 #include "address.h"
+#include "authguard.h"
+#include "crypto.h"
 #include "message.h"
 #include "lists.h"
 #include "log.h"
 #include "mimeparts.h"
+#include "moderation.h"
 #include "notify.h"
 #include "scan.h"
 #include "settings.h"
@@ -184,6 +190,60 @@ poster_is_moderated(Incoming *in)
     return moderated;
 }
 
+/* approved_by_password - the list (owner) password of an Approved: header
+ * or line, checked behind the guessing guard like `admin pass` in command
+ * mail (the account is the list's name: one count for both). */
+static gboolean
+approved_by_password(Incoming *in, const char *password)
+{
+    Instance *inst = in->inst;
+    char *hash;
+    gboolean ok = FALSE;
+
+    (void) authguard_wait(inst, "mail", NULL, in->list);
+    hash = list_password_hash(inst, in->list);
+    if (hash && *hash && *password)
+        ok = password_verify(password, hash);
+    else
+        password_verify_dummy(password);
+    g_free(hash);
+    if (!ok) {
+        gint64 n = authguard_failed(inst, "mail", NULL, in->list);
+        log_warn("%s: post from <%s> carries a wrong Approved: password (%" G_GINT64_FORMAT
+                 " recent failures); it is moderated as without one", in->list,
+                 in->from_addr ? in->from_addr : in->envelope_sender, n);
+        return FALSE;
+    }
+    authguard_succeeded(inst, "mail", NULL, in->list);
+    log_info("%s: post from <%s> pre-approved by the list password (Approved:)", in->list,
+             in->from_addr ? in->from_addr : in->envelope_sender);
+    return TRUE;
+}
+
+/* nonmember_rule - the first of accept/hold/reject/discard_nonmembers
+ * (Mailman 2.1's order) that the From: address or the envelope sender
+ * matches, MODERATION_NONE if none. */
+static ModerationAction
+nonmember_rule(Incoming *in)
+{
+    static const struct {
+        const char *key;
+        ModerationAction action;
+    } rules[] = {
+        { "accept_nonmembers", MODERATION_ACCEPT },
+        { "hold_nonmembers", MODERATION_HOLD },
+        { "reject_nonmembers", MODERATION_REJECT },
+        { "discard_nonmembers", MODERATION_DISCARD },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(rules); i++) {
+        if (list_address_matches(in->inst, in->list, rules[i].key, in->from_addr) ||
+            list_address_matches(in->inst, in->list, rules[i].key, in->envelope_sender))
+            return rules[i].action;
+    }
+    return MODERATION_NONE;
+}
+
 int
 post_process(Incoming *in)
 {
@@ -194,7 +254,8 @@ post_process(Incoming *in)
     const char *loop;
     char *post_policy = NULL, *attachments = NULL, *allowed = NULL, *removed = NULL, *reason = NULL;
     char *subject = NULL;
-    gboolean is_member, is_moderator, autorespond = FALSE;
+    gboolean is_member, is_moderator, autorespond = FALSE, approved = FALSE, filter_accepted = FALSE;
+    char *password = NULL, *filters = NULL;
     gint64 max_size, num = 0;
     GError *error = NULL;
     int status;
@@ -242,6 +303,21 @@ post_process(Incoming *in)
         goto out;
     }
 
+    /* Approved: (header or first body line) is taken out of the post here,
+     * right or wrong, before anything (a held notice, a refusal, the
+     * archive) could show it; checked once the scan has passed. */
+    password = moderation_approved_take(in->msg);
+    if (password) {
+        /* a hold stores this copy: the password must not wait in the spool */
+        GMimeStream *mem = g_mime_stream_mem_new();
+        GByteArray *out;
+        g_mime_object_write_to_stream(GMIME_OBJECT(in->msg), NULL, mem);
+        out = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        in->stored = g_byte_array_sized_new(out->len);
+        g_byte_array_append(in->stored, out->data, out->len);
+        g_object_unref(mem);
+    }
+
     /* Virus/spam check before anything else is done with it (scan.c). */
     switch (scan_post(in, &reason)) {
     case SCAN_REJECT:
@@ -258,13 +334,85 @@ post_process(Incoming *in)
         break;
     }
 
+    /* Pre-approval: the list password skips every moderation step below
+     * (header filters, nonmember rules, post policy, the moderated flag,
+     * oversize), as Mailman's Approved: does. */
+    g_clear_pointer(&reason, g_free);
+    if (password)
+        approved = approved_by_password(in, password);
+
+    /* header_filters: the first rule that matches decides */
+    filters = approved ? NULL : list_setting(inst, list, "header_filters");
+    if (filters && *filters) {
+        char *why = NULL;
+        GPtrArray *rules = moderation_rules_parse(filters, &why);
+        const char *rule = NULL;
+        ModerationAction action = rules ? moderation_rules_match(in->msg, rules, &rule) : MODERATION_NONE;
+
+        if (!rules) {
+            log_warn("%s: %s (header_filters not applied)", list, why);
+            g_free(why);
+        }
+        if (action != MODERATION_NONE)
+            log_info("%s: post from <%s> matches the header filter '%s'", list,
+                     in->from_addr ? in->from_addr : in->envelope_sender, rule);
+        if (action == MODERATION_HOLD)
+            reason = g_strdup_printf("a header filter of the list matched: %s", rule);
+        else if (action == MODERATION_REJECT)
+            reason = g_strdup_printf("the post matches a header filter of the list (%s)", rule);
+        if (rules)
+            g_ptr_array_unref(rules);
+        switch (action) {
+        case MODERATION_HOLD:
+            status = hold(in, reason);
+            goto out;
+        case MODERATION_REJECT:
+            status = refuse(in, reason);
+            goto out;
+        case MODERATION_DISCARD:
+            log_info("%s: post from <%s> (%s) discarded by a header filter", list,
+                     in->from_addr ? in->from_addr : in->envelope_sender,
+                     in->message_id ? in->message_id : "no Message-ID");
+            status = 0;
+            goto out;
+        case MODERATION_ACCEPT:
+            filter_accepted = TRUE;
+            break;
+        case MODERATION_NONE:
+            break;
+        }
+    }
+
     /* Who is posting: the From: address, or the envelope sender. */
     is_member = (in->from_addr && member_is(inst, list, in->from_addr)) ||
                 (*in->envelope_sender && member_is(inst, list, in->envelope_sender));
     is_moderator = (in->from_addr && list_is_moderator(inst, list, in->from_addr));
 
+    /* accept/hold/reject/discard_nonmembers: after banned, before post_policy */
+    if (!approved && !filter_accepted && !is_member && !is_moderator) {
+        switch (nonmember_rule(in)) {
+        case MODERATION_ACCEPT:
+            is_member = TRUE;               /* posts as a member would */
+            break;
+        case MODERATION_HOLD:
+            status = hold(in, "the sender is a non-member whose posts are held (hold_nonmembers)");
+            goto out;
+        case MODERATION_REJECT:
+            status = refuse(in, "the list does not accept posts from this address");
+            goto out;
+        case MODERATION_DISCARD:
+            log_info("%s: post from <%s> (envelope <%s>, %s) discarded (discard_nonmembers)", list,
+                     in->from_addr ? in->from_addr : "", in->envelope_sender,
+                     in->message_id ? in->message_id : "no Message-ID");
+            status = 0;
+            goto out;
+        case MODERATION_NONE:
+            break;
+        }
+    }
+
     post_policy = list_setting(inst, list, "post_policy");
-    switch (policy_post(post_policy, is_member, is_moderator)) {
+    switch (approved || filter_accepted ? POLICY_ACCEPT : policy_post(post_policy, is_member, is_moderator)) {
     case POLICY_REFUSE:
         status = refuse(in, "only members of the list may post to it");
         goto out;
@@ -276,7 +424,7 @@ post_process(Incoming *in)
     case POLICY_ACCEPT:
         break;
     }
-    if (is_member && !is_moderator && poster_is_moderated(in)) {
+    if (!approved && !filter_accepted && is_member && !is_moderator && poster_is_moderated(in)) {
         status = hold(in, "the sender's posts are moderated (a moderator approves each one)");
         goto out;
     }
@@ -285,8 +433,11 @@ post_process(Incoming *in)
     if (max_size > 0 && (gint64) in->raw->len > max_size) {
         reason = g_strdup_printf("the post is %u bytes, larger than the list's limit of %" G_GINT64_FORMAT " bytes",
                                  in->raw->len, max_size);
-        status = list_setting_is(inst, list, "oversize", "hold") ? hold(in, reason) : refuse(in, reason);
-        goto out;
+        if (!approved) {
+            status = list_setting_is(inst, list, "oversize", "hold") ? hold(in, reason) : refuse(in, reason);
+            goto out;
+        }
+        g_clear_pointer(&reason, g_free);
     }
     if (list_setting_is(inst, list, "html", "reject") && message_is_html_only(in->msg)) {
         status = refuse(in, "the list does not accept HTML-only mail; please send plain text");
@@ -317,6 +468,10 @@ post_process(Incoming *in)
     status = 0;
 out:
     g_free(subject);
+    if (password)
+        memset(password, 0, strlen(password));
+    g_free(password);
+    g_free(filters);
     g_free(post_policy);
     g_free(attachments);
     g_free(allowed);

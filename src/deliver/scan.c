@@ -329,18 +329,20 @@ scan_post(Incoming *in, char **reason)
     char *command = instance_global(in->inst, "filter_command");
     int timeout_s = (int) instance_global_int(in->inst, "filter_timeout");
     ScanVerdict v = SCAN_ACCEPT;
+    /* s12-mod: without the Approved: password when one was taken out */
+    const GByteArray *raw = in->stored ? in->stored : in->raw;
 
     *reason = NULL;
     if (timeout_s <= 0)
         timeout_s = 60;
     if (clamd)
-        v = scan_clamd(clamd, in->raw->data, in->raw->len, timeout_s, reason);
+        v = scan_clamd(clamd, raw->data, raw->len, timeout_s, reason);
     if (v == SCAN_ACCEPT && command) {
         char *env[] = {
             "KAIRAN_LIST", in->list, "KAIRAN_SENDER", in->envelope_sender,
             "KAIRAN_FROM", in->from_addr ? in->from_addr : "", "KAIRAN_HOME", in->inst->home, NULL, NULL,
         };
-        v = scan_command(command, in->raw->data, in->raw->len, env, timeout_s, reason);
+        v = scan_command(command, raw->data, raw->len, env, timeout_s, reason);
     }
     if (v != SCAN_ACCEPT)
         log_info("%s: scan of the post from <%s>: %s: %s", in->list, in->envelope_sender,

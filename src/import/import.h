@@ -99,6 +99,17 @@ gboolean import_role(ImportPlan *plan, GPtrArray *to, const char *addr, const ch
  * invalid one becomes an unmapped entry saying why. */
 void import_set(ImportPlan *plan, const char *key, const char *value, const char *from);
 void import_unmapped(ImportPlan *plan, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* import_nonmember_patterns - Mailman's accept/hold/reject/discard_these_
+ * nonmembers entries (a list of ImportValue strings: addresses, ^regexes)
+ * appended to out, a pattern list for kairan's setting (banned,
+ * accept_nonmembers, ...; blank separated); "@otherlist" entries and
+ * entries with blanks are named as not mapped. */
+void import_nonmember_patterns(ImportPlan *plan, ImportValue *list, GString *out, const char *from);
+/* import_header_rule - append "Header: regex -> action" to rules (a
+ * header_filters value), a ';' in the regex escaped; FALSE (nothing
+ * appended) when header is no field name, the regex is not one, or the
+ * action none of Mailman's accept, hold, reject, discard (defer is no rule). */
+gboolean import_header_rule(GString *rules, const char *header, const char *regex, const char *action);
 void import_note(ImportPlan *plan, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* import_add_source - a post source, its index. */
 guint import_add_source(ImportPlan *plan, const char *path, gboolean is_mbox);

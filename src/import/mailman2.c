@@ -63,8 +63,97 @@ static const char *const handled[] = {
     "real_name", "host_name", "owner", "moderator", "description", "subject_prefix", "max_message_size",
     "generic_nonmember_action", "default_member_moderation", "subscribe_policy", "archive_private",
     "reply_goes_to_list", "preferred_language", "bounce_score_threshold", "msg_footer", "ban_list",
-    "discard_these_nonmembers", "digestable", NULL
+    "discard_these_nonmembers", "digestable", "accept_these_nonmembers", "hold_these_nonmembers",
+    "reject_these_nonmembers", "header_filter_rules", NULL
 };
+
+/* map_header_filters - header_filter_rules, a list of (patterns, action,
+ * empty): each line of patterns a regex on "Name: value" lines, written
+ * "^Name: regex" or "Name: regex"; the action mm_cfg's DEFER 0, APPROVE 1,
+ * REJECT 2, DISCARD 3, ACCEPT 6, HOLD 7. */
+static void
+map_header_filters(ImportPlan *plan, ImportValue *v)
+{
+    GString *rules = g_string_new(NULL);
+
+    for (guint i = 0; v && v->type == IV_LIST && i < v->items->len; i++) {
+        ImportValue *r = g_ptr_array_index(v->items, i);
+        ImportValue *pv = r->type == IV_LIST && r->items->len >= 2 ? g_ptr_array_index(r->items, 0) : NULL;
+        ImportValue *av = pv ? g_ptr_array_index(r->items, 1) : NULL;
+        const char *action = NULL;
+        char *patterns, **lines;
+        int code;
+
+        if (!pv || pv->type != IV_STR || av->type != IV_NUM) {
+            import_unmapped(plan, "config header_filter_rules: rule %u is not (patterns, action, ...)", i + 1);
+            continue;
+        }
+        /* (a double from the literal: only small codes are Mailman's; found by fuzz_import_mailman2) */
+        code = av->num >= 0 && av->num <= 100 ? (int) av->num : -1;
+        switch (code) {
+        case 1:
+        case 6:
+            action = "accept";
+            break;
+        case 2:
+            action = "reject";
+            break;
+        case 3:
+            action = "discard";
+            break;
+        case 7:
+            action = "hold";
+            break;
+        default:
+            break;
+        }
+        if (!action) {
+            import_unmapped(plan, "config header_filter_rules: rule %u has action %d (defer or unknown): no rule",
+                            i + 1, code);
+            continue;
+        }
+        patterns = import_value_text(pv);
+        lines = g_strsplit(patterns, "\n", 0);
+        for (int k = 0; lines[k]; k++) {
+            char *line = g_strstrip(lines[k]);
+            gboolean anchored = line[0] == '^';
+            char *name, *colon, *re, *rest;
+            if (!*line)
+                continue;
+            if (anchored)
+                line++;
+            colon = strchr(line, ':');
+            name = colon ? g_strndup(line, (gsize) (colon - line)) : NULL;
+            /* Mailman writes the name as a regex: X\-Spam is X-Spam */
+            if (name) {
+                char *q = name;
+                for (const char *p = name; *p; p++) {
+                    if (*p == '\\' && p[1] == '-')
+                        p++;
+                    *q++ = *p;
+                }
+                *q = '\0';
+            }
+            rest = colon ? colon + 1 : NULL;
+            while (rest && (*rest == ' ' || *rest == '\t'))
+                rest++;
+            while (rest && (g_str_has_prefix(rest, "\\s*") || g_str_has_prefix(rest, "\\s+") ||
+                            g_str_has_prefix(rest, " ")))
+                rest += rest[0] == ' ' ? 1 : 3;
+            re = rest ? g_strdup_printf("%s%s", anchored ? "^" : "", *rest ? rest : "") : NULL;
+            if (!re || !*rest || !import_header_rule(rules, name, re, action))
+                import_unmapped(plan, "config header_filter_rules: '%s' is not 'Name: regex' on one header",
+                                lines[k]);
+            g_free(name);
+            g_free(re);
+        }
+        g_strfreev(lines);
+        g_free(patterns);
+    }
+    if (rules->len)
+        import_set(plan, "header_filters", rules->str, "config header_filter_rules");
+    g_string_free(rules, TRUE);
+}
 
 static gboolean
 map_config(ImportPlan *plan, ImportValue *cfg, const char *file, GError **error)
@@ -209,22 +298,30 @@ map_config(ImportPlan *plan, ImportValue *cfg, const char *file, GError **error)
         g_free(f);
         g_free(raw);
     }
-    {
-        GString *banned = g_string_new(NULL);
-        for (int r = 0; r < 2; r++) {
-            v = import_value_get(cfg, r ? "discard_these_nonmembers" : "ban_list");
-            if (!v || v->type != IV_LIST)
-                continue;
-            for (guint i = 0; i < v->items->len; i++) {
-                t = import_value_text(g_ptr_array_index(v->items, i));
-                g_string_append_printf(banned, "%s%s", banned->len ? " " : "", t);
-                g_free(t);
-            }
-        }
-        if (banned->len)
-            import_set(plan, "banned", banned->str, "config ban_list + discard_these_nonmembers");
-        g_string_free(banned, TRUE);
+    if ((v = import_value_get(cfg, "ban_list")) && v->type == IV_LIST) {
+        GString *pat = g_string_new(NULL);
+        import_nonmember_patterns(plan, v, pat, "config ban_list");
+        if (pat->len)
+            import_set(plan, "banned", pat->str, "config ban_list");
+        g_string_free(pat, TRUE);
     }
+    {
+        static const char *const rules[] = {
+            "accept_these_nonmembers", "accept_nonmembers", "hold_these_nonmembers", "hold_nonmembers",
+            "reject_these_nonmembers", "reject_nonmembers", "discard_these_nonmembers", "discard_nonmembers", NULL
+        };
+        for (int r = 0; rules[r]; r += 2)
+            if ((v = import_value_get(cfg, rules[r])) && v->type == IV_LIST) {
+                GString *pat = g_string_new(NULL);
+                from = g_strdup_printf("config %s", rules[r]);
+                import_nonmember_patterns(plan, v, pat, from);
+                if (pat->len)
+                    import_set(plan, rules[r + 1], pat->str, from);
+                g_string_free(pat, TRUE);
+                g_free(from);
+            }
+    }
+    map_header_filters(plan, import_value_get(cfg, "header_filter_rules"));
     for (guint i = 0; i < cfg->keys->len; i++) {
         const char *k = g_ptr_array_index(cfg->keys, i);
         if (g_strv_contains(handled, k))
@@ -232,14 +329,7 @@ map_config(ImportPlan *plan, ImportValue *cfg, const char *file, GError **error)
         from = g_strdup_printf("config %s", k);
         if (g_str_equal(k, "info"))
             import_unmapped(plan, "%s: kairan has the one-line description only", from);
-        else if (g_str_equal(k, "accept_these_nonmembers") || g_str_equal(k, "hold_these_nonmembers") ||
-                 g_str_equal(k, "reject_these_nonmembers")) {
-            ImportValue *l = g_ptr_array_index(cfg->items, i);
-            if (l->type == IV_LIST && l->items->len)
-                import_unmapped(plan, "%s (%u address(es)): kairan has no per-address non-member rule", from, l->items->len);
-            else
-                import_unmapped(plan, "%s (empty)", from);
-        } else
+        else
             import_unmapped(plan, "%s", from);
         g_free(from);
     }

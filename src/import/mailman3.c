@@ -5,7 +5,12 @@
  *                     and optionally delivery_mode (regular, *_digests),
  *                     delivery_status (enabled, by_user, by_bounces, ...),
  *                     role (member, owner, moderator, nonmember) and
- *                     moderation_action (hold = moderated)
+ *                     moderation_action (hold = moderated; for a
+ *                     nonmember: accept|hold|reject|discard, kairan's
+ *                     accept/hold/reject/discard_nonmembers)
+ *   DIR/header-matches.json  optional: REST `GET /3.1/lists/LIST_ID/
+ *                     header-matches` ({"entries": [{"header", "pattern",
+ *                     "action"}]}), kairan's header_filters
  *   DIR/archive.mbox  the HyperKitty export (file order)
  * config.json is required, the others optional. */
 #include "config.h"
@@ -28,7 +33,17 @@ static const char *const informational[] = {
 static const char *const handled[] = {
     "display_name", "description", "subject_prefix", "max_message_size", "default_nonmember_action",
     "default_member_action", "subscription_policy", "archive_policy", "reply_goes_to_list",
-    "preferred_language", "bounce_score_threshold", NULL
+    "preferred_language", "bounce_score_threshold", "accept_these_nonmembers", "hold_these_nonmembers",
+    "reject_these_nonmembers", "discard_these_nonmembers", NULL
+};
+
+/* The four nonmember rules: Mailman's moderation action, the legacy
+ * config.json list, kairan's setting. */
+static const char *const nonmember_rules[4][3] = {
+    { "accept", "accept_these_nonmembers", "accept_nonmembers" },
+    { "hold", "hold_these_nonmembers", "hold_nonmembers" },
+    { "reject", "reject_these_nonmembers", "reject_nonmembers" },
+    { "discard", "discard_these_nonmembers", "discard_nonmembers" },
 };
 
 static void
@@ -57,7 +72,7 @@ map_word(ImportPlan *plan, ImportValue *cfg, const char *name, const char *key,
 }
 
 static void
-map_config(ImportPlan *plan, ImportValue *cfg)
+map_config(ImportPlan *plan, ImportValue *cfg, GString **nonmembers)
 {
     ImportValue *v;
     char *t;
@@ -122,6 +137,12 @@ map_config(ImportPlan *plan, ImportValue *cfg)
     }
     if ((v = import_value_get(cfg, "display_name")))
         import_note(plan, "display_name: kairan names a list by its address");
+    for (int r = 0; r < 4; r++)
+        if ((v = import_value_get(cfg, nonmember_rules[r][1])) && v->type == IV_LIST) {
+            char *from = g_strdup_printf("config.json %s", nonmember_rules[r][1]);
+            import_nonmember_patterns(plan, v, nonmembers[r], from);
+            g_free(from);
+        }
     for (guint i = 0; cfg->type == IV_DICT && i < cfg->keys->len; i++) {
         const char *k = g_ptr_array_index(cfg->keys, i);
         if (!g_strv_contains(handled, k) && !g_strv_contains(informational, k))
@@ -150,7 +171,7 @@ field(char **f, int i)
 }
 
 static gboolean
-read_members(ImportPlan *plan, const char *path, GError **error)
+read_members(ImportPlan *plan, const char *path, GString **nonmembers, GError **error)
 {
     char *data;
     gsize len;
@@ -204,6 +225,14 @@ read_members(ImportPlan *plan, const char *path, GError **error)
             ok = import_role(plan, role[0] == 'o' ? plan->owners : plan->moderators, email, path, i + 1, error);
         } else if (role && g_str_equal(role, "nonmember")) {
             /* nonmembers are Mailman's per-address posting rules: not members */
+            int r = 0;
+            while (r < 4 && !(mod && g_str_equal(mod, nonmember_rules[r][0])))
+                r++;
+            if (r < 4 && strchr(email, '@') && !strpbrk(email, " \t"))
+                g_string_append_printf(nonmembers[r], "%s%s", nonmembers[r]->len ? " " : "", email);
+            else if (mod && *mod && !g_str_equal(mod, "defer"))
+                import_unmapped(plan, "%s:%" G_GINT64_FORMAT ": nonmember %s with moderation_action %s", path, i + 1,
+                                email, mod);
         } else {
             ok = import_member(plan, email, name && *name ? name : NULL, path, i + 1, &m, error);
             if (m) {
@@ -218,9 +247,54 @@ read_members(ImportPlan *plan, const char *path, GError **error)
     return ok;
 }
 
+/* read_header_matches - DIR/header-matches.json (optional) as header_filters. */
+static gboolean
+read_header_matches(ImportPlan *plan, const char *path, GError **error)
+{
+    char *data;
+    gsize len;
+    gboolean exists;
+    ImportValue *doc, *entries;
+    GString *rules;
+
+    if (!import_read_file(path, TRUE, &data, &len, &exists, error))
+        return FALSE;
+    if (!exists)
+        return TRUE;
+    doc = json_parse(data, len, path, error);
+    g_free(data);
+    if (!doc)
+        return FALSE;
+    entries = doc->type == IV_DICT ? import_value_get(doc, "entries") : doc;
+    rules = g_string_new(NULL);
+    for (guint i = 0; entries && entries->type == IV_LIST && i < entries->items->len; i++) {
+        ImportValue *e = g_ptr_array_index(entries->items, i);
+        ImportValue *h = e->type == IV_DICT ? import_value_get(e, "header") : NULL;
+        ImportValue *p = e->type == IV_DICT ? import_value_get(e, "pattern") : NULL;
+        ImportValue *a = e->type == IV_DICT ? import_value_get(e, "action") : NULL;
+        char *header = h && h->type == IV_STR ? import_value_text(h) : NULL;
+        char *pattern = p && p->type == IV_STR ? import_value_text(p) : NULL;
+        /* no action: the site's header-match chain, hold by default */
+        char *action = a && a->type == IV_STR ? import_value_text(a) : g_strdup("hold");
+
+        if (!header || !pattern || !import_header_rule(rules, header, pattern, action))
+            import_unmapped(plan, "header-matches.json entry %u (%s: %s -> %s): no kairan rule", i + 1,
+                            header ? header : "?", pattern ? pattern : "?", action);
+        g_free(header);
+        g_free(pattern);
+        g_free(action);
+    }
+    if (rules->len)
+        import_set(plan, "header_filters", rules->str, "header-matches.json");
+    g_string_free(rules, TRUE);
+    import_value_free(doc);
+    return TRUE;
+}
+
 gboolean
 import_mailman3(ImportPlan *plan, const char *dir, GError **error)
 {
+    GString *nonmembers[4];
     char *path, *data;
     gsize len;
     ImportValue *cfg;
@@ -241,17 +315,29 @@ import_mailman3(ImportPlan *plan, const char *dir, GError **error)
         g_free(path);
         return FALSE;
     }
+    for (int r = 0; r < 4; r++)
+        nonmembers[r] = g_string_new(NULL);
     if (cfg->type != IV_DICT) {
         g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "%s:1: not a JSON object", path);
         ok = FALSE;
     } else {
-        map_config(plan, cfg);
+        map_config(plan, cfg, nonmembers);
     }
     import_value_free(cfg);
     g_free(path);
     if (ok) {
         path = g_build_filename(dir, "members.csv", NULL);
-        ok = read_members(plan, path, error);
+        ok = read_members(plan, path, nonmembers, error);
+        g_free(path);
+    }
+    for (int r = 0; r < 4; r++) {
+        if (ok && nonmembers[r]->len)
+            import_set(plan, nonmember_rules[r][2], nonmembers[r]->str, "nonmember rules (config.json, members.csv)");
+        g_string_free(nonmembers[r], TRUE);
+    }
+    if (ok) {
+        path = g_build_filename(dir, "header-matches.json", NULL);
+        ok = read_header_matches(plan, path, error);
         g_free(path);
     }
     if (ok) {

@@ -8,6 +8,7 @@
 #include "address.h"
 #include "log.h"
 #include "settings.h"
+#include "moderation.h"
 #include "util.h"
 
 #include <errno.h>
@@ -230,6 +231,68 @@ import_set(ImportPlan *plan, const char *key, const char *value, const char *fro
     s->value = v;
     s->from = g_strdup(from);
     g_ptr_array_add(plan->settings, s);
+}
+
+void
+import_nonmember_patterns(ImportPlan *plan, ImportValue *list, GString *out, const char *from)
+{
+    for (guint i = 0; list && list->type == IV_LIST && i < list->items->len; i++) {
+        char *e = g_strstrip(import_value_text(g_ptr_array_index(list->items, i)));
+        GRegex *re = NULL;
+        if (!*e)
+            ;
+        else if (!g_utf8_validate(e, -1, NULL))
+            import_unmapped(plan, "%s: an entry that is not UTF-8 text", from);
+        else if (e[0] == '@')
+            import_unmapped(plan, "%s: '%s' (the members of another list): kairan has no such pattern", from, e);
+        else if (strpbrk(e, " \t"))
+            import_unmapped(plan, "%s: '%s': kairan's patterns have no blanks", from, e);
+        else if (e[0] != '^' && !strchr(e, '@'))
+            import_unmapped(plan, "%s: '%s' is neither an address nor a ^regex", from, e);
+        else if (e[0] == '^' && !(re = g_regex_new(e, G_REGEX_CASELESS, 0, NULL)))
+            import_unmapped(plan, "%s: '%s' is not a regular expression kairan reads", from, e);
+        else
+            g_string_append_printf(out, "%s%s", out->len ? " " : "", e);
+        if (re)
+            g_regex_unref(re);
+        g_free(e);
+    }
+}
+
+gboolean
+import_header_rule(GString *rules, const char *header, const char *regex, const char *action)
+{
+    GString *re;
+
+    if (!header || !*header || strpbrk(header, " \t:()[]|*+?^$\\.") ||
+        !(g_str_equal(action, "accept") || g_str_equal(action, "hold") || g_str_equal(action, "reject") ||
+          g_str_equal(action, "discard")))
+        return FALSE;
+    re = g_string_new(NULL);
+    for (const char *p = regex; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            g_string_append_c(re, *p++);
+            g_string_append_c(re, *p);
+        } else if (*p == ';') {
+            g_string_append(re, "\\;");
+        } else if (*p != '\n' && *p != '\r') {
+            g_string_append_c(re, *p);
+        }
+    }
+    {
+        /* each rule checked alone: one bad regex does not cost the others */
+        char *rule = g_strdup_printf("%s: %s -> %s", header, re->str, action), *why = NULL;
+        GPtrArray *ok = moderation_rules_parse(rule, &why);
+        if (ok)
+            g_string_append_printf(rules, "%s%s", rules->len ? "; " : "", rule);
+        g_free(rule);
+        g_free(why);
+        g_string_free(re, TRUE);
+        if (!ok)
+            return FALSE;
+        g_ptr_array_unref(ok);
+    }
+    return TRUE;
 }
 
 void

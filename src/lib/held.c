@@ -1,7 +1,8 @@
 /* held.c - posts held for the moderators: the mail as received is kept
  * in spool/LIST/held/ID (written atomically) with a row in the held
  * table; the moderators get a notice with the post attached.  approve
- * sends it through distribute_post (no second policy check); reject
+ * sends it through distribute_post (no second policy check), an
+ * Approved: header or line taken out first (moderation.c); reject
  * drops it and, if asked, tells the sender why.  The subcommands held,
  * approve and reject are src/cli/held.c.  Retention (maintain.c's tasks):
  * held_expire discards posts older than max_days_to_hold, held_remind
@@ -10,6 +11,7 @@
 #include "held.h"
 #include "distribute.h"
 #include "message.h"
+#include "moderation.h"
 #include "address.h"
 #include "db.h"
 #include "lists.h"
@@ -42,8 +44,11 @@ held_store(Instance *inst, const char *list, Incoming *in, const char *reason, G
     sqlite3_stmt *st;
     char **moderators;
 
+    /* the post as received, unless an Approved: password was taken out of it */
+    const GByteArray *bytes = in->stored ? in->stored : in->raw;
+
     if (!mkdir_p(tmpdir, 0750, error) ||
-        !write_file_atomic(path, tmpdir, in->raw->data, in->raw->len, error))
+        !write_file_atomic(path, tmpdir, bytes->data, bytes->len, error))
         goto fail;
     st = db_prepare(inst->db, "INSERT INTO held(list, id, created, sender, subject, reason, size)"
                               " VALUES(?, ?, ?, ?, ?, ?, ?)");
@@ -53,7 +58,7 @@ held_store(Instance *inst, const char *list, Incoming *in, const char *reason, G
     sqlite3_bind_text(st, 4, sender, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, subject ? subject : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, in->raw->len);
+    sqlite3_bind_int64(st, 7, bytes->len);
     if (!db_step_done(st, error)) {
         unlink(path);
         goto fail;
@@ -138,6 +143,8 @@ held_approve(Instance *inst, const char *list, const char *id, gint64 *num, GErr
         return FALSE;
     }
     msg = parse_message_bytes((guint8 *) data, len);
+    if (msg)
+        g_free(moderation_approved_take(msg));   /* a wrong (or any) Approved: never goes out */
     ok = msg && distribute_post(inst, list, msg, sender, num, error);
     if (!msg)
         g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "held post %s cannot be parsed", id);

@@ -11,6 +11,8 @@ incoming_free(Incoming *in)
         g_object_unref(in->msg);
     if (in->raw)
         g_byte_array_unref(in->raw);
+    if (in->stored)
+        g_byte_array_unref(in->stored);
     g_free(in->list);
     g_free(in->envelope_sender);
     g_free(in->from_addr);

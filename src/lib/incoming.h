@@ -19,6 +19,8 @@ typedef struct {
     char *message_id;
     gsize parts_over;        /* max_parts: the parts counted when over it (msg is then
                               * only the first parts), else 0 */
+    GByteArray *stored;      /* s12-mod: what a hold stores instead of raw (msg written
+                              * out once an Approved: password was taken out), or NULL */
 } Incoming;
 
 void incoming_free(Incoming *in);

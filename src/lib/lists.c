@@ -452,7 +452,7 @@ list_is_moderator(const Instance *inst, const char *list, const char *addr)
 }
 
 gboolean
-list_is_banned(const Instance *inst, const char *list, const char *addr)
+list_address_matches(const Instance *inst, const char *list, const char *key, const char *addr)
 {
     char *value, *lower;
     char **patterns;
@@ -460,7 +460,7 @@ list_is_banned(const Instance *inst, const char *list, const char *addr)
 
     if (!addr || !*addr)
         return FALSE;
-    value = list_setting(inst, list, "banned");
+    value = list_setting(inst, list, key);
     if (!*value) {
         g_free(value);
         return FALSE;
@@ -483,6 +483,12 @@ list_is_banned(const Instance *inst, const char *list, const char *addr)
     g_free(lower);
     g_free(value);
     return banned;
+}
+
+gboolean
+list_is_banned(const Instance *inst, const char *list, const char *addr)
+{
+    return list_address_matches(inst, list, "banned", addr);
 }
 
 /* The APOP secret (RFC 1939 APOP needs the shared secret itself, not a

@@ -99,6 +99,9 @@ gboolean list_is_moderator(const Instance *inst, const char *list, const char *a
 /* list_is_banned - addr matches the list's `banned` setting (an address,
  * a * and ? pattern, or a ^regex; all case-insensitive). */
 gboolean list_is_banned(const Instance *inst, const char *list, const char *addr);
+/* list_address_matches - addr matches the patterns of the SETTING_PATTERNS
+ * setting key (banned, accept_nonmembers, ...): the one matcher of them. */
+gboolean list_address_matches(const Instance *inst, const char *list, const char *key, const char *addr);
 /* list_moderators - moderators, or the owners if none (g_strfreev). */
 char **list_moderators(const Instance *inst, const char *list);
 

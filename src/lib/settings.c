@@ -10,6 +10,7 @@
 #include "address.h"
 #include "db.h"
 #include "log.h"
+#include "moderation.h"
 #include "util.h"
 
 #include <string.h>
@@ -170,6 +171,25 @@ static const SettingDef table[] = {
     { "autorespond_grace", SETTING_DURATION, "90d", NULL,
       "at most one auto-response of each kind to one sender within this time (0 = one for every mail)",
       "Limits", "Auto-response grace period" },
+    /* Mailman's moderation tools (src/lib/moderation.c, src/deliver/post.c) */
+    { "accept_nonmembers", SETTING_PATTERNS, "", NULL,
+      "non-members whose posts are taken as a member's (Mailman's accept_these_nonmembers); "
+      "patterns as in banned, blank separated",
+      "Moderation", "Non-members accepted" },
+    { "hold_nonmembers", SETTING_PATTERNS, "", NULL,
+      "non-members whose posts are held for a moderator (hold_these_nonmembers); patterns as in banned",
+      "Moderation", "Non-members held" },
+    { "reject_nonmembers", SETTING_PATTERNS, "", NULL,
+      "non-members whose posts are refused with a reply (reject_these_nonmembers); patterns as in banned",
+      "Moderation", "Non-members refused" },
+    { "discard_nonmembers", SETTING_PATTERNS, "", NULL,
+      "non-members whose posts are dropped: no reply, no archive (discard_these_nonmembers); "
+      "patterns as in banned",
+      "Moderation", "Non-members discarded" },
+    { "header_filters", SETTING_HEADERRULES, "", NULL,
+      "rules 'Header: regex -> hold|reject|discard|accept', separated by ';' or new lines (write a ';' "
+      "inside a regex as \\;); case-insensitive, on RFC 2047 decoded values; the first rule that matches decides",
+      "Moderation", "Header filters" },
 };
 #pragma GCC diagnostic pop
 
@@ -292,7 +312,7 @@ setting_validate(const char *key, const char *value, char **why)
         g_free(keys);
         return NULL;
     }
-    if (def->type != SETTING_TEXT && strpbrk(value, "\r\n") != NULL) {
+    if (def->type != SETTING_TEXT && def->type != SETTING_HEADERRULES && strpbrk(value, "\r\n") != NULL) {
         *why = g_strdup_printf("%s: a value must be one line", key);
         return NULL;
     }
@@ -306,7 +326,8 @@ setting_validate(const char *key, const char *value, char **why)
          * List-Id through description); TAB is a blank, and a text
          * setting keeps its line ends */
         unsigned char ch = (unsigned char) *p;
-        if ((ch < 0x20 || ch == 0x7f) && ch != '\t' && !(def->type == SETTING_TEXT && (ch == '\n' || ch == '\r'))) {
+        if ((ch < 0x20 || ch == 0x7f) && ch != '\t' &&
+            !((def->type == SETTING_TEXT || def->type == SETTING_HEADERRULES) && (ch == '\n' || ch == '\r'))) {
             *why = g_strdup_printf("%s: control characters are not allowed", key);
             return NULL;
         }
@@ -421,6 +442,12 @@ setting_validate(const char *key, const char *value, char **why)
                 *why = g_strdup_printf("%s: '%s' is not a MIME type (type/subtype or type/*)", key, parts[i]);
         }
         g_strfreev(parts);
+        break;
+    }
+    case SETTING_HEADERRULES: {
+        char *norm = moderation_rules_normalize(v, why);
+        g_free(v);
+        v = norm;
         break;
     }
     case SETTING_STRING:

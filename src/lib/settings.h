@@ -16,7 +16,8 @@ typedef enum {
     SETTING_TAG,        /* subject tag: text with at most one %d and %s */
     SETTING_ADDRLIST,   /* addresses separated by ',' or blanks */
     SETTING_TYPELIST,   /* MIME types (type/sub or type/ *) */
-    SETTING_BOOL        /* yes|no */
+    SETTING_BOOL,       /* yes|no */
+    SETTING_HEADERRULES /* "Header: regex -> action" rules, ';' or new line between (moderation.c) */
 } SettingType;
 
 typedef struct {

@@ -922,7 +922,7 @@ settings_describe(ApiCtx *c)
         [SETTING_ENUM] = "enum", [SETTING_UINT] = "integer", [SETTING_DURATION] = "duration",
         [SETTING_STRING] = "string", [SETTING_TEXT] = "text", [SETTING_PATTERNS] = "patterns",
         [SETTING_TAG] = "tag", [SETTING_ADDRLIST] = "addresses", [SETTING_TYPELIST] = "mime-types",
-        [SETTING_BOOL] = "boolean",
+        [SETTING_BOOL] = "boolean", [SETTING_HEADERRULES] = "header-rules",
     };
     const char *const *sections = settings_sections();
     size_t n = 0;

@@ -226,6 +226,11 @@ with open(os.path.join(mm2, "config"), "wb") as f:
             b"subscribe_policy = 2\narchive_private = 0\nreply_goes_to_list = 1\npreferred_language = 'ja'\n"
             b"bounce_score_threshold = 5.0\ndigestable = True\nmsg_footer = \"\"\"--\n%(real_name)s list\"\"\"\n"
             b"ban_list = ['^.*@spam\\\\.example$']\naccept_these_nonmembers = ['friend@x.example']\n"
+            b"hold_these_nonmembers = ['^hold-.*@x\\\\.example$', '@otherlist']\n"
+            b"reject_these_nonmembers = ['rej@x.example', '^[bad']\ndiscard_these_nonmembers = ['spam@x.example']\n"
+            b"header_filter_rules = [('^X-Spam-Flag: YES', 7, False),"
+            b" ('^subject:.*viagra\\n^X\\\\-Mailer: bad;mailer', 3, False), ('^(to|cc):.*x', 2, False),"
+            b" ('X-Foo: bar', 0, False)]\n"
             b"send_reminders = 0\n")
 with open(os.path.join(mm2, "regular"), "w") as f:
     f.write("Taro Yamada <taro@mm.example>\nplain@mm.example\n")
@@ -245,7 +250,15 @@ t.eq([c("subject_tag"), c("max_size"), c("post_policy"), c("new_member_moderatio
 t.eq(c("description"), "開発者の会", "an EUC-JP description (\\x escapes) becomes UTF-8")
 t.eq(c("owners"), "boss@mm.example,Boss2@mm.example", "owners carried")
 t.ok(c("footer") == "--\n{list} list" or "{list}" in c("footer"), "msg_footer with %(real_name)s becomes {list}", c("footer"))
-t.ok("info" in out and "accept_these_nonmembers" in out and "send_reminders" in out, "unmapped Mailman settings are named", out)
+t.ok("info" in out and "send_reminders" in out, "unmapped Mailman settings are named", out)
+t.eq([c("banned"), c("accept_nonmembers"), c("hold_nonmembers"), c("reject_nonmembers"), c("discard_nonmembers")],
+     ["^.*@spam\\.example$", "friend@x.example", "^hold-.*@x\\.example$", "rej@x.example", "spam@x.example"],
+     "ban_list and accept/hold/reject/discard_these_nonmembers become banned and the four nonmember rules")
+t.eq(c("header_filters"), "X-Spam-Flag: ^YES -> hold; subject: ^.*viagra -> discard; X-Mailer: ^bad\\;mailer -> discard",
+     "header_filter_rules become header_filters (one rule a pattern line, X\\- unescaped, ';' escaped)")
+t.ok("'@otherlist'" in out and "^(to|cc):.*x" in out and "action 0" in out and "'^[bad'" in out,
+     "what cannot be mapped is named (another list's members, a regex over several headers, defer, a bad regex),"
+     " the other entries kept", out)
 m = members(inst3, "dev")
 t.ok(set(m) == {"taro@mm.example", "plain@mm.example", "dr@mm.example"} and "digest" in m["dr@mm.example"], "regular and digest members", m)
 names = {x["address"]: x["name"] for x in csv.DictReader(io.StringIO(inst3.check("export", "dev", "--members")))}
@@ -261,11 +274,18 @@ with open(os.path.join(mm3, "config.json"), "w") as f:
             ' "description": "Caf\\u00e9 \\ud83d\\ude00 list", "display_name": "Ant", "fqdn_listname": "ant@mm3.example",'
             ' "http_etag": "\\"abc\\"", "max_message_size": 100, "preferred_language": "en",'
             ' "reply_goes_to_list": "no_munging", "subject_prefix": "[Ant] ", "subscription_policy": "confirm_then_moderate",'
-            ' "posting_pipeline": "default-posting-pipeline"}')
+            ' "posting_pipeline": "default-posting-pipeline", "accept_these_nonmembers": ["gw@mm3.example"]}')
+with open(os.path.join(mm3, "header-matches.json"), "w") as f:
+    f.write('{"entries": [{"header": "x-spam-flag", "pattern": "^yes", "action": "hold"},'
+            ' {"header": "subject", "pattern": "[unclosed", "action": "reject"},'
+            ' {"header": "x-list", "pattern": "a;b", "action": "discard"},'
+            ' {"header": "x-foo", "pattern": "x", "action": "defer"}], "total_size": 4}')
 with open(os.path.join(mm3, "members.csv"), "w") as f:
     f.write("email,display_name,role,delivery_mode,delivery_status,moderation_action\n"
             "a@mm3.example,Ann,member,regular,enabled,\nd@mm3.example,,member,mime_digests,enabled,\n"
-            "n@mm3.example,,member,regular,by_user,hold\nowner@mm3.example,,owner,,,\n")
+            "n@mm3.example,,member,regular,by_user,hold\nowner@mm3.example,,owner,,,\n"
+            "nm1@mm3.example,,nonmember,,,hold\nnm2@mm3.example,,nonmember,,,discard\n"
+            "nm3@mm3.example,,nonmember,,,reject\nnm4@mm3.example,,nonmember,,,accept\nnm5@mm3.example,,nonmember,,,defer\n")
 inst4 = Instance()
 r = inst4.run("import", "mailman3", mm3)
 out = r.stdout.decode()
@@ -275,6 +295,12 @@ t.eq([c("archive_access"), c("post_policy"), c("subscribe_policy"), c("max_size"
      ["members", "members", "approve", "102400", "[Ant]", "owner@mm3.example"], "Mailman 3 settings are mapped")
 t.eq(c("description"), "Café 😀 list", "JSON escapes and surrogate pairs decoded")
 t.ok("admin_immed_notify" in out and "posting_pipeline" in out, "unmapped Mailman 3 settings are named", out)
+t.eq([c("accept_nonmembers"), c("hold_nonmembers"), c("reject_nonmembers"), c("discard_nonmembers")],
+     ["gw@mm3.example nm4@mm3.example", "nm1@mm3.example", "nm3@mm3.example", "nm2@mm3.example"],
+     "Mailman 3 nonmembers' moderation actions (and accept_these_nonmembers) become the nonmember rules")
+t.eq(c("header_filters"), "x-spam-flag: ^yes -> hold; x-list: a\\;b -> discard",
+     "header-matches.json becomes header_filters")
+t.ok("[unclosed" in out and "defer" in out, "a bad regex and a defer rule are named as not mapped (the others kept)", out)
 m = members(inst4, "ant")
 t.ok(set(m) == {"a@mm3.example", "d@mm3.example", "n@mm3.example"} and "digest" in m["d@mm3.example"]
      and {"nomail", "moderated"} <= m["n@mm3.example"], "members.csv modes (digest, no mail, moderated)", m)
