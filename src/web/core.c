@@ -632,7 +632,9 @@ web_handle(Instance *inst, WebRequest *req)
         /* /list/NAME@DOMAIN/... : the segment becomes the list's id
          * (domains.h), or "" when there is no such list */
         char *id = list_resolve(inst, c.seg[1], NULL);
-        if (id || !(c.nseg == 2 && g_str_equal(c.seg[0], "admin") && g_str_equal(c.seg[1], "domains"))) {
+        gboolean site_page = c.nseg == 2 && g_str_equal(c.seg[0], "admin") &&
+                             (g_str_equal(c.seg[1], "domains") || g_str_equal(c.seg[1], "site"));
+        if (id || !site_page) {
             g_free(c.seg[1]);
             c.seg[1] = id ? id : g_strdup("");
         }

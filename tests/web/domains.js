@@ -34,7 +34,6 @@ async function step(name, fn) {
 
     await step('log in as the instance admin and open Mail domains', async () => {
       await page.goto(U + '/login');
-      await page.selectOption('select[name=list]', '');
       await page.fill('input[name=address]', cfg.admin);
       await page.fill('input[name=password]', cfg.password);
       await page.click('form.box button[type=submit]');

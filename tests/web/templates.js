@@ -34,7 +34,6 @@ async function step(name, fn) {
 
     await step('log in and open the templates from the settings page', async () => {
       await page.goto(U + '/login');
-      await page.selectOption('select[name=list]', cfg.list);
       await page.fill('input[name=address]', cfg.owner);
       await page.fill('input[name=password]', cfg.password);
       await page.click('form.box button[type=submit]');
