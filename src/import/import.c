@@ -115,24 +115,6 @@ cmd_import(int argc, char **argv)
     return 0;
 }
 
-static void
-csv_out(GString *out, const char *s)
-{
-    if (!s)
-        s = "";
-    if (!strpbrk(s, ",\"\r\n") && !(*s && strchr("=+-@", *s))) {
-        g_string_append(out, s);
-        return;
-    }
-    g_string_append_c(out, '"');
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            g_string_append_c(out, '"');
-        g_string_append_c(out, *p);
-    }
-    g_string_append_c(out, '"');
-}
-
 int
 cmd_export(int argc, char **argv)
 {
@@ -155,19 +137,9 @@ cmd_export(int argc, char **argv)
     inst = cli_open();
     cli_need_list(inst, list);
     if (members) {
-        GPtrArray *a = member_list(inst, list);
-        GString *out = g_string_new("address,name,delivery,digest\n");
-        for (guint i = 0; i < a->len; i++) {
-            Member *m = a->pdata[i];
-            csv_out(out, m->address);
-            g_string_append_c(out, ',');
-            csv_out(out, m->name);
-            g_string_append_printf(out, ",%s,%s\n", m->post_only ? "post_only" : m->nomail ? "nomail" : "mail",
-                                   m->digest ? "yes" : "no");
-        }
+        GString *out = member_list_csv(inst, list);
         fwrite(out->str, 1, out->len, stdout);
         g_string_free(out, TRUE);
-        g_ptr_array_unref(a);
     } else {
         /* lib's reader, as the web's download: memory stays flat */
         MboxExport *x = mbox_export_new(inst, list);
