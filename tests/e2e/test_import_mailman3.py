@@ -241,6 +241,17 @@ raw1 = open(inst.path("spool", "team", "archive", "1"), "rb").read()
 t.ok(b"\nFrom here on, a line an mbox must quote.\n" in raw1 and b">From here" not in raw1,
      "the mbox's From quoting is undone")
 t.ok("send_welcome_message" in report, "Mailman settings kairan does not have are named in the report", report)
+t.ok("moderator_password" not in report and "usenet_watermark" not in report and "config.json post_id" not in report
+     and "without a value" in report, "settings without a value (null, \"\", []) are counted, not listed one by one", report)
+t.eq({k: c(k) for k in ("dmarc", "personalize", "digest_size")},
+     {"dmarc": "off", "personalize": "no", "digest_size": "30720"},
+     "dmarc_mitigate_action, personalize, digest_size_threshold are mapped")
+# post_id: kairan numbers the next post as Mailman would have ([Team 4])
+r = inst.deliver("team", make_msg(subject="First post in kairan", frm="Anna Regular <anna@example.org>"),
+                 sender="anna@example.org")
+nums = inst.archive_numbers("team")
+t.ok(nums == [1, 2, 3, 4] and str(inst.archive("team", 4)["Subject"]) == "[Team 4] First post in kairan",
+     "Mailman's post_id carries on: the next post is [Team 4]", (nums, nums and str(inst.archive("team", nums[-1])["Subject"])))
 
 # the two-column Postorius form: addresses and names, all regular
 inst2 = Instance()
