@@ -181,6 +181,28 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
     return ok;
 }
 
+/* find_delim - the next CRLF "--" boundary at or after from that is one
+ * (followed by "--", or by blanks and CRLF); NULL if none */
+static const guint8 *
+find_delim(const guint8 *data, gsize len, gsize from, const char *delim, gsize dlen)
+{
+    while (from < len) {
+        const guint8 *hit = memmem(data + from, len - from, delim, dlen);
+        gsize p;
+        if (!hit)
+            return NULL;
+        p = (gsize) (hit - data) + dlen;
+        if (len - p >= 2 && data[p] == '-' && data[p + 1] == '-')
+            return hit;
+        while (p < len && (data[p] == ' ' || data[p] == '\t'))
+            p++;
+        if (len - p >= 2 && data[p] == '\r' && data[p + 1] == '\n')
+            return hit;
+        from = (gsize) (hit - data) + 1;
+    }
+    return NULL;
+}
+
 gboolean
 multipart_split(const guint8 *data, gsize len, const char *boundary, guint max_parts, MultipartPartFn fn,
                 gpointer user)
@@ -199,7 +221,7 @@ multipart_split(const guint8 *data, gsize len, const char *boundary, guint max_p
     /* the first delimiter may open the body (no CRLF before it) */
     if (len >= dlen - 2 && memcmp(data, delim + 2, dlen - 2) == 0)
         pos = dlen - 2;
-    else if ((hit = memmem(data, len, delim, dlen)) != NULL)
+    else if ((hit = find_delim(data, len, 0, delim, dlen)) != NULL)
         pos = (gsize) (hit - data) + dlen;
     else
         goto out;
@@ -227,7 +249,7 @@ multipart_split(const guint8 *data, gsize len, const char *boundary, guint max_p
                 break;
         }
         pos = (gsize) (blank - data) + 4;
-        hit = memmem(data + pos, len - pos, delim, dlen);
+        hit = find_delim(data, len, pos, delim, dlen);
         if (!hit)
             break;
         end = (gsize) (hit - data);
@@ -269,7 +291,7 @@ multipart_disposition(const guint8 *head, gsize head_len, char **name, char **fi
         GMimeContentDisposition *cd = g_mime_content_disposition_parse(NULL, value->str);
         const char *n = cd ? g_mime_content_disposition_get_parameter(cd, "name") : NULL;
         const char *f = cd ? g_mime_content_disposition_get_parameter(cd, "filename") : NULL;
-        if (n && g_utf8_validate(n, -1, NULL))
+        if (n && *n && g_utf8_validate(n, -1, NULL))
             *name = g_strdup(n);
         if (f && g_utf8_validate(f, -1, NULL))
             *filename = g_strdup(f);
@@ -277,7 +299,12 @@ multipart_disposition(const guint8 *head, gsize head_len, char **name, char **fi
             g_object_unref(cd);
     }
     g_string_free(value, TRUE);
-    return *name != NULL;
+    if (!*name) {               /* a file without a field name is no field */
+        g_free(*filename);
+        *filename = NULL;
+        return FALSE;
+    }
+    return TRUE;
 }
 
 const char *

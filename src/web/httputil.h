@@ -32,7 +32,8 @@ typedef gboolean (*MultipartPartFn)(const guint8 *head, gsize head_len, gsize of
 /* multipart_split - the parts of a multipart body (RFC 2046) with this
  * boundary, without copying them (the body may be a mapped file of any
  * size): the preamble and epilogue are skipped, a part ends at the next
- * CRLF "--" boundary.  FALSE when the body has no closing delimiter, a
+ * CRLF "--" boundary that is followed by "--" or blanks and CRLF (a line
+ * that merely starts with it is content).  FALSE when the body has no closing delimiter, a
  * part has no blank line after its header block, more than max_parts
  * parts, or fn said stop. */
 gboolean multipart_split(const guint8 *data, gsize len, const char *boundary, guint max_parts,
