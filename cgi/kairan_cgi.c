@@ -153,6 +153,16 @@ main(int argc, char **argv)
         web_request_set_header(req, "content-type", g_getenv("CONTENT_TYPE"));
     /* exactly CONTENT_LENGTH bytes: the server need not close stdin */
     if (g_ascii_strcasecmp(method, "POST") == 0 && web_is_upload_path(req->path)) {
+        if (!web_upload_allowed(inst, req->path, g_getenv("HTTP_COOKIE"))) {
+            /* not an owner of the list: answered without reading the body */
+            web_request_free(req);
+            resp = web_error_response(403, NULL);
+            write_response(resp);
+            web_response_free(resp);
+            instance_free(inst);
+            g_mime_shutdown();
+            return 0;
+        }
         req->body_file = spool_body(inst, len);
         if (!req->body_file) {
             web_request_free(req);

@@ -173,6 +173,27 @@ web_is_upload_path(const char *path)
     return up;
 }
 
+gboolean
+web_upload_allowed(Instance *inst, const char *path, const char *cookie_header)
+{
+    WebCtx c = { 0 };
+    WebRequest *req = web_request_new("POST", path, NULL);
+    char **seg = path_split(path);
+    gboolean ok = FALSE;
+
+    c.inst = inst;
+    c.req = req;
+    req->cookies = cookie_parse(cookie_header);
+    if (inst && seg && g_strv_length(seg) == 3 && str_is_safe_name(seg[1], FALSE) && list_exists(inst, seg[1])) {
+        session_load(&c);
+        ok = may_manage(&c, seg[1]);
+    }
+    session_free(c.sess);
+    g_strfreev(seg);
+    web_request_free(req);
+    return ok;
+}
+
 char *
 web_upload_file(const Instance *inst, int *fd)
 {

@@ -207,6 +207,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         }
         if (upload) {
             Instance *ti = request_instance(srv);
+            if (ti && !web_upload_allowed(ti, url, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie"))) {
+                /* not an owner of the list: answered before the body is read */
+                resp = web_error_response(403, NULL);
+                web_response_header(resp, "Connection", "close");
+                ret = send_response(conn, resp);
+                web_response_free(resp);
+                up->too_big = TRUE;        /* the body, if any, is dropped */
+                return ret;
+            }
             up->file = ti ? web_upload_file(ti, &up->fd) : NULL;
             up->failed = up->file == NULL;
         }

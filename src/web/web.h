@@ -65,6 +65,10 @@ gsize web_max_body(const Instance *inst);
 /* web_is_upload_path - a path whose body a front end spools to a file
  * (req->body_file) instead of memory: POST /admin/LIST/import. */
 gboolean web_is_upload_path(const char *path);
+/* web_upload_allowed - whether the session of this Cookie header may
+ * manage the list of the upload path: a front end asks before it takes
+ * an upload body, so a stranger cannot fill HOME/tmp (403 otherwise). */
+gboolean web_upload_allowed(Instance *inst, const char *path, const char *cookie_header);
 /* web_upload_file - a new empty file for a spooled body under
  * HOME/tmp, open for writing (*fd); NULL on error (logged). */
 char *web_upload_file(const Instance *inst, int *fd);

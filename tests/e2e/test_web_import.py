@@ -132,6 +132,13 @@ def scenario(kind):
         c2 = WebClient(inst, server=server, cgi=(kind == "cgi"))
         c2.login("other", "o2@example.org", "other-pass-1")
         t.eq(c2.get("/admin/team/archive.mbox").status, 403, P + "another list's owner may not download")
+        r = upload_to(c2, "team", MBOX)
+        t.ok(r.status == 403 and inst.archive_numbers("team") == [1, 2, 3, 4, 5] and tmp_files(inst) == [],
+             P + "another list's owner may not upload (403 before the body is taken)")
+        anon = WebClient(inst, server=server, cgi=(kind == "cgi"))
+        r = anon.request("POST", "/admin/team/import", data={"csrf": "x"}, files={"mbox": ("a.mbox", MBOX)})
+        t.ok(r.status == 403 and inst.archive_numbers("team") == [1, 2, 3, 4, 5] and tmp_files(inst) == [],
+             P + "without a session: 403, nothing spooled")
         r = upload_to(c2, "other", want)
         t.ok(r.status == 200 and inst.run("export", "other", "--mbox").stdout.count(b"\nFrom ") == want.count(b"\nFrom "),
              P + "the download uploaded to another list gives every post again")
