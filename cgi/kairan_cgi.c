@@ -124,7 +124,7 @@ main(int argc, char **argv)
     }
     log_open_file(inst->home);
     if (len > web_body_limit(inst, g_getenv("PATH_INFO"))) {
-        resp = web_is_upload_path(g_getenv("PATH_INFO")) ? web_upload_too_large_response(inst, NULL)
+        resp = web_is_upload_path(g_getenv("PATH_INFO")) ? web_upload_too_large_response(inst, g_getenv("HTTP_ACCEPT_LANGUAGE"))
                                                          : web_too_large_response(g_getenv("PATH_INFO"));
         write_response(resp);
         web_response_free(resp);

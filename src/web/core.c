@@ -455,7 +455,7 @@ web_upload_too_large_response(const Instance *inst, const char *lang)
 
     c.req = req;
     c.resp = web_response_new();
-    c.lang = lang && g_str_equal(lang, "ja") ? "ja" : "en";
+    c.lang = lang && g_ascii_strncasecmp(lang, "ja", 2) == 0 ? "ja" : "en";    /* "ja" or an Accept-Language */
     msg = g_strdup_printf("%s %s %s", T(&c, "The file is larger than the upload limit of"), size,
                           T(&c, "(web_max_upload in the [global] section of kairan.conf). Split the mbox or ask the administrator to raise the limit."));
     web_fail(&c, 413, msg);

@@ -198,7 +198,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         up->limit = upload ? web_body_limit(srv->inst, url) : MIN(srv->max_body, web_body_limit(srv->inst, url));
         *con_cls = up;
         if (cl && g_ascii_strtoull(cl, NULL, 10) > up->limit) {
-            resp = upload ? web_upload_too_large_response(srv->inst, NULL) : web_too_large_response(url);
+            resp = upload ? web_upload_too_large_response(srv->inst, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language")) : web_too_large_response(url);
             web_response_header(resp, "Connection", "close");
             ret = send_response(conn, resp);
             web_response_free(resp);
@@ -252,7 +252,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return MHD_YES;
     }
     if (up->too_big) {
-        resp = up->file ? web_upload_too_large_response(srv->inst, NULL) : web_too_large_response(url);
+        resp = up->file ? web_upload_too_large_response(srv->inst, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language")) : web_too_large_response(url);
         ret = send_response(conn, resp);
         web_response_free(resp);
         return ret;

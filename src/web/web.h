@@ -83,7 +83,8 @@ WebResponse *web_too_large_response(const char *path);
 /* web_handle - answer one request.  Never NULL. */
 WebResponse *web_handle(Instance *inst, WebRequest *req);
 /* web_upload_too_large_response - the 413 page of an upload path,
- * naming the limit and the [global] key that sets it. */
+ * naming the limit and the [global] key that sets it; lang is "ja", an
+ * Accept-Language header (Japanese when it starts with ja) or NULL. */
 WebResponse *web_upload_too_large_response(const Instance *inst, const char *lang);
 /* web_error_response - a friendly error page without a request context
  * (used by the front ends for 413 before the body is read). */

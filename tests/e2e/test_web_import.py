@@ -88,6 +88,10 @@ def scenario(kind):
         t.ok(r.status == 413 and "web_max_upload" in r.text and "20.0\xa0KiB" in r.text,
              P + "an upload over web_max_upload: 413 naming the limit and the key", (r.status, r.text[-400:]))
         t.eq(inst.archive_numbers("team"), before, P + "... and nothing changed")
+        c.lang = "ja"
+        r = upload(c, MBOX + b"\n" + b"x" * 30000 + b"\n")
+        c.lang = "en"
+        t.ok(r.status == 413 and "アップロードの上限" in r.text, P + "... in Japanese for a Japanese browser")
 
         r = upload(c, MBOX)
         t.ok(r.status == 200 and "3 post(s) added to the archive as numbers 3 to 5" in r.text,
