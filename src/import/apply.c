@@ -41,7 +41,7 @@ read_post(const ImportPlan *plan, const ImportPost *p, int *mbox_fd, char **wher
         }
         return g_byte_array_new_take((guint8 *) data, len);
     }
-    *where = g_strdup_printf("%s:%" G_GINT64_FORMAT, s->path, p->line);
+    *where = g_strdup_printf("%s:%" G_GINT64_FORMAT, s->label ? s->label : s->path, p->line);
     if (*mbox_fd < 0 && (*mbox_fd = open(s->path, O_RDONLY)) < 0) {
         g_set_error(error, KAIRAN_ERROR, EXIT_NOINPUT, "%s: %s", s->path, g_strerror(errno));
         return NULL;
@@ -251,7 +251,7 @@ import_apply(Instance *inst, ImportPlan *plan, gboolean merge, gboolean dry_run,
         if (!msg) {
             /* a spool file is named by its path, an mbox post by file:line */
             const ImportSource *s = g_ptr_array_index(plan->sources, p->src);
-            good = s->is_mbox ? import_bad(plan, error, s->path, p->line, "%s", why)
+            good = s->is_mbox ? import_bad(plan, error, s->label ? s->label : s->path, p->line, "%s", why)
                               : import_bad(plan, error, where, 0, "%s", why);
             g_byte_array_unref(bytes);
             g_free(where);

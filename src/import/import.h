@@ -53,6 +53,8 @@ typedef struct {
 typedef struct {
     char *path;
     gboolean is_mbox;      /* else a directory of files named by number */
+    char *label;           /* the name in messages (NULL: path) */
+    gboolean temp;         /* path is an uncompressed copy, removed with the plan */
 } ImportSource;
 
 typedef struct {
@@ -128,7 +130,9 @@ gboolean import_mailman3(ImportPlan *plan, const char *dir, GError **error);
 gboolean import_spool_posts(ImportPlan *plan, const char *dir, GError **error);
 /* import_mbox_scan - the posts of an mbox file (mboxrd or mboxo: a From_
  * line at the start or after an empty line starts a post), appended to
- * plan->posts with num 0; sort_by_date: in Date order (stable). */
+ * plan->posts with num 0; sort_by_date: in Date order (stable).  A
+ * gzip-compressed file is read through an uncompressed copy in TMPDIR
+ * (removed with the plan); messages still name path. */
 gboolean import_mbox_scan(ImportPlan *plan, const char *path, gboolean sort_by_date, GError **error);
 /* fml_parse_config_ph - the scalar assignments of an fml config.ph
  * (name -> value, g_hash_table_unref); other Perl lines go to *other. */

@@ -6,7 +6,8 @@
  *                     delivery_status (enabled, by_user, by_bounces, ...),
  *                     role (member, owner, moderator, nonmember) and
  *                     moderation_action (hold = moderated)
- *   DIR/archive.mbox  the HyperKitty export (file order)
+ *   DIR/archive.mbox  the HyperKitty export (file order), or as downloaded,
+ *                     DIR/archive.mbox.gz
  * config.json is required, the others optional. */
 #include "config.h"
 #include "import/import.h"
@@ -300,6 +301,10 @@ import_mailman3(ImportPlan *plan, const char *dir, GError **error)
     }
     if (ok) {
         path = g_build_filename(dir, "archive.mbox", NULL);
+        if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+            g_free(path);           /* HyperKitty's export as downloaded */
+            path = g_build_filename(dir, "archive.mbox.gz", NULL);
+        }
         if (g_file_test(path, G_FILE_TEST_EXISTS))
             ok = import_mbox_scan(plan, path, FALSE, error);
         g_free(path);

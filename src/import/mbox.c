@@ -1,8 +1,13 @@
 /* mbox.c - `kairan import mbox FILE --as LIST` and the archive.mbox of
  * the Mailman readers: lib's mbox scanner (src/lib/mbox.c) filling the
- * import plan with one post a From_ line, offsets only. */
+ * import plan with one post a From_ line, offsets only; a gzip-compressed
+ * file (HyperKitty's LIST.mbox.gz) through an uncompressed copy. */
 #include "config.h"
 #include "import/import.h"
+#include "log.h"
+#include "util.h"
+
+#include <unistd.h>
 
 typedef struct {
     ImportPlan *plan;
@@ -31,9 +36,30 @@ import_mbox_scan(ImportPlan *plan, const char *path, gboolean sort_by_date, GErr
 {
     ScanTarget t = { plan, 0 };
     guint first = plan->posts->len;
+    ImportSource *s;
 
     t.src = import_add_source(plan, path, TRUE);
-    if (!mbox_scan_file(path, NULL, add_post, &t, error)) {
+    s = g_ptr_array_index(plan->sources, t.src);
+    if (mbox_is_gzip(path)) {
+        /* HyperKitty's LIST.mbox.gz, or any .mbox.gz: an uncompressed copy */
+        char *tmp = NULL;
+        int fd = g_file_open_tmp("kairan-import-XXXXXX.mbox", &tmp, NULL);
+        gboolean ok;
+        if (fd < 0) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_CANTCREAT, "%s: no temporary file for the uncompressed copy", path);
+            return FALSE;
+        }
+        s->label = g_strdup_printf("%s (uncompressed)", path);
+        g_free(s->path);
+        s->path = tmp;
+        s->temp = TRUE;
+        ok = mbox_gunzip(path, fd, path, 0, error);
+        close(fd);
+        if (!ok)
+            return FALSE;
+        import_note(plan, "%s: gzip-compressed, read uncompressed", path);
+    }
+    if (!mbox_scan_file(s->path, s->label, add_post, &t, error)) {
         g_array_set_size(plan->posts, first);
         return FALSE;
     }

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <gio/gio.h>
 
 typedef struct {
     MboxPostFn fn;
@@ -229,6 +230,79 @@ mbox_write_post(FILE *out, const char *sender, gint64 date, const guint8 *data, 
     mbox_format_post(b, sender, date, data, len);
     ok = fwrite(b->data, 1, b->len, out) == b->len && !ferror(out);
     g_byte_array_unref(b);
+    return ok;
+}
+
+gboolean
+mbox_is_gzip(const char *path)
+{
+    guint8 magic[2] = { 0, 0 };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    gboolean gz;
+
+    if (fd < 0)
+        return FALSE;
+    gz = read(fd, magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    close(fd);
+    return gz;
+}
+
+gboolean
+mbox_gunzip(const char *src, int fd, const char *label, guint64 max_out, GError **error)
+{
+    GFile *f = g_file_new_for_path(src);
+    GError *e = NULL;
+    GFileInputStream *in = g_file_read(f, NULL, &e);
+    GZlibDecompressor *dec;
+    GInputStream *cin;
+    guint8 buf[65536];
+    guint64 total = 0;
+    gboolean ok = TRUE;
+
+    if (!label)
+        label = src;
+    g_object_unref(f);
+    if (!in) {
+        g_set_error(error, KAIRAN_ERROR, EXIT_NOINPUT, "%s: %s", label, e->message);
+        g_error_free(e);
+        return FALSE;
+    }
+    dec = g_zlib_decompressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP);
+    cin = g_converter_input_stream_new(G_INPUT_STREAM(in), G_CONVERTER(dec));
+    while (ok) {
+        gssize n = g_input_stream_read(cin, buf, sizeof(buf), NULL, &e);
+        gsize done = 0;
+        if (n < 0) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "%s: not gzip data, or cut short (%s)", label, e->message);
+            g_clear_error(&e);
+            ok = FALSE;
+            break;
+        }
+        if (n == 0)
+            break;
+        total += (guint64) n;
+        if (max_out && total > max_out) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_DATAERR, "%s: more than %" G_GUINT64_FORMAT " bytes uncompressed",
+                        label, max_out);
+            ok = FALSE;
+            break;
+        }
+        while (done < (gsize) n) {
+            ssize_t w = write(fd, buf + done, (gsize) n - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                g_set_error(error, KAIRAN_ERROR, EXIT_IOERR, "%s: cannot write the uncompressed copy: %s", label,
+                            w < 0 ? g_strerror(errno) : "short write");
+                ok = FALSE;
+                break;
+            }
+            done += (gsize) w;
+        }
+    }
+    g_object_unref(cin);
+    g_object_unref(dec);
+    g_object_unref(in);
     return ok;
 }
 

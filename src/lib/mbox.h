@@ -33,6 +33,15 @@ void mbox_format_post(GByteArray *out, const char *sender, gint64 date, const gu
 /* mbox_write_post - the same to a FILE; FALSE on a write error. */
 gboolean mbox_write_post(FILE *out, const char *sender, gint64 date, const guint8 *data, gsize len);
 
+/* mbox_is_gzip - the file starts with the gzip magic (HyperKitty's
+ * export is LIST.mbox.gz; people upload .mbox.gz). */
+gboolean mbox_is_gzip(const char *path);
+/* mbox_gunzip - the gzip file src uncompressed into the open file fd, at
+ * most max_out bytes (0: no limit); errors name label (NULL: src):
+ * EXIT_DATAERR for data that is not gzip or is cut short, or for more
+ * than max_out bytes. */
+gboolean mbox_gunzip(const char *src, int fd, const char *label, guint64 max_out, GError **error);
+
 /* mbox_parse_post - raw parsed as one archived post: the first line is a
  * header field and the one parser finds a message with From, Date,
  * Subject or Message-ID; NULL and *why (static text) otherwise. */

@@ -3,7 +3,8 @@
  * to the archive exactly as `kairan import mbox FILE --as LIST` does
  * (lib's mbox_append_file: Date order, numbered after the last post,
  * indexed and threaded, nothing mailed, one transaction; bad input is
- * an error naming the line and changes nothing).  The front ends spool
+ * an error naming the line and changes nothing; a gzip-compressed mbox
+ * is uncompressed first).  The front ends spool
  * the body of this path to a file ([global] web_max_upload), core.c
  * copies the file part out to a file of its own, so an upload of any
  * size never sits in memory.
@@ -18,6 +19,7 @@
 #include "mbox.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static char *
 size_text(gint64 bytes)
@@ -72,6 +74,7 @@ page_import(WebCtx *c, const char *list)
     char *label, *notice;
     gint64 count = 0, first = 0, last = 0;
     GError *e = NULL;
+    gboolean ok = TRUE;
 
     if (!g_str_equal(c->req->method, "POST")) {
         render(c, list, 200, NULL, NULL);
@@ -87,7 +90,26 @@ page_import(WebCtx *c, const char *list)
         return;
     }
     label = file_label(form(c, "mbox.filename"));
-    if (!mbox_append_file(c->inst, list, path, label, &count, &first, &last, &e)) {
+    if (mbox_is_gzip(path)) {
+        /* a .mbox.gz (HyperKitty's export): uncompressed to a file of its
+         * own first, at most ten times the upload limit */
+        int fd;
+        char *plain = web_upload_file(c->inst, &fd);
+        if (!plain) {
+            g_free(label);
+            web_fail(c, 503, NULL);
+            return;
+        }
+        if (!c->req->temp_files)
+            c->req->temp_files = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(c->req->temp_files, plain);
+        ok = mbox_gunzip(path, fd, label, (guint64) web_body_limit(c->inst, "/admin/x/import") * 10, &e);
+        close(fd);
+        path = plain;
+    }
+    if (ok)
+        ok = mbox_append_file(c->inst, list, path, label, &count, &first, &last, &e);
+    if (!ok) {
         char *msg = g_strdup_printf("%s %s", T(c, "Nothing was imported:"), e->message);
         log_info("%s: mbox upload %s by <%s> refused: %s", list, label, c->sess->address, e->message);
         render(c, list, e->code == EXIT_DATAERR ? 422 : 500, NULL, msg);

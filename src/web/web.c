@@ -52,7 +52,22 @@ typedef struct {
     int fd;
     gsize spooled;
     gboolean failed;   /* the file could not be made or written */
+    gboolean upload;   /* an upload path (its 413 page names web_max_upload) */
 } Upload;
+
+/* drop_spool - the spooled body is not wanted: its file goes at once */
+static void
+drop_spool(Upload *up)
+{
+    if (up->fd >= 0)
+        close(up->fd);
+    up->fd = -1;
+    if (up->file) {
+        unlink(up->file);
+        g_free(up->file);
+        up->file = NULL;
+    }
+}
 
 typedef struct {
     Instance *inst;          /* the main thread's (settings, --set-admin-password) */
@@ -195,6 +210,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         up = g_new0(Upload, 1);
         up->body = g_byte_array_new();
         up->fd = -1;
+        up->upload = upload;
         up->limit = upload ? web_body_limit(srv->inst, url) : MIN(srv->max_body, web_body_limit(srv->inst, url));
         *con_cls = up;
         if (cl && g_ascii_strtoull(cl, NULL, 10) > up->limit) {
@@ -221,7 +237,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         }
         return MHD_YES;
     }
-    if (*upload_data_size && (up->fd >= 0 || up->failed)) {
+    if (*upload_data_size && up->upload && (up->fd >= 0 || up->failed || up->too_big)) {
         /* an upload: straight to its file, never held in memory */
         if (!up->too_big && !up->failed && up->spooled + *upload_data_size <= up->limit) {
             gsize done = 0;
@@ -240,6 +256,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         } else if (!up->failed) {
             up->too_big = TRUE;
         }
+        if (up->too_big || up->failed)
+            drop_spool(up);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -252,7 +270,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return MHD_YES;
     }
     if (up->too_big) {
-        resp = up->file ? web_upload_too_large_response(srv->inst, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language")) : web_too_large_response(url);
+        resp = up->upload ? web_upload_too_large_response(srv->inst, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language")) : web_too_large_response(url);
         ret = send_response(conn, resp);
         web_response_free(resp);
         return ret;
@@ -292,12 +310,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_Re
     (void) conn;
     (void) toe;
     if (up) {
-        if (up->fd >= 0)
-            close(up->fd);
-        if (up->file) {
-            unlink(up->file);
-            g_free(up->file);
-        }
+        drop_spool(up);
         g_byte_array_unref(up->body);
         g_free(up);
         *con_cls = NULL;

@@ -191,6 +191,9 @@ try:
     shutil.copy(os.path.join(out, "config.json"), postorius)
     with open(os.path.join(postorius, "members.csv"), "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([r[0], r[1]] for r in rows if r[4] == "member")
+    import gzip   # the archive as HyperKitty's download gives it: LIST.mbox.gz
+    with open(os.path.join(out, "archive.mbox"), "rb") as src, gzip.open(os.path.join(postorius, "archive.mbox.gz"), "wb") as dst:
+        dst.write(src.read())
 finally:
     if started:
         try:
@@ -258,6 +261,9 @@ inst2 = Instance()
 r = inst2.run("import", "mailman3", postorius)
 t.ok(r.returncode == 0, "import of the two-column members.csv exits 0", r.stderr.decode() + r.stdout.decode())
 exported = inst2.check("export", "team", "--members")
+t.eq([str(inst2.archive("team", n)["Subject"]) for n in inst2.archive_numbers("team")],
+     ["[Team 1] Mailman post 1", "[Team 2] Mailman post 2", "[Team 3] Mailman post 3"],
+     "archive.mbox.gz (gzip-compressed, as HyperKitty downloads it) is read")
 t.ok("anna@example.org,Anna Regular,mail,no" in exported and "dora@example.org,Dora Digest,mail,no" in exported
      and exported.count("\n") == 7, "email,display_name rows: members with their names", exported)
 if not os.environ.get("KAIRAN_KEEP"):

@@ -7,6 +7,7 @@ order after the last one, threaded, found by POP3 and the search, nothing
 mailed, no upload file left in HOME/tmp), the streamed download
 /admin/LIST/archive.mbox (bytes of `kairan export LIST --mbox`) and
 members.csv (bytes of `kairan export LIST --members`)."""
+import gzip
 import http.client
 import poplib
 
@@ -143,9 +144,14 @@ def scenario(kind):
         r = anon.request("POST", "/admin/team/import", data={"csrf": "x"}, files={"mbox": ("a.mbox", MBOX)})
         t.ok(r.status == 403 and inst.archive_numbers("team") == [1, 2, 3, 4, 5] and tmp_files(inst) == [],
              P + "without a session: 403, nothing spooled")
-        r = upload_to(c2, "other", want)
+        # a .mbox.gz (HyperKitty's export): uncompressed first; a broken one is an error
+        r = upload_to(c2, "other", gzip.compress(want)[:-40], name="cut.mbox.gz")
+        t.ok(r.status == 422 and "cut.mbox.gz: not gzip data, or cut short" in r.text
+             and inst.archive_numbers("other") == [], P + "a gzip file cut short: the error says so, nothing added",
+             r.text[-500:])
+        r = upload_to(c2, "other", gzip.compress(want), name="team.mbox.gz")
         t.ok(r.status == 200 and inst.run("export", "other", "--mbox").stdout.count(b"\nFrom ") == want.count(b"\nFrom "),
-             P + "the download uploaded to another list gives every post again")
+             P + "the download, gzip-compressed, uploaded to another list gives every post again")
 
         inst.check("config", "team", "archive_access", "public")
         r = c.get("/admin/team/members.csv")
@@ -157,9 +163,9 @@ def scenario(kind):
             server.stop()
 
 
-def upload_to(c, lst, content):
+def upload_to(c, lst, content, name="team.mbox"):
     data = {"csrf": c.csrf(f"/admin/{lst}/import")}
-    return c.request("POST", f"/admin/{lst}/import", data=data, files={"mbox": ("team.mbox", content)})
+    return c.request("POST", f"/admin/{lst}/import", data=data, files={"mbox": (name, content)})
 
 
 def chunked_over_limit():
