@@ -6,7 +6,7 @@
 # ../shared/corpus directories named on its "fuzz-corpus:" line, copied
 # into a temporary directory, never into the source tree) and then
 # FUZZ_SECONDS (default 25: with its corpus, about half a minute a harness,
-# about eight minutes for the fifteen of them, beside the other tests of
+# about eight and a half minutes for the sixteen of them, beside the other tests of
 # make -j2)
 # of fuzzing.
 # One TAP line per harness; a crash, leak, sanitizer report or timeout is
