@@ -28,6 +28,7 @@ import time
 K = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "build", "kairan"))
 POSTS = int(os.environ.get("POSTS", "20000"))
 tmp = tempfile.mkdtemp(prefix="kairan-bench-webimport-")
+servers = []        # every kairan web started, stopped at the end whatever happens
 
 
 def free_port():
@@ -65,6 +66,7 @@ class Web:
             except OSError:
                 time.sleep(0.05)
         self.cookies = {}
+        servers.append(self)
 
     def hwm(self):
         for line in open(f"/proc/{self.proc.pid}/status"):
@@ -124,8 +126,9 @@ class Web:
         return f"heap (RssAnon) peak {self.peaks['RssAnon']} MB, mapped files (RssFile) peak {self.peaks['RssFile']} MB"
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 try:
@@ -253,6 +256,8 @@ try:
     result("peer: Python mailbox split into one file a post (converters, Mailman's arch)", POSTS,
            time.perf_counter() - t0, "no index, no database")
 finally:
+    for w in servers:
+        w.stop()
     if not os.environ.get("BENCH_KEEP"):
         shutil.rmtree(tmp, ignore_errors=True)
     else:

@@ -16,6 +16,7 @@ changed through REST.  The export DIR is then:
                 mailbox module, as HyperKitty's export writes it: mboxo)
 and a second DIR with the two-column Postorius form (email,display_name,
 no header).  Skips when mailman3 is not installed or does not start."""
+import atexit
 import base64
 import json
 import mailbox
@@ -35,6 +36,8 @@ if not which("mailman"):
     t.skip_all("Debian's mailman3 is not installed (/usr/bin/mailman)")
 
 tmp = tempfile.mkdtemp(prefix="kairan-mm3-")
+if not os.environ.get("KAIRAN_KEEP"):
+    atexit.register(shutil.rmtree, tmp, True)      # also after a skip or a failure
 port = free_port()
 cfg = os.path.join(tmp, "mailman.cfg")
 with open(cfg, "w") as f:
@@ -266,6 +269,4 @@ t.eq([str(inst2.archive("team", n)["Subject"]) for n in inst2.archive_numbers("t
      "archive.mbox.gz (gzip-compressed, as HyperKitty downloads it) is read")
 t.ok("anna@example.org,Anna Regular,mail,no" in exported and "dora@example.org,Dora Digest,mail,no" in exported
      and exported.count("\n") == 7, "email,display_name rows: members with their names", exported)
-if not os.environ.get("KAIRAN_KEEP"):
-    shutil.rmtree(tmp, ignore_errors=True)
 t.done()
