@@ -3,8 +3,12 @@
  * WebRequest from REQUEST_METHOD, PATH_INFO, QUERY_STRING, SCRIPT_NAME
  * (the base of every link), CONTENT_TYPE, CONTENT_LENGTH, HTTP_COOKIE,
  * HTTP_* headers and REMOTE_ADDR, reads at most CONTENT_LENGTH bytes of
- * body (413 above [global] web_max_body, or api_max_body for /api/), runs web_handle() - the same
- * code as `kairan web` - and prints the response with a Status: line.
+ * body (413 above [global] web_max_body, or api_max_body for /api/; the
+ * body of an upload path goes to a file under HOME/tmp instead, up to
+ * web_max_upload), runs web_handle() - the same code as `kairan web` -
+ * and prints the response with a Status: line (a streamed response, the
+ * mbox download, is written out as it is produced, without a
+ * Content-Length).
  * The instance is $KAIRAN_HOME, else the compiled-in default. */
 #include "config.h"
 #include "web/web.h"
@@ -28,12 +32,50 @@ write_response(const WebResponse *resp)
     g_string_append_printf(head, "Status: %d %s\r\n", resp->status, web_status_text(resp->status));
     for (guint i = 0; i + 1 < resp->headers->len; i += 2)
         g_string_append_printf(head, "%s: %s\r\n", (char *) resp->headers->pdata[i], (char *) resp->headers->pdata[i + 1]);
-    g_string_append_printf(head, "Content-Length: %u\r\n\r\n", resp->body->len);
+    if (resp->stream)
+        g_string_append(head, "\r\n");
+    else
+        g_string_append_printf(head, "Content-Length: %u\r\n\r\n", resp->body->len);
     fwrite(head->str, 1, head->len, stdout);
-    if (resp->body->len)        /* an empty body (204) may have no buffer at all */
+    if (resp->stream) {
+        guint8 buf[65536];
+        gsize n;
+        while ((n = resp->stream(resp->stream_data, buf, sizeof(buf))) > 0)
+            if (fwrite(buf, 1, n, stdout) != n)
+                break;                  /* the client went away */
+    } else if (resp->body->len) {       /* an empty body (204) may have no buffer at all */
         fwrite(resp->body->data, 1, resp->body->len, stdout);
+    }
     fflush(stdout);
     g_string_free(head, TRUE);
+}
+
+/* spool_body - exactly len bytes of stdin into a new file under HOME/tmp;
+ * its path, NULL on an error (logged). */
+static char *
+spool_body(const Instance *inst, guint64 len)
+{
+    int fd;
+    char *path = web_upload_file(inst, &fd);
+    char buf[65536];
+
+    if (!path)
+        return NULL;
+    for (guint64 got = 0; got < len;) {
+        ssize_t n = read(0, buf, (size_t) MIN(sizeof(buf), len - got));
+        if (n <= 0)
+            break;
+        if (write(fd, buf, (size_t) n) != n) {
+            log_error("web.cgi: cannot write %s", path);
+            close(fd);
+            unlink(path);
+            g_free(path);
+            return NULL;
+        }
+        got += (guint64) n;
+    }
+    close(fd);
+    return path;
 }
 
 /* header_name - HTTP_ACCEPT_LANGUAGE -> accept-language */
@@ -82,7 +124,8 @@ main(int argc, char **argv)
     }
     log_open_file(inst->home);
     if (len > web_body_limit(inst, g_getenv("PATH_INFO"))) {
-        resp = web_too_large_response(g_getenv("PATH_INFO"));
+        resp = web_is_upload_path(g_getenv("PATH_INFO")) ? web_upload_too_large_response(inst, g_getenv("HTTP_ACCEPT_LANGUAGE"))
+                                                         : web_too_large_response(g_getenv("PATH_INFO"));
         write_response(resp);
         web_response_free(resp);
         instance_free(inst);
@@ -109,6 +152,29 @@ main(int argc, char **argv)
     if (g_getenv("CONTENT_TYPE"))
         web_request_set_header(req, "content-type", g_getenv("CONTENT_TYPE"));
     /* exactly CONTENT_LENGTH bytes: the server need not close stdin */
+    if (g_ascii_strcasecmp(method, "POST") == 0 && web_is_upload_path(req->path)) {
+        if (!web_upload_allowed(inst, req->path, g_getenv("HTTP_COOKIE"))) {
+            /* not an owner of the list: answered without reading the body */
+            web_request_free(req);
+            resp = web_error_response(403, NULL);
+            write_response(resp);
+            web_response_free(resp);
+            instance_free(inst);
+            g_mime_shutdown();
+            return 0;
+        }
+        req->body_file = spool_body(inst, len);
+        if (!req->body_file) {
+            web_request_free(req);
+            resp = web_error_response(503, NULL);
+            write_response(resp);
+            web_response_free(resp);
+            instance_free(inst);
+            g_mime_shutdown();
+            return 0;
+        }
+        len = 0;
+    }
     g_byte_array_set_size(req->body, (guint) len);
     for (guint64 got = 0; got < len;) {
         ssize_t n = read(0, req->body->data + got, (size_t) (len - got));

@@ -26,39 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* looks_like_mail - the first line is a header field and GMime finds a
- * message with at least one of From, Date, Subject, Message-ID. */
-static GMimeMessage *
-looks_like_mail(GByteArray *raw, const char **why)
-{
-    const guint8 *data = raw->data;
-    gsize len = raw->len;
-    gsize i = 0;
-    GMimeMessage *msg;
-
-    while (i < len && data[i] > 32 && data[i] < 127 && data[i] != ':')
-        i++;
-    if (i == 0 || i >= len || data[i] != ':') {
-        *why = len == 0 ? "an empty file, not mail" : "not mail (it does not start with a header field)";
-        return NULL;
-    }
-    {
-        gsize over = 0;     /* an old post of any size: its first parts are enough for its row */
-        msg = message_parse_owned(raw, ARCHIVE_READ_MAX_PARTS, &over);
-    }
-    if (!msg) {
-        *why = "not mail (no message found)";
-        return NULL;
-    }
-    if (!g_mime_object_get_header(GMIME_OBJECT(msg), "From") && !g_mime_object_get_header(GMIME_OBJECT(msg), "Date") &&
-        !g_mime_object_get_header(GMIME_OBJECT(msg), "Subject") && !g_mime_message_get_message_id(msg)) {
-        g_object_unref(msg);
-        *why = "not mail (no From, Date, Subject or Message-ID)";
-        return NULL;
-    }
-    return msg;
-}
-
 /* read_post - the bytes of one planned post; *where names it for errors. */
 static GByteArray *
 read_post(const ImportPlan *plan, const ImportPost *p, int *mbox_fd, char **where, GError **error)
@@ -75,7 +42,7 @@ read_post(const ImportPlan *plan, const ImportPost *p, int *mbox_fd, char **wher
         }
         return g_byte_array_new_take((guint8 *) data, len);
     }
-    *where = g_strdup_printf("%s:%" G_GINT64_FORMAT, s->path, p->line);
+    *where = g_strdup_printf("%s:%" G_GINT64_FORMAT, s->label ? s->label : s->path, p->line);
     if (*mbox_fd < 0 && (*mbox_fd = open(s->path, O_RDONLY)) < 0) {
         g_set_error(error, KAIRAN_ERROR, EXIT_NOINPUT, "%s: %s", s->path, g_strerror(errno));
         return NULL;
@@ -286,11 +253,11 @@ import_apply(Instance *inst, ImportPlan *plan, gboolean merge, gboolean dry_run,
             g_free(where);
             goto fail;
         }
-        msg = looks_like_mail(bytes, &why);
+        msg = mbox_parse_post(bytes, &why);
         if (!msg) {
             /* a spool file is named by its path, an mbox post by file:line */
             const ImportSource *s = g_ptr_array_index(plan->sources, p->src);
-            good = s->is_mbox ? import_bad(plan, error, s->path, p->line, "%s", why)
+            good = s->is_mbox ? import_bad(plan, error, s->label ? s->label : s->path, p->line, "%s", why)
                               : import_bad(plan, error, where, 0, "%s", why);
             g_byte_array_unref(bytes);
             g_free(where);

@@ -122,24 +122,6 @@ cmd_import(int argc, char **argv)
     return 0;
 }
 
-static void
-csv_out(GString *out, const char *s)
-{
-    if (!s)
-        s = "";
-    if (!strpbrk(s, ",\"\r\n") && !(*s && strchr("=+-@", *s))) {
-        g_string_append(out, s);
-        return;
-    }
-    g_string_append_c(out, '"');
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            g_string_append_c(out, '"');
-        g_string_append_c(out, *p);
-    }
-    g_string_append_c(out, '"');
-}
-
 int
 cmd_export(int argc, char **argv)
 {
@@ -162,39 +144,18 @@ cmd_export(int argc, char **argv)
     inst = cli_open();
     cli_need_list(inst, list);
     if (members) {
-        GPtrArray *a = member_list(inst, list);
-        GString *out = g_string_new("address,name,delivery,digest\n");
-        for (guint i = 0; i < a->len; i++) {
-            Member *m = a->pdata[i];
-            csv_out(out, m->address);
-            g_string_append_c(out, ',');
-            csv_out(out, m->name);
-            g_string_append_printf(out, ",%s,%s\n", m->post_only ? "post_only" : m->nomail ? "nomail" : "mail",
-                                   m->digest ? "yes" : "no");
-        }
+        GString *out = member_list_csv(inst, list);
         fwrite(out->str, 1, out->len, stdout);
         g_string_free(out, TRUE);
-        g_ptr_array_unref(a);
     } else {
-        /* a page of rows at a time: memory stays flat for a big archive */
-        for (gint64 offset = 0;; offset += 1000) {
-            GPtrArray *rows = archive_list(inst, list, offset, 1000, FALSE);
-            guint n = rows->len;
-            for (guint i = 0; i < n; i++) {
-                ArchivePost *p = rows->pdata[i];
-                char *data;
-                gsize len;
-                if (!archive_read(inst, list, p->num, &data, &len)) {
-                    fprintf(stderr, "kairan export: %s: post %" G_GINT64_FORMAT " is unreadable, left out\n", list, p->num);
-                    continue;
-                }
-                mbox_write_post(stdout, p->from_addr, p->date, (const guint8 *) data, len);
-                g_free(data);
-            }
-            g_ptr_array_unref(rows);
-            if (n < 1000)
+        /* lib's reader, as the web's download: memory stays flat */
+        MboxExport *x = mbox_export_new(inst, list);
+        guint8 buf[65536];
+        gsize n;
+        while ((n = mbox_export_read(x, buf, sizeof(buf))) > 0)
+            if (fwrite(buf, 1, n, stdout) != n)
                 break;
-        }
+        mbox_export_free(x);
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "kairan export: write error\n");

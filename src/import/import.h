@@ -1,6 +1,6 @@
 /* import.h - the import job (kairan import / export): the common import
  * plan every format reader fills (plan.c), the readers of the peers'
- * files (fml.c, mlmmj.c, mailman2.c, mailman3.c, mbox.c), the literal
+ * files (fml.c, mlmmj.c, mailman2.c, mailman3.c, mbox.c over lib's mbox.h), the literal
  * readers they use (pylit.c: Python literals of Mailman 2.1's
  * config_list; json.c: Mailman 3's REST JSON), and the one transaction
  * that makes a plan real (apply.c). */
@@ -8,6 +8,7 @@
 #define KAIRAN_IMPORT_H
 
 #include "instance.h"
+#include "mbox.h"
 #include <stdio.h>
 
 /* ImportValue - a parsed Python or JSON literal. */
@@ -52,6 +53,8 @@ typedef struct {
 typedef struct {
     char *path;
     gboolean is_mbox;      /* else a directory of files named by number */
+    char *label;           /* the name in messages (NULL: path) */
+    gboolean temp;         /* path is an uncompressed copy, removed with the plan */
 } ImportSource;
 
 typedef struct {
@@ -138,19 +141,10 @@ gboolean import_mailman3(ImportPlan *plan, const char *dir, GError **error);
 gboolean import_spool_posts(ImportPlan *plan, const char *dir, GError **error);
 /* import_mbox_scan - the posts of an mbox file (mboxrd or mboxo: a From_
  * line at the start or after an empty line starts a post), appended to
- * plan->posts with num 0; sort_by_date: in Date order (stable). */
+ * plan->posts with num 0; sort_by_date: in Date order (stable).  A
+ * gzip-compressed file is read through an uncompressed copy in TMPDIR
+ * (removed with the plan); messages still name path. */
 gboolean import_mbox_scan(ImportPlan *plan, const char *path, gboolean sort_by_date, GError **error);
-/* mbox_split_mem - the same scan over bytes in memory (the fuzz target):
- * calls fn for each post's [off, off+len) and start line. */
-typedef void (*MboxPostFn)(gint64 off, gint64 len, gint64 line, gint64 date, gpointer data);
-void mbox_split_mem(const char *data, gsize len, MboxPostFn fn, gpointer user);
-/* mbox_unquote - one mboxrd post's bytes with ">From " quoting undone
- * (one '>' removed from each ^>+From line), newly allocated. */
-GByteArray *mbox_unquote(const guint8 *data, gsize len);
-/* mbox_write_post - append one post to out as mboxrd: a From_ line,
- * ^>*From lines quoted, an empty line after. */
-gboolean mbox_write_post(FILE *out, const char *sender, gint64 date, const guint8 *data, gsize len);
-
 /* fml_parse_config_ph - the scalar assignments of an fml config.ph
  * (name -> value, g_hash_table_unref); other Perl lines go to *other. */
 GHashTable *fml_parse_config_ph(const char *data, gsize len, const char *file, GPtrArray *other,

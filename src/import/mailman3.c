@@ -11,7 +11,8 @@
  *   DIR/header-matches.json  optional: REST `GET /3.1/lists/LIST_ID/
  *                     header-matches` ({"entries": [{"header", "pattern",
  *                     "action"}]}), kairan's header_filters
- *   DIR/archive.mbox  the HyperKitty export (file order)
+ *   DIR/archive.mbox  the HyperKitty export (file order), or as downloaded,
+ *                     DIR/archive.mbox.gz
  * config.json is required, the others optional. */
 #include "config.h"
 #include "import/import.h"
@@ -27,14 +28,15 @@ static const char *const informational[] = {
     "http_etag", "self_link", "list_id", "fqdn_listname", "mail_host", "list_name", "created_at",
     "last_post_at", "volume", "next_digest_number", "digest_last_sent_at", "member_count",
     "posting_address", "request_address", "owner_address", "join_address", "leave_address",
-    "bounces_address", "no_reply_address", NULL
+    "bounces_address", "no_reply_address", "dmarc_mitigate_unconditionally", NULL
 };
 
 static const char *const handled[] = {
     "display_name", "description", "subject_prefix", "max_message_size", "default_nonmember_action",
     "default_member_action", "subscription_policy", "archive_policy", "reply_goes_to_list",
     "preferred_language", "bounce_score_threshold", "accept_these_nonmembers", "hold_these_nonmembers",
-    "reject_these_nonmembers", "discard_these_nonmembers", NULL
+    "reject_these_nonmembers", "discard_these_nonmembers", "post_id", "personalize", "dmarc_mitigate_action",
+    "emergency", "digest_size_threshold", NULL
 };
 
 /* The four nonmember rules: Mailman's moderation action, the legacy
@@ -45,6 +47,14 @@ static const char *const nonmember_rules[4][3] = {
     { "reject", "reject_these_nonmembers", "reject_nonmembers" },
     { "discard", "discard_these_nonmembers", "discard_nonmembers" },
 };
+
+/* empty - null, "" or []: a setting with nothing to carry over */
+static gboolean
+empty(const ImportValue *v)
+{
+    return v->type == IV_NONE || (v->type == IV_STR && v->str->len == 0) ||
+           (v->type == IV_LIST && v->items->len == 0);
+}
 
 static void
 map_word(ImportPlan *plan, ImportValue *cfg, const char *name, const char *key,
@@ -135,6 +145,32 @@ map_config(ImportPlan *plan, ImportValue *cfg, GString **nonmembers)
         import_set(plan, "bounce_threshold", t, "config.json bounce_score_threshold");
         g_free(t);
     }
+    /* found on a real Mailman 3.3 (tests/e2e/test_import_mailman3.py) */
+    if ((v = import_value_get(cfg, "post_id")) && v->type == IV_NUM && v->num >= 1 && v->num < 1e15) {
+        /* the number Mailman gives the next post (its %d): kairan goes on from there */
+        plan->seq = (gint64) llround(v->num) - 1;
+        import_note(plan, "post_id %" G_GINT64_FORMAT ": the next post is number %" G_GINT64_FORMAT " (as in Mailman)",
+                    plan->seq + 1, plan->seq + 1);
+    }
+    map_word(plan, cfg, "personalize", "personalize", (const char *const[]) {
+        "none", "no", "individual", "yes", "full", "yes", NULL });
+    if ((v = import_value_get(cfg, "dmarc_mitigate_action"))) {
+        ImportValue *u = import_value_get(cfg, "dmarc_mitigate_unconditionally");
+        gboolean always = u && u->type == IV_BOOL && u->b;
+        map_word(plan, cfg, "dmarc_mitigate_action", "dmarc", always ? (const char *const[]) {
+            "no_mitigation", "off", "munge_from", "munge", "wrap_message", "wrap", "reject", NULL, "discard", NULL, NULL }
+                                                                    : (const char *const[]) {
+            "no_mitigation", "off", "munge_from", "auto", "wrap_message", "wrap", "reject", NULL, "discard", NULL, NULL });
+    }
+    if ((v = import_value_get(cfg, "digest_size_threshold")) && v->type == IV_NUM && v->num > 0 && v->num < 1e9) {
+        t = g_strdup_printf("%" G_GINT64_FORMAT, (gint64) llround(v->num * 1024));
+        import_set(plan, "digest_size", t, "config.json digest_size_threshold (KB)");
+        g_free(t);
+    }
+    /* emergency holds every post for the moderators: it wins over the
+     * nonmember action mapped above */
+    if ((v = import_value_get(cfg, "emergency")) && v->type == IV_BOOL && v->b)
+        import_set(plan, "post_policy", "moderated", "config.json emergency");
     if ((v = import_value_get(cfg, "display_name")))
         import_note(plan, "display_name: kairan names a list by its address");
     for (int r = 0; r < 4; r++)
@@ -143,10 +179,19 @@ map_config(ImportPlan *plan, ImportValue *cfg, GString **nonmembers)
             import_nonmember_patterns(plan, v, nonmembers[r], from);
             g_free(from);
         }
-    for (guint i = 0; cfg->type == IV_DICT && i < cfg->keys->len; i++) {
-        const char *k = g_ptr_array_index(cfg->keys, i);
-        if (!g_strv_contains(handled, k) && !g_strv_contains(informational, k))
-            import_unmapped(plan, "config.json %s", k);
+    {
+        guint blank = 0;
+        for (guint i = 0; cfg->type == IV_DICT && i < cfg->keys->len; i++) {
+            const char *k = g_ptr_array_index(cfg->keys, i);
+            if (g_strv_contains(handled, k) || g_strv_contains(informational, k))
+                continue;
+            if (empty(g_ptr_array_index(cfg->items, i)))
+                blank++;
+            else
+                import_unmapped(plan, "config.json %s", k);
+        }
+        if (blank)
+            import_note(plan, "config.json: %u other setting(s) without a value (null, \"\" or []) left out", blank);
     }
 }
 
@@ -342,6 +387,10 @@ import_mailman3(ImportPlan *plan, const char *dir, GError **error)
     }
     if (ok) {
         path = g_build_filename(dir, "archive.mbox", NULL);
+        if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+            g_free(path);           /* HyperKitty's export as downloaded */
+            path = g_build_filename(dir, "archive.mbox.gz", NULL);
+        }
         if (g_file_test(path, G_FILE_TEST_EXISTS))
             ok = import_mbox_scan(plan, path, FALSE, error);
         g_free(path);

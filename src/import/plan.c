@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 void
 import_value_free(ImportValue *v)
@@ -93,6 +94,9 @@ static void
 source_free(gpointer p)
 {
     ImportSource *s = p;
+    if (s->temp)
+        unlink(s->path);
+    g_free(s->label);
     g_free(s->path);
     g_free(s);
 }

@@ -90,6 +90,8 @@ static const GlobalDef table[] = {
     { "web_listen", GLOBAL_HOSTPORT, "127.0.0.1:8080", NULL, 0, 0, "address of kairan web" },
     { "web_threads", GLOBAL_UINT, "4", NULL, 1, 64, "threads of kairan web: one slow page does not stall the others" },
     { "web_max_body", GLOBAL_UINT, "4194304", NULL, 1, BIG, "largest request body the web interface reads, bytes" },
+    /* s12-webimp: the mbox upload of the archive page, spooled to HOME/tmp */
+    { "web_max_upload", GLOBAL_UINT, "268435456", NULL, 1, BIG, "largest mbox an owner may upload on the web, bytes (413 above)" },
     { "api_max_body", GLOBAL_UINT, "1048576", NULL, 1, BIG, "largest request body of the REST API, bytes (413 above)" },
     { "api_rate_limit", GLOBAL_UINT, "600", NULL, 0, BIG, "REST API requests per token and minute (429 above; 0 = no limit)" },
     /* posting */

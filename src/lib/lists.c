@@ -739,3 +739,41 @@ list_remove(Instance *inst, const char *list, gboolean purge, char **moved_to, G
     g_free(spool);
     return TRUE;
 }
+
+/* csv_out - one field: quoted when it holds , " or a line end, or starts
+ * like a spreadsheet formula (= + - @), so a reader sees it as text */
+static void
+csv_out(GString *out, const char *s)
+{
+    if (!s)
+        s = "";
+    if (!strpbrk(s, ",\"\r\n") && !(*s && strchr("=+-@", *s))) {
+        g_string_append(out, s);
+        return;
+    }
+    g_string_append_c(out, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            g_string_append_c(out, '"');
+        g_string_append_c(out, *p);
+    }
+    g_string_append_c(out, '"');
+}
+
+GString *
+member_list_csv(const Instance *inst, const char *list)
+{
+    GPtrArray *a = member_list(inst, list);
+    GString *out = g_string_new("address,name,delivery,digest\n");
+
+    for (guint i = 0; i < a->len; i++) {
+        Member *m = a->pdata[i];
+        csv_out(out, m->address);
+        g_string_append_c(out, ',');
+        csv_out(out, m->name);
+        g_string_append_printf(out, ",%s,%s\n", m->post_only ? "post_only" : m->nomail ? "nomail" : "mail",
+                               m->digest ? "yes" : "no");
+    }
+    g_ptr_array_unref(a);
+    return out;
+}

@@ -73,6 +73,11 @@ gboolean member_set_flag(Instance *inst, const char *list, const char *addr,
                          const char *flag, gboolean on, GError **error);
 /* member_list - every member (GPtrArray of Member*, free with g_ptr_array_unref). */
 GPtrArray *member_list(const Instance *inst, const char *list);
+/* member_list_csv - the members as CSV, the columns every members import
+ * reads: address,name,delivery (mail, nomail, post_only),digest (yes,
+ * no), a header line first, LF line ends (kairan export --members and
+ * the web's members.csv). */
+GString *member_list_csv(const Instance *inst, const char *list);
 /* member_page - at most limit members from offset in address order,
  * only those whose address or name holds q (case-insensitive for ASCII;
  * NULL or "": all); *total gets how many match. */

@@ -13,6 +13,8 @@
  *   GET|POST /admin/LIST/members    members; GET /admin/LIST/members.csv
  *   GET|POST /admin/LIST/held[/ID]  held posts
  *   GET|POST /admin/LIST/settings   every per-list setting
+ *   GET|POST /admin/LIST/import     upload an mbox into the archive
+ *   GET  /admin/LIST/archive.mbox   the whole archive, mboxrd, streamed
  *   GET  /list/LIST                 public page of a list
  *   GET  /list/LIST/archive[/thread|/N|/N/attachment/K]
  *   GET  /list/LIST/feed.atom       Atom feed of a public archive (page_feed.c)
@@ -28,13 +30,20 @@
 #include "domains.h"
 #include "api.h"
 #include "crypto.h"
+#include "globals.h"
 #include "lists.h"
 #include "log.h"
 #include "settings.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <gmime/gmime.h>
 
 /* ---- requests and responses ---- */
 
@@ -69,6 +78,15 @@ web_request_free(WebRequest *req)
     g_free(req->base);
     g_hash_table_unref(req->headers);
     g_byte_array_unref(req->body);
+    if (req->body_file) {
+        unlink(req->body_file);
+        g_free(req->body_file);
+    }
+    if (req->temp_files) {
+        for (guint i = 0; i < req->temp_files->len; i++)
+            unlink(req->temp_files->pdata[i]);
+        g_ptr_array_unref(req->temp_files);
+    }
     if (req->params)
         g_hash_table_unref(req->params);
     if (req->form)
@@ -111,6 +129,8 @@ web_response_free(WebResponse *resp)
         return;
     g_ptr_array_unref(resp->headers);
     g_byte_array_unref(resp->body);
+    if (resp->stream_data && resp->stream_free)
+        resp->stream_free(resp->stream_data);
     g_free(resp);
 }
 
@@ -148,9 +168,68 @@ web_max_body(const Instance *inst)
     return v > 0 ? (gsize) v : WEB_MAX_BODY_DEFAULT;
 }
 
+gboolean
+web_is_upload_path(const char *path)
+{
+    char **seg = path ? path_split(path) : NULL;
+    gboolean up = seg && g_strv_length(seg) == 3 && g_str_equal(seg[0], "admin") && g_str_equal(seg[2], "import");
+    g_strfreev(seg);
+    return up;
+}
+
+gboolean
+web_upload_allowed(Instance *inst, const char *path, const char *cookie_header)
+{
+    WebCtx c = { 0 };
+    WebRequest *req = web_request_new("POST", path, NULL);
+    char **seg = path_split(path);
+    gboolean ok = FALSE;
+
+    c.inst = inst;
+    c.req = req;
+    req->cookies = cookie_parse(cookie_header);
+    if (inst && seg && g_strv_length(seg) == 3 && str_is_safe_name(seg[1], FALSE) && list_exists(inst, seg[1])) {
+        session_load(&c);
+        ok = may_manage(&c, seg[1]);
+    }
+    session_free(c.sess);
+    g_strfreev(seg);
+    web_request_free(req);
+    return ok;
+}
+
+char *
+web_upload_file(const Instance *inst, int *fd)
+{
+    char *dir = instance_path(inst, "tmp", NULL);
+    char *path = g_build_filename(dir, "upload.XXXXXX", NULL);
+    GError *e = NULL;
+
+    *fd = -1;
+    if (!mkdir_p(dir, 0700, &e)) {
+        log_error("web: %s", e->message);
+        g_error_free(e);
+        g_free(dir);
+        g_free(path);
+        return NULL;
+    }
+    g_free(dir);
+    *fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+    if (*fd < 0) {
+        log_error("web: cannot make an upload file %s: %s", path, g_strerror(errno));
+        g_free(path);
+        return NULL;
+    }
+    return path;
+}
+
 gsize
 web_body_limit(const Instance *inst, const char *path)
 {
+    if (web_is_upload_path(path)) {
+        gint64 v = inst ? instance_global_int(inst, "web_max_upload") : 0;
+        return v > 0 ? (gsize) v : 64 * 1024 * 1024;
+    }
     return api_is_path(path) ? MIN(api_max_body(inst), web_max_body(inst)) : web_max_body(inst);
 }
 
@@ -379,6 +458,29 @@ web_fail(WebCtx *c, int status, const char *message)
 }
 
 WebResponse *
+web_upload_too_large_response(const Instance *inst, const char *lang)
+{
+    WebCtx c = { 0 };
+    WebRequest *req = web_request_new("GET", "/", NULL);
+    gsize limit = web_body_limit(inst, "/admin/x/import");
+    char *size = limit % (1024 * 1024) == 0 ? g_strdup_printf("%" G_GSIZE_FORMAT " MiB", limit / (1024 * 1024))
+                                            : g_format_size_full(limit, G_FORMAT_SIZE_IEC_UNITS);
+    char *msg;
+
+    c.req = req;
+    c.resp = web_response_new();
+    c.lang = lang && g_ascii_strncasecmp(lang, "ja", 2) == 0 ? "ja" : "en";    /* "ja" or an Accept-Language */
+    msg = g_strdup_printf("%s %s %s", T(&c, "The file is larger than the upload limit of"), size,
+                          T(&c, "(web_max_upload in the [global] section of kairan.conf). Split the mbox or ask the administrator to raise the limit."));
+    web_fail(&c, 413, msg);
+    security_headers(c.resp);
+    web_request_free(req);
+    g_free(msg);
+    g_free(size);
+    return c.resp;
+}
+
+WebResponse *
 web_error_response(int status, const char *lang)
 {
     WebCtx c = { 0 };
@@ -436,11 +538,112 @@ pick_lang(WebRequest *req)
     return NULL;
 }
 
+/* ---- a spooled upload body ---- */
+
+#define SPOOLED_FIELD_MAX (64 * 1024)    /* a field that is not a file */
+
+typedef struct {
+    const Instance *inst;
+    WebRequest *req;
+    const guint8 *base;
+} Spooled;
+
 static gboolean
-parse_body(WebRequest *req)
+spooled_part(const guint8 *head, gsize head_len, gsize off, gsize len, gpointer user)
+{
+    Spooled *sp = user;
+    char *name, *filename;
+    gboolean ok = TRUE;
+
+    if (!multipart_disposition(head, head_len, &name, &filename))
+        return TRUE;                    /* no field we know */
+    if (filename) {
+        /* a file: copied out to a file of its own, never into memory */
+        int fd;
+        char *path = web_upload_file(sp->inst, &fd);
+        gsize done = 0;
+        ok = path != NULL;
+        while (ok && done < len) {
+            ssize_t n = write(fd, sp->base + off + done, len - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                log_error("web: cannot write %s: %s", path, n < 0 ? g_strerror(errno) : "short write");
+                ok = FALSE;
+            } else {
+                done += (gsize) n;
+            }
+        }
+        if (path) {
+            char *k = g_strconcat(name, ".file", NULL);
+            close(fd);
+            g_ptr_array_add(sp->req->temp_files, g_strdup(path));
+            params_add(sp->req->form, k, path);
+            g_free(k);
+            k = g_strconcat(name, ".filename", NULL);
+            params_add(sp->req->form, k, filename);
+            g_free(k);
+            g_free(path);
+        }
+    } else if (len <= SPOOLED_FIELD_MAX && !memchr(sp->base + off, 0, len) &&
+               g_utf8_validate((const char *) sp->base + off, (gssize) len, NULL)) {
+        char *v = g_strndup((const char *) sp->base + off, len);
+        params_add(sp->req->form, name, v);
+        g_free(v);
+    } else {
+        ok = FALSE;
+    }
+    g_free(name);
+    g_free(filename);
+    return ok;
+}
+
+/* parse_spooled - a multipart/form-data body in req->body_file: mapped
+ * (not read into memory), split, small fields into req->form, each file
+ * to a file of its own ("NAME.file" its path, "NAME.filename"). */
+static gboolean
+parse_spooled(const Instance *inst, WebRequest *req)
+{
+    const char *ct = g_hash_table_lookup(req->headers, "content-type");
+    GMimeContentType *type;
+    const char *boundary;
+    Spooled sp = { inst, req, NULL };
+    struct stat st;
+    void *map;
+    int fd;
+    gboolean ok;
+
+    if (!ct || g_ascii_strncasecmp(ct, "multipart/form-data", 19) != 0 || strpbrk(ct, "\r\n"))
+        return FALSE;
+    fd = open(req->body_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+        if (fd >= 0)
+            close(fd);
+        return FALSE;
+    }
+    map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return FALSE;
+    if (!req->temp_files)
+        req->temp_files = g_ptr_array_new_with_free_func(g_free);
+    type = g_mime_content_type_parse(NULL, ct);
+    boundary = type ? g_mime_content_type_get_parameter(type, "boundary") : NULL;
+    sp.base = map;
+    ok = boundary && multipart_split(map, (gsize) st.st_size, boundary, 100, spooled_part, &sp);
+    if (type)
+        g_object_unref(type);
+    munmap(map, (size_t) st.st_size);
+    return ok;
+}
+
+static gboolean
+parse_body(const Instance *inst, WebRequest *req)
 {
     const char *ct = g_hash_table_lookup(req->headers, "content-type");
     req->form = params_new();
+    if (req->body_file)
+        return parse_spooled(inst, req);
     if (req->body->len == 0)
         return TRUE;
     if (!ct || g_ascii_strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
@@ -537,6 +740,15 @@ route(WebCtx *c)
         }
         if (n == 3 && g_str_equal(s[2], "settings")) {
             page_settings(c, s[1]);
+            return;
+        }
+        if (n == 3 && g_str_equal(s[2], "import")) {
+            page_import(c, s[1]);
+            return;
+        }
+        if (n == 3 && g_str_equal(s[2], "archive.mbox")) {
+            if (post) goto not_allowed;
+            page_archive_mbox(c, s[1]);
             return;
         }
         if ((n == 3 || n == 4) && g_str_equal(s[2], "templates")) {
@@ -648,7 +860,7 @@ web_handle(Instance *inst, WebRequest *req)
         c.lang = ll && g_str_equal(ll, "ja") ? "ja" : "en";
         g_free(ll);
     }
-    if (g_str_equal(req->method, "POST") && !parse_body(req)) {
+    if (g_str_equal(req->method, "POST") && !parse_body(inst, req)) {
         web_fail(&c, 400, T(&c, "The form data could not be read."));
         goto out;
     }
@@ -662,8 +874,13 @@ web_handle(Instance *inst, WebRequest *req)
     route(&c);
 out:
     security_headers(c.resp);
-    if (head)
+    if (head) {
         g_byte_array_set_size(c.resp->body, 0);
+        if (c.resp->stream_data && c.resp->stream_free)
+            c.resp->stream_free(c.resp->stream_data);
+        c.resp->stream = NULL;
+        c.resp->stream_data = NULL;
+    }
     session_free(c.sess);
     g_strfreev(c.seg);
     g_free(c.anon_id);

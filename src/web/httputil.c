@@ -2,6 +2,7 @@
  * escaping and CSV fields for the web interface.  Multipart bodies are
  * parsed by GMime (never by hand), so boundaries, quoting and transfer
  * encodings follow the RFCs. */
+#define _GNU_SOURCE 1        /* memmem */
 #include "config.h"
 #include "httputil.h"
 #include "message.h"
@@ -178,6 +179,132 @@ form_parse_multipart(GHashTable *params, const char *content_type, const guint8 
     if (obj)
         g_object_unref(obj);
     return ok;
+}
+
+/* find_delim - the next CRLF "--" boundary at or after from that is one
+ * (followed by "--", or by blanks and CRLF); NULL if none */
+static const guint8 *
+find_delim(const guint8 *data, gsize len, gsize from, const char *delim, gsize dlen)
+{
+    while (from < len) {
+        const guint8 *hit = memmem(data + from, len - from, delim, dlen);
+        gsize p;
+        if (!hit)
+            return NULL;
+        p = (gsize) (hit - data) + dlen;
+        if (len - p >= 2 && data[p] == '-' && data[p + 1] == '-')
+            return hit;
+        while (p < len && (data[p] == ' ' || data[p] == '\t'))
+            p++;
+        if (len - p >= 2 && data[p] == '\r' && data[p + 1] == '\n')
+            return hit;
+        from = (gsize) (hit - data) + 1;
+    }
+    return NULL;
+}
+
+gboolean
+multipart_split(const guint8 *data, gsize len, const char *boundary, guint max_parts, MultipartPartFn fn,
+                gpointer user)
+{
+    gsize blen = boundary ? strlen(boundary) : 0;
+    char *delim;                 /* CRLF "--" boundary */
+    gsize dlen, pos;
+    const guint8 *hit;
+    guint parts = 0;
+    gboolean ok = FALSE;
+
+    if (blen == 0 || blen > 70 || strpbrk(boundary, "\r\n"))
+        return FALSE;
+    delim = g_strconcat("\r\n--", boundary, NULL);
+    dlen = blen + 4;
+    /* the first delimiter may open the body (no CRLF before it) */
+    if (len >= dlen - 2 && memcmp(data, delim + 2, dlen - 2) == 0)
+        pos = dlen - 2;
+    else if ((hit = find_delim(data, len, 0, delim, dlen)) != NULL)
+        pos = (gsize) (hit - data) + dlen;
+    else
+        goto out;
+    for (;;) {
+        gsize head, end;
+        const guint8 *blank;
+        /* after a delimiter: "--" closes, else transport padding and CRLF */
+        if (len - pos >= 2 && data[pos] == '-' && data[pos + 1] == '-') {
+            ok = TRUE;
+            break;
+        }
+        while (pos < len && (data[pos] == ' ' || data[pos] == '\t'))
+            pos++;
+        if (len - pos < 2 || data[pos] != '\r' || data[pos + 1] != '\n')
+            break;
+        pos += 2;
+        if (++parts > max_parts)
+            break;
+        head = pos;
+        if (len - pos >= 2 && data[pos] == '\r' && data[pos + 1] == '\n') {
+            blank = data + pos - 2;              /* no header fields at all */
+        } else {
+            blank = memmem(data + pos, len - pos, "\r\n\r\n", 4);
+            if (!blank)
+                break;
+        }
+        pos = (gsize) (blank - data) + 4;
+        hit = find_delim(data, len, pos, delim, dlen);
+        if (!hit)
+            break;
+        end = (gsize) (hit - data);
+        if (!fn(data + head, (gsize) (blank - data) > head ? (gsize) (blank - data) - head : 0, pos, end - pos, user))
+            break;
+        pos = end + dlen;
+    }
+out:
+    g_free(delim);
+    return ok;
+}
+
+gboolean
+multipart_disposition(const guint8 *head, gsize head_len, char **name, char **filename)
+{
+    gsize off = 0;
+    GString *value = NULL;
+
+    *name = *filename = NULL;
+    while (off < head_len) {
+        const guint8 *nl = memmem(head + off, head_len - off, "\r\n", 2);
+        gsize l = nl ? (gsize) (nl - (head + off)) : head_len - off;
+        const char *line = (const char *) head + off;
+        if (value && l > 0 && (line[0] == ' ' || line[0] == '\t'))
+            g_string_append_len(value, line, (gssize) l);          /* folded */
+        else if (!value && l > 20 && g_ascii_strncasecmp(line, "Content-Disposition:", 20) == 0)
+            value = g_string_new_len(line + 20, (gssize) l - 20);
+        else if (value)
+            break;
+        off += l + (nl ? 2 : 0);
+    }
+    if (!value)
+        return FALSE;
+    if (memchr(value->str, '\0', value->len) || !g_utf8_validate(value->str, (gssize) value->len, NULL)) {
+        g_string_free(value, TRUE);
+        return FALSE;
+    }
+    {
+        GMimeContentDisposition *cd = g_mime_content_disposition_parse(NULL, value->str);
+        const char *n = cd ? g_mime_content_disposition_get_parameter(cd, "name") : NULL;
+        const char *f = cd ? g_mime_content_disposition_get_parameter(cd, "filename") : NULL;
+        if (n && *n && g_utf8_validate(n, -1, NULL))
+            *name = g_strdup(n);
+        if (f && g_utf8_validate(f, -1, NULL))
+            *filename = g_strdup(f);
+        if (cd)
+            g_object_unref(cd);
+    }
+    g_string_free(value, TRUE);
+    if (!*name) {               /* a file without a field name is no field */
+        g_free(*filename);
+        *filename = NULL;
+        return FALSE;
+    }
+    return TRUE;
 }
 
 const char *

@@ -25,6 +25,23 @@ gboolean form_parse_urlencoded(GHashTable *params, const char *data, gsize len);
  * as the value and its file name as "NAME.filename". */
 gboolean form_parse_multipart(GHashTable *params, const char *content_type,
                               const guint8 *data, gsize len);
+/* MultipartPartFn - one part of a multipart body: its header block
+ * head[0, head_len) (CRLF lines, the blank line not included) and its
+ * content at [off, off+len) of the body; FALSE stops the split. */
+typedef gboolean (*MultipartPartFn)(const guint8 *head, gsize head_len, gsize off, gsize len, gpointer user);
+/* multipart_split - the parts of a multipart body (RFC 2046) with this
+ * boundary, without copying them (the body may be a mapped file of any
+ * size): the preamble and epilogue are skipped, a part ends at the next
+ * CRLF "--" boundary that is followed by "--" or blanks and CRLF (a line
+ * that merely starts with it is content).  FALSE when the body has no closing delimiter, a
+ * part has no blank line after its header block, more than max_parts
+ * parts, or fn said stop. */
+gboolean multipart_split(const guint8 *data, gsize len, const char *boundary, guint max_parts,
+                         MultipartPartFn fn, gpointer user);
+/* multipart_disposition - the form field name and file name (either may
+ * be NULL) of a part's header block (Content-Disposition: form-data;
+ * name="..."; filename="..."), UTF-8 only; FALSE when it has none. */
+gboolean multipart_disposition(const guint8 *head, gsize head_len, char **name, char **filename);
 /* params_get - first value of name or NULL; params_all - every value. */
 const char *params_get(GHashTable *params, const char *name);
 GPtrArray *params_all(GHashTable *params, const char *name);

@@ -288,21 +288,13 @@ page_members(WebCtx *c, const char *list)
 void
 page_members_csv(WebCtx *c, const char *list)
 {
-    GPtrArray *ms = member_list(c->inst, list);
-    GString *out = g_string_new("address,name,digest,nomail,post_only\r\n");
+    /* the columns of `kairan export --members` (lists.c), which every
+     * members import reads back */
+    GString *out = member_list_csv(c->inst, list);
     char *disp;
-    for (guint i = 0; i < ms->len; i++) {
-        Member *m = ms->pdata[i];
-        csv_field(out, m->address);
-        g_string_append_c(out, ',');
-        csv_field(out, m->name);
-        g_string_append_printf(out, ",%s,%s,%s\r\n", m->digest ? "yes" : "no", m->nomail ? "yes" : "no",
-                               m->post_only ? "yes" : "no");
-    }
     web_set_body(c, "text/csv; charset=utf-8", out->str, out->len);
     disp = g_strdup_printf("attachment; filename=\"%s-members.csv\"", list);
     web_response_header(c->resp, "Content-Disposition", disp);
     g_free(disp);
     g_string_free(out, TRUE);
-    g_ptr_array_unref(ms);
 }

@@ -10,7 +10,11 @@
  * 128 connections (16 per client address), 30 s idle timeout, request
  * bodies up to [global] web_max_body (4 MiB; api_max_body, 1 MiB, for
  * the REST API under /api/) - larger ones get 413, before the body is
- * read when Content-Length says so.
+ * read when Content-Length says so.  The body of an upload path (POST
+ * /admin/LIST/import, web_is_upload_path) goes to a file under HOME/tmp
+ * as it arrives, up to [global] web_max_upload, and a streamed response
+ * (the mbox download) is produced by MHD's content reader callback in
+ * the connection's own thread.
  *
  * MHD is told not to unescape the URL (an identity unescape callback):
  * web_handle() decodes the path itself, segment by segment, so "%2F" or
@@ -30,6 +34,7 @@
 #include "util.h"
 
 #include <microhttpd.h>
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -42,7 +47,27 @@ typedef struct {
     GByteArray *body;
     gboolean too_big;
     gsize limit;       /* web_body_limit of the URL */
+    /* an upload path's body goes to this file instead (web_is_upload_path) */
+    char *file;
+    int fd;
+    gsize spooled;
+    gboolean failed;   /* the file could not be made or written */
+    gboolean upload;   /* an upload path (its 413 page names web_max_upload) */
 } Upload;
+
+/* drop_spool - the spooled body is not wanted: its file goes at once */
+static void
+drop_spool(Upload *up)
+{
+    if (up->fd >= 0)
+        close(up->fd);
+    up->fd = -1;
+    if (up->file) {
+        unlink(up->file);
+        g_free(up->file);
+        up->file = NULL;
+    }
+}
 
 typedef struct {
     Instance *inst;          /* the main thread's (settings, --set-admin-password) */
@@ -103,11 +128,48 @@ add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
     return MHD_YES;
 }
 
+typedef struct {
+    WebStreamFn fn;
+    gpointer data;
+    GDestroyNotify free;
+} Stream;
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    Stream *st = cls;
+    gsize n = st->fn(st->data, (guint8 *) buf, max);
+    (void) pos;
+    return n ? (ssize_t) n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void
+stream_free(void *cls)
+{
+    Stream *st = cls;
+    if (st->free)
+        st->free(st->data);
+    g_free(st);
+}
+
 static enum MHD_Result
 send_response(struct MHD_Connection *conn, WebResponse *wr)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(wr->body->len, wr->body->data, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r;
     enum MHD_Result ret;
+
+    if (wr->stream) {
+        /* produced as MHD sends it, by this thread (its instance) */
+        Stream *st = g_new0(Stream, 1);
+        st->fn = wr->stream;
+        st->data = wr->stream_data;
+        st->free = wr->stream_free;
+        wr->stream = NULL;
+        wr->stream_data = NULL;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st, stream_free);
+    } else {
+        r = MHD_create_response_from_buffer(wr->body->len, wr->body->data, MHD_RESPMEM_MUST_COPY);
+    }
     for (guint i = 0; i + 1 < wr->headers->len; i += 2)
         MHD_add_response_header(r, wr->headers->pdata[i], wr->headers->pdata[i + 1]);
     ret = MHD_queue_response(conn, (unsigned) wr->status, r);
@@ -144,18 +206,59 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
     if (!up) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        gboolean upload = g_ascii_strcasecmp(method, "POST") == 0 && web_is_upload_path(url);
         up = g_new0(Upload, 1);
         up->body = g_byte_array_new();
-        up->limit = MIN(srv->max_body, web_body_limit(srv->inst, url));
+        up->fd = -1;
+        up->upload = upload;
+        up->limit = upload ? web_body_limit(srv->inst, url) : MIN(srv->max_body, web_body_limit(srv->inst, url));
         *con_cls = up;
         if (cl && g_ascii_strtoull(cl, NULL, 10) > up->limit) {
-            resp = web_too_large_response(url);
+            resp = upload ? web_upload_too_large_response(srv->inst, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language")) : web_too_large_response(url);
             web_response_header(resp, "Connection", "close");
             ret = send_response(conn, resp);
             web_response_free(resp);
             up->too_big = TRUE;
             return ret;
         }
+        if (upload) {
+            Instance *ti = request_instance(srv);
+            if (ti && !web_upload_allowed(ti, url, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie"))) {
+                /* not an owner of the list: answered before the body is read */
+                resp = web_error_response(403, NULL);
+                web_response_header(resp, "Connection", "close");
+                ret = send_response(conn, resp);
+                web_response_free(resp);
+                up->too_big = TRUE;        /* the body, if any, is dropped */
+                return ret;
+            }
+            up->file = ti ? web_upload_file(ti, &up->fd) : NULL;
+            up->failed = up->file == NULL;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size && up->upload && (up->fd >= 0 || up->failed || up->too_big)) {
+        /* an upload: straight to its file, never held in memory */
+        if (!up->too_big && !up->failed && up->spooled + *upload_data_size <= up->limit) {
+            gsize done = 0;
+            while (done < *upload_data_size) {
+                ssize_t n = write(up->fd, upload_data + done, *upload_data_size - done);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0) {
+                    log_error("web: cannot write %s: %s", up->file, n < 0 ? g_strerror(errno) : "short write");
+                    up->failed = TRUE;
+                    break;
+                }
+                done += (gsize) n;
+            }
+            up->spooled += done;
+        } else if (!up->failed) {
+            up->too_big = TRUE;
+        }
+        if (up->too_big || up->failed)
+            drop_spool(up);
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -167,7 +270,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return MHD_YES;
     }
     if (up->too_big) {
-        resp = web_too_large_response(url);
+        resp = up->upload ? web_upload_too_large_response(srv->inst, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language")) : web_too_large_response(url);
+        ret = send_response(conn, resp);
+        web_response_free(resp);
+        return ret;
+    }
+    if (up->failed) {
+        resp = web_error_response(503, NULL);
         ret = send_response(conn, resp);
         web_response_free(resp);
         return ret;
@@ -178,6 +287,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     g_string_free(query, TRUE);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, req);
     g_byte_array_append(req->body, up->body->data, up->body->len);
+    if (up->file) {
+        close(up->fd);
+        up->fd = -1;
+        req->body_file = up->file;     /* the request removes it */
+        up->file = NULL;
+    }
     req->remote_addr = client_address(conn);
     inst = request_instance(srv);
     resp = inst ? web_handle(inst, req) : web_error_response(503, NULL);
@@ -195,6 +310,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_Re
     (void) conn;
     (void) toe;
     if (up) {
+        drop_spool(up);
         g_byte_array_unref(up->body);
         g_free(up);
         *con_cls = NULL;

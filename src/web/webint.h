@@ -73,6 +73,10 @@ void page_members_csv(WebCtx *c, const char *list);
 void page_held(WebCtx *c, const char *list, const char *id);
 void page_settings(WebCtx *c, const char *list);
 
+/* page_import.c: the mbox upload and the archive download */
+void page_import(WebCtx *c, const char *list);
+void page_archive_mbox(WebCtx *c, const char *list);
+
 /* page_archive.c */
 void page_archive(WebCtx *c, const char *list);
 

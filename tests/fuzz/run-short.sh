@@ -5,9 +5,9 @@
 # seeds (tests/fuzz/seeds/NAME, tests/fuzz/NAME.dict if present, plus the
 # ../shared/corpus directories named on its "fuzz-corpus:" line, copied
 # into a temporary directory, never into the source tree) and then
-# FUZZ_SECONDS (default 25: with its corpus, about half a minute a harness,
-# about nine and a half minutes for the eighteen of them, beside the other tests of
-# make -j2)
+# FUZZ_SECONDS (default 15: with its corpus, about twenty seconds a
+# harness, about eight minutes for the twenty-three of them, beside the
+# other tests of make -j2)
 # of fuzzing.
 # One TAP line per harness; a crash, leak, sanitizer report or timeout is
 # "not ok" and the reproducer is kept in BUILDDIR/tests/fuzz/artifacts/.
@@ -26,7 +26,7 @@ set -u
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=${KAIRAN_BUILDDIR:-$srcdir}
 shared=${KAIRAN_SHARED:-$srcdir/../shared}
-seconds=${FUZZ_SECONDS:-25}
+seconds=${FUZZ_SECONDS:-15}
 nice=${FUZZ_NICE:-10}
 log=$(mktemp -d /tmp/kairan-fuzz-run.XXXXXX)
 trap 'rm -rf "$log"' EXIT

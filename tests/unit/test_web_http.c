@@ -223,6 +223,53 @@ test_tmpl(void)
     tdata_free(d);
 }
 
+/* s12-webimp: the splitter of a spooled upload (multipart_split) */
+typedef struct {
+    GPtrArray *names, *files, *values;
+} SplitSeen;
+
+static const guint8 *split_body;
+
+static gboolean
+split_part(const guint8 *head, gsize head_len, gsize off, gsize len, gpointer user)
+{
+    SplitSeen *s = user;
+    char *name, *filename;
+    if (multipart_disposition(head, head_len, &name, &filename)) {
+        g_ptr_array_add(s->names, name);
+        g_ptr_array_add(s->files, filename ? filename : g_strdup("-"));
+        g_ptr_array_add(s->values, g_strndup((const char *) split_body + off, len));
+    }
+    return TRUE;
+}
+
+static void
+test_multipart_split(void)
+{
+    const char *body = "preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n"
+                       "--XyZ  \r\nContent-Type: application/mbox\r\nContent-Disposition: form-data;\r\n"
+                       " name=\"mbox\"; filename=\"a \\\"b\\\".mbox\"\r\n\r\nFrom x\r\n--XyZy not the end\r\n"
+                       "\r\n--XyZ\r\nContent-Disposition: form-data; filename=\"nameless\"\r\n\r\nz\r\n--XyZ--\r\nepilogue";
+    SplitSeen s = { g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free),
+                    g_ptr_array_new_with_free_func(g_free) };
+    split_body = (const guint8 *) body;
+    g_assert_true(multipart_split((const guint8 *) body, strlen(body), "XyZ", 10, split_part, &s));
+    g_assert_cmpuint(s.names->len, ==, 2);          /* the nameless part is no field */
+    g_assert_cmpstr(s.names->pdata[0], ==, "csrf");
+    g_assert_cmpstr(s.values->pdata[0], ==, "tok");
+    g_assert_cmpstr(s.names->pdata[1], ==, "mbox");
+    g_assert_cmpstr(s.files->pdata[1], ==, "a \"b\".mbox");
+    g_assert_cmpstr(s.values->pdata[1], ==, "From x\r\n--XyZy not the end\r\n");
+    /* no closing delimiter, too many parts, a bad boundary: refused */
+    g_assert_false(multipart_split((const guint8 *) body, strlen(body) - 20, "XyZ", 10, split_part, &s));
+    g_assert_false(multipart_split((const guint8 *) body, strlen(body), "XyZ", 2, split_part, &s));
+    g_assert_false(multipart_split((const guint8 *) body, strlen(body), "", 10, split_part, &s));
+    g_assert_false(multipart_split((const guint8 *) body, strlen(body), "a\r\nb", 10, split_part, &s));
+    g_ptr_array_unref(s.names);
+    g_ptr_array_unref(s.files);
+    g_ptr_array_unref(s.values);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -239,5 +286,6 @@ main(int argc, char **argv)
     g_test_add_func("/web/csv", test_csv);
     g_test_add_func("/web/path", test_path);
     g_test_add_func("/web/tmpl", test_tmpl);
+    g_test_add_func("/web/multipart_split", test_multipart_split);
     return g_test_run();
 }
