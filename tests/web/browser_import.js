@@ -36,7 +36,6 @@ async function step(name, fn) {
 
     await step('log in as the owner', async () => {
       await page.goto(U + '/login');
-      await page.selectOption('select[name=list]', L);
       await page.fill('input[name=address]', cfg.owner);
       await page.fill('input[name=password]', cfg.password);
       await page.click('form.box button[type=submit]');
