@@ -148,15 +148,18 @@ class Instance:
             if qid.startswith("."):
                 continue
             sender, rcpts = None, []
-            with open(os.path.join(envdir, qid)) as f:
-                for line in f:
-                    line = line.rstrip("\n")
-                    if line.startswith("S "):
-                        sender = line[2:]
-                    elif line.startswith("R "):
-                        rcpts.append(line[2:])
-            with open(self.path("queue", "msg", qid), "rb") as f:
-                raw = f.read()
+            try:
+                with open(os.path.join(envdir, qid)) as f:
+                    for line in f:
+                        line = line.rstrip("\n")
+                        if line.startswith("S "):
+                            sender = line[2:]
+                        elif line.startswith("R "):
+                            rcpts.append(line[2:])
+                with open(self.path("queue", "msg", qid), "rb") as f:
+                    raw = f.read()
+            except FileNotFoundError:
+                continue            # a running relay finished and removed it meanwhile
             out.append({"id": qid, "sender": sender, "rcpts": rcpts, "raw": raw,
                         "msg": email.message_from_bytes(raw, policy=email.policy.default)})
         return out
