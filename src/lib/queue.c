@@ -146,20 +146,51 @@ commit_envelope(const Instance *inst, const char *id, const char *sender,
     return ok;
 }
 
+/* reserve_id - a new queue ID whose queue/msg file did not exist: the
+ * file is created empty (O_EXCL), so two writers in one microsecond with
+ * the same random digits never share an ID; the content then replaces it
+ * by rename.  NULL with error when the directory cannot be written. */
+static char *
+reserve_id(const Instance *inst, char **msgpath, GError **error)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        char *id = new_queue_id();
+        char *path = instance_path(inst, "queue", "msg", id, NULL);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+            *msgpath = path;
+            return id;
+        }
+        g_free(id);
+        g_free(path);
+        if (errno != EEXIST) {
+            g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "queue/msg: %s", g_strerror(errno));
+            return NULL;
+        }
+    }
+    g_set_error(error, KAIRAN_ERROR, EXIT_TEMPFAIL, "queue/msg: no free queue ID");
+    return NULL;
+}
+
 char *
 queue_submit(const Instance *inst, const char *sender,
              const char *const *rcpts, guint nrcpts,
              const void *data, size_t len, GError **error)
 {
-    char *id = new_queue_id();
+    char *id = NULL;
     char *tmpdir = instance_path(inst, "queue", "tmp", NULL);
-    char *msgpath = instance_path(inst, "queue", "msg", id, NULL);
+    char *msgpath = NULL;
     gboolean ok = FALSE;
 
     if (!sender_ok(sender, error) || !queue_dirs(inst, error))
         goto out;
-    if (!write_file_atomic(msgpath, NULL, data, len, error))
+    if (!(id = reserve_id(inst, &msgpath, error)))
         goto out;
+    if (!write_file_atomic(msgpath, NULL, data, len, error)) {
+        unlink(msgpath);
+        goto out;
+    }
     if (!commit_envelope(inst, id, sender, rcpts, nrcpts, NULL, error)) {
         unlink(msgpath);
         goto out;
@@ -183,12 +214,26 @@ submit_file(const Instance *inst, const char *sender, const char *const *rcpts, 
     char *id = new_queue_id();
     char *msgpath = instance_path(inst, "queue", "msg", id, NULL);
     char *msgdir = instance_path(inst, "queue", "msg", NULL);
-    gboolean ok = FALSE;
+    gboolean ok = FALSE, linked;
     struct stat sb;
 
     if (!sender_ok(sender, error) || !queue_dirs(inst, error))
         goto out;
-    if (link(content_path, msgpath) == 0) {
+    /* link() never replaces a file: an ID taken meanwhile gets another */
+    for (int tries = 0; !(linked = link(content_path, msgpath) == 0) && errno == EEXIST && tries < 16; tries++) {
+        g_free(id);
+        g_free(msgpath);
+        id = new_queue_id();
+        msgpath = instance_path(inst, "queue", "msg", id, NULL);
+    }
+    if (!linked) {
+        g_free(id);
+        g_free(msgpath);
+        msgpath = NULL;
+        if (!(id = reserve_id(inst, &msgpath, error)))
+            goto out;
+    }
+    if (linked) {
         if (!fsync_dir(msgdir, error)) {
             unlink(msgpath);
             goto out;
@@ -202,6 +247,7 @@ submit_file(const Instance *inst, const char *sender, const char *const *rcpts, 
         g_free(data);
         g_free(tmpdir);
         if (!copied) {
+            unlink(msgpath);                /* the reserved, empty file */
             if (error && *error) {          /* a GFileError: give it kairan's domain */
                 (*error)->domain = KAIRAN_ERROR;
                 (*error)->code = EXIT_TEMPFAIL;
