@@ -14,7 +14,7 @@
  *    count and the time of the last warning are members.bounce_warnings
  *    and members.bounce_warned; a trigger of the schema (db.c) clears
  *    them whenever delivery is turned on again or the reason is no longer
- *    a bounce, whatever the path (mail/confirm, web, CLI, API).  A list
+ *    a bounce, whatever the path (mail/confirm, web).  A list
  *    address (an imported row) is never mailed; it is still counted.
  *
  *  bounce_stale: the bounce score of a member whose delivery is on is

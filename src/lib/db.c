@@ -158,7 +158,7 @@ static const char *migrations[] = {
     /* s12-bounce: the warnings sent to a member whose delivery bounces
      * disabled, and when the last went (lib/bounce_warn.c); turning
      * delivery on again, or a reason that is no longer a bounce, clears
-     * them whatever the path (mail, web, CLI, API) */
+     * them whatever the path (mail, web) */
     "ALTER TABLE members ADD COLUMN bounce_warnings INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE members ADD COLUMN bounce_warned INTEGER NOT NULL DEFAULT 0;"
     "CREATE TRIGGER members_bounce_warn_clear AFTER UPDATE OF nomail, disabled_reason ON members"
