@@ -197,13 +197,19 @@ maintain_bounce_warnings(MaintainCtx *c, GError **error)
             } else if (list_of) {
                 log_warn("%s: <%s> is a list address: no bounce warning sent (counted)", c->list, d->address);
                 ok = record_warning(c->inst, c->list, d->address, n, c->now, error);
-            } else if ((ok = send_warning(c, d->address, n, total, interval, error)) &&
-                       (ok = record_warning(c->inst, c->list, d->address, n, c->now, error))) {
+            } else if ((ok = db_begin_immediate(c->inst->db, error)) &&
+                       (ok = record_warning(c->inst, c->list, d->address, n, c->now, error)) &&
+                       (ok = send_warning(c, d->address, n, total, interval, error)) &&
+                       (ok = db_commit(c->inst->db, error))) {
+                /* the token and the count commit once the mail is queued:
+                 * a crash in between sends this warning again, never none */
                 log_info("%s: bounce warning %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " sent to <%s>", c->list, n,
                          total, d->address);
                 g_string_append_printf(c->report, "%s: warned <%s> (warning %" G_GINT64_FORMAT " of %"
                                        G_GINT64_FORMAT ")\n", c->list, d->address, n, total);
             }
+            if (!ok)
+                db_rollback(c->inst->db);
             g_free(list_of);
             continue;
         }
