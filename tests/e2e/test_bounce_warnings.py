@@ -217,5 +217,24 @@ r, w = maintain(inst2, 0)
 t.ok(w == {} and "gone@example.net" not in rows(inst2)
      and len(notices(inst2, "bounce_removed_warned", "owner@example.org")) == 1,
      "bounce_warnings = 0: removed at the next run without a warning, owners told", r.stdout)
+# ---- Mailman 2.1's settings come along with kairan import mailman2 ---------
+import os
+mm2 = os.path.join(inst2.home, "mm2")
+os.makedirs(mm2)
+with open(os.path.join(mm2, "config"), "w") as f:
+    f.write("real_name = 'Dev'\nhost_name = 'mm.example'\nowner = ['boss@mm.example']\n"
+            "bounce_you_are_disabled_warnings = 2\nbounce_you_are_disabled_warnings_interval = 5\n"
+            "bounce_info_stale_after = 10\n")
+with open(os.path.join(mm2, "regular"), "w") as f:
+    f.write("taro@mm.example\n")
+r = inst2.run("import", "mailman2", mm2)
+c = lambda k: inst2.run("config", "dev", k).stdout.decode().strip()
+t.ok(r.returncode == 0 and [c("bounce_warnings"), c("bounce_warn_interval"), c("bounce_stale_after")]
+     == ["2", "5d", "10d"],
+     "import mailman2: bounce_you_are_disabled_warnings(_interval), bounce_info_stale_after (days) are mapped",
+     r.stderr.decode() + r.stdout.decode() + repr([c("bounce_warnings"), c("bounce_warn_interval"), c("bounce_stale_after")]))
+out = r.stdout.decode()
+t.ok("bounce_warn_interval = 5d  (from config bounce_you_are_disabled_warnings_interval)" in out
+     and "settings not mapped: 0" in out, "import mailman2: the report names where each came from, none unmapped", out)
 t.ok(not FAILED_RUNS, "every kairan maintain run exited 0 (clean under the sanitizers too)", FAILED_RUNS)
 t.done()
