@@ -31,7 +31,8 @@ cmd_maintain(int argc, char **argv)
 
     cli_parse(&argc, &argv, "maintain", NULL,
               "Run the periodic tasks that are due: digests, held-post expiry and the\n"
-              "moderators' daily reminder, archive expiry, expired tokens and sessions.\n"
+              "moderators' daily reminder, archive expiry, warnings to and removal of\n"
+              "members disabled by bounces, stale bounce scores, expired tokens and sessions.\n"
               "Each task remembers when it last ran (in kairan.db), so running this from\n"
               "cron while kairan relay also runs it does no task twice too soon.", entries);
     if (argc > 1)

@@ -32,7 +32,9 @@
  * Score: a hard failure adds 1, a soft one 0.5; at most one bounce a day
  * counts for a member (Mailman's rule: a day's worth of failures is one
  * event, so a burst of bounces, real or forged, cannot disable anybody at
- * once); a score older than a week starts again from 0.  Reaching
+ * once); a score whose last bounce is older than bounce_stale_after (a
+ * week) starts again from 0 (and the bounce_stale task resets it then,
+ * lib/bounce_warn.c, which also warns and at last removes the disabled).  Reaching
  * bounce_threshold disables delivery
  * (nomail, disabled_reason "bounce"), tells the owners, and sends the
  * member a probe (Mailman style) carrying X-Kairan-Probe: TOKEN.  The
@@ -54,7 +56,6 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#define STALE_SECONDS (7 * 86400)
 #define DAY_SECONDS 86400            /* one counted bounce a member per day */
 #define MATCH_SECONDS (30 * 86400)   /* a bounce names a post at most this old */
 #define MAX_RETURNED_IDS 50          /* Message-IDs looked up per bounce */
@@ -562,6 +563,7 @@ count_bounce(Incoming *in, Member *m, gboolean hard, GError **error)
     Instance *inst = in->inst;
     const char *list = in->list;
     gint64 now = now_seconds(), last = 0, threshold = list_setting_int(inst, list, "bounce_threshold");
+    gint64 stale = list_setting_int(inst, list, "bounce_stale_after");
     double score;
     sqlite3_stmt *st;
     gboolean disable;
@@ -577,7 +579,7 @@ count_bounce(Incoming *in, Member *m, gboolean hard, GError **error)
                  " (score %.1f)", list, hard ? "hard" : "soft", m->address, m->bounce_score);
         return TRUE;
     }
-    score = (last && now - last > STALE_SECONDS) ? 0 : m->bounce_score;
+    score = (last && stale > 0 && now - last > stale) ? 0 : m->bounce_score;
     score += hard ? 1.0 : 0.5;
     disable = !m->nomail && threshold > 0 && score >= (double) threshold;
 

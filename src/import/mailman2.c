@@ -64,7 +64,8 @@ static const char *const handled[] = {
     "generic_nonmember_action", "default_member_moderation", "subscribe_policy", "archive_private",
     "reply_goes_to_list", "preferred_language", "bounce_score_threshold", "msg_footer", "ban_list",
     "discard_these_nonmembers", "digestable", "accept_these_nonmembers", "hold_these_nonmembers",
-    "reject_these_nonmembers", "header_filter_rules", NULL
+    "reject_these_nonmembers", "header_filter_rules",
+    "bounce_you_are_disabled_warnings", "bounce_you_are_disabled_warnings_interval", "bounce_info_stale_after", NULL
 };
 
 /* map_header_filters - header_filter_rules, a list of (patterns, action,
@@ -282,6 +283,35 @@ map_config(ImportPlan *plan, ImportValue *cfg, const char *file, GError **error)
         if (isnum && n >= 0)
             import_set(plan, "bounce_threshold", t, "config bounce_score_threshold");
         g_free(t);
+    }
+    /* s12-bounce: the warnings to members disabled by bounces; config_list
+     * shows the two intervals in days */
+    if ((v = import_value_get(cfg, "bounce_you_are_disabled_warnings"))) {
+        n = num_of(v, &isnum);
+        t = g_strdup_printf("%" G_GINT64_FORMAT, n);
+        if (isnum && n >= 0)
+            import_set(plan, "bounce_warnings", t, "config bounce_you_are_disabled_warnings");
+        g_free(t);
+    }
+    {
+        static const char *const days[][2] = {
+            { "bounce_you_are_disabled_warnings_interval", "bounce_warn_interval" },
+            { "bounce_info_stale_after", "bounce_stale_after" },
+        };
+        for (guint i = 0; i < G_N_ELEMENTS(days); i++) {
+            if (!(v = import_value_get(cfg, days[i][0])))
+                continue;
+            n = num_of(v, &isnum);
+            if (isnum && n >= 0 && n < 100000) {
+                char *src = g_strdup_printf("config %s", days[i][0]);
+                t = g_strdup_printf("%" G_GINT64_FORMAT "d", n);
+                import_set(plan, days[i][1], t, src);
+                g_free(t);
+                g_free(src);
+            } else {
+                import_unmapped(plan, "config %s: not a number of days", days[i][0]);
+            }
+        }
     }
     if ((v = import_value_get(cfg, "digestable"))) {
         n = num_of(v, &isnum);

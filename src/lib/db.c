@@ -41,6 +41,8 @@
  *     work: last run and lease of each task (src/lib/maintain.c; migration 15)
  *   domains(name, web_url, created)   the domains besides [global] domain;
  *     their lists' ids are NAME@DOMAIN (src/lib/domains.c; migration 17)
+ *   members.bounce_warnings, bounce_warned: warnings to a member disabled
+ *     by bounces (src/lib/bounce_warn.c; s12-bounce)
  */
 #include "config.h"
 #include "db.h"
@@ -153,6 +155,17 @@ static const char *migrations[] = {
      * a list of one of them has the id NAME@DOMAIN, a list of the default
      * domain keeps its bare NAME, so no existing row changes */
     "CREATE TABLE domains(name TEXT PRIMARY KEY, web_url TEXT, created INTEGER NOT NULL);",
+    /* s12-bounce: the warnings sent to a member whose delivery bounces
+     * disabled, and when the last went (lib/bounce_warn.c); turning
+     * delivery on again, or a reason that is no longer a bounce, clears
+     * them whatever the path (mail, web) */
+    "ALTER TABLE members ADD COLUMN bounce_warnings INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE members ADD COLUMN bounce_warned INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TRIGGER members_bounce_warn_clear AFTER UPDATE OF nomail, disabled_reason ON members"
+    "  WHEN (NEW.bounce_warnings <> 0 OR NEW.bounce_warned <> 0) AND (NEW.nomail = 0"
+    "    OR NEW.disabled_reason IS NULL OR NEW.disabled_reason NOT LIKE 'bounce%')"
+    "  BEGIN UPDATE members SET bounce_warnings = 0, bounce_warned = 0"
+    "    WHERE list = NEW.list AND address = NEW.address; END;",
 };
 
 void

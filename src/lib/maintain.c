@@ -34,6 +34,11 @@ static const MaintainTask tasks[] = {
       "once a day, mail the moderators the list of held posts (moderator_reminder)" },
     { "archive_expire", 3600, TRUE, maintain_archive_expire,
       "remove archived posts older than archive_expire (spool, index, search)" },
+    { "bounce_warnings", 3600, TRUE, maintain_bounce_warnings,
+      "warn members whose delivery bounces disabled (bounce_warnings, once per bounce_warn_interval),"
+      " remove them an interval after the last warning" },
+    { "bounce_stale", 3600, TRUE, maintain_bounce_stale,
+      "reset the bounce score of members whose last bounce is older than bounce_stale_after" },
     { "expired_rows", 3600, FALSE, maintain_expired_rows,
       "drop expired confirmation tokens, web sessions, POP-before-SMTP windows and old rate-limit, "
       "guessing-guard and DMARC cache rows" },

@@ -63,5 +63,9 @@ gboolean maintain_held_reminder(MaintainCtx *c, GError **error);
 gboolean maintain_archive_expire(MaintainCtx *c, GError **error);
 gboolean maintain_expired_rows(MaintainCtx *c, GError **error);
 gboolean maintain_tls_reports(MaintainCtx *c, GError **error);
+/* bounce_warn.c: warnings to members disabled by bounces, then removal;
+ * stale bounce scores reset */
+gboolean maintain_bounce_warnings(MaintainCtx *c, GError **error);
+gboolean maintain_bounce_stale(MaintainCtx *c, GError **error);
 
 #endif
