@@ -42,7 +42,7 @@
  *   domains(name, web_url, created)   the domains besides [global] domain;
  *     their lists' ids are NAME@DOMAIN (src/lib/domains.c; migration 17)
  *   members.bounce_warnings, bounce_warned: warnings to a member disabled
- *     by bounces (src/lib/bounce_warn.c; s12-bounce)
+ *     by bounces (src/lib/bounce_warn.c; migration 18)
  */
 #include "config.h"
 #include "db.h"
@@ -155,7 +155,7 @@ static const char *migrations[] = {
      * a list of one of them has the id NAME@DOMAIN, a list of the default
      * domain keeps its bare NAME, so no existing row changes */
     "CREATE TABLE domains(name TEXT PRIMARY KEY, web_url TEXT, created INTEGER NOT NULL);",
-    /* s12-bounce: the warnings sent to a member whose delivery bounces
+    /* 18: the warnings sent to a member whose delivery bounces
      * disabled, and when the last went (lib/bounce_warn.c); turning
      * delivery on again, or a reason that is no longer a bounce, clears
      * them whatever the path (mail, web) */
