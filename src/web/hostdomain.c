@@ -38,6 +38,8 @@ request_host(WebCtx *c)
     const char *end;
     char *host;
 
+    while (h && g_ascii_isspace(*h))
+        h++;
     if (!h || !*h)
         return NULL;
     if (h[0] == '[') {
