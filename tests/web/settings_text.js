@@ -3,7 +3,7 @@
 // and autorespond_admin_text are textareas; the owner types several lines
 // into each (the browser sends CRLF), saves the Moderation section, and
 // after a reload each textarea shows the lines as typed (patterns and
-// rules one a line), sized to them; a bad pattern is shown at its field
+// rules one a line), sized to them (screenshots of the two fields); a bad pattern is shown at its field
 // with the key named and the typed lines kept.  Called by
 // tests/e2e/test_web_settings_text_browser.py once for each front end
 // (cfg.url is the base); prints one JSON line per check like site.js and
@@ -62,6 +62,8 @@ async function step(name, fn) {
       report(ok.includes('Settings saved'), 'the Moderation section is saved', ok);
       await page.goto(U + '/admin/team/settings#sec-moderation');
       await page.screenshot({ path: path.join(shots, `${K}-02-reloaded.png`), fullPage: true });
+      await page.locator('.field:has(#s-banned)').screenshot({ path: path.join(shots, `${K}-02b-banned-field.png`) });
+      await page.locator('.field:has(#s-header_filters)').screenshot({ path: path.join(shots, `${K}-02c-rules-field.png`) });
       const b = await page.inputValue('#s-banned');
       const r = await page.inputValue('#s-header_filters');
       const x = await page.inputValue('#s-autorespond_admin_text');
