@@ -406,7 +406,14 @@ page_render(WebCtx *c, int status, const char *tmpl, TData *d, const char *title
     tdata_set(l, "lang", c->lang);
     tdata_set(l, "base", c->req->base);
     tdata_set_html(l, "content", content);
-    tdata_set(l, "domain", c->inst ? c->inst->domain : "");
+    if (c->inst) {
+        /* the footer names the domain the Host header is for (hostdomain.c) */
+        WebHostDomains *hd = web_host_domains(c);
+        tdata_set(l, "domain", hd->matched && hd->domains[0] ? hd->domains[0] : c->inst->domain);
+        web_host_domains_free(hd);
+    } else {
+        tdata_set(l, "domain", "");
+    }
     if (c->sess) {
         tdata_set(l, "user", c->sess->address);
         tdata_set(l, "role", c->sess->role);

@@ -4,13 +4,15 @@
  * grouped in the table's sections (one form and Save button each), and
  * stores changed values through list_setting_set() so the web checks a
  * value exactly as `kairan config` does; each refusal is shown next to
- * its field. */
+ * its field.  Texts, header rules and pattern lists are edited in a
+ * textarea, a pattern or rule a line. */
 #include "config.h"
 #include "webint.h"
 #include "archive.h"
 #include "db.h"
 #include "lists.h"
 #include "log.h"
+#include "moderation.h"
 #include "settings.h"
 #include "util.h"
 
@@ -74,6 +76,76 @@ section_id(const char *section)
     return id;
 }
 
+/* multiline - whether a setting is edited in a textarea: free texts,
+ * header rules and pattern lists (one pattern or rule a line). */
+static gboolean
+multiline(const SettingDef *def)
+{
+    return def->type == SETTING_TEXT || def->type == SETTING_HEADERRULES || def->type == SETTING_PATTERNS;
+}
+
+/* sent_value - what the form sent for def, as setting_validate() takes
+ * it: a pattern list's lines (CRLF, CR or LF between) become the blanks
+ * the CLI stores between patterns (list_address_matches splits on
+ * blanks); other values unchanged.  Newly allocated, NULL when not sent. */
+static char *
+sent_value(const SettingDef *def, const char *sent)
+{
+    char *v;
+    if (!sent)
+        return NULL;
+    v = g_strdup(sent);
+    if (def->type == SETTING_PATTERNS)
+        for (char *p = v; *p; p++)
+            if (*p == '\r' || *p == '\n')
+                *p = ' ';
+    return v;
+}
+
+/* edit_text - a stored value as its textarea shows it: a pattern list one
+ * pattern a line, header rules one rule a line (their text as stored, a
+ * ';' inside a regex still written \;), a text as it is. */
+static char *
+edit_text(const SettingDef *def, const char *value)
+{
+    if (def->type == SETTING_PATTERNS) {
+        char **parts = g_strsplit_set(value, " \t", 0);
+        GString *out = g_string_new(NULL);
+        for (int i = 0; parts[i]; i++)
+            if (*parts[i])
+                g_string_append_printf(out, "%s%s", out->len ? "\n" : "", parts[i]);
+        g_strfreev(parts);
+        return g_string_free(out, FALSE);
+    }
+    if (def->type == SETTING_HEADERRULES && *value) {
+        char *why = NULL;
+        GPtrArray *rules = moderation_rules_parse(value, &why);
+        GString *out;
+        if (!rules) {
+            g_free(why);
+            return g_strdup(value);
+        }
+        out = g_string_new(NULL);
+        for (guint i = 0; i < rules->len; i++)
+            g_string_append_printf(out, "%s%s", i ? "\n" : "", ((ModerationRule *) rules->pdata[i])->text);
+        g_ptr_array_unref(rules);
+        return g_string_free(out, FALSE);
+    }
+    return g_strdup(value);
+}
+
+/* text_rows - the rows of a textarea holding text: one a line and one to
+ * spare, at least 3, at most 30. */
+static int
+text_rows(const char *text)
+{
+    int lines = 1;
+    for (const char *p = text; *p; p++)
+        if (*p == '\n')
+            lines++;
+    return CLAMP(lines + 1, 3, 30);
+}
+
 /* page_settings - GET: every key grouped in the sections of the settings
  * table (settings_sections()), each section a form of its own with one
  * Save button; POST: the keys a form sent are checked and stored (keys
@@ -110,8 +182,9 @@ page_settings(WebCtx *c, const char *list)
         TData *sec = g_hash_table_lookup(items, setting_section(&defs[i]));
         TData *it = tdata_add(sec, "settings");
         char *cur = list_setting(c->inst, list, defs[i].key);
-        const char *sent = post ? form(c, defs[i].key) : NULL;
+        char *sent = post ? sent_value(&defs[i], form(c, defs[i].key)) : NULL;
         const char *shown = cur;
+        gboolean shown_sent = FALSE;
         tdata_set_bool(sec, "any", TRUE);
         tdata_set(it, "key", defs[i].key);
         tdata_set(it, "title", T(c, setting_title(&defs[i])));
@@ -121,7 +194,8 @@ page_settings(WebCtx *c, const char *list)
             char *why = NULL, *norm = setting_validate(defs[i].key, sent, &why);
             if (!norm) {
                 tdata_set(it, "field_error", why);
-                shown = sent;
+                shown = form(c, defs[i].key);
+                shown_sent = TRUE;
                 errors++;
             } else if (!g_str_equal(norm, cur)) {
                 GError *e = NULL;
@@ -135,15 +209,24 @@ page_settings(WebCtx *c, const char *list)
                 } else {
                     tdata_set(it, "field_error", e->message);
                     g_error_free(e);
-                    shown = sent;
+                    shown = form(c, defs[i].key);
+                    shown_sent = TRUE;
                     errors++;
                 }
             }
             g_free(norm);
             g_free(why);
         }
-        tdata_set(it, "value", shown);
-        tdata_set_bool(it, "textarea", defs[i].type == SETTING_TEXT);
+        if (multiline(&defs[i])) {
+            /* a refused value comes back as the user typed it */
+            char *text = shown_sent ? g_strdup(shown) : edit_text(&defs[i], shown);
+            tdata_set(it, "value", text);
+            tdata_set_bool(it, "textarea", TRUE);
+            tdata_set_int(it, "rows", text_rows(text));
+            g_free(text);
+        } else {
+            tdata_set(it, "value", shown);
+        }
         if (defs[i].type == SETTING_ENUM || defs[i].type == SETTING_BOOL) {
             char **vals;
             tdata_set_bool(it, "select", TRUE);
@@ -155,6 +238,7 @@ page_settings(WebCtx *c, const char *list)
             }
             g_strfreev(vals);
         }
+        g_free(sent);
         g_free(cur);
     }
     g_hash_table_unref(items);

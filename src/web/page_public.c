@@ -31,16 +31,25 @@ page_home(WebCtx *c)
 {
     TData *d;
     char **lists;
+    WebHostDomains *hd;
     if (c->sess && !g_str_equal(c->sess->role, "member")) {
         web_redirect(c, "/admin");
         return;
     }
     d = tdata_new();
+    /* only the lists of the domains the Host header is for
+     * (hostdomain.c); owners and the site admin go to /admin, which
+     * shows every list they manage whatever the Host */
+    hd = web_host_domains(c);
     lists = list_names(c->inst);
     for (int i = 0; lists[i]; i++) {
-        TData *it = tdata_add(d, "lists");
-        char *desc = list_setting(c->inst, lists[i], "description");
-        char *addr = list_address(c->inst, lists[i], NULL);
+        TData *it;
+        char *desc, *addr;
+        if (!web_host_domains_has(c, hd, lists[i]))
+            continue;
+        it = tdata_add(d, "lists");
+        desc = list_setting(c->inst, lists[i], "description");
+        addr = list_address(c->inst, lists[i], NULL);
         tdata_set(it, "name", lists[i]);
         tdata_set(it, "description", desc);
         tdata_set(it, "address", addr);
@@ -48,6 +57,7 @@ page_home(WebCtx *c)
         g_free(addr);
     }
     g_strfreev(lists);
+    web_host_domains_free(hd);
     tdata_set(d, "base", c->req->base);
     page_render(c, 200, "home", d, T(c, "Mailing lists"));
 }

@@ -3,7 +3,8 @@
  * and posts; creating a list (name, owner, description, an optional list
  * password); removing one after a confirmation step (GET
  * /admin/site?remove=LIST shows what goes, the POST must repeat the
- * list's name).  Creating and removing write the alias map again
+ * list's name).  The create form picks the new list's domain (the
+ * default domain or one of domain_names()).  Creating and removing write the alias map again
  * (lib aliases_update) exactly as `kairan newlist` and `kairan rmlist`
  * do, and a new list's owner is told by mail (list_created).  Domains
  * have their own page, /admin/domains, which this page links to. */
@@ -50,19 +51,32 @@ tell_owner(WebCtx *c, const char *list, const char *owner)
 static int
 create(WebCtx *c, TData *d)
 {
-    const char *name = form(c, "name"), *owner = form(c, "owner");
+    const char *name = form(c, "name"), *owner = form(c, "owner"), *domain = form(c, "domain");
     const char *desc = form(c, "description"), *pw = form(c, "password"), *pw2 = form(c, "password2");
     const char *why = NULL;
-    char *owner_norm = NULL, *desc_norm = NULL, *dwhy = NULL, *hash = NULL;
+    char *owner_norm = NULL, *desc_norm = NULL, *dwhy = NULL, *hash = NULL, *id = NULL;
     GError *e = NULL;
     int status = 400;
 
     tdata_set(d, "f_name", name);
     tdata_set(d, "f_owner", owner);
     tdata_set(d, "f_description", desc);
+    tdata_set(d, "f_domain", domain);
     if (!name || !*name || !list_name_valid(name, &why)) {
         tdata_set(d, "error", name && *name ? why : T(c, "Give the list a name."));
         goto out;
+    }
+    /* s12-webfix: the list's domain (the select; none or the default
+     * domain: NAME), checked as `kairan newlist NAME@DOMAIN` does */
+    {
+        char *arg = domain && *domain ? g_strdup_printf("%s@%s", name, domain) : g_strdup(name);
+        id = list_id_for(c->inst, arg, &e);
+        g_free(arg);
+        if (!id) {
+            tdata_set(d, "error", e->message);
+            goto out;
+        }
+        name = id;
     }
     if (list_exists(c->inst, name)) {
         tdata_setf(d, "error", "%s: %s", name, T(c, "a list of this name exists already."));
@@ -121,8 +135,10 @@ create(WebCtx *c, TData *d)
     tdata_set(d, "f_name", "");
     tdata_set(d, "f_owner", "");
     tdata_set(d, "f_description", "");
+    tdata_set(d, "f_domain", "");
 out:
     g_clear_error(&e);
+    g_free(id);
     g_free(owner_norm);
     g_free(desc_norm);
     g_free(dwhy);
@@ -245,5 +261,21 @@ page_site(WebCtx *c)
     tdata_set(d, "base", c->req->base);
     tdata_set(d, "csrf", csrf_token(c));
     tdata_set(d, "domain", c->inst->domain);
+    {
+        /* the domain select of the create form: the default domain first */
+        char **doms = domain_names(c->inst);
+        const char *picked = g_str_equal(c->req->method, "POST") && status != 200 ? form(c, "domain") : NULL;
+        TData *o = tdata_add(d, "domains");
+        tdata_set(o, "dname", c->inst->domain);
+        tdata_set(o, "dvalue", "");
+        for (int i = 0; doms[i]; i++) {
+            o = tdata_add(d, "domains");
+            tdata_set(o, "dname", doms[i]);
+            tdata_set(o, "dvalue", doms[i]);
+            tdata_set_bool(o, "dselected", picked && g_ascii_strcasecmp(picked, doms[i]) == 0);
+        }
+        tdata_set_bool(d, "several_domains", doms[0] != NULL);
+        g_strfreev(doms);
+    }
     page_render(c, status, "site", d, T(c, "Site administration"));
 }

@@ -36,6 +36,18 @@ typedef struct {
     char *feed_href;       /* s12-arch: the archive's Atom feed, for the layout's <head> */
 } WebCtx;
 
+/* hostdomain.c - the mail domains a request's Host header is for:
+ * matched when the Host is the host of a domain's own web_url (then only
+ * those domains), else the default site (the default domain and the
+ * domains without a web_url of their own). */
+typedef struct {
+    char **domains;        /* NULL-terminated domain names */
+    gboolean matched;      /* the Host named a domain's own web_url */
+} WebHostDomains;
+WebHostDomains *web_host_domains(WebCtx *c);
+gboolean web_host_domains_has(const WebCtx *c, const WebHostDomains *hd, const char *list);
+void web_host_domains_free(WebHostDomains *hd);
+
 /* core.c */
 void page_render(WebCtx *c, int status, const char *tmpl, TData *d, const char *title);
 void web_fail(WebCtx *c, int status, const char *message);
