@@ -332,6 +332,11 @@ try:
         t.skip("opendkim-testmsg verifies the report", "opendkim-testmsg with dnsmasq not available")
     else:
         t.eq(v, 0, "opendkim-testmsg verifies it, the key served by dnsmasq")
+    relay.stop()
+    relay = None
+    err = open(inst.path("relay.stderr"), errors="replace").read()
+    t.ok("Sanitizer" not in err and "runtime error" not in err, "the relay's stderr has no sanitizer report",
+         err[-2000:])
 finally:
     if relay:
         relay.stop()
