@@ -9,9 +9,10 @@
  * fetched and is not cached, has no policy (RFC 8461 5.1: delivery stays
  * opportunistic) - mtasts_get tells the caller why, as the TLS-RPT
  * result type (sts-policy-fetch-error, sts-webpki-invalid,
- * sts-policy-invalid) the runner records; a fetched policy in mode enforce makes the runner
- * deliver only to MX hosts matching its mx patterns, over STARTTLS with
- * a verified certificate, and defer otherwise - never in clear.
+ * sts-policy-invalid) the runner records; a fetched policy in mode
+ * enforce makes the runner deliver only to MX hosts matching its mx
+ * patterns, over STARTTLS with a verified certificate, and defer
+ * otherwise - never in clear.
  * The parser (mtasts_parse) and the pattern match (mtasts_mx_match) are
  * pure and fuzzed by tests/fuzz/fuzz_smtp.c. */
 #include "config.h"
