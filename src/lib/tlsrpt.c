@@ -17,13 +17,15 @@
  * (report-type="tlsrpt") with the Subject and TLS-Report-Domain /
  * TLS-Report-Submitter headers of section 5.3, queued with the null
  * envelope sender (a report never bounces back into a loop) and From
- * MAILER-DAEMON@hostname.  https: rua addresses are not used (mailto is
+ * MAILER-DAEMON@hostname, DKIM-signed (section 3) when kairan.conf has a
+ * key for the instance's domain.  https: rua addresses are not used (mailto is
  * enough for the RFC).  Rows of a domain are deleted once its report is
  * queued, or when it publishes no (valid) record; a DNS failure keeps
  * them for the next run, for at most a week. */
 #include "config.h"
 #include "tlsrpt.h"
 #include "db.h"
+#include "dkim.h"
 #include "dmarc.h"
 #include "log.h"
 #include "notify.h"
@@ -399,6 +401,16 @@ queue_report(Instance *inst, const char *day, const char *domain, char **rua, GE
     g_mime_multipart_add(mp, GMIME_OBJECT(att));
     g_mime_message_set_mime_part(msg, GMIME_OBJECT(mp));
     bytes = message_to_bytes(msg);
+    /* RFC 8460 section 3: reports SHOULD be DKIM-signed; signed as every
+     * mail kairan writes (the key of the From: domain, else of [global]
+     * domain).  A key that cannot be used does not cost the report. */
+    {
+        GError *sign_error = NULL;
+        if (!dkim_sign_bytes(inst, bytes, &sign_error)) {
+            log_warn("tls-rpt: the report %s for %s goes out unsigned: %s", rid, domain, sign_error->message);
+            g_error_free(sign_error);
+        }
+    }
     qid = queue_submit(inst, "", (const char *const *) rua, g_strv_length(rua), bytes->data, bytes->len, error);
     if (qid)
         log_info("tls-rpt: report %s for %s (%s) queued as %s", rid, domain, day, qid);

@@ -18,9 +18,16 @@
  *     0/1 and matching type 0/1/2; PKIX-TA/EE (0/1) are unusable for SMTP
  *     (RFC 7672 section 3.1.3).  A secure RRset without usable records
  *     still makes TLS mandatory, unauthenticated (as Postfix).
+ * A host that is a CNAME (chain) whose every step validated (the AD bit
+ * of the address answer covers the chain) has its TLSA records asked
+ * first at the expanded name, then, if there are none, at the original
+ * name (RFC 7672 section 2.2.3); both names are reference identifiers,
+ * the one the records were found at (the TLSA base domain) is also the
+ * SNI name.  An insecure step makes the address answer insecure: DANE
+ * does not apply then (section 2.2.2), no TLSA is asked.
  * Matching is OpenSSL's (SSL_dane_enable, SSL_dane_tlsa_add): DANE-EE
  * without name checks (RFC 7672 section 3.1.1), DANE-TA with the MX host
- * name as reference identifier. */
+ * name (and its CNAME expansion) as reference identifiers. */
 #include "config.h"
 #include "relay.h"
 #include "log.h"
@@ -33,6 +40,8 @@
 struct DaneRecords {
     GPtrArray *recs;      /* DaneTlsa* */
     guint usable;         /* how many are DANE-TA/EE with known selector and matching type */
+    char *base;           /* the TLSA base domain: the name the records were found at */
+    char *other;          /* the other reference identifier (MX name or its expansion), or NULL */
 };
 
 static void
@@ -50,6 +59,8 @@ dane_records_free(DaneRecords *d)
     if (!d)
         return;
     g_ptr_array_unref(d->recs);
+    g_free(d->base);
+    g_free(d->other);
     g_free(d);
 }
 
@@ -114,6 +125,88 @@ dane_parse_answer(const guchar *buf, gsize len, GPtrArray *out)
     return n;
 }
 
+/* name_eq - DNS names equal, case and a trailing dot aside. */
+static gboolean
+name_eq(const char *a, const char *b)
+{
+    gsize la = strlen(a), lb = strlen(b);
+    if (la && a[la - 1] == '.')
+        la--;
+    if (lb && b[lb - 1] == '.')
+        lb--;
+    return la == lb && g_ascii_strncasecmp(a, b, la) == 0;
+}
+
+char *
+dane_cname_target(const guchar *buf, gsize len, const char *qname)
+{
+    GPtrArray *from = g_ptr_array_new_with_free_func(g_free), *to = g_ptr_array_new_with_free_func(g_free);
+    char *cur = NULL;
+    guint qd, an;
+    gsize off = 12;
+
+    if (len < 12 || len > G_MAXINT)
+        goto out;
+    qd = (guint) buf[4] << 8 | buf[5];
+    an = (guint) buf[6] << 8 | buf[7];
+    for (guint i = 0; i < qd; i++) {
+        gssize e = skip_name(buf, len, off);
+        if (e < 0 || (gsize) e + 4 > len)
+            goto out;
+        off = (gsize) e + 4;
+    }
+    for (guint i = 0; i < an; i++) {
+        gssize e = skip_name(buf, len, off);
+        guint type, rdlen;
+        if (e < 0 || (gsize) e + 10 > len)
+            goto out;
+        type = (guint) buf[e] << 8 | buf[e + 1];
+        rdlen = (guint) buf[e + 8] << 8 | buf[e + 9];
+        if ((gsize) e + 10 + rdlen > len)
+            goto out;
+        if (type == 5 /* CNAME */) {
+            char *owner = NULL, *target = NULL;
+            long enc;
+            if (ares_expand_name(buf + off, buf, (int) len, &owner, &enc) != ARES_SUCCESS)
+                goto out;
+            if (ares_expand_name(buf + e + 10, buf, (int) len, &target, &enc) != ARES_SUCCESS ||
+                (gsize) enc > rdlen) {
+                ares_free_string(owner);
+                ares_free_string(target);
+                goto out;
+            }
+            g_ptr_array_add(from, g_strdup(owner));
+            g_ptr_array_add(to, g_strdup(target));
+            ares_free_string(owner);
+            ares_free_string(target);
+        }
+        off = (gsize) e + 10 + rdlen;
+    }
+    /* follow the chain from qname (at most as many steps as records:
+     * a loop ends there) */
+    {
+        const char *name = qname;
+        gboolean moved = FALSE;
+        for (guint step = 0; step < from->len; step++) {
+            guint k;
+            for (k = 0; k < from->len && !name_eq(from->pdata[k], name); k++)
+                ;
+            if (k == from->len)
+                break;
+            name = to->pdata[k];
+            moved = TRUE;
+        }
+        if (moved && *name && !name_eq(name, qname)) {
+            gsize l = strlen(name);
+            cur = g_strndup(name, l && name[l - 1] == '.' ? l - 1 : l);
+        }
+    }
+out:
+    g_ptr_array_unref(from);
+    g_ptr_array_unref(to);
+    return cur;
+}
+
 gboolean
 dane_tlsa_usable(const DaneTlsa *t)
 {
@@ -122,27 +215,16 @@ dane_tlsa_usable(const DaneTlsa *t)
            (t->mtype == 0 ? t->len > 0 : t->len == want);
 }
 
-int
-dane_lookup(Relay *r, Target *t, char **why)
+/* tlsa_at - the TLSA RRset of _PORT._tcp.HOST: DANE_NONE (none, or not
+ * validated), DANE_SECURE (*out set) or DANE_FAIL (*why set). */
+static int
+tlsa_at(Relay *r, int port, const char *host, DaneRecords **out, char **why)
 {
     DnsAnswer a;
-    char *name;
+    char *name = g_strdup_printf("_%d._tcp.%s", port, host);
     DaneRecords *d;
 
-    *why = NULL;
-    if (!t->name_secure || g_hostname_is_ip_address(t->host))
-        return DANE_NONE;
-    /* RFC 7672 section 2.2.2: the host's address records must be secure
-     * too (a CNAME into an unsigned zone is not); asked with the AD bit
-     * (A, or its signed denial for an IPv6-only host) */
-    dns_query(r, t->host, 1 /* A */, &a);
-    if (!dns_status_temporary(a.status) && !a.secure) {
-        log_info("dane: %s: address records not DNSSEC-validated: DANE does not apply", t->host);
-        dns_answer_clear(&a);
-        return DANE_NONE;
-    }
-    dns_answer_clear(&a);
-    name = g_strdup_printf("_%d._tcp.%s", t->port, t->host);
+    *out = NULL;
     dns_query(r, name, 52 /* TLSA */, &a);
     if (a.status == ARES_ENOTFOUND || a.status == ARES_ENODATA) {
         dns_answer_clear(&a);
@@ -176,11 +258,56 @@ dane_lookup(Relay *r, Target *t, char **why)
             d->usable++;
     log_info("dane: %s: %u TLSA record%s, %u usable: TLS is mandatory", name, d->recs->len,
              d->recs->len == 1 ? "" : "s", d->usable);
-    dane_records_free(t->dane);
-    t->dane = d;
+    d->base = g_strdup(host);
+    *out = d;
     dns_answer_clear(&a);
     g_free(name);
     return DANE_SECURE;
+}
+
+int
+dane_lookup(Relay *r, Target *t, char **why)
+{
+    DnsAnswer a;
+    DaneRecords *d = NULL;
+    char *expanded = NULL;
+    int st = DANE_NONE;
+
+    *why = NULL;
+    if (!t->name_secure || g_hostname_is_ip_address(t->host))
+        return DANE_NONE;
+    /* RFC 7672 section 2.2.2: the host's address records must be secure
+     * too (a CNAME into an unsigned zone is not); asked with the AD bit
+     * (A, or its signed denial for an IPv6-only host) */
+    dns_query(r, t->host, 1 /* A */, &a);
+    if (!dns_status_temporary(a.status) && !a.secure) {
+        log_info("dane: %s: address records not DNSSEC-validated: DANE does not apply", t->host);
+        dns_answer_clear(&a);
+        return DANE_NONE;
+    }
+    /* section 2.2.3: a secure CNAME chain - the expanded name first */
+    if (a.secure && a.buf)
+        expanded = dane_cname_target(a.buf, a.len, t->host);
+    dns_answer_clear(&a);
+    if (expanded) {
+        log_info("dane: %s is a DNSSEC-validated CNAME for %s: TLSA asked there first", t->host, expanded);
+        st = tlsa_at(r, t->port, expanded, &d, why);
+        if (d) {
+            d->other = g_strdup(t->host);
+        } else if (st == DANE_NONE) {
+            st = tlsa_at(r, t->port, t->host, &d, why);
+            if (d)
+                d->other = g_strdup(expanded);
+        }
+    } else {
+        st = tlsa_at(r, t->port, t->host, &d, why);
+    }
+    g_free(expanded);
+    if (st == DANE_SECURE) {
+        dane_records_free(t->dane);
+        t->dane = d;
+    }
+    return st;
 }
 
 gboolean
@@ -191,7 +318,9 @@ dane_prepare(SSL *ssl, gpointer data)
 
     if (!t->dane || t->dane->usable == 0)
         return TRUE;                    /* mandatory TLS, nothing to match */
-    if (SSL_dane_enable(ssl, t->host) <= 0)
+    if (SSL_dane_enable(ssl, t->dane->base ? t->dane->base : t->host) <= 0)
+        return FALSE;
+    if (t->dane->other && SSL_add1_host(ssl, t->dane->other) != 1)
         return FALSE;
     SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
     SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -249,6 +378,8 @@ dane_records_copy(const DaneRecords *d)
         g_ptr_array_add(c->recs, y);
     }
     c->usable = d->usable;
+    c->base = g_strdup(d->base);
+    c->other = g_strdup(d->other);
     return c;
 }
 

@@ -7,15 +7,19 @@
  * cached in memory for max_age (at most a year), shared by the worker
  * threads.  A domain without the TXT record, or whose policy cannot be
  * fetched and is not cached, has no policy (RFC 8461 5.1: delivery stays
- * opportunistic); a fetched policy in mode enforce makes the runner
- * deliver only to MX hosts matching its mx patterns, over STARTTLS with
- * a verified certificate, and defer otherwise - never in clear.
+ * opportunistic) - mtasts_get tells the caller why, as the TLS-RPT
+ * result type (sts-policy-fetch-error, sts-webpki-invalid,
+ * sts-policy-invalid) the runner records; a fetched policy in mode
+ * enforce makes the runner deliver only to MX hosts matching its mx
+ * patterns, over STARTTLS with a verified certificate, and defer
+ * otherwise - never in clear.
  * The parser (mtasts_parse) and the pattern match (mtasts_mx_match) are
  * pure and fuzzed by tests/fuzz/fuzz_smtp.c. */
 #include "config.h"
 #include "relay.h"
 #include "dmarc.h"
 #include "log.h"
+#include "tlsrpt.h"
 
 #include <errno.h>
 #include <string.h>
@@ -122,9 +126,11 @@ mtasts_mx_match(const MtaStsPolicy *p, const char *host)
 }
 
 /* https_get - the body of https://host/.well-known/mta-sts.txt (port
- * mta_sts_port), or NULL with *why. */
+ * mta_sts_port), or NULL with *why and *failure (TLSRPT_STS_WEBPKI_INVALID
+ * for a certificate that does not verify, else
+ * TLSRPT_STS_POLICY_FETCH_ERROR). */
 static char *
-https_get(Relay *r, const char *host, gsize *len, char **why)
+https_get(Relay *r, const char *host, gsize *len, char **why, int *failure)
 {
     char *dest = g_strdup_printf("[%s]:%d", host, r->mta_sts_port);
     GError *error = NULL;
@@ -135,6 +141,7 @@ https_get(Relay *r, const char *host, gsize *len, char **why)
     SSL *ssl = NULL;
 
     g_free(dest);
+    *failure = TLSRPT_STS_POLICY_FETCH_ERROR;
     if (!targets) {
         *why = g_strdup(error->message);
         g_clear_error(&error);
@@ -159,6 +166,8 @@ https_get(Relay *r, const char *host, gsize *len, char **why)
     SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
     if (SSL_connect(ssl) != 1) {
         long v = SSL_get_verify_result(ssl);
+        if (v != X509_V_OK)
+            *failure = TLSRPT_STS_WEBPKI_INVALID;
         *why = g_strdup_printf("TLS with %s failed: %s", host,
                                v != X509_V_OK ? X509_verify_cert_error_string(v) : "handshake");
         goto out;
@@ -188,6 +197,7 @@ https_get(Relay *r, const char *host, gsize *len, char **why)
             goto out;
         }
         body = g_memdup2(sep + 4, *len + 1);
+        *failure = 0;
     }
 out:
     if (ssl) {
@@ -225,13 +235,16 @@ txt_id(Relay *r, const char *domain)
 }
 
 MtaStsPolicy *
-mtasts_get(Relay *r, const char *domain)
+mtasts_get(Relay *r, const char *domain, int *failure, char **reason)
 {
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
     MtaStsPolicy *p = NULL, *fetched;
     char *id, *host, *body, *why = NULL;
     gsize len = 0;
+    int fail = 0;
 
+    *failure = 0;
+    *reason = NULL;
     g_mutex_lock(&cache_lock);
     if (!cache)
         cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) mtasts_policy_free);
@@ -245,9 +258,12 @@ mtasts_get(Relay *r, const char *domain)
     if (!(id = txt_id(r, domain)))
         return NULL;                             /* no policy published */
     host = g_strdup_printf("mta-sts.%s", domain);
-    body = https_get(r, host, &len, &why);
+    body = https_get(r, host, &len, &why, &fail);
     fetched = body ? mtasts_parse(body, len) : NULL;
     if (!fetched) {
+        *failure = body ? TLSRPT_STS_POLICY_INVALID : fail;
+        *reason = why ? g_strdup(why)
+                      : g_strdup_printf("the policy at https://%s/.well-known/mta-sts.txt is not a valid STSv1 policy", host);
         log_warn("mta-sts: %s publishes a policy (id %s) but it cannot be used: %s; delivery stays opportunistic",
                  domain, id, why ? why : "malformed policy");
     } else {

@@ -142,6 +142,10 @@ enum { DANE_NONE, DANE_SECURE, DANE_FAIL };
  * out (DaneTlsa*, owned by out's free function); their number, or -1
  * when the answer is malformed (fuzzed by tests/fuzz/fuzz_tlsa.c). */
 int dane_parse_answer(const guchar *buf, gsize len, GPtrArray *out);
+/* dane_cname_target - the name the CNAME chain of qname in a raw DNS
+ * answer ends at (to be freed), NULL when qname is no CNAME there or the
+ * answer is malformed (fuzzed by tests/fuzz/fuzz_tlsa.c). */
+char *dane_cname_target(const guchar *buf, gsize len, const char *qname);
 /* dane_tlsa_usable - DANE-TA/EE, selector 0/1, matching type 0/1/2 with
  * the right digest length? */
 gboolean dane_tlsa_usable(const DaneTlsa *t);
@@ -261,8 +265,12 @@ MtaStsPolicy *mtasts_parse(const char *body, gsize len);
 /* mtasts_mx_match - does host match one of the policy's mx patterns? */
 gboolean mtasts_mx_match(const MtaStsPolicy *p, const char *host);
 /* mtasts_get - the policy of domain (a copy, free it), NULL when none
- * is published or it cannot be fetched (logged). */
-MtaStsPolicy *mtasts_get(Relay *r, const char *domain);
+ * is published or it cannot be fetched (logged).  *failure is 0 unless
+ * the domain publishes an _mta-sts TXT record whose policy cannot be
+ * used: then the TLS-RPT result type (TLSRPT_STS_POLICY_FETCH_ERROR,
+ * TLSRPT_STS_WEBPKI_INVALID, TLSRPT_STS_POLICY_INVALID of tlsrpt.h) and
+ * *reason (to be freed) say why. */
+MtaStsPolicy *mtasts_get(Relay *r, const char *domain, int *failure, char **reason);
 void mtasts_policy_free(MtaStsPolicy *p);
 
 /* dsn.c - DSN parameters (RFC 3461). */

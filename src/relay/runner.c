@@ -603,6 +603,30 @@ rpt_record(const char *domain, GPtrArray *targets, const char *sts_string, const
     }
 }
 
+/* rpt_sts_failure - TLS-RPT: an MTA-STS policy published (_mta-sts TXT)
+ * that could not be used (RFC 8460 section 4.3.2.2), one failed session
+ * of policy type "sts" without a policy string; the host named is the
+ * policy host mta-sts.DOMAIN.  The delivery itself goes on as without a
+ * policy (RFC 8461 section 5.1). */
+static void
+rpt_sts_failure(const char *domain, int failure, const char *host, const char *why)
+{
+    TlsRptSession s = { 0 };
+    GError *err = NULL;
+
+    s.policy_domain = domain;
+    s.policy_type = "sts";
+    s.mx_host = host;
+    s.failure = failure;
+    s.detail = why;
+    g_mutex_lock(&R.r->db_lock);
+    if (!tlsrpt_record(R.r->inst, now_s(), &s, &err)) {
+        log_warn("tls-rpt: cannot record the policy failure of %s: %s", domain, err->message);
+        g_clear_error(&err);
+    }
+    g_mutex_unlock(&R.r->db_lock);
+}
+
 /* open_one - a connection to one route value, or NULL with *code and
  * *text set. */
 static SmtpClient *
@@ -613,7 +637,8 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
     GPtrArray *failed = g_ptr_array_new_with_free_func((GDestroyNotify) target_free);
     SmtpClient *sc = NULL;
     gboolean verify = R.r->tls_verify == TLS_VERIFY_ALWAYS, dane = FALSE;
-    char *sts_string = NULL, *sts_mx = NULL;
+    char *sts_string = NULL, *sts_mx = NULL, *sts_fail_host = NULL, *sts_fail_why = NULL;
+    int sts_fail = 0;
 
     if (targets && R.r->tls_verify == TLS_VERIFY_DANE) {
         /* DANE (dane.c) where validated TLSA records exist; it takes
@@ -631,7 +656,17 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
         /* MTA-STS (mtasts.c): an enforce policy limits the MX hosts and
          * requires verified TLS; no policy: opportunistic as before */
         char *ascii = g_hostname_to_ascii(target);
-        MtaStsPolicy *pol = ascii ? mtasts_get(R.r, ascii) : NULL;
+        char *sts_why = NULL;
+        MtaStsPolicy *pol = ascii ? mtasts_get(R.r, ascii, &sts_fail, &sts_why) : NULL;
+        if (sts_fail) {
+            /* RFC 8460 section 4.3.2.2: a policy published but not usable */
+            g_free(sts_fail_host);
+            g_free(sts_fail_why);
+            sts_fail_host = g_strdup_printf("mta-sts.%s", ascii);
+            sts_fail_why = sts_why;
+        } else {
+            g_free(sts_why);
+        }
         if (pol && pol->mode == MTASTS_ENFORCE) {
             GPtrArray *ok = g_ptr_array_new_with_free_func((GDestroyNotify) target_free);
             verify = TRUE;
@@ -665,6 +700,8 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
     }
     if (R.r->tls_rpt && !is_route) {
         char *ascii = g_hostname_to_ascii(target);    /* the policy domain in A-label form */
+        if (ascii && sts_fail)
+            rpt_sts_failure(ascii, sts_fail, sts_fail_host, sts_fail_why);
         if (ascii) {
             rpt_record(ascii, failed, NULL, NULL);
             rpt_record(ascii, targets, sts_string, sts_mx);
@@ -676,6 +713,8 @@ open_one(const char *target, gboolean is_route, int *code, char **text)
     g_ptr_array_unref(failed);
     g_free(sts_string);
     g_free(sts_mx);
+    g_free(sts_fail_host);
+    g_free(sts_fail_why);
     if (!sc) {
         *text = g_strdup(error->message);
         g_clear_error(&error);

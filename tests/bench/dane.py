@@ -11,6 +11,8 @@ session, and for DANE one TLSA lookup, per message):
                 unbound validating a zone signed here (ldns-signzone),
                 OpenSSL's DANE-EE matching
   kairan-dane+rpt  the same with tls_rpt = yes (a kairan.db write a session)
+  kairan-dane-cname  tls_verify = dane, the MX host a secure CNAME whose
+                TLSA records are at its target (RFC 7672 2.2.3)
   postfix-may   Postfix 3.7 as the sender, smtp_tls_security_level = may
   postfix-fp    Postfix, smtp_tls_security_level = fingerprint (the
                 certificate pinned: the same check as DANE-EE 3 0 1, without
@@ -109,11 +111,11 @@ def count_sent(path):
         return 0
 
 
-def timed(port, logpath):
+def timed(port, logpath, rcpt="rcpt@bench.dane.test"):
     before = count_sent(logpath)
     t0 = time.time()
     subprocess.run([SOURCE, "-m", str(N), "-s", "4", "-l", "1024", "-f", "sender@example.org",
-                    "-t", "rcpt@bench.dane.test", f"127.0.0.1:{port}"], check=True, capture_output=True)
+                    "-t", rcpt, f"127.0.0.1:{port}"], check=True, capture_output=True)
     while count_sent(logpath) < before + N:
         if time.time() - t0 > 120:
             sys.exit(f"dane.py: only {count_sent(logpath) - before} of {N} delivered")
@@ -139,6 +141,8 @@ $TTL 300
 ns IN A 127.0.0.1
 bench IN MX 10 mx.bench.dane.test.
 mx.bench IN A 127.0.0.1
+cname IN MX 10 mx-alias.bench.dane.test.
+mx-alias.bench IN CNAME mx.bench.dane.test.
 _{rport}._tcp.mx.bench IN TLSA 3 1 1 {hashlib.sha256(spki).hexdigest()}
 """
     open(os.path.join(T, "dane.test.zone"), "w").write(zone)
@@ -189,7 +193,8 @@ auth-zone:
             subprocess.run(["postfix", "-c", postfixes[-1], "stop"], capture_output=True, timeout=60)
             postfixes.pop()
     # kairan relay as the sender
-    for name, mode in (("kairan-none", "none"), ("kairan-dane", "dane"), ("kairan-dane+rpt", "dane")):
+    for name, mode in (("kairan-none", "none"), ("kairan-dane", "dane"), ("kairan-dane+rpt", "dane"),
+                       ("kairan-dane-cname", "dane")):
         for cache in ("on", "off"):
             home = os.path.join(T, f"{name}-{cache}")
             subprocess.run([KAIRAN, "--home", home, "init", "--domain", "lists.bench.test"], check=True,
@@ -210,7 +215,9 @@ auth-zone:
             procs.append(p)
             if not wait_port(kport):
                 sys.exit("dane.py: kairan relay did not start")
-            results[(name, cache)] = [timed(kport, os.path.join(home, "log", "kairan.log")) for _ in range(RUNS)]
+            rcpt = "rcpt@cname.dane.test" if name.endswith("-cname") else "rcpt@bench.dane.test"
+            results[(name, cache)] = [timed(kport, os.path.join(home, "log", "kairan.log"), rcpt)
+                                      for _ in range(RUNS)]
             p.terminate()
             p.wait()
             procs.remove(p)

@@ -1,12 +1,14 @@
 /* fuzz_tlsa.c - libFuzzer harness for the parsers of DANE and TLS-RPT:
- * the input as a raw DNS answer through dane_parse_answer
- * (src/relay/dane.c) and as a _smtp._tls TXT value through
+ * the input as a raw DNS answer through dane_parse_answer and
+ * dane_cname_target (src/relay/dane.c) and as a _smtp._tls TXT value through
  * tlsrpt_parse_record (src/lib/tlsrpt.c).
  * Checks: a malformed answer yields -1, else the number of records
  * appended; every record's data lies within the input (the bytes after
  * its usage/selector/matching type are found in it) and a usable record
  * has the digest length of its matching type; the answer re-encoded from
- * the records parses again to the same records (round trip); a TLS-RPT
+ * the records parses again to the same records (round trip); a CNAME
+ * target is NULL or a non-empty name of at most 1024 characters other
+ * than the name asked, without a trailing dot; a TLS-RPT
  * record gives NULL or 1..8 addresses, each with '@' and no blank, CR,
  * LF, '<', '>' or '"', and only when the text starts with v=TLSRPTv1. */
 #include "fuzz_common.h"
@@ -84,6 +86,18 @@ check_tlsa(const uint8_t *data, size_t size)
 }
 
 static void
+check_cname(const uint8_t *data, size_t size)
+{
+    char *t = dane_cname_target(data, size, "mx.example");
+    if (t) {
+        gsize l = strlen(t);
+        if (l == 0 || l > 1024 || t[l - 1] == '.' || g_ascii_strcasecmp(t, "mx.example") == 0)
+            abort();
+    }
+    g_free(t);
+}
+
+static void
 check_rpt(const uint8_t *data, size_t size)
 {
     char *s = fuzz_strndup(data, size);
@@ -106,6 +120,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_tlsa(data, size);
+    check_cname(data, size);
     check_rpt(data, size);
     return 0;
 }

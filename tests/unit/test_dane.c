@@ -2,6 +2,8 @@
  * records out of raw DNS answers (dane_parse_answer: compressed names,
  * other record types skipped, truncation refused), which records are
  * usable for SMTP (dane_tlsa_usable: DANE-TA/EE only, digest lengths),
+ * the end of a CNAME chain (dane_cname_target: compressed names, case,
+ * a loop, no CNAME, truncation),
  * their presentation form, the _smtp._tls TXT record (mailto: rua only,
  * version first), and a day's JSON report built from recorded sessions
  * (tlsrpt_record + tlsrpt_report_json, against a throw-away instance). */
@@ -117,6 +119,72 @@ check_rpt(const char *txt, const char *want)
     g_strfreev(got);
 }
 
+/* rr - a resource record appended: owner (DNS wire form), type, rdata. */
+static void
+rr(GByteArray *b, const guint8 *owner, gsize olen, guint type, const guint8 *rd, gsize rdlen)
+{
+    guint8 fix[10] = { (guint8) (type >> 8), (guint8) type, 0, 1, 0, 0, 1, 0x2c, (guint8) (rdlen >> 8),
+                       (guint8) rdlen };
+    g_byte_array_append(b, owner, (guint) olen);
+    g_byte_array_append(b, fix, 10);
+    g_byte_array_append(b, rd, (guint) rdlen);
+}
+
+static void
+test_cname(void)
+{
+    /* question mx.example.net A; CNAME mx -> Alias.Example.NET. (owner
+     * compressed to the question), alias -> real.example.net (owner a
+     * pointer into the first rdata), real A 127.0.0.1 */
+    static const guint8 q[] = "\x02mx\x07" "example\x03net";
+    static const guint8 alias[] = "\x05" "Alias\x07" "Example\x03NET";
+    static const guint8 real[] = "\x04real\xc0\x0f";  /* real + pointer to "example.net" of the question */
+    static const guint8 ptr_q[] = { 0xc0, 0x0c };
+    guint8 hdr[12] = { 0, 0, 0x81, 0xa0, 0, 1, 0, 3, 0, 0, 0, 0 };
+    guint8 qt[4] = { 0, 1, 0, 1 }, addr[4] = { 127, 0, 0, 1 }, ptr_alias[2];
+    GByteArray *b = g_byte_array_new();
+    char *t;
+
+    g_byte_array_append(b, hdr, 12);
+    g_byte_array_append(b, q, sizeof(q));
+    g_byte_array_append(b, qt, 4);
+    rr(b, ptr_q, 2, 5, alias, sizeof(alias));
+    ptr_alias[0] = 0xc0;
+    ptr_alias[1] = (guint8) (b->len - sizeof(alias));
+    rr(b, ptr_alias, 2, 5, real, sizeof(real) - 1);
+    {
+        static const guint8 realq[] = "\x04real\x07" "example\x03net";
+        rr(b, realq, sizeof(realq), 1, addr, 4);
+    }
+    t = dane_cname_target(b->data, b->len, "mx.example.net");
+    g_assert_cmpstr(t, ==, "real.example.net");
+    g_free(t);
+    t = dane_cname_target(b->data, b->len, "MX.Example.Net.");
+    g_assert_cmpstr(t, ==, "real.example.net");
+    g_free(t);
+    t = dane_cname_target(b->data, b->len, "alias.example.net");
+    g_assert_cmpstr(t, ==, "real.example.net");
+    g_free(t);
+    g_assert_null(dane_cname_target(b->data, b->len, "real.example.net"));   /* not a CNAME */
+    g_assert_null(dane_cname_target(b->data, b->len, "other.example.net"));
+    g_assert_null(dane_cname_target(b->data, b->len - 5, "mx.example.net"));  /* truncated */
+    g_byte_array_unref(b);
+
+    /* a loop: a -> b -> a ends, at neither name asked */
+    {
+        static const guint8 na[] = "\x01" "a\x07" "example", nb[] = "\x01" "b\x07" "example";
+        guint8 h2[12] = { 0, 0, 0x81, 0xa0, 0, 0, 0, 2, 0, 0, 0, 0 };
+        b = g_byte_array_new();
+        g_byte_array_append(b, h2, 12);
+        rr(b, na, sizeof(na), 5, nb, sizeof(nb));
+        rr(b, nb, sizeof(nb), 5, na, sizeof(na));
+        t = dane_cname_target(b->data, b->len, "a.example");
+        g_assert_true(t == NULL || g_str_equal(t, "b.example"));
+        g_free(t);
+        g_byte_array_unref(b);
+    }
+}
+
 static void
 test_rpt_record(void)
 {
@@ -198,6 +266,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/dane/parse-answer", test_parse);
+    g_test_add_func("/dane/cname-target", test_cname);
     g_test_add_func("/tlsrpt/record", test_rpt_record);
     g_test_add_func("/tlsrpt/report", test_report);
     return g_test_run();
