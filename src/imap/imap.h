@@ -84,6 +84,8 @@ typedef struct {
     GHashTable *gone;    /* gint64* num set: posts of uids that left the archive
                           * (expiry, the member's EXPUNGE or DELE elsewhere) and
                           * are not announced yet; FETCH, STORE, SEARCH skip them */
+    gint64 shape[5];     /* the archive's count, min, max and the member's hidden
+                          * count, max at the last full look (session.c refresh) */
 } ImapMailbox;
 
 /* imap_mailbox_gone - num left the archive but is still numbered in the

@@ -227,11 +227,23 @@ data_version(Session *s)
 }
 
 /* list_stamp - lists.created + 1, 0 when the list is not there (a list
- * removed and made again has another stamp). */
+ * removed and made again has another stamp), -1 when kairan.db cannot
+ * be read now (not a reason to end a session). */
 static gint64
 list_stamp(Session *s)
 {
-    return db_int64(s->inst->db, "SELECT COALESCE(created, 0) + 1 FROM lists WHERE name = ?1", s->login.list);
+    sqlite3_stmt *st = db_prepare(s->inst->db, "SELECT COALESCE(created, 0) + 1 FROM lists WHERE name = ?1");
+    gint64 stamp = -1;
+    int rc;
+
+    sqlite3_bind_text(st, 1, s->login.list, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        stamp = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        stamp = 0;
+    sqlite3_finalize(st);
+    return stamp;
 }
 
 static gint64
@@ -271,6 +283,30 @@ typedef enum {
     SYNC_ALL        /* and announce those with EXPUNGE */
 } SyncMode;
 
+/* shape - what changes whenever the posts a member sees change: posts
+ * only leave (expiry: count down) or come with higher numbers (max up),
+ * hidden rows only come (EXPUNGE, DELE: count up) or go with their posts.
+ * A few index lookups instead of reading every number (kairan.db changes
+ * for many other reasons).  FALSE if kairan.db cannot be read now. */
+static gboolean
+shape(Session *s, gint64 out[5])
+{
+    sqlite3_stmt *st = db_prepare(s->inst->db,
+        "SELECT (SELECT count(*) FROM archive WHERE list = ?1), (SELECT min(num) FROM archive WHERE list = ?1),"
+        " (SELECT max(num) FROM archive WHERE list = ?1),"
+        " (SELECT count(*) FROM pop_hidden WHERE list = ?1 AND address = ?2),"
+        " (SELECT max(num) FROM pop_hidden WHERE list = ?1 AND address = ?2)");
+    gboolean ok;
+
+    sqlite3_bind_text(st, 1, s->mb->list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->mb->address, -1, SQLITE_STATIC);
+    ok = sqlite3_step(st) == SQLITE_ROW;
+    for (int i = 0; ok && i < 5; i++)
+        out[i] = sqlite3_column_int64(st, i);
+    sqlite3_finalize(st);
+    return ok;
+}
+
 /* refresh - compare the session's messages with the archive: posts no
  * longer visible are marked gone, posts above the last one are appended;
  * how many were appended. */
@@ -278,13 +314,22 @@ static guint
 refresh(Session *s)
 {
     ImapMailbox *mb = s->mb;
-    GArray *now = archive_numbers_visible(s->inst, mb->list, mb->address, NULL);
+    GArray *now;
     GHashTable *there;
-    gint64 last;
+    gint64 last, sh[5];
     guint before = mb->uids->len;
 
-    if (!now)
+    if (!shape(s, sh)) {
+        s->data_version = 0;            /* look again next time */
         return 0;
+    }
+    if (memcmp(sh, mb->shape, sizeof sh) == 0)
+        return 0;
+    now = archive_numbers_visible(s->inst, mb->list, mb->address, NULL);
+    if (!now) {
+        s->data_version = 0;            /* look again next time */
+        return 0;
+    }
     there = g_hash_table_new(g_int64_hash, g_int64_equal);
     for (guint i = 0; i < now->len; i++)
         g_hash_table_add(there, &g_array_index(now, gint64, i));
@@ -299,6 +344,7 @@ refresh(Session *s)
             g_array_append_val(mb->uids, g_array_index(now, gint64, i));
     g_hash_table_destroy(there);
     g_array_free(now, TRUE);
+    memcpy(mb->shape, sh, sizeof sh);
     mb->uidnext = MAX(mb->uidnext, list_seq(s) + 1);
     return mb->uids->len - before;
 }
@@ -333,8 +379,11 @@ mailbox_sync(Session *s, SyncMode mode)
     guint added = 0;
 
     if (version != s->data_version) {
-        s->data_version = version;
-        if (list_stamp(s) != s->list_stamp) {
+        gint64 stamp = list_stamp(s);
+        s->data_version = stamp < 0 ? 0 : version;
+        if (s->list_stamp < 0)
+            s->list_stamp = stamp;          /* unreadable at login */
+        if (stamp >= 0 && stamp != s->list_stamp) {
             log_info("imap: %s/%s: the list was removed, session ended", s->login.address, s->login.list);
             reply(s, "* BYE the list %s was removed", s->login.list);
             s->state = STATE_LOGOUT;
