@@ -55,6 +55,7 @@ typedef struct {
     ImapMailbox *mb;
     gint64 list_stamp;      /* lists.created + 1 at login; 0: the list is gone */
     gint64 data_version;    /* PRAGMA data_version at the last mailbox_sync */
+    gint64 next_look;       /* IDLE: monotonic time of the next look for posts that left */
 } Session;
 
 #define MAX_LOGIN_FAILURES 3
@@ -280,7 +281,8 @@ mailbox_open(Session *s, gboolean read_only, GError **error)
 typedef enum {
     SYNC_LIST,      /* only whether the list is still there (SELECT, CLOSE, LOGOUT...) */
     SYNC_KEEP,      /* new posts, and mark the ones that left (FETCH, STORE, SEARCH) */
-    SYNC_ALL        /* and announce those with EXPUNGE */
+    SYNC_ALL,       /* and announce those with EXPUNGE */
+    SYNC_IDLE       /* the same, looking for posts that left at most once a second */
 } SyncMode;
 
 /* shape - what changes whenever the posts a member sees change: posts
@@ -379,7 +381,7 @@ mailbox_sync(Session *s, SyncMode mode)
     guint added = 0;
 
     if (version != s->data_version) {
-        gint64 stamp = list_stamp(s);
+        gint64 stamp = list_stamp(s), now = g_get_monotonic_time();
         s->data_version = stamp < 0 ? 0 : version;
         if (s->list_stamp < 0)
             s->list_stamp = stamp;          /* unreadable at login */
@@ -389,14 +391,17 @@ mailbox_sync(Session *s, SyncMode mode)
             s->state = STATE_LOGOUT;
             return FALSE;
         }
-        if (s->mb && mode != SYNC_LIST)
+        if (s->mb && mode == SYNC_IDLE && now < s->next_look && list_seq(s) < s->mb->uidnext)
+            s->data_version = 0;        /* no new post: the rest at the next look */
+        else if (s->mb && mode != SYNC_LIST) {
             added = refresh(s);
-        else if (s->mb)
+            s->next_look = now + G_USEC_PER_SEC;
+        } else if (s->mb)
             s->data_version = 0;        /* not looked at: look next time */
     }
     if (!s->mb || mode == SYNC_LIST)
         return TRUE;
-    if (mode == SYNC_ALL)
+    if (mode == SYNC_ALL || mode == SYNC_IDLE)
         announce_gone(s);
     if (added)
         reply(s, "* %u EXISTS", s->mb->uids->len);
@@ -940,7 +945,7 @@ do_idle(Session *s, const ImapCommand *cmd)
     reply(s, "+ idling");
     for (;;) {
         int rc;
-        if (!mailbox_sync(s, SYNC_ALL))
+        if (!mailbox_sync(s, SYNC_IDLE))
             break;
         if (!netconn_wait_input(s->net, 250)) {
             if (g_get_monotonic_time() - started > (gint64) s->cfg->timeout_ms * 1000) {

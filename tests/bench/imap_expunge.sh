@@ -11,7 +11,8 @@
 #   - the cost of idling: IDLERS sessions in IDLE for 10 s while
 #     kairan.db is written 10 times a second (kairan looks at the archive
 #     again after every such write; Dovecot's Maildir does not change):
-#     CPU seconds of the server's processes.
+#     CPU seconds of the server's processes (kairan also without writes;
+#     after its background search indexing is done).
 # Not run by CI.
 #
 # usage: tests/bench/imap_expunge.sh   (env: MSGS=10000 SIZE=300 RUNS=5
@@ -175,13 +176,22 @@ bench() {
 	out=$("$PY" "$TMP/client.py" "noop:$k:$((k + GONE))" "$port" "$user" "$remover") || return 1
 	k=$((k + GONE))
 	printf 'RESULT\t%s\tNOOP after posts left\tgone=%d\tseconds=%s\texpunges=%s\n' "$name" "$GONE" "${out% *}" "${out#* }"
+	idlers "$name" "$port" "$user" "$pidsfn" 0
+	[ "$name" = kairan-imapd ] && idlers "$name" "$port" "$user" "$pidsfn" 10
+	return 0
+}
+
+# idlers NAME PORT USER PIDS-FN WRITES: IDLERS sessions in IDLE for 10 s,
+# kairan.db written WRITES times a second meanwhile (0 or 10)
+idlers() {
+	local name=$1 port=$2 user=$3 pidsfn=$4 writes=$5 i c0 c1 ipids=() w
 	for i in $(seq 1 "$IDLERS"); do
 		"$PY" "$TMP/client.py" idler "$port" "$user" 12 &
 		ipids+=($!)
 	done
 	sleep 1.5
 	c0=$(cpu $($pidsfn))
-	if [ "$name" = kairan-imapd ]; then
+	if [ "$writes" = 10 ]; then
 		"$PY" - "$K/kairan.db" <<'EOF'
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], timeout=10)
@@ -196,7 +206,7 @@ EOF
 	c1=$(cpu $($pidsfn))
 	for w in "${ipids[@]}"; do wait "$w"; done
 	printf 'RESULT\t%s\t%d sessions in IDLE for 10 s\tdb_writes_per_s=%s\tcpu_s=%s\n' "$name" "$IDLERS" \
-		"$([ "$name" = kairan-imapd ] && echo 10 || echo 0)" "$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}')"
+		"$writes" "$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}')"
 }
 
 echo "# $MSGS messages of ~$SIZE B; python3 imaplib; $(nproc) CPUs"
@@ -206,6 +216,14 @@ KPID=$!
 PIDS+=("$KPID")
 wait_port "$KPORT" || { cat "$TMP/imapd.out" >&2; exit 1; }
 kpids() { echo "$KPID"; }
+# imapd indexes the archive for SEARCH in the background: let it finish
+"$PY" - "$K/kairan.db" <<'EOF'
+import sqlite3, sys, time
+t0 = time.perf_counter()
+db = sqlite3.connect(sys.argv[1], timeout=60)
+while db.execute("SELECT COUNT(*) FROM archive WHERE text_indexed = 0").fetchone()[0] and time.perf_counter() - t0 < 900:
+    time.sleep(0.2)
+EOF
 bench kairan-imapd "$KPORT" "reader@example.org/bench" kpids "$TMP/kexpire.sh" || exit 1
 
 if [ -x "$DOVECOT" ] && [ -x /usr/lib/dovecot/imap ]; then
