@@ -910,7 +910,7 @@ fetch_one(Msg *m, guint seq, gboolean uid, const GPtrArray *items, NetConn *net)
 
 gboolean
 imap_fetch(Instance *inst, ImapMailbox *mb, NetConn *net, const GArray *set, gboolean uid,
-           const GPtrArray *args, guint first_item, const char **why)
+           const GPtrArray *args, guint first_item, const char **why, gboolean *expunged)
 {
     GPtrArray *items = parse_items(args, first_item, why);
     guint n = mb->uids->len;
@@ -923,8 +923,22 @@ imap_fetch(Instance *inst, ImapMailbox *mb, NetConn *net, const GArray *set, gbo
         Msg m = { inst, mb, num, NULL, 0, FALSE, NULL, NULL, NULL };
         if (!imap_set_contains(set, uid ? (guint64) num : k, max))
             continue;
-        if (!fetch_one(&m, k, uid, items, net))
-            log_warn("imap: post %" G_GINT64_FORMAT " of %s cannot be read", num, mb->list);
+        if (imap_mailbox_gone(mb, num)) {
+            *expunged = TRUE;
+            continue;
+        }
+        if (!fetch_one(&m, k, uid, items, net)) {
+            ArchivePost *row = archive_get(inst, mb->list, num);
+            if (row)
+                log_warn("imap: post %" G_GINT64_FORMAT " of %s cannot be read", num, mb->list);
+            else {
+                /* expired since the session last looked: announced later */
+                imap_mailbox_set_gone(mb, num);
+                *expunged = TRUE;
+            }
+            if (row)
+                archive_post_free(row);
+        }
         msg_clear(&m);
         if (!netconn_flush_if_full(net))
             break;

@@ -81,7 +81,18 @@ typedef struct {
     gint64 uidvalidity;
     gint64 uidnext;
     GHashTable *sizes;   /* gint64* num -> gint64* CRLF size */
+    GHashTable *gone;    /* gint64* num set: posts of uids that left the archive
+                          * (expiry, the member's EXPUNGE or DELE elsewhere) and
+                          * are not announced yet; FETCH, STORE, SEARCH skip them */
+    gint64 shape[5];     /* the archive's count, min, max and the member's hidden
+                          * count, max at the last full look (session.c refresh) */
 } ImapMailbox;
+
+/* imap_mailbox_gone - num left the archive but is still numbered in the
+ * session (its EXPUNGE is not sent yet). */
+gboolean imap_mailbox_gone(const ImapMailbox *mb, gint64 num);
+/* imap_mailbox_set_gone - mark num so (FETCH finds it unreadable). */
+void imap_mailbox_set_gone(ImapMailbox *mb, gint64 num);
 
 /* ---- flags.c: per-member flags and keywords in kairan.db ------------ */
 
@@ -109,9 +120,12 @@ char *imap_flags_change(const char *old, char mode, char **change);
 GString *imap_crlf(const char *data, gsize len);
 /* imap_fetch - answer FETCH/UID FETCH items for the messages of set;
  * FALSE with *why if the item list is malformed (nothing sent then).
- * *seen_changed messages get \Seen (BODY[] without PEEK, read-write). */
+ * *seen_changed messages get \Seen (BODY[] without PEEK, read-write).
+ * A message that left the archive gets no answer; *expunged is set then
+ * (the command is answered NO [EXPUNGEISSUED]). */
 gboolean imap_fetch(Instance *inst, ImapMailbox *mb, NetConn *net, const GArray *set,
-                    gboolean uid, const GPtrArray *args, guint first_item, const char **why);
+                    gboolean uid, const GPtrArray *args, guint first_item, const char **why,
+                    gboolean *expunged);
 
 /* ---- search.c ------------------------------------------------------- */
 

@@ -781,6 +781,8 @@ imap_search(Instance *inst, ImapMailbox *mb, NetConn *net, const char *what, gbo
         found = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     for (guint k = 1; k <= mb->uids->len; k++) {
         Msg m = { inst, mb, k, g_array_index(mb->uids, gint64, k - 1), NULL, NULL };
+        if (imap_mailbox_gone(mb, m.num))
+            continue;           /* left the archive, EXPUNGE not sent yet */
         if (eval(&m, root)) {
             guint64 id = uid ? (guint64) m.num : k;
             if (rows) {

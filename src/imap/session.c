@@ -12,7 +12,19 @@
  * a larger non-synchronising one (LITERAL+) ends the session, as the
  * data that follows could not be told apart from commands.  Every parse
  * error is answered BAD.  A failed login waits imap_login_delay before
- * its NO; after three in one connection the connection is closed. */
+ * its NO; after three in one connection the connection is closed.
+ *
+ * The archive changes under a session: new posts (EXISTS), posts that
+ * leave it (archive_expire, the member's EXPUNGE in another session or
+ * DELE in POP3) and the list itself (kairan rmlist).  mailbox_sync looks
+ * when SQLite's data_version says another connection wrote kairan.db:
+ * at the start of every command, after it, and four times a second in
+ * IDLE.  Posts that left are announced with * N EXPUNGE (highest first)
+ * where RFC 3501 7.4.1 allows it: not during FETCH, STORE, SEARCH, SORT
+ * or THREAD (their UID forms are fine); until then they keep their
+ * numbers, are skipped by those commands and make FETCH and STORE answer
+ * NO [EXPUNGEISSUED] (RFC 5530).  A removed list ends the session with
+ * * BYE. */
 #include "config.h"
 #include "imap.h"
 #include "archive.h"
@@ -41,6 +53,9 @@ typedef struct {
     AuthLogin login;
     int failures;
     ImapMailbox *mb;
+    gint64 list_stamp;      /* lists.created + 1 at login; 0: the list is gone */
+    gint64 data_version;    /* PRAGMA data_version at the last mailbox_sync */
+    gint64 next_look;       /* IDLE: monotonic time of the next look for posts that left */
 } Session;
 
 #define MAX_LOGIN_FAILURES 3
@@ -185,7 +200,51 @@ mailbox_free(ImapMailbox *mb)
         g_hash_table_destroy(mb->flags);
     if (mb->sizes)
         g_hash_table_destroy(mb->sizes);
+    if (mb->gone)
+        g_hash_table_destroy(mb->gone);
     g_free(mb);
+}
+
+gboolean
+imap_mailbox_gone(const ImapMailbox *mb, gint64 num)
+{
+    return mb->gone && g_hash_table_contains(mb->gone, &num);
+}
+
+void
+imap_mailbox_set_gone(ImapMailbox *mb, gint64 num)
+{
+    gint64 *k = g_new(gint64, 1);
+    *k = num;
+    g_hash_table_add(mb->gone, k);
+}
+
+/* data_version - changes whenever another connection (kairan maintain,
+ * rmlist, deliver, another session) committed to kairan.db. */
+static gint64
+data_version(Session *s)
+{
+    return db_int64(s->inst->db, "PRAGMA data_version", NULL);
+}
+
+/* list_stamp - lists.created + 1, 0 when the list is not there (a list
+ * removed and made again has another stamp), -1 when kairan.db cannot
+ * be read now (not a reason to end a session). */
+static gint64
+list_stamp(Session *s)
+{
+    sqlite3_stmt *st = db_prepare(s->inst->db, "SELECT COALESCE(created, 0) + 1 FROM lists WHERE name = ?1");
+    gint64 stamp = -1;
+    int rc;
+
+    sqlite3_bind_text(st, 1, s->login.list, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        stamp = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        stamp = 0;
+    sqlite3_finalize(st);
+    return stamp;
 }
 
 static gint64
@@ -207,6 +266,7 @@ mailbox_open(Session *s, gboolean read_only, GError **error)
     mb->flags = s->login.anonymous ? g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free)
                                    : imap_flags_load(s->inst, mb->list, who, error);
     mb->sizes = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    mb->gone = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     mb->uidvalidity = db_int64(s->inst->db, "SELECT created FROM lists WHERE name = ?1", mb->list);
     if (mb->uidvalidity <= 0)
         mb->uidvalidity = 1;
@@ -218,32 +278,134 @@ mailbox_open(Session *s, gboolean read_only, GError **error)
     return mb;
 }
 
-/* check_new - posts archived since the mailbox was opened: * N EXISTS. */
-static void
-check_new(Session *s)
+typedef enum {
+    SYNC_LIST,      /* only whether the list is still there (SELECT, CLOSE, LOGOUT...) */
+    SYNC_KEEP,      /* new posts, and mark the ones that left (FETCH, STORE, SEARCH) */
+    SYNC_ALL,       /* and announce those with EXPUNGE */
+    SYNC_IDLE       /* the same, looking for posts that left at most once a second */
+} SyncMode;
+
+/* shape - what changes whenever the posts a member sees change: posts
+ * only leave (expiry: count down) or come with higher numbers (max up),
+ * hidden rows only come (EXPUNGE, DELE: count up) or go with their posts.
+ * A few index lookups instead of reading every number (kairan.db changes
+ * for many other reasons).  FALSE if kairan.db cannot be read now. */
+static gboolean
+shape(Session *s, gint64 out[5])
+{
+    sqlite3_stmt *st = db_prepare(s->inst->db,
+        "SELECT (SELECT count(*) FROM archive WHERE list = ?1), (SELECT min(num) FROM archive WHERE list = ?1),"
+        " (SELECT max(num) FROM archive WHERE list = ?1),"
+        " (SELECT count(*) FROM pop_hidden WHERE list = ?1 AND address = ?2),"
+        " (SELECT max(num) FROM pop_hidden WHERE list = ?1 AND address = ?2)");
+    gboolean ok;
+
+    sqlite3_bind_text(st, 1, s->mb->list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->mb->address, -1, SQLITE_STATIC);
+    ok = sqlite3_step(st) == SQLITE_ROW;
+    for (int i = 0; ok && i < 5; i++)
+        out[i] = sqlite3_column_int64(st, i);
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* refresh - compare the session's messages with the archive: posts no
+ * longer visible are marked gone, posts above the last one are appended;
+ * how many were appended. */
+static guint
+refresh(Session *s)
 {
     ImapMailbox *mb = s->mb;
-    gint64 seq, last;
     GArray *now;
-    guint before;
+    GHashTable *there;
+    gint64 last, sh[5];
+    guint before = mb->uids->len;
 
-    if (!mb)
-        return;
-    seq = list_seq(s);
-    if (seq < mb->uidnext)
-        return;
+    if (!shape(s, sh)) {
+        s->data_version = 0;            /* look again next time */
+        return 0;
+    }
+    if (memcmp(sh, mb->shape, sizeof sh) == 0)
+        return 0;
     now = archive_numbers_visible(s->inst, mb->list, mb->address, NULL);
-    if (!now)
-        return;
+    if (!now) {
+        s->data_version = 0;            /* look again next time */
+        return 0;
+    }
+    there = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (guint i = 0; i < now->len; i++)
+        g_hash_table_add(there, &g_array_index(now, gint64, i));
+    for (guint k = 0; k < mb->uids->len; k++) {
+        gint64 num = g_array_index(mb->uids, gint64, k);
+        if (!g_hash_table_contains(there, &num) && !imap_mailbox_gone(mb, num))
+            imap_mailbox_set_gone(mb, num);
+    }
     last = mb->uids->len ? g_array_index(mb->uids, gint64, mb->uids->len - 1) : 0;
-    before = mb->uids->len;
     for (guint i = 0; i < now->len; i++)
         if (g_array_index(now, gint64, i) > last)
             g_array_append_val(mb->uids, g_array_index(now, gint64, i));
+    g_hash_table_destroy(there);
     g_array_free(now, TRUE);
-    mb->uidnext = seq + 1;
-    if (mb->uids->len != before)
-        reply(s, "* %u EXISTS", mb->uids->len);
+    memcpy(mb->shape, sh, sizeof sh);
+    mb->uidnext = MAX(mb->uidnext, list_seq(s) + 1);
+    return mb->uids->len - before;
+}
+
+/* announce_gone - * N EXPUNGE for every gone message, highest number
+ * first so that each number is still the client's; then renumbered. */
+static void
+announce_gone(Session *s)
+{
+    ImapMailbox *mb = s->mb;
+
+    if (g_hash_table_size(mb->gone) == 0)
+        return;
+    for (guint k = mb->uids->len; k >= 1; k--) {
+        gint64 num = g_array_index(mb->uids, gint64, k - 1);
+        if (!imap_mailbox_gone(mb, num))
+            continue;
+        g_hash_table_remove(mb->flags, &num);
+        g_hash_table_remove(mb->sizes, &num);
+        g_array_remove_index(mb->uids, k - 1);
+        reply(s, "* %u EXPUNGE", k);
+    }
+    g_hash_table_remove_all(mb->gone);
+}
+
+/* mailbox_sync - what changed since the last look (see the top of the
+ * file); FALSE when the list was removed: * BYE sent, the session ends. */
+static gboolean
+mailbox_sync(Session *s, SyncMode mode)
+{
+    gint64 version = data_version(s);
+    guint added = 0;
+
+    if (version != s->data_version) {
+        gint64 stamp = list_stamp(s), now = g_get_monotonic_time();
+        s->data_version = stamp < 0 ? 0 : version;
+        if (s->list_stamp < 0)
+            s->list_stamp = stamp;          /* unreadable at login */
+        if (stamp >= 0 && stamp != s->list_stamp) {
+            log_info("imap: %s/%s: the list was removed, session ended", s->login.address, s->login.list);
+            reply(s, "* BYE the list %s was removed", s->login.list);
+            s->state = STATE_LOGOUT;
+            return FALSE;
+        }
+        if (s->mb && mode == SYNC_IDLE && now < s->next_look && list_seq(s) < s->mb->uidnext)
+            s->data_version = 0;        /* no new post: the rest at the next look */
+        else if (s->mb && mode != SYNC_LIST) {
+            added = refresh(s);
+            s->next_look = now + G_USEC_PER_SEC;
+        } else if (s->mb)
+            s->data_version = 0;        /* not looked at: look next time */
+    }
+    if (!s->mb || mode == SYNC_LIST)
+        return TRUE;
+    if (mode == SYNC_ALL || mode == SYNC_IDLE)
+        announce_gone(s);
+    if (added)
+        reply(s, "* %u EXISTS", s->mb->uids->len);
+    return TRUE;
 }
 
 static guint
@@ -290,6 +452,8 @@ login(Session *s, const char *tag, const char *user, const char *password, const
     g_free(account);
     if (ok) {
         s->state = STATE_AUTH;
+        s->list_stamp = list_stamp(s);
+        s->data_version = data_version(s);
         if (!s->login.anonymous)
             popbeforesmtp_record_login(s->inst, s->peer, s->login.list, s->login.address);
         log_info("imap: %s/%s logged in (%s) from %s%s", s->login.address, s->login.list, how, s->peer,
@@ -521,6 +685,7 @@ do_select(Session *s, const ImapCommand *cmd, gboolean examine)
     GError *error = NULL;
     ImapMailbox *mb;
     guint first = 0;
+    gint64 version;
 
     if (!want_args(s, cmd, 1, 2))
         return;
@@ -534,6 +699,7 @@ do_select(Session *s, const ImapCommand *cmd, gboolean examine)
         reply(s, "%s NO [NONEXISTENT] only INBOX exists here", cmd->tag);
         return;
     }
+    version = data_version(s);       /* before reading: a change meanwhile is seen later */
     mb = mailbox_open(s, examine, &error);
     if (!mb) {
         log_warn("imap: cannot open the archive of %s: %s", s->login.list, error ? error->message : "?");
@@ -543,6 +709,7 @@ do_select(Session *s, const ImapCommand *cmd, gboolean examine)
     }
     s->mb = mb;
     s->state = STATE_SELECTED;
+    s->data_version = version;
     reply(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
     reply(s, "* OK [PERMANENTFLAGS (%s)] %s", mb->read_only ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*",
           mb->read_only ? "no flags can be changed" : "flags are kept for you");
@@ -594,6 +761,7 @@ do_store(Session *s, const ImapCommand *cmd, gboolean uid, guint base)
     GArray *set;
     ImapMailbox *mb = s->mb;
     guint64 max;
+    gboolean expunged = FALSE;
 
     if (cmd->args->len < base + 3 || !what) {
         reply(s, "%s BAD STORE wants a set, an item and flags", cmd->tag);
@@ -649,6 +817,10 @@ do_store(Session *s, const ImapCommand *cmd, gboolean uid, guint base)
 
         if (!imap_set_contains(set, uid ? (guint64) num : k, max))
             continue;
+        if (imap_mailbox_gone(mb, num)) {
+            expunged = TRUE;
+            continue;
+        }
         old = g_hash_table_lookup(mb->flags, &num);
         nf = imap_flags_change(old, mode, (char **) change->pdata);
         if (g_strcmp0(old ? old : "", nf) != 0) {
@@ -680,7 +852,10 @@ do_store(Session *s, const ImapCommand *cmd, gboolean uid, guint base)
     }
     g_ptr_array_free(change, TRUE);
     g_array_free(set, TRUE);
-    reply(s, "%s OK STORE completed", cmd->tag);
+    if (expunged)
+        reply(s, "%s NO [EXPUNGEISSUED] some of the messages no longer exist (the others are stored)", cmd->tag);
+    else
+        reply(s, "%s OK STORE completed", cmd->tag);
 }
 
 /* expunge - hide the \Deleted messages (of set, if given); silent for CLOSE. */
@@ -732,11 +907,14 @@ do_fetch(Session *s, const ImapCommand *cmd, gboolean uid, guint base)
 {
     GArray *set = parse_set_arg(s, cmd, base, uid);
     const char *why = NULL;
+    gboolean expunged = FALSE;
 
     if (!set)
         return;
-    if (!imap_fetch(s->inst, s->mb, s->net, set, uid, cmd->args, base + 1, &why))
+    if (!imap_fetch(s->inst, s->mb, s->net, set, uid, cmd->args, base + 1, &why, &expunged))
         reply(s, "%s BAD %s", cmd->tag, why);
+    else if (expunged)
+        reply(s, "%s NO [EXPUNGEISSUED] some of the requested messages no longer exist", cmd->tag);
     else
         reply(s, "%s OK %sFETCH completed", cmd->tag, uid ? "UID " : "");
     g_array_free(set, TRUE);
@@ -767,7 +945,8 @@ do_idle(Session *s, const ImapCommand *cmd)
     reply(s, "+ idling");
     for (;;) {
         int rc;
-        check_new(s);
+        if (!mailbox_sync(s, SYNC_IDLE))
+            break;
         if (!netconn_wait_input(s->net, 250)) {
             if (g_get_monotonic_time() - started > (gint64) s->cfg->timeout_ms * 1000) {
                 reply(s, "* BYE idle for too long");
@@ -847,19 +1026,36 @@ selected_command(Session *s, const ImapCommand *cmd)
         reply(s, "%s BAD unknown command", cmd->tag);
 }
 
+/* sync_mode - how far a command may hear of changes before its own
+ * answer (RFC 3501 7.4.1: no EXPUNGE during FETCH, STORE, SEARCH; RFC
+ * 5256 SORT and THREAD are searches; their UID forms may have it). */
+static SyncMode
+sync_mode(const ImapCommand *cmd)
+{
+    static const char *const keep[] = { "FETCH", "STORE", "SEARCH", "SORT", "THREAD", NULL };
+    static const char *const list_only[] = { "SELECT", "EXAMINE", "CLOSE", "UNSELECT", "LOGOUT", NULL };
+
+    if (in_list(cmd->name, keep))
+        return SYNC_KEEP;
+    if (in_list(cmd->name, list_only))
+        return SYNC_LIST;
+    return SYNC_ALL;
+}
+
 static void
 command(Session *s, const ImapCommand *cmd)
 {
     const char *name = cmd->name;
     GString *c;
 
+    if (s->state != STATE_NOAUTH && !mailbox_sync(s, sync_mode(cmd)))
+        return;
     if (g_str_equal(name, "CAPABILITY")) {
         c = g_string_new(NULL);
         reply(s, "* CAPABILITY %s", caps(s, c));
         g_string_free(c, TRUE);
         reply(s, "%s OK CAPABILITY completed", cmd->tag);
     } else if (g_str_equal(name, "NOOP")) {
-        check_new(s);
         reply(s, "%s OK NOOP completed", cmd->tag);
     } else if (g_str_equal(name, "LOGOUT")) {
         reply(s, "* BYE kairan IMAP server signing off");
@@ -972,9 +1168,10 @@ imap_session_run(const ImapConfig *cfg, int fd, gboolean implicit_tls)
             reply(&s, "%s BAD %s", cmd.tag ? cmd.tag : "*", why);
         else
             command(&s, &cmd);
+        /* new posts may be told between commands; EXPUNGE may not */
         if (s.state == STATE_SELECTED && !g_str_equal(cmd.name ? cmd.name : "", "IDLE") &&
             !netconn_has_input(s.net))
-            check_new(&s);
+            mailbox_sync(&s, SYNC_KEEP);
         imap_command_clear(&cmd);
         /* LOGIN passwords may sit in the buffer */
         memset(buf->str, 0, buf->len);
