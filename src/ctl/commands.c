@@ -871,12 +871,28 @@ send_member_token(CtlSession *s, const char *action, const char *extra, const ch
     return ok;
 }
 
+/* request_change - mail the member's own address a token for action
+ * (extra says what it changes, change in words) and say so; a mail that
+ * could not be queued gives its rate-limit count back. */
+static void
+request_change(CtlSession *s, const char *action, const char *extra, const char *change)
+{
+    GError *error = NULL;
+
+    if (!send_member_token(s, action, extra, "confirm_change", change, &error)) {
+        ratelimit_give_back(s->in->inst, s->in->list, RATE_CONFIRM, s->sender);
+        say_error(s, error);
+        g_clear_error(&error);
+    } else {
+        ctl_reply_say(s->reply, "change_confirm_sent", "address", s->sender, NULL);
+    }
+}
+
 /* cmd_flag - digest on|off, nomail, mail: nothing changes until the
  * member's own address answers the confirmation request. */
 static void
 cmd_flag(CtlSession *s, const char *flag, gboolean on)
 {
-    GError *error = NULL;
     char *extra, *change;
 
     if (!need_member(s) || !confirm_allowed(s, s->sender))
@@ -887,13 +903,7 @@ cmd_flag(CtlSession *s, const char *flag, gboolean on)
         change = ctl_text(s->reply, key, "address", s->sender, NULL);
         g_free(key);
     }
-    if (!send_member_token(s, "member-flag", extra, "confirm_change", change, &error)) {
-        ratelimit_give_back(s->in->inst, s->in->list, RATE_CONFIRM, s->sender);
-        say_error(s, error);
-        g_clear_error(&error);
-    } else {
-        ctl_reply_say(s->reply, "change_confirm_sent", "address", s->sender, NULL);
-    }
+    request_change(s, "member-flag", extra, change);
     g_free(extra);
     g_free(change);
 }
@@ -963,13 +973,7 @@ cmd_set(CtlSession *s, char **argv, int argc)
                           NULL);
         g_free(shown);
     }
-    if (!send_member_token(s, "member-option", extra, "confirm_change", change, &error)) {
-        ratelimit_give_back(s->in->inst, s->in->list, RATE_CONFIRM, s->sender);
-        say_error(s, error);
-        g_clear_error(&error);
-    } else {
-        ctl_reply_say(s->reply, "change_confirm_sent", "address", s->sender, NULL);
-    }
+    request_change(s, "member-option", extra, change);
     g_free(extra);
     g_free(change);
     g_free(norm);
