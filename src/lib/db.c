@@ -253,6 +253,20 @@ db_int64(sqlite3 *db, const char *sql, const char *text)
     return n;
 }
 
+char **
+db_strv(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = db_prepare(db, sql);
+    GPtrArray *a = g_ptr_array_new();
+
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (sqlite3_column_text(st, 0))
+            g_ptr_array_add(a, g_strdup((const char *) sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    g_ptr_array_add(a, NULL);
+    return (char **) g_ptr_array_free(a, FALSE);
+}
+
 gboolean
 db_step_done(sqlite3_stmt *stmt, GError **error)
 {

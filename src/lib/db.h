@@ -28,6 +28,9 @@ gboolean db_step_done(sqlite3_stmt *stmt, GError **error);
 /* db_int64 - the first column of the first row of sql, whose one
  * parameter (?1) is text: a count, a sequence number; 0 without a row. */
 gint64 db_int64(sqlite3 *db, const char *sql, const char *text);
+/* db_strv - the first column of every row of sql (no parameters), as a
+ * NULL-terminated vector (g_strfreev); NULL values are left out. */
+char **db_strv(sqlite3 *db, const char *sql);
 /* db_set_error - fill error from the connection's last error. */
 void db_set_error(sqlite3 *db, GError **error, const char *what);
 /* db_meta_get / db_meta_set - the meta key/value table. */

@@ -102,13 +102,7 @@ list_create(Instance *inst, const char *list, const char *owner,
 char **
 list_names(const Instance *inst)
 {
-    sqlite3_stmt *st = db_prepare(inst->db, "SELECT name FROM lists ORDER BY name");
-    GPtrArray *a = g_ptr_array_new();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        g_ptr_array_add(a, g_strdup((const char *) sqlite3_column_text(st, 0)));
-    sqlite3_finalize(st);
-    g_ptr_array_add(a, NULL);
-    return (char **) g_ptr_array_free(a, FALSE);
+    return db_strv(inst->db, "SELECT name FROM lists ORDER BY name");
 }
 
 gboolean
