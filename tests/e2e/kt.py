@@ -14,6 +14,7 @@ instance in a temporary directory, with real clients and peers.
 """
 import email
 import email.policy
+import json
 import os
 import shutil
 import socket
@@ -830,3 +831,42 @@ def bulk_members(inst, name, addrs):
         db.executemany("INSERT OR IGNORE INTO members(list, address, since) VALUES(?, ?, ?)",
                        [(name, a, now) for a in addrs])
     db.close()
+
+
+CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
+WEBDIR = os.path.join(SRCDIR, "tests", "web")
+
+
+def browser_missing():
+    """Why the headless Chromium tests cannot run here, or None."""
+    if not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)"
+    if not os.path.isdir(os.path.join(WEBDIR, "node_modules", "playwright-core")):
+        return "tests/web/node_modules is missing (cd tests/web && npm ci)"
+    if not shutil.which("node"):
+        return "node is missing"
+    return None
+
+
+def browser_run(t, script, cfg, cfgfile, timeout=240):
+    """Run tests/web/SCRIPT (tests/web/harness.js) on cfg, written to
+    cfgfile; each line it reports becomes a check "browser: NAME" (a name
+    with "# SKIP why" a skip).  Returns (the finished process, the number
+    of reports)."""
+    json.dump(dict({"chromium": CHROMIUM}, **cfg), open(cfgfile, "w"))
+    r = subprocess.run(["node", os.path.join(WEBDIR, script), cfgfile], capture_output=True, timeout=timeout,
+                       cwd=WEBDIR)
+    n = 0
+    for line in r.stdout.decode(errors="replace").splitlines():
+        try:
+            rep = json.loads(line)
+        except ValueError:
+            t.diag(line)
+            continue
+        n += 1
+        if "# SKIP" in rep["name"]:
+            name, why = rep["name"].split("# SKIP", 1)
+            t.skip(name.strip(), why.strip())
+        else:
+            t.ok(rep["ok"], "browser: " + rep["name"], rep.get("detail"))
+    return r, n

@@ -14,14 +14,8 @@ import subprocess
 from kt import *
 
 t = Tap()
-CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
-WEBDIR = os.path.join(SRCDIR, "tests", "web")
-if not os.path.exists(CHROMIUM):
-    t.skip_all(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
-if not os.path.isdir(os.path.join(WEBDIR, "node_modules", "playwright-core")):
-    t.skip_all("tests/web/node_modules is missing (cd tests/web && npm ci)")
-if not shutil.which("node"):
-    t.skip_all("node is missing")
+if browser_missing():
+    t.skip_all(browser_missing())
 
 ADMIN, PW = "admin@example.org", "admin-pass-123"
 inst = Instance()
@@ -33,17 +27,7 @@ server = WebServer(inst)
 try:
     cfg = {"url": server.url, "admin": ADMIN, "password": PW, "defaultDomain": DOMAIN,
            "chromium": CHROMIUM, "screenshots": artifacts}
-    cfgfile = inst.path("domains-browser.json")
-    json.dump(cfg, open(cfgfile, "w"))
-    r = subprocess.run(["node", os.path.join(WEBDIR, "domains.js"), cfgfile], capture_output=True, timeout=240,
-                       cwd=WEBDIR)
-    for line in r.stdout.decode(errors="replace").splitlines():
-        try:
-            rep = json.loads(line)
-        except ValueError:
-            t.diag(line)
-            continue
-        t.ok(rep["ok"], "browser: " + rep["name"], rep.get("detail"))
+    r, _ = browser_run(t, "domains.js", cfg, inst.path("domains-browser.json"), timeout=240)
     t.ok(r.returncode == 0, "browser run finished", r.stderr)
     out = inst.check("domains")
     t.ok("a.example" in out and "new.example" not in out, "kairan domains agrees: a.example kept, new.example gone", out)

@@ -16,14 +16,8 @@ import subprocess
 from kt import *
 
 t = Tap()
-CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
-WEBDIR = os.path.join(SRCDIR, "tests", "web")
-if not os.path.exists(CHROMIUM):
-    t.skip_all(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
-if not os.path.isdir(os.path.join(WEBDIR, "node_modules", "playwright-core")):
-    t.skip_all("tests/web/node_modules is missing (cd tests/web && npm ci)")
-if not shutil.which("node"):
-    t.skip_all("node is missing")
+if browser_missing():
+    t.skip_all(browser_missing())
 
 MEMBER, PW = "member@example.org", "member-pass-1"
 inst = Instance()
@@ -45,17 +39,7 @@ state = {}
 try:
     cfg = {"url": server.url, "list": "team", "member": MEMBER, "password": PW, "vacation": vacation,
            "chromium": CHROMIUM, "screenshots": artifacts}
-    cfgfile = inst.path("options-browser.json")
-    json.dump(cfg, open(cfgfile, "w"))
-    r = subprocess.run(["node", os.path.join(WEBDIR, "options.js"), cfgfile], capture_output=True, timeout=240,
-                       cwd=WEBDIR)
-    for line in r.stdout.decode(errors="replace").splitlines():
-        try:
-            rep = json.loads(line)
-        except ValueError:
-            t.diag(line)
-            continue
-        t.ok(rep["ok"], "browser: " + rep["name"], rep.get("detail"))
+    r, _ = browser_run(t, "options.js", cfg, inst.path("options-browser.json"), timeout=240)
     t.ok(r.returncode == 0, "browser run finished", r.stderr)
     o = options()
     t.eq(o.get("receive_own_posts"), "off", "receive_own_posts off, as saved in the browser")

@@ -177,26 +177,13 @@ try:
     t.eq(r.status, 403, "nor jp's")
 
     # --- headless Chromium
-    CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
-    WEBDIR = os.path.join(SRCDIR, "tests", "web")
-    if not (os.path.exists(CHROMIUM) and shutil.which("node") and
-            os.path.isdir(os.path.join(WEBDIR, "node_modules", "playwright-core"))):
-        t.skip("the templates page in headless Chromium", "chromium, node or tests/web/node_modules is missing")
+    if browser_missing():
+        t.skip("the templates page in headless Chromium", browser_missing())
     else:
         artifacts = os.path.join(os.environ.get("KAIRAN_BUILDDIR", SRCDIR), "test-artifacts", "web")
         cfg = {"url": server.url, "list": "team", "owner": OWNER, "password": PW, "chromium": CHROMIUM,
                "screenshots": artifacts}
-        cfgfile = inst.path("templates-browser.json")
-        json.dump(cfg, open(cfgfile, "w"))
-        r = subprocess.run(["node", os.path.join(WEBDIR, "templates.js"), cfgfile], capture_output=True,
-                           timeout=240, cwd=WEBDIR)
-        for line in r.stdout.decode(errors="replace").splitlines():
-            try:
-                rep = json.loads(line)
-            except ValueError:
-                t.diag(line)
-                continue
-            t.ok(rep["ok"], "browser: " + rep["name"], rep.get("detail"))
+        r, _ = browser_run(t, "templates.js", cfg, inst.path("templates-browser.json"), timeout=240)
         t.ok(r.returncode == 0, "browser run finished", r.stderr)
         p = inst.path("templates", "team", "en", "goodbye.txt")
         t.ok(os.path.exists(p) and "Goodbye from the browser, {{address}}." in open(p).read(),

@@ -16,14 +16,8 @@ import subprocess
 from kt import *
 
 t = Tap()
-CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
-WEBDIR = os.path.join(SRCDIR, "tests", "web")
-if not os.path.exists(CHROMIUM):
-    t.skip_all(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
-if not os.path.isdir(os.path.join(WEBDIR, "node_modules", "playwright-core")):
-    t.skip_all("tests/web/node_modules is missing (cd tests/web && npm ci)")
-if not shutil.which("node"):
-    t.skip_all("node is missing")
+if browser_missing():
+    t.skip_all(browser_missing())
 
 OWNER, PW = "owner@example.org", "owner-pass-1"
 inst = Instance()
@@ -54,21 +48,7 @@ try:
     cfg = {"url": server.url, "list": "team", "owner": OWNER, "password": PW, "home": inst.home,
            "chromium": CHROMIUM, "screenshots": artifacts, "jpNum": jp_num, "jpWords": jp_words,
            "heldSubject": "Please moderate me"}
-    cfgfile = inst.path("browser.json")
-    json.dump(cfg, open(cfgfile, "w"))
-    r = subprocess.run(["node", os.path.join(WEBDIR, "browser.js"), cfgfile], capture_output=True, timeout=240,
-                       cwd=WEBDIR)
-    for line in r.stdout.decode(errors="replace").splitlines():
-        try:
-            rep = json.loads(line)
-        except ValueError:
-            t.diag(line)
-            continue
-        if "# SKIP" in rep["name"]:
-            name, why = rep["name"].split("# SKIP", 1)
-            t.skip(name.strip(), why.strip())
-        else:
-            t.ok(rep["ok"], "browser: " + rep["name"], rep.get("detail"))
+    r, _ = browser_run(t, "browser.js", cfg, inst.path("browser.json"), timeout=240)
     t.ok(r.returncode == 0, "browser run finished", r.stderr)
     t.ok("browser-added@example.org" in inst.check("members", "team"), "member added in the browser is in the database")
     t.ok("no held posts" in inst.check("held", "team"), "held post approved in the browser left the held list")

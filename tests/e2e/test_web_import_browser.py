@@ -15,14 +15,8 @@ import subprocess
 from kt import *
 
 t = Tap()
-CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
-WEBDIR = os.path.join(SRCDIR, "tests", "web")
-if not os.path.exists(CHROMIUM):
-    t.skip_all(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
-if not os.path.isdir(os.path.join(WEBDIR, "node_modules", "playwright-core")):
-    t.skip_all("tests/web/node_modules is missing (cd tests/web && npm ci)")
-if not shutil.which("node"):
-    t.skip_all("node is missing")
+if browser_missing():
+    t.skip_all(browser_missing())
 
 OWNER, PW = "owner@example.org", "owner-pass-1"
 
@@ -56,17 +50,7 @@ try:
     cfg = {"url": server.url, "list": "team", "owner": OWNER, "password": PW, "chromium": CHROMIUM,
            "screenshots": artifacts, "goodMbox": good, "badMbox": bad, "badLine": BAD_LINE,
            "mboxOut": inst.path("download.mbox"), "csvOut": inst.path("download.csv")}
-    cfgfile = inst.path("browser-import.json")
-    json.dump(cfg, open(cfgfile, "w"))
-    r = subprocess.run(["node", os.path.join(WEBDIR, "browser_import.js"), cfgfile], capture_output=True,
-                       timeout=180, cwd=WEBDIR)
-    for line in r.stdout.decode(errors="replace").splitlines():
-        try:
-            rep = json.loads(line)
-        except ValueError:
-            t.diag(line)
-            continue
-        t.ok(rep["ok"], "browser: " + rep["name"], rep.get("detail"))
+    r, _ = browser_run(t, "browser_import.js", cfg, inst.path("browser-import.json"), timeout=180)
     t.ok(r.returncode == 0, "browser run finished", r.stderr)
     t.eq(inst.archive_numbers("team"), [1, 2, 3, 4], "the bad upload added nothing, the good one three posts")
     t.eq([str(inst.archive("team", n)["Subject"]) for n in (2, 3, 4)], ["Oldest post", "Middle post", "Newest post"],

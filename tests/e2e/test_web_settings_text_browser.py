@@ -19,15 +19,9 @@ import subprocess
 from kt import *
 
 t = Tap()
-CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
-WEBDIR = os.path.join(SRCDIR, "tests", "web")
 LIGHTTPD = shutil.which("lighttpd") or ("/usr/sbin/lighttpd" if os.path.exists("/usr/sbin/lighttpd") else None)
-if not os.path.exists(CHROMIUM):
-    t.skip_all(f"{CHROMIUM} is missing (apt-get install chromium)")
-if not os.path.isdir(os.path.join(WEBDIR, "node_modules", "playwright-core")):
-    t.skip_all("tests/web/node_modules is missing (cd tests/web && npm ci)")
-if not shutil.which("node"):
-    t.skip_all("node is missing")
+if browser_missing():
+    t.skip_all(browser_missing())
 
 OWNER, PW = "owner@example.org", "owner-pass-1"
 BANNED = "spammer@bad.example\n*@junk.example\n^bulk-[0-9]+@\n"
@@ -94,19 +88,7 @@ def scenario(kind):
             set_global(inst, "web_url", server.url)
         cfg = {"kind": kind, "url": server.url, "owner": OWNER, "password": PW, "chromium": CHROMIUM,
                "screenshots": artifacts, "banned": BANNED, "rules": RULES, "text": TEXT}
-        cfgfile = inst.path("settings-text-browser.json")
-        json.dump(cfg, open(cfgfile, "w"))
-        r = subprocess.run(["node", os.path.join(WEBDIR, "settings_text.js"), cfgfile], capture_output=True,
-                           timeout=300, cwd=WEBDIR)
-        n = 0
-        for line in r.stdout.decode(errors="replace").splitlines():
-            try:
-                rep = json.loads(line)
-            except ValueError:
-                t.diag(line)
-                continue
-            n += 1
-            t.ok(rep["ok"], "browser: " + rep["name"], rep.get("detail"))
+        r, n = browser_run(t, "settings_text.js", cfg, inst.path("settings-text-browser.json"), timeout=300)
         t.ok(r.returncode == 0 and n >= 7, f"[{kind}] browser run finished with every check", r.stderr)
         P = f"[{kind}] "
         t.eq(inst.check("config", "team", "banned").strip(), "spammer@bad.example *@junk.example ^bulk-[0-9]+@",

@@ -20,15 +20,9 @@ import subprocess
 from kt import *
 
 t = Tap()
-CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
-WEBDIR = os.path.join(SRCDIR, "tests", "web")
 LIGHTTPD = shutil.which("lighttpd") or ("/usr/sbin/lighttpd" if os.path.exists("/usr/sbin/lighttpd") else None)
-if not os.path.exists(CHROMIUM):
-    t.skip_all(f"{CHROMIUM} is missing (apt-get install chromium)")
-if not os.path.isdir(os.path.join(WEBDIR, "node_modules", "playwright-core")):
-    t.skip_all("tests/web/node_modules is missing (cd tests/web && npm ci)")
-if not shutil.which("node"):
-    t.skip_all("node is missing")
+if browser_missing():
+    t.skip_all(browser_missing())
 
 OWNER, PW = "owner@example.org", "owner-pass-1"
 ADMIN_PW = "site-admin-pass-1"
@@ -100,17 +94,7 @@ def scenario(kind):
         cfg = {"kind": kind, "url": server.url, "owner": OWNER, "password": PW, "adminPassword": ADMIN_PW,
                "chromium": CHROMIUM, "screenshots": artifacts, "sections": SECTIONS,
                "lists": inst.check("lists").split()}
-        cfgfile = inst.path("site-browser.json")
-        json.dump(cfg, open(cfgfile, "w"))
-        r = subprocess.run(["node", os.path.join(WEBDIR, "site.js"), cfgfile], capture_output=True, timeout=300,
-                           cwd=WEBDIR)
-        for line in r.stdout.decode(errors="replace").splitlines():
-            try:
-                rep = json.loads(line)
-            except ValueError:
-                t.diag(line)
-                continue
-            t.ok(rep["ok"], "browser: " + rep["name"], rep.get("detail"))
+        r, _ = browser_run(t, "site.js", cfg, inst.path("site-browser.json"), timeout=300)
         t.ok(r.returncode == 0, f"[{kind}] browser run finished", r.stderr)
         P = f"[{kind}] "
         lists = inst.check("lists").split()

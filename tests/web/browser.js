@@ -6,15 +6,12 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const H = require('./harness');
 
-const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const cfg = H.config();
 const shots = cfg.screenshots;
-fs.mkdirSync(shots, { recursive: true });
 
-function report(ok, name, detail) {
-  process.stdout.write(JSON.stringify({ ok: !!ok, name, detail: detail ? String(detail).slice(0, 2000) : undefined }) + '\n');
-}
+const report = H.reporter();
 
 // decodeBody - the text of a queued mail: base64 or quoted-printable
 // bodies decoded, so a link split by soft line breaks is whole again.
@@ -48,16 +45,10 @@ function confirmLinks() {
   return links;
 }
 
-async function step(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    report(false, name, e.stack || e);
-  }
-}
+const step = H.stepper(report);
 
 (async () => {
-  const browser = await chromium.launch({ executablePath: cfg.chromium, args: ['--no-sandbox', '--headless'] });
+  const browser = await H.launch(cfg);
   try {
     const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1100, height: 800 } });
     const page = await ctx.newPage();
