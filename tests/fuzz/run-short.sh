@@ -6,7 +6,7 @@
 # ../shared/corpus directories named on its "fuzz-corpus:" line, copied
 # into a temporary directory, never into the source tree) and then
 # FUZZ_SECONDS (default 15: with its corpus, about twenty seconds a
-# harness, about eight minutes for the twenty-three of them, beside the
+# harness, about eight minutes for the twenty-four of them, beside the
 # other tests of make -j2)
 # of fuzzing.
 # One TAP line per harness; a crash, leak, sanitizer report or timeout is
