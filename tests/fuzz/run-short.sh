@@ -5,8 +5,8 @@
 # seeds (tests/fuzz/seeds/NAME, tests/fuzz/NAME.dict if present, plus the
 # ../shared/corpus directories named on its "fuzz-corpus:" line, copied
 # into a temporary directory, never into the source tree) and then
-# FUZZ_SECONDS (default 15: with its corpus, about twenty seconds a
-# harness, about eight minutes for the twenty-four of them, beside the
+# FUZZ_SECONDS (default 10: with its corpus, about fifteen seconds a
+# harness, about six minutes for the twenty-four of them, beside the
 # other tests of make -j2)
 # of fuzzing.
 # One TAP line per harness; a crash, leak, sanitizer report or timeout is
@@ -26,7 +26,7 @@ set -u
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=${KAIRAN_BUILDDIR:-$srcdir}
 shared=${KAIRAN_SHARED:-$srcdir/../shared}
-seconds=${FUZZ_SECONDS:-15}
+seconds=${FUZZ_SECONDS:-10}
 nice=${FUZZ_NICE:-10}
 log=$(mktemp -d /tmp/kairan-fuzz-run.XXXXXX)
 trap 'rm -rf "$log"' EXIT
